@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config/config-schema.js';
+import { connectDatabase, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { catalogRoutes } from './http/routes/catalog-routes.js';
+import { buildHttpServer } from './http/server.js';
+
+/**
+ * The composition root: every service is created here, from the configuration and the database, and handed to the
+ * adapters. Nothing else wires dependencies.
+ */
+export type Keyhouse = {
+  config: Config;
+  db: Database;
+  http: FastifyInstance;
+  close(): Promise<void>;
+};
+
+export async function createKeyhouse(options: {
+  config: Config;
+  databaseUrl: string;
+  logger: Logger;
+}): Promise<Keyhouse> {
+  const { config, logger } = options;
+  const db = connectDatabase(options.databaseUrl);
+  try {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ migrations: applied }, 'database migrated');
+
+    const http = await buildHttpServer({
+      logger,
+      trustProxy: config.server.trustProxy,
+      authenticator: { sessionPrincipal: async () => undefined, tokenPrincipal: async () => undefined },
+      routes: [catalogRoutes(config.catalog)],
+      isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
+    });
+    return {
+      config,
+      db,
+      http,
+      async close() {
+        await http.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

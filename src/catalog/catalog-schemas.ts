@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/**
+ * The catalog: what a customer can order. It lives in the configuration file and is served unchanged (minus
+ * operator-only fields) by GET /api/v1/catalog. Money is written as decimal strings so no float ever touches a price.
+ */
+
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'use lower-case letters, digits and inner dashes');
+
+/** EUR per hour with at most 4 decimals, e.g. "0.11". */
+export const hourlyPriceSchema = z
+  .string()
+  .regex(/^\d{1,6}(\.\d{1,4})?$/, 'a decimal amount with at most 4 decimals');
+/** EUR per month with at most 2 decimals, e.g. "14.30". */
+export const monthlyPriceSchema = z
+  .string()
+  .regex(/^\d{1,7}(\.\d{1,2})?$/, 'a decimal amount with at most 2 decimals');
+
+export const keycloakVersionSchema = z
+  .string()
+  .regex(/^\d{1,3}\.\d{1,3}\.\d{1,3}$/, 'a Keycloak release such as 26.5.6');
+
+export const serviceTypeSchema = z.strictObject({
+  id: idSchema,
+  name: z.string().min(1).max(80),
+  versions: z.array(keycloakVersionSchema).min(1).max(20),
+});
+
+export const nodeSizeSchema = z.strictObject({
+  id: idSchema,
+  family: z.enum(['basic', 'all-purpose', 'ram-optimised', 'cpu-optimised']),
+  vcpu: z.int().min(1).max(256),
+  memoryGb: z.int().min(1).max(2048),
+  pricePerHour: hourlyPriceSchema,
+});
+
+export const storageRulesSchema = z
+  .strictObject({
+    minGb: z.int().min(1).max(65536),
+    maxGb: z.int().min(1).max(65536),
+    stepGb: z.int().min(1).max(65536),
+    pricePerStepPerMonth: monthlyPriceSchema,
+  })
+  .refine((s) => s.minGb <= s.maxGb, { message: 'minGb must not exceed maxGb', path: ['maxGb'] })
+  .refine((s) => s.minGb % s.stepGb === 0 && s.maxGb % s.stepGb === 0, {
+    message: 'minGb and maxGb must be multiples of stepGb',
+    path: ['stepGb'],
+  });
+
+const prefixBoundsSchema = (bits: number) =>
+  z
+    .strictObject({ min: z.int().min(1).max(bits), max: z.int().min(1).max(bits) })
+    .refine((b) => b.min <= b.max, { message: 'min must not exceed max', path: ['min'] });
+
+export const zoneSchema = z.strictObject({ id: idSchema, name: z.string().min(1).max(80) });
+
+export const regionSchema = z.strictObject({
+  id: idSchema,
+  name: z.string().min(1).max(80),
+  /** Which backend provisions instances of this region. */
+  driver: z.enum(['local', 'kubernetes']),
+  /**
+   * A public region accepts only public unicast trusted sources; the built-in `local` region (this machine) also
+   * accepts loopback and private ranges, so that it can be tried without a public address.
+   */
+  public: z.boolean(),
+  zones: z.array(zoneSchema).min(1).max(10),
+  trustedSourcePrefixes: z
+    .strictObject({ ipv4: prefixBoundsSchema(32), ipv6: prefixBoundsSchema(128) })
+    .default({ ipv4: { min: 24, max: 32 }, ipv6: { min: 48, max: 128 } }),
+});
+
+export const termsSchema = z.strictObject({
+  version: z.string().min(1).max(40),
+  url: z.url().max(500),
+});
+
+export const catalogSchema = z
+  .strictObject({
+    currency: z.literal('EUR'),
+    serviceTypes: z.array(serviceTypeSchema).min(1).max(10),
+    nodeSizes: z.array(nodeSizeSchema).min(1).max(50),
+    storage: storageRulesSchema,
+    regions: z.array(regionSchema).min(1).max(50),
+    terms: termsSchema,
+  })
+  .superRefine((catalog, ctx) => {
+    for (const [key, list] of [
+      ['serviceTypes', catalog.serviceTypes],
+      ['nodeSizes', catalog.nodeSizes],
+      ['regions', catalog.regions],
+    ] as const) {
+      const seen = new Set<string>();
+      list.forEach((item, index) => {
+        if (seen.has(item.id))
+          ctx.addIssue({ code: 'custom', path: [key, index, 'id'], message: `duplicate id "${item.id}"` });
+        seen.add(item.id);
+      });
+    }
+  });
+
+export type Catalog = z.infer<typeof catalogSchema>;
+export type NodeSize = z.infer<typeof nodeSizeSchema>;
+export type Region = z.infer<typeof regionSchema>;
+export type StorageRules = z.infer<typeof storageRulesSchema>;

