@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { catalogSchema } from '../catalog/catalog-schemas.js';
 
+const portRangeSchema = z
+  .strictObject({ from: z.int().min(1024).max(65535), to: z.int().min(1024).max(65535) })
+  .refine((r) => r.from <= r.to, { message: 'from must not exceed to', path: ['from'] });
+
 export const configSchema = z.strictObject({
   server: z.strictObject({
     host: z.string().min(1).max(255),
@@ -16,6 +20,23 @@ export const configSchema = z.strictObject({
       .nullable(),
     embeddedPort: z.int().min(1024).max(65535),
   }),
+  edge: z.strictObject({
+    /** Where the per-instance listeners bind. */
+    listenHost: z.string().min(1).max(255),
+    /** Instances are reached at https://<instance name>.<publicHost>:<port>. */
+    publicHost: z.string().min(1).max(200),
+    portRange: portRangeSchema,
+  }),
+  keycloak: z.strictObject({
+    /** A built Keycloak distribution to use instead of fetching one per version (KEYCLOAK_HOME). */
+    home: z.string().min(1).max(4096).nullable(),
+    /** JDK to run Keycloak with (JAVA_HOME); otherwise the newest suitable one under /usr/lib/jvm. */
+    javaHome: z.string().min(1).max(4096).nullable(),
+    /** Loopback ports for the instances' HTTP and management listeners. */
+    portRange: portRangeSchema,
+  }),
+  /** Key for secrets at rest (KEYHOUSE_SECRET_KEY, 32 bytes as base64); otherwise a key file in the data dir. */
+  secretKey: z.string().min(1).max(200).nullable(),
   catalog: catalogSchema,
 });
 

@@ -13,6 +13,9 @@ export type Environment = {
   PORT?: string | undefined;
   DATA_DIR?: string | undefined;
   DATABASE_URL?: string | undefined;
+  KEYCLOAK_HOME?: string | undefined;
+  JAVA_HOME?: string | undefined;
+  KEYHOUSE_SECRET_KEY?: string | undefined;
 };
 
 export class ConfigError extends Error {
@@ -77,6 +80,13 @@ function environmentOverrides(env: Environment): { tree: Tree; problems: string[
   }
   if (env.DATA_DIR) tree.dataDir = env.DATA_DIR;
   if (env.DATABASE_URL) tree.database = { url: env.DATABASE_URL };
+  if (env.KEYCLOAK_HOME || env.JAVA_HOME) {
+    tree.keycloak = {
+      ...(env.KEYCLOAK_HOME ? { home: env.KEYCLOAK_HOME } : {}),
+      ...(env.JAVA_HOME ? { javaHome: env.JAVA_HOME } : {}),
+    };
+  }
+  if (env.KEYHOUSE_SECRET_KEY) tree.secretKey = env.KEYHOUSE_SECRET_KEY;
   return { tree, problems };
 }
 
