@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createAccountService } from './accounts/account-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { accountRoutes } from './http/routes/account-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { buildHttpServer } from './http/server.js';
 
@@ -21,18 +23,22 @@ export async function createKeyhouse(options: {
   config: Config;
   databaseUrl: string;
   logger: Logger;
+  /** The clock of every service; tests inject one to move time without sleeping. */
+  now?: () => Date;
 }): Promise<Keyhouse> {
   const { config, logger } = options;
+  const now = options.now ?? (() => new Date());
   const db = connectDatabase(options.databaseUrl);
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
 
+    const accounts = createAccountService({ db, now });
     const http = await buildHttpServer({
       logger,
       trustProxy: config.server.trustProxy,
-      authenticator: { sessionPrincipal: async () => undefined, tokenPrincipal: async () => undefined },
-      routes: [catalogRoutes(config.catalog)],
+      authenticator: accounts,
+      routes: [accountRoutes(accounts), catalogRoutes(config.catalog)],
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     return {

@@ -16,6 +16,7 @@ export type TestKeyhouse = Keyhouse & {
 /** A Keyhouse on a scratch database, driven through fastify's inject (no sockets). */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
+  options: { now?: () => Date } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -25,6 +26,7 @@ export async function startTestKeyhouse(
     config,
     databaseUrl: database.url,
     logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    now: options.now,
   });
   return {
     ...keyhouse,

@@ -1,0 +1,359 @@
+import { randomUUID } from 'node:crypto';
+import { recordAudit, type Actor } from '../audit/audit-store.js';
+import type { Database, Queryable } from '../db/database.js';
+import {
+  ConflictError,
+  NotFoundError,
+  RateLimitedError,
+  UnauthenticatedError,
+  UnprocessableError,
+} from '../platform/errors.js';
+import type { Page, PageQuery } from '../platform/pagination.js';
+import type {
+  AcceptInvitationRequest,
+  ApiToken,
+  CreatedApiToken,
+  CreatedInvitation,
+  CreateInvitationRequest,
+  CreateTokenRequest,
+  Invitation,
+  LoginRequest,
+  Organization,
+  SessionResponse,
+  SignupRequest,
+  User,
+  WhoAmI,
+} from './account-schemas.js';
+import * as store from './account-store.js';
+import { hashPassword, verifyAgainstDummy, verifyPassword } from './password-hashing.js';
+import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginThrottleLimits } from './login-throttle.js';
+import type { Principal } from './roles.js';
+import { csrfTokenOf, newSecret, sha256Hex } from './secret-tokens.js';
+
+const SESSION_LIFETIME_MS = 12 * 60 * 60 * 1000;
+const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+/** Enough for every script and pipeline of a user; a bound so a leaked session cannot mint tokens without end. */
+const MAX_ACTIVE_TOKENS_PER_USER = 50;
+const API_TOKEN_PREFIX = 'kh_';
+
+/** A started session: the answer for the client plus the cookie value, which the HTTP adapter sets. */
+export type SessionGrant = SessionResponse & { sessionToken: string; expiresAt: Date };
+
+export type AccountServiceDependencies = {
+  db: Database;
+  now: () => Date;
+  loginThrottle?: LoginThrottleLimits;
+};
+
+function signedIn(actor: Actor): Principal {
+  if (!actor.principal) throw new UnauthenticatedError();
+  return actor.principal;
+}
+
+const emailTakenError = () =>
+  new ConflictError('This e-mail address already has a Keyhouse account; sign in instead.');
+
+export function createAccountService({
+  db,
+  now,
+  loginThrottle = DEFAULT_LOGIN_THROTTLE,
+}: AccountServiceDependencies) {
+  const throttle = createLoginThrottle(loginThrottle);
+
+  async function startSession(tx: Queryable, user: User, organization: Organization): Promise<SessionGrant> {
+    const sessionToken = newSecret();
+    const csrfToken = csrfTokenOf(sessionToken);
+    const createdAt = now();
+    const expiresAt = new Date(createdAt.getTime() + SESSION_LIFETIME_MS);
+    await store.insertSession(tx, {
+      tokenHash: sha256Hex(sessionToken),
+      userId: user.id,
+      csrfTokenHash: sha256Hex(csrfToken),
+      createdAt,
+      expiresAt,
+    });
+    return { user, organization, csrfToken, sessionToken, expiresAt };
+  }
+
+  const principalOfUser = (user: User, organizationId: string): Principal => ({
+    userId: user.id,
+    organizationId,
+    email: user.email,
+    role: user.role,
+    via: 'session',
+  });
+
+  /** Creates a user; a concurrent sign-up with the same address loses on the unique index. */
+  async function insertUserOnce(tx: Queryable, user: Parameters<typeof store.insertUser>[1]): Promise<User> {
+    try {
+      return await store.insertUser(tx, user);
+    } catch (error) {
+      if (store.isUniqueViolation(error, 'users_email')) throw emailTakenError();
+      throw error;
+    }
+  }
+
+  async function organizationOf(tx: Queryable, organizationId: string): Promise<Organization> {
+    const organization = await store.findOrganization(tx, organizationId);
+    // Users reference their organisation by foreign key; a miss means the data is broken, not the request.
+    if (!organization) throw new Error(`organization ${organizationId} of a user is missing`);
+    return organization;
+  }
+
+  return {
+    /** A new organisation with its first user, an admin, signed in at once. */
+    async signUp(actor: Actor, request: SignupRequest): Promise<SessionGrant> {
+      if (await store.findUserByEmail(db.pool, request.email)) throw emailTakenError();
+      const passwordHash = await hashPassword(request.password);
+      return db.transaction(async (tx) => {
+        const organization = await store.insertOrganization(tx, {
+          id: randomUUID(),
+          name: request.organizationName,
+        });
+        const user = await insertUserOnce(tx, {
+          id: randomUUID(),
+          organizationId: organization.id,
+          email: request.email,
+          passwordHash,
+          role: 'admin',
+        });
+        const grant = await startSession(tx, user, organization);
+        await recordAudit(
+          tx,
+          { ...actor, principal: principalOfUser(user, organization.id) },
+          {
+            action: 'auth.signup',
+            targetType: 'organization',
+            targetId: organization.id,
+            details: { customerNumber: organization.customerNumber, organizationName: organization.name },
+          },
+        );
+        return grant;
+      });
+    },
+
+    /**
+     * Every refusal looks the same whether or not the account exists: one message, and an unknown address costs the
+     * time of a real password check.
+     */
+    async logIn(actor: Actor, request: LoginRequest): Promise<SessionGrant> {
+      const attempt = { email: request.email, address: actor.sourceAddress, now: now() };
+      const anonymous = { ...actor, label: request.email };
+      const verdict = await throttle.check(db.pool, attempt);
+      if (!verdict.allowed) {
+        await recordAudit(db.pool, anonymous, {
+          action: 'auth.login',
+          outcome: 'failure',
+          details: { reason: 'rate-limited', limitedBy: verdict.limitedBy },
+        });
+        const minutes = Math.ceil(verdict.retryAfterSeconds / 60);
+        throw new RateLimitedError(
+          `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          verdict.retryAfterSeconds,
+        );
+      }
+
+      const user = await store.findUserByEmail(db.pool, request.email);
+      let passwordMatches = false;
+      if (user) passwordMatches = await verifyPassword(user.passwordHash, request.password);
+      else await verifyAgainstDummy(request.password);
+
+      if (!user || !passwordMatches) {
+        await db.transaction(async (tx) => {
+          await throttle.recordFailure(tx, attempt);
+          await recordAudit(tx, anonymous, {
+            action: 'auth.login',
+            outcome: 'failure',
+            organizationId: user?.organizationId,
+            details: { reason: 'invalid-credentials' },
+          });
+        });
+        throw new UnauthenticatedError('The e-mail address or the password is wrong.');
+      }
+
+      const { organizationId, passwordHash: _passwordHash, ...publicUser } = user;
+      return db.transaction(async (tx) => {
+        await throttle.recordSuccess(tx, request.email);
+        await store.deleteExpiredSessions(tx, user.id, attempt.now);
+        const grant = await startSession(tx, publicUser, await organizationOf(tx, organizationId));
+        await recordAudit(
+          tx,
+          { ...actor, principal: principalOfUser(publicUser, organizationId) },
+          { action: 'auth.login', targetType: 'user', targetId: user.id },
+        );
+        return grant;
+      });
+    },
+
+    /** Ends the session of this cookie; requests with an API token have none to end. */
+    async logOut(actor: Actor, sessionToken: string | undefined): Promise<void> {
+      if (sessionToken === undefined) return;
+      await db.transaction(async (tx) => {
+        if (await store.deleteSession(tx, sha256Hex(sessionToken))) {
+          await recordAudit(tx, actor, {
+            action: 'auth.logout',
+            targetType: 'user',
+            targetId: actor.principal?.userId,
+          });
+        }
+      });
+    },
+
+    async whoAmI(actor: Actor, sessionToken: string | undefined): Promise<WhoAmI> {
+      const principal = signedIn(actor);
+      const user = await store.findUser(db.pool, principal.userId);
+      if (!user) throw new UnauthenticatedError();
+      const { organizationId, ...publicUser } = user;
+      return {
+        user: publicUser,
+        organization: await organizationOf(db.pool, organizationId),
+        csrfToken: principal.via === 'session' && sessionToken ? csrfTokenOf(sessionToken) : undefined,
+      };
+    },
+
+    // The Authenticator of src/http/auth-guard.ts.
+    sessionPrincipal(sessionToken: string) {
+      return store.findSessionPrincipal(db.pool, sha256Hex(sessionToken), now());
+    },
+
+    async tokenPrincipal(apiToken: string): Promise<Principal | undefined> {
+      if (!apiToken.startsWith(API_TOKEN_PREFIX)) return undefined;
+      const tokenHash = sha256Hex(apiToken);
+      const principal = await store.findTokenPrincipal(db.pool, tokenHash);
+      if (principal) await store.touchApiToken(db.pool, tokenHash, now());
+      return principal;
+    },
+
+    /** An API token of the signed-in user, acting with the user's role. The secret is returned this once. */
+    async createApiToken(actor: Actor, request: CreateTokenRequest): Promise<CreatedApiToken> {
+      const principal = signedIn(actor);
+      const token = API_TOKEN_PREFIX + newSecret();
+      return db.transaction(async (tx) => {
+        // Serialises concurrent creations of one user, so the bound below holds.
+        await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [principal.userId]);
+        if ((await store.countActiveApiTokens(tx, principal.userId)) >= MAX_ACTIVE_TOKENS_PER_USER) {
+          throw new ConflictError(
+            `You have ${MAX_ACTIVE_TOKENS_PER_USER} active API tokens; revoke one you no longer use first.`,
+          );
+        }
+        const created = await store.insertApiToken(tx, {
+          id: randomUUID(),
+          userId: principal.userId,
+          name: request.name,
+          tokenHash: sha256Hex(token),
+          createdAt: now(),
+        });
+        await recordAudit(tx, actor, {
+          action: 'token.create',
+          targetType: 'api-token',
+          targetId: created.id,
+          details: { name: created.name },
+        });
+        return { id: created.id, name: created.name, createdAt: created.createdAt, token };
+      });
+    },
+
+    listApiTokens(actor: Actor, page: PageQuery): Promise<Page<ApiToken>> {
+      return store.listApiTokens(db.pool, signedIn(actor).userId, page);
+    },
+
+    /** Only the user's own tokens; any other id, including another organisation's, is not found. */
+    async revokeApiToken(actor: Actor, tokenId: string): Promise<void> {
+      const principal = signedIn(actor);
+      await db.transaction(async (tx) => {
+        const revoked = await store.revokeApiToken(tx, { id: tokenId, userId: principal.userId, now: now() });
+        if (!revoked) throw new NotFoundError('API token');
+        await recordAudit(tx, actor, {
+          action: 'token.revoke',
+          targetType: 'api-token',
+          targetId: tokenId,
+          details: { name: revoked.name },
+        });
+      });
+    },
+
+    listMembers(actor: Actor, page: PageQuery): Promise<Page<User>> {
+      return store.listMembers(db.pool, signedIn(actor).organizationId, page);
+    },
+
+    /** There is no mail server: the link comes back to the inviting admin, who passes it on. */
+    async createInvitation(actor: Actor, request: CreateInvitationRequest): Promise<CreatedInvitation> {
+      const principal = signedIn(actor);
+      if (await store.findUserByEmail(db.pool, request.email)) {
+        throw new ConflictError(`${request.email} already has a Keyhouse account.`);
+      }
+      const token = newSecret();
+      const createdAt = now();
+      return db.transaction(async (tx) => {
+        const invitation = await store.insertInvitation(tx, {
+          id: randomUUID(),
+          organizationId: principal.organizationId,
+          email: request.email,
+          role: request.role,
+          tokenHash: sha256Hex(token),
+          invitedBy: principal.userId,
+          createdAt,
+          expiresAt: new Date(createdAt.getTime() + INVITATION_LIFETIME_MS),
+        });
+        await recordAudit(tx, actor, {
+          action: 'invitation.create',
+          targetType: 'invitation',
+          targetId: invitation.id,
+          details: { email: invitation.email, role: invitation.role },
+        });
+        return { ...invitation, invitationUrl: `/invitations/${token}` };
+      });
+    },
+
+    listPendingInvitations(actor: Actor, page: PageQuery): Promise<Page<Invitation>> {
+      return store.listPendingInvitations(db.pool, signedIn(actor).organizationId, now(), page);
+    },
+
+    /** Creates the invited user in the inviting organisation with the invited role, and signs them in. */
+    async acceptInvitation(
+      actor: Actor,
+      invitationToken: string,
+      request: AcceptInvitationRequest,
+    ): Promise<SessionGrant> {
+      // Hashed before the transaction, so the invitation row is not locked for the duration of argon2.
+      const passwordHash = await hashPassword(request.password);
+      return db.transaction(async (tx) => {
+        const invitation = await store.lockInvitationByTokenHash(tx, sha256Hex(invitationToken));
+        if (!invitation) throw new NotFoundError('Invitation');
+        if (invitation.acceptedAt !== null) {
+          throw new ConflictError(
+            'This invitation has already been used; sign in with its e-mail address instead.',
+          );
+        }
+        const at = now();
+        if (Date.parse(invitation.expiresAt) <= at.getTime()) {
+          throw new UnprocessableError(
+            `This invitation expired at ${invitation.expiresAt}; ask your administrator for a new one.`,
+          );
+        }
+        const user = await insertUserOnce(tx, {
+          id: randomUUID(),
+          organizationId: invitation.organizationId,
+          email: invitation.email,
+          passwordHash,
+          role: invitation.role,
+        });
+        await store.markInvitationAccepted(tx, invitation.id, at);
+        const grant = await startSession(tx, user, await organizationOf(tx, invitation.organizationId));
+        await recordAudit(
+          tx,
+          { ...actor, principal: principalOfUser(user, invitation.organizationId) },
+          {
+            action: 'invitation.accept',
+            targetType: 'invitation',
+            targetId: invitation.id,
+            details: { email: user.email, role: user.role },
+          },
+        );
+        return grant;
+      });
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -1,0 +1,295 @@
+import type { Queryable } from '../db/database.js';
+import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import type { ApiToken, Invitation, Organization, User } from './account-schemas.js';
+import type { Principal, Role } from './roles.js';
+
+/** SQL of the accounts module. Every function takes a Queryable, so it runs on the pool or inside a transaction. */
+
+const USER_COLUMNS = `u.id, u.email, u.role, u.created_at AS "createdAt"`;
+const ORGANIZATION_COLUMNS = `o.id, o.name, o.customer_number AS "customerNumber", o.created_at AS "createdAt"`;
+const TOKEN_COLUMNS = `t.id, t.name, t.created_at AS "createdAt", t.last_used_at AS "lastUsedAt"`;
+const INVITATION_COLUMNS = `i.id, i.email, i.role, i.created_at AS "createdAt", i.expires_at AS "expiresAt"`;
+
+/** PostgreSQL's unique_violation on the named constraint or index, e.g. two sign-ups with one e-mail at once. */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  return (
+    error instanceof Error &&
+    'code' in error &&
+    error.code === '23505' &&
+    'constraint' in error &&
+    error.constraint === constraint
+  );
+}
+
+/** Keyset pagination in (created_at, id) order; `alias` is the table alias of the listed rows. */
+async function pageOf<T extends { id: string; createdAt: string }>(
+  db: Queryable,
+  sql: { from: string; columns: string; alias: string; params: unknown[] },
+  page: PageQuery,
+): Promise<Page<T>> {
+  const after = decodeCursor(page.cursor);
+  const params = [...sql.params, page.limit + 1];
+  let afterClause = '';
+  if (after) {
+    params.push(after.createdAt, after.id);
+    afterClause = `AND (${sql.alias}.created_at, ${sql.alias}.id) > ($${params.length - 1}, $${params.length})`;
+  }
+  const rows = await db.query<T>(
+    `SELECT ${sql.columns} FROM ${sql.from} ${afterClause}
+     ORDER BY ${sql.alias}.created_at, ${sql.alias}.id LIMIT $${sql.params.length + 1}`,
+    params,
+  );
+  return toPage(rows.rows, page.limit);
+}
+
+// Organisations and users.
+
+export async function insertOrganization(
+  db: Queryable,
+  organization: { id: string; name: string },
+): Promise<Organization> {
+  const result = await db.query<Organization>(
+    `INSERT INTO organizations AS o (id, name, customer_number)
+     VALUES ($1, $2, 'kd' || nextval('customer_number_seq'))
+     RETURNING ${ORGANIZATION_COLUMNS}`,
+    [organization.id, organization.name],
+  );
+  return result.rows[0]!;
+}
+
+export async function findOrganization(db: Queryable, id: string): Promise<Organization | undefined> {
+  const result = await db.query<Organization>(
+    `SELECT ${ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1`,
+    [id],
+  );
+  return result.rows[0];
+}
+
+/** Violates the unique index `users_email` when the address has an account already. */
+export async function insertUser(
+  db: Queryable,
+  user: { id: string; organizationId: string; email: string; passwordHash: string; role: Role },
+): Promise<User> {
+  const result = await db.query<User>(
+    `INSERT INTO users AS u (id, organization_id, email, password_hash, role) VALUES ($1, $2, $3, $4, $5)
+     RETURNING ${USER_COLUMNS}`,
+    [user.id, user.organizationId, user.email, user.passwordHash, user.role],
+  );
+  return result.rows[0]!;
+}
+
+export type UserWithCredentials = User & { organizationId: string; passwordHash: string };
+
+export async function findUserByEmail(
+  db: Queryable,
+  email: string,
+): Promise<UserWithCredentials | undefined> {
+  const result = await db.query<UserWithCredentials>(
+    `SELECT ${USER_COLUMNS}, u.organization_id AS "organizationId", u.password_hash AS "passwordHash"
+     FROM users u WHERE u.email = $1`,
+    [email],
+  );
+  return result.rows[0];
+}
+
+export async function findUser(
+  db: Queryable,
+  id: string,
+): Promise<(User & { organizationId: string }) | undefined> {
+  const result = await db.query<User & { organizationId: string }>(
+    `SELECT ${USER_COLUMNS}, u.organization_id AS "organizationId" FROM users u WHERE u.id = $1`,
+    [id],
+  );
+  return result.rows[0];
+}
+
+export function listMembers(db: Queryable, organizationId: string, page: PageQuery): Promise<Page<User>> {
+  return pageOf<User>(
+    db,
+    {
+      columns: USER_COLUMNS,
+      from: 'users u WHERE u.organization_id = $1',
+      alias: 'u',
+      params: [organizationId],
+    },
+    page,
+  );
+}
+
+// Sessions. The role is read from the user on every request, so a changed role takes effect at once.
+
+export async function insertSession(
+  db: Queryable,
+  session: { tokenHash: string; userId: string; csrfTokenHash: string; createdAt: Date; expiresAt: Date },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO sessions (token_hash, user_id, csrf_token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+    [session.tokenHash, session.userId, session.csrfTokenHash, session.createdAt, session.expiresAt],
+  );
+}
+
+export async function findSessionPrincipal(
+  db: Queryable,
+  tokenHash: string,
+  now: Date,
+): Promise<{ principal: Principal; csrfTokenHash: string } | undefined> {
+  const result = await db.query<Omit<Principal, 'via'> & { csrfTokenHash: string }>(
+    `SELECT u.id AS "userId", u.organization_id AS "organizationId", u.email, u.role,
+            s.csrf_token_hash AS "csrfTokenHash"
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $1 AND s.expires_at > $2`,
+    [tokenHash, now],
+  );
+  const row = result.rows[0];
+  if (!row) return undefined;
+  const { csrfTokenHash, ...principal } = row;
+  return { principal: { ...principal, via: 'session' }, csrfTokenHash };
+}
+
+/** Deletes the session and answers whether it existed. */
+export async function deleteSession(db: Queryable, tokenHash: string): Promise<boolean> {
+  const result = await db.query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]);
+  return result.rowCount === 1;
+}
+
+/** Housekeeping at each sign-in, so expired sessions do not pile up. */
+export async function deleteExpiredSessions(db: Queryable, userId: string, now: Date): Promise<void> {
+  await db.query('DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2', [userId, now]);
+}
+
+// API tokens.
+
+export async function insertApiToken(
+  db: Queryable,
+  token: { id: string; userId: string; name: string; tokenHash: string; createdAt: Date },
+): Promise<ApiToken> {
+  const result = await db.query<ApiToken>(
+    `INSERT INTO api_tokens AS t (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+     RETURNING ${TOKEN_COLUMNS}`,
+    [token.id, token.userId, token.name, token.tokenHash, token.createdAt],
+  );
+  return result.rows[0]!;
+}
+
+export async function countActiveApiTokens(db: Queryable, userId: string): Promise<number> {
+  const result = await db.query<{ count: number }>(
+    'SELECT count(*)::int AS count FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL',
+    [userId],
+  );
+  return result.rows[0]!.count;
+}
+
+export async function findTokenPrincipal(db: Queryable, tokenHash: string): Promise<Principal | undefined> {
+  const result = await db.query<Omit<Principal, 'via'>>(
+    `SELECT u.id AS "userId", u.organization_id AS "organizationId", u.email, u.role
+     FROM api_tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+    [tokenHash],
+  );
+  const row = result.rows[0];
+  return row && { ...row, via: 'token' };
+}
+
+/** Records use at most once a minute, so a busy script does not write on every request. */
+export async function touchApiToken(db: Queryable, tokenHash: string, now: Date): Promise<void> {
+  await db.query(
+    `UPDATE api_tokens SET last_used_at = $2
+     WHERE token_hash = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`,
+    [tokenHash, now],
+  );
+}
+
+export function listApiTokens(db: Queryable, userId: string, page: PageQuery): Promise<Page<ApiToken>> {
+  return pageOf<ApiToken>(
+    db,
+    {
+      columns: TOKEN_COLUMNS,
+      from: 'api_tokens t WHERE t.user_id = $1 AND t.revoked_at IS NULL',
+      alias: 't',
+      params: [userId],
+    },
+    page,
+  );
+}
+
+/** Compare-and-set: revokes the user's own active token; false when there is none with this id. */
+export async function revokeApiToken(
+  db: Queryable,
+  token: { id: string; userId: string; now: Date },
+): Promise<{ name: string } | undefined> {
+  const result = await db.query<{ name: string }>(
+    `UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING name`,
+    [token.id, token.userId, token.now],
+  );
+  return result.rows[0];
+}
+
+// Invitations.
+
+export async function insertInvitation(
+  db: Queryable,
+  invitation: {
+    id: string;
+    organizationId: string;
+    email: string;
+    role: Role;
+    tokenHash: string;
+    invitedBy: string;
+    createdAt: Date;
+    expiresAt: Date;
+  },
+): Promise<Invitation> {
+  const result = await db.query<Invitation>(
+    `INSERT INTO invitations AS i (id, organization_id, email, role, token_hash, invited_by, created_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     RETURNING ${INVITATION_COLUMNS}`,
+    [
+      invitation.id,
+      invitation.organizationId,
+      invitation.email,
+      invitation.role,
+      invitation.tokenHash,
+      invitation.invitedBy,
+      invitation.createdAt,
+      invitation.expiresAt,
+    ],
+  );
+  return result.rows[0]!;
+}
+
+export function listPendingInvitations(
+  db: Queryable,
+  organizationId: string,
+  now: Date,
+  page: PageQuery,
+): Promise<Page<Invitation>> {
+  return pageOf<Invitation>(
+    db,
+    {
+      columns: INVITATION_COLUMNS,
+      from: 'invitations i WHERE i.organization_id = $1 AND i.accepted_at IS NULL AND i.expires_at > $2',
+      alias: 'i',
+      params: [organizationId, now],
+    },
+    page,
+  );
+}
+
+export type InvitationForAcceptance = Invitation & { organizationId: string; acceptedAt: string | null };
+
+/** Locks the invitation row until the end of the transaction, so two acceptances cannot both create a user. */
+export async function lockInvitationByTokenHash(
+  db: Queryable,
+  tokenHash: string,
+): Promise<InvitationForAcceptance | undefined> {
+  const result = await db.query<InvitationForAcceptance>(
+    `SELECT ${INVITATION_COLUMNS}, i.organization_id AS "organizationId", i.accepted_at AS "acceptedAt"
+     FROM invitations i WHERE i.token_hash = $1 FOR UPDATE`,
+    [tokenHash],
+  );
+  return result.rows[0];
+}
+
+export async function markInvitationAccepted(db: Queryable, id: string, now: Date): Promise<void> {
+  await db.query('UPDATE invitations SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL', [id, now]);
+}
