@@ -10,6 +10,9 @@ export type Actor = {
   sourceAddress: string;
 };
 
+/** An actor on a route that requires a permission: the principal is known. */
+export type SignedInActor = Actor & { principal: Principal };
+
 export type AuditEvent = {
   action: string;
   targetType?: string;

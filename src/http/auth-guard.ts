@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { can, type Permission, type Principal } from '../accounts/roles.js';
-import type { Actor } from '../audit/audit-store.js';
+import type { Actor, SignedInActor } from '../audit/audit-store.js';
 import { ForbiddenError, UnauthenticatedError } from '../platform/errors.js';
 
 export const SESSION_COOKIE = 'keyhouse_session';
@@ -86,7 +86,8 @@ export function actorOf(request: FastifyRequest): Actor {
 }
 
 /** For routes with a permission: the principal is guaranteed by authorizeRequest. */
-export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new UnauthenticatedError();
-  return request.principal;
+export function signedInActorOf(request: FastifyRequest): SignedInActor {
+  const principal = request.principal;
+  if (!principal) throw new UnauthenticatedError();
+  return { principal, requestId: request.id, sourceAddress: request.ip };
 }

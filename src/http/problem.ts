@@ -107,3 +107,22 @@ export function handleError(
     detail: `Something went wrong on our side. Quote request id ${request.id} in a ticket.`,
   });
 }
+
+const problemDescriptions: Record<number, string> = {
+  400: 'Invalid request: `errors` names each field at fault',
+  401: 'Not signed in, or the API token is invalid',
+  403: 'The role may not do this, or the CSRF token is missing',
+  404: 'Not found (also for resources of other organisations)',
+  409: 'Conflicts with the current state, e.g. another order of the instance is running',
+  413: 'Body larger than 64 KB',
+  415: 'Body is not application/json',
+  422: 'Idempotency-Key reused with a different request',
+  429: 'Too many attempts; see Retry-After',
+};
+
+/** Problem responses for a route's OpenAPI description. */
+export function problemResponses(...statuses: (keyof typeof problemDescriptions)[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [status, problemSchema.describe(problemDescriptions[status]!)]),
+  );
+}

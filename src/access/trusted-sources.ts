@@ -1,0 +1,154 @@
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+
+/**
+ * Trusted sources: the IPv4/IPv6 addresses and CIDR ranges that may reach an instance. Everything else is refused
+ * by the edge before TLS. This file is browser-safe: the portal validates with the same rules as the API.
+ */
+
+export const MAX_TRUSTED_SOURCES = 50;
+
+export type PrefixBounds = { min: number; max: number };
+export type SourcePolicy = {
+  /** Public regions accept only public unicast sources; the local region also loopback and private ranges. */
+  public: boolean;
+  trustedSourcePrefixes: { ipv4: PrefixBounds; ipv6: PrefixBounds };
+};
+
+export type SourceCheck = { ok: true; cidr: string } | { ok: false; message: string };
+
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR('2000::/3');
+const PRIVATE_RANGES = new Set(['loopback', 'private', 'uniqueLocal']);
+
+function describeRange(range: string): string {
+  const names: Record<string, string> = {
+    private: 'a private range',
+    loopback: 'loopback',
+    uniqueLocal: 'a unique-local (private) range',
+    multicast: 'multicast',
+    linkLocal: 'link-local',
+    broadcast: 'broadcast',
+    unspecified: 'the unspecified address',
+    carrierGradeNat: 'carrier-grade NAT (not routable)',
+    reserved: 'a reserved or documentation range',
+  };
+  return names[range] ?? `a special-purpose range (${range})`;
+}
+
+function parse(entry: string): { address: ipaddr.IPv4 | ipaddr.IPv6; prefix: number | null } | string {
+  const [addressText = '', prefixText, ...rest] = entry.split('/');
+  if (rest.length > 0) return 'has more than one "/"';
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  if (ipaddr.IPv4.isValidFourPartDecimal(addressText)) address = ipaddr.IPv4.parse(addressText);
+  else if (ipaddr.IPv6.isValid(addressText) && !addressText.includes('%'))
+    address = ipaddr.IPv6.parse(addressText);
+  else return 'is not an IPv4 or IPv6 address';
+  if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()) {
+    return `is an IPv4-mapped IPv6 address; write it as ${address.toIPv4Address().toString()}`;
+  }
+  if (prefixText === undefined) return { address, prefix: null };
+  if (!/^\d{1,3}$/.test(prefixText)) return 'has a prefix length that is not a number';
+  const prefix = Number(prefixText);
+  const bits = address.kind() === 'ipv4' ? 32 : 128;
+  if (prefix > bits) return `has a prefix length above /${bits}`;
+  return { address, prefix };
+}
+
+/** Checks one entry and returns its canonical CIDR (a bare address becomes /32 or /128). */
+export function checkTrustedSource(rawEntry: string, policy: SourcePolicy): SourceCheck {
+  const entry = rawEntry.trim();
+  const parsed = parse(entry);
+  if (typeof parsed === 'string') return { ok: false, message: `"${entry}" ${parsed}.` };
+  const { address } = parsed;
+  const v4 = address.kind() === 'ipv4';
+  const bits = v4 ? 32 : 128;
+  const prefix = parsed.prefix ?? bits;
+
+  if (prefix === 0) {
+    return { ok: false, message: `"${entry}" would allow the whole Internet; name the addresses you trust.` };
+  }
+  const cidrText = `${address.toString()}/${prefix}`;
+  const network = v4
+    ? ipaddr.IPv4.networkAddressFromCIDR(cidrText)
+    : ipaddr.IPv6.networkAddressFromCIDR(cidrText);
+  if (network.toString() !== address.toString()) {
+    return {
+      ok: false,
+      message: `"${entry}" has host bits set; the network is ${network.toString()}/${prefix} (or use ${address.toString()} alone).`,
+    };
+  }
+  const bounds = v4 ? policy.trustedSourcePrefixes.ipv4 : policy.trustedSourcePrefixes.ipv6;
+  if (prefix < bounds.min || prefix > bounds.max) {
+    return {
+      ok: false,
+      message: `"${entry}": ${v4 ? 'IPv4' : 'IPv6'} prefixes must be between /${bounds.min} and /${bounds.max} in this region.`,
+    };
+  }
+
+  const last = v4
+    ? ipaddr.IPv4.broadcastAddressFromCIDR(cidrText)
+    : ipaddr.IPv6.broadcastAddressFromCIDR(cidrText);
+  for (const edge of [network, last]) {
+    const range = edge.range();
+    if (range === 'unicast') {
+      if (edge instanceof ipaddr.IPv6 && !edge.match(GLOBAL_UNICAST_V6)) {
+        return { ok: false, message: `"${entry}" is not a global unicast IPv6 range (2000::/3).` };
+      }
+      continue;
+    }
+    if (!policy.public && PRIVATE_RANGES.has(range)) continue;
+    const allowed = policy.public
+      ? 'public unicast addresses'
+      : 'public unicast, loopback or private addresses';
+    return {
+      ok: false,
+      message: `"${entry}" is ${describeRange(range)}; this region accepts only ${allowed}.`,
+    };
+  }
+  return { ok: true, cidr: `${network.toString()}/${prefix}` };
+}
+
+/**
+ * The zod schema of a trusted-source list for one region: 1 to 50 entries, each valid, no duplicates (after
+ * canonicalisation, so "192.0.2.1" and "192.0.2.1/32" are the same). Parses to canonical CIDRs.
+ */
+export function trustedSourcesSchema(policy: SourcePolicy) {
+  return z
+    .array(z.string().max(64), { error: 'a list of IPv4/IPv6 addresses or CIDR ranges' })
+    .min(1, 'Allow at least one source: until then nobody can reach the instance.')
+    .max(MAX_TRUSTED_SOURCES, `At most ${MAX_TRUSTED_SOURCES} trusted sources.`)
+    .transform((entries, ctx) => {
+      const canonical: string[] = [];
+      const firstIndex = new Map<string, number>();
+      entries.forEach((entry, index) => {
+        const check = checkTrustedSource(entry, policy);
+        if (!check.ok) {
+          ctx.addIssue({ code: 'custom', path: [index], message: check.message });
+          return;
+        }
+        const earlier = firstIndex.get(check.cidr);
+        if (earlier !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index],
+            message: `"${entry}" repeats entry ${earlier + 1}.`,
+          });
+          return;
+        }
+        firstIndex.set(check.cidr, index);
+        canonical.push(check.cidr);
+      });
+      return canonical;
+    });
+}
+
+/** Does `address` (as seen on a socket, IPv4-mapped IPv6 included) fall into one of the canonical CIDRs? */
+export function isTrustedAddress(address: string, cidrs: readonly string[]): boolean {
+  if (!ipaddr.isValid(address)) return false;
+  let parsed = ipaddr.parse(address);
+  if (parsed instanceof ipaddr.IPv6 && parsed.isIPv4MappedAddress()) parsed = parsed.toIPv4Address();
+  return cidrs.some((cidr) => {
+    const range = ipaddr.parseCIDR(cidr);
+    return range[0].kind() === parsed.kind() && parsed.match(range);
+  });
+}

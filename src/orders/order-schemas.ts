@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
+import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+
+/**
+ * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
+ * and ipaddr.js. Rules that depend on the catalog are built from it, so every adapter checks the same catalog.
+ */
+
+/** The part of the catalog that order validation needs; both the server's and the public catalog fit. */
+export type OrderableCatalog = {
+  serviceTypes: readonly { id: string; versions: readonly string[] }[];
+  nodeSizes: readonly { id: string }[];
+  storage: { minGb: number; maxGb: number; stepGb: number };
+  regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
+  terms: { version: string };
+};
+
+export const orderStatusSchema = z.enum(['new', 'processing', 'done', 'failed']);
+export type OrderStatus = z.infer<typeof orderStatusSchema>;
+
+export const orderTypeSchema = z.enum([
+  'create',
+  'scale',
+  'storage',
+  'trusted-sources',
+  'restart',
+  'upgrade',
+  'delete',
+]);
+export type OrderType = z.infer<typeof orderTypeSchema>;
+
+const ids = (items: readonly { id: string }[]) => items.map((item) => item.id) as [string, ...string[]];
+
+export function storageGbSchema(storage: OrderableCatalog['storage']) {
+  return z
+    .int(`a whole number of GB from ${storage.minGb} to ${storage.maxGb}`)
+    .min(storage.minGb, `at least ${storage.minGb} GB`)
+    .max(storage.maxGb, `at most ${storage.maxGb} GB`)
+    .refine((gb) => gb % storage.stepGb === 0, `storage grows in steps of ${storage.stepGb} GB`);
+}
+
+const checkTerms = (catalog: OrderableCatalog, version: string, ctx: z.RefinementCtx) => {
+  if (version !== catalog.terms.version) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['acceptTerms', 'version'],
+      message: `The terms changed (current version ${catalog.terms.version}); please review them and accept again.`,
+    });
+  }
+};
+
+/** POST /api/v1/orders: a new instance. */
+export function createOrderRequestSchema(catalog: OrderableCatalog) {
+  return z
+    .strictObject({
+      serviceType: z.enum(ids(catalog.serviceTypes)),
+      version: z.string().max(20),
+      nodeSize: z.enum(ids(catalog.nodeSizes)),
+      storageGb: storageGbSchema(catalog.storage),
+      trustedSources: z.array(z.string().max(64)).max(200),
+      region: z.enum(ids(catalog.regions)),
+      zone: z.string().max(63).optional(),
+      billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
+      billingProfile: billingProfileInputSchema.optional(),
+      acceptTerms: z.strictObject({ version: z.string().max(40) }),
+    })
+    .transform((order, ctx) => {
+      const serviceType = catalog.serviceTypes.find((s) => s.id === order.serviceType)!;
+      if (!serviceType.versions.includes(order.version)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['version'],
+          message: `available versions: ${serviceType.versions.join(', ')}`,
+        });
+      }
+      const region = catalog.regions.find((r) => r.id === order.region)!;
+      const zone = order.zone ?? region.zones[0]!.id;
+      if (!region.zones.some((z) => z.id === zone)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['zone'],
+          message: `zones of ${region.id}: ${region.zones.map((z) => z.id).join(', ')}`,
+        });
+      }
+      const sources = trustedSourcesSchema(region).safeParse(order.trustedSources);
+      if (!sources.success) {
+        for (const issue of sources.error.issues) {
+          ctx.addIssue({ code: 'custom', path: ['trustedSources', ...issue.path], message: issue.message });
+        }
+      }
+      if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['billingProfileId'],
+          message:
+            'choose an existing billing profile (billingProfileId) or enter a new one (billingProfile), not both',
+        });
+      }
+      checkTerms(catalog, order.acceptTerms.version, ctx);
+      return { ...order, zone, trustedSources: sources.success ? sources.data : [] };
+    });
+}
+export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
+
+/** What an instance should be: stored on the instance (desired spec) and on each order (what it asked for). */
+export const instanceSpecSchema = z.object({
+  serviceType: z.string(),
+  version: z.string(),
+  nodeSize: z.string(),
+  storageGb: z.int(),
+  trustedSources: z.array(z.string()),
+  region: z.string(),
+  zone: z.string(),
+});
+export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
+
+/** POST /api/v1/instances/{id}/orders: a change to an existing instance. */
+export function changeOrderRequestSchema(region: SourcePolicy) {
+  return z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('trusted-sources'), trustedSources: trustedSourcesSchema(region) }),
+  ]);
+}
+export type ChangeOrderRequest = z.output<ReturnType<typeof changeOrderRequestSchema>>;
+
+export const priceSchema = z.object({
+  currency: z.literal('EUR'),
+  perHour: z.string(),
+  perMonth: z.string(),
+});
+
+export const orderStepSchema = z.object({
+  name: z.string(),
+  status: z.enum(['running', 'done', 'failed']),
+  message: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type OrderStep = z.infer<typeof orderStepSchema>;
+
+export const orderSchema = z.object({
+  id: z.uuid(),
+  type: orderTypeSchema,
+  status: orderStatusSchema,
+  instanceId: z.uuid(),
+  spec: instanceSpecSchema,
+  price: priceSchema,
+  priceDelta: priceSchema.nullable(),
+  steps: z.array(orderStepSchema),
+  failureReason: z.string().nullable(),
+  billingProfileId: z.uuid(),
+  termsVersion: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Order = z.infer<typeof orderSchema>;

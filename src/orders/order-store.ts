@@ -1,0 +1,137 @@
+import type { Queryable } from '../db/database.js';
+import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import type { Price } from '../catalog/pricing.js';
+import type { InstanceSpec, Order, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
+
+type OrderRow = {
+  id: string;
+  organization_id: string;
+  instance_id: string;
+  type: OrderType;
+  status: OrderStatus;
+  spec: InstanceSpec;
+  price: Price;
+  price_delta: Price | null;
+  steps: OrderStep[];
+  failure_reason: string | null;
+  billing_profile_id: string;
+  terms_version: string | null;
+  request_hash: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export type StoredOrder = Order & { organizationId: string; requestHash: string | null };
+
+const toOrder = (row: OrderRow): StoredOrder => ({
+  id: row.id,
+  organizationId: row.organization_id,
+  type: row.type,
+  status: row.status,
+  instanceId: row.instance_id,
+  spec: row.spec,
+  price: row.price,
+  priceDelta: row.price_delta,
+  steps: row.steps,
+  failureReason: row.failure_reason,
+  billingProfileId: row.billing_profile_id,
+  termsVersion: row.terms_version,
+  requestHash: row.request_hash,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export type NewOrder = {
+  id: string;
+  organizationId: string;
+  instanceId: string;
+  type: OrderType;
+  spec: InstanceSpec;
+  price: Price;
+  priceDelta: Price | null;
+  billingProfileId: string;
+  terms: { version: string; sourceAddress: string } | null;
+  actorUserId: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+};
+
+export async function insertOrder(db: Queryable, order: NewOrder): Promise<StoredOrder> {
+  const { rows } = await db.query<OrderRow>(
+    `INSERT INTO orders (id, organization_id, instance_id, type, status, spec, price, price_delta, billing_profile_id,
+                         terms_version, terms_accepted_at, terms_source_address, actor_user_id, idempotency_key,
+                         request_hash)
+     VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() END, $10, $11,
+             $12, $13)
+     RETURNING *`,
+    [
+      order.id,
+      order.organizationId,
+      order.instanceId,
+      order.type,
+      JSON.stringify(order.spec),
+      JSON.stringify(order.price),
+      order.priceDelta && JSON.stringify(order.priceDelta),
+      order.billingProfileId,
+      order.terms?.version ?? null,
+      order.terms?.sourceAddress ?? null,
+      order.actorUserId,
+      order.idempotencyKey,
+      order.requestHash,
+    ],
+  );
+  return toOrder(rows[0]!);
+}
+
+export async function findOrder(
+  db: Queryable,
+  organizationId: string,
+  id: string,
+): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE organization_id = $1 AND id = $2', [
+    organizationId,
+    id,
+  ]);
+  return rows[0] && toOrder(rows[0]);
+}
+
+export async function findOrderByIdempotencyKey(
+  db: Queryable,
+  organizationId: string,
+  key: string,
+): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    'SELECT * FROM orders WHERE organization_id = $1 AND idempotency_key = $2',
+    [organizationId, key],
+  );
+  return rows[0] && toOrder(rows[0]);
+}
+
+export type OrderFilter = { status?: OrderStatus; instanceId?: string };
+
+export async function listOrders(
+  db: Queryable,
+  organizationId: string,
+  filter: OrderFilter,
+  page: PageQuery,
+): Promise<Page<StoredOrder>> {
+  const after = decodeCursor(page.cursor);
+  // Newest first: the dashboard and the order list show the latest orders on top.
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders
+      WHERE organization_id = $1
+        AND ($2::text IS NULL OR status = $2)
+        AND ($3::uuid IS NULL OR instance_id = $3)
+        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+      ORDER BY created_at DESC, id DESC LIMIT $6`,
+    [
+      organizationId,
+      filter.status ?? null,
+      filter.instanceId ?? null,
+      after?.createdAt ?? null,
+      after?.id ?? null,
+      page.limit + 1,
+    ],
+  );
+  return toPage(rows.map(toOrder), page.limit);
+}

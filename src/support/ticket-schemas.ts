@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** A support ticket as entered in the portal (browser-safe); the failed-order page prefills it. */
+export const ticketInputSchema = z.strictObject({
+  subject: z.string().trim().min(3, 'at least 3 characters').max(200),
+  message: z.string().trim().min(1, 'required').max(10_000),
+  orderId: z.uuid().optional(),
+  instanceId: z.uuid().optional(),
+});
+export type TicketInput = z.output<typeof ticketInputSchema>;
+
+export const ticketSchema = z.object({
+  id: z.uuid(),
+  number: z.int(),
+  subject: z.string(),
+  message: z.string(),
+  orderId: z.uuid().nullable(),
+  instanceId: z.uuid().nullable(),
+  status: z.enum(['open', 'closed']),
+  createdBy: z.string(),
+  createdAt: z.string(),
+});
+export type Ticket = z.infer<typeof ticketSchema>;
