@@ -4,8 +4,14 @@ import { createAccountService } from './accounts/account-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { accountRoutes } from './http/routes/account-routes.js';
+import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
+import { orderRoutes } from './http/routes/order-routes.js';
+import { ticketRoutes } from './http/routes/ticket-routes.js';
+import { createOrderService } from './orders/order-service.js';
+import { createTicketService } from './support/ticket-service.js';
 import { buildHttpServer } from './http/server.js';
 
 /**
@@ -34,11 +40,24 @@ export async function createKeyhouse(options: {
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
 
     const accounts = createAccountService({ db, now });
+    const billingProfiles = createBillingProfileService({ db });
+    const orders = createOrderService({
+      db,
+      catalog: config.catalog,
+      onOrderAccepted: async () => undefined,
+    });
+    const tickets = createTicketService({ db });
     const http = await buildHttpServer({
       logger,
       trustProxy: config.server.trustProxy,
       authenticator: accounts,
-      routes: [accountRoutes(accounts), catalogRoutes(config.catalog)],
+      routes: [
+        accountRoutes(accounts),
+        catalogRoutes(config.catalog),
+        billingProfileRoutes(billingProfiles),
+        orderRoutes(orders, config.catalog),
+        ticketRoutes(tickets),
+      ],
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     return {
