@@ -34,6 +34,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     requestIdHeader: false,
   }).withTypeProvider<ZodTypeProvider>();
 
+  // The API speaks JSON only; any other body is answered 415 instead of reaching a schema as a string.
+  app.removeContentTypeParser(['text/plain']);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
