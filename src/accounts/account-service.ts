@@ -26,7 +26,7 @@ import type {
 } from './account-schemas.js';
 import * as store from './account-store.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password-hashing.js';
-import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, type LoginThrottleLimits } from './login-throttle.js';
+import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE } from './login-throttle.js';
 import type { Principal } from './roles.js';
 import { csrfTokenOf, newSecret, sha256Hex } from './secret-tokens.js';
 
@@ -42,7 +42,6 @@ export type SessionGrant = SessionResponse & { sessionToken: string; expiresAt: 
 export type AccountServiceDependencies = {
   db: Database;
   now: () => Date;
-  loginThrottle?: LoginThrottleLimits;
 };
 
 function signedIn(actor: Actor): Principal {
@@ -53,12 +52,8 @@ function signedIn(actor: Actor): Principal {
 const emailTakenError = () =>
   new ConflictError('This e-mail address already has a Keyhouse account; sign in instead.');
 
-export function createAccountService({
-  db,
-  now,
-  loginThrottle = DEFAULT_LOGIN_THROTTLE,
-}: AccountServiceDependencies) {
-  const throttle = createLoginThrottle(loginThrottle);
+export function createAccountService({ db, now }: AccountServiceDependencies) {
+  const throttle = createLoginThrottle(DEFAULT_LOGIN_THROTTLE);
 
   async function startSession(tx: Queryable, user: User, organization: Organization): Promise<SessionGrant> {
     const sessionToken = newSecret();
@@ -106,9 +101,11 @@ export function createAccountService({
       if (await store.findUserByEmail(db.pool, request.email)) throw emailTakenError();
       const passwordHash = await hashPassword(request.password);
       return db.transaction(async (tx) => {
+        const createdAt = now();
         const organization = await store.insertOrganization(tx, {
           id: randomUUID(),
           name: request.organizationName,
+          createdAt,
         });
         const user = await insertUserOnce(tx, {
           id: randomUUID(),
@@ -116,6 +113,7 @@ export function createAccountService({
           email: request.email,
           passwordHash,
           role: 'admin',
+          createdAt,
         });
         const grant = await startSession(tx, user, organization);
         await recordAudit(
@@ -337,6 +335,7 @@ export function createAccountService({
           email: invitation.email,
           passwordHash,
           role: invitation.role,
+          createdAt: at,
         });
         await store.markInvitationAccepted(tx, invitation.id, at);
         const grant = await startSession(tx, user, await organizationOf(tx, invitation.organizationId));

@@ -21,7 +21,11 @@ export function isUniqueViolation(error: unknown, constraint: string): boolean {
   );
 }
 
-/** Keyset pagination in (created_at, id) order; `alias` is the table alias of the listed rows. */
+/**
+ * Keyset pagination in (created_at, id) order; `alias` is the table alias of the listed rows. Rows listed here get
+ * their created_at from the service's clock, in milliseconds like the cursor: a database-made timestamp has
+ * microseconds, and the row at a page's end would come again on the next page.
+ */
 async function pageOf<T extends { id: string; createdAt: string }>(
   db: Queryable,
   sql: { from: string; columns: string; alias: string; params: unknown[] },
@@ -46,13 +50,13 @@ async function pageOf<T extends { id: string; createdAt: string }>(
 
 export async function insertOrganization(
   db: Queryable,
-  organization: { id: string; name: string },
+  organization: { id: string; name: string; createdAt: Date },
 ): Promise<Organization> {
   const result = await db.query<Organization>(
-    `INSERT INTO organizations AS o (id, name, customer_number)
-     VALUES ($1, $2, 'kd' || nextval('customer_number_seq'))
+    `INSERT INTO organizations AS o (id, name, customer_number, created_at)
+     VALUES ($1, $2, 'kd' || nextval('customer_number_seq'), $3)
      RETURNING ${ORGANIZATION_COLUMNS}`,
-    [organization.id, organization.name],
+    [organization.id, organization.name, organization.createdAt],
   );
   return result.rows[0]!;
 }
@@ -68,12 +72,20 @@ export async function findOrganization(db: Queryable, id: string): Promise<Organ
 /** Violates the unique index `users_email` when the address has an account already. */
 export async function insertUser(
   db: Queryable,
-  user: { id: string; organizationId: string; email: string; passwordHash: string; role: Role },
+  user: {
+    id: string;
+    organizationId: string;
+    email: string;
+    passwordHash: string;
+    role: Role;
+    createdAt: Date;
+  },
 ): Promise<User> {
   const result = await db.query<User>(
-    `INSERT INTO users AS u (id, organization_id, email, password_hash, role) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO users AS u (id, organization_id, email, password_hash, role, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
      RETURNING ${USER_COLUMNS}`,
-    [user.id, user.organizationId, user.email, user.passwordHash, user.role],
+    [user.id, user.organizationId, user.email, user.passwordHash, user.role, user.createdAt],
   );
   return result.rows[0]!;
 }

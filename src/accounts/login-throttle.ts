@@ -23,7 +23,7 @@ export type ThrottleVerdict =
 const accountKey = (email: string) => `account:${email}`;
 const addressKey = (address: string) => `address:${address}`;
 
-export function createLoginThrottle(limits: LoginThrottleLimits = DEFAULT_LOGIN_THROTTLE) {
+export function createLoginThrottle(limits: LoginThrottleLimits) {
   return {
     /** Whether a login for this account from this address may be attempted now. */
     async check(
@@ -76,5 +76,3 @@ export function createLoginThrottle(limits: LoginThrottleLimits = DEFAULT_LOGIN_
     },
   };
 }
-
-export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
