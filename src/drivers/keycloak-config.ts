@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { DesiredInstance } from './driver.js';
+
+/**
+ * Pure rendering of one instance's Keycloak settings: `conf/keycloak.conf` (everything that must survive a restart
+ * by the supervisor without the desired spec at hand) and the JVM environment. Kept apart from the process handling
+ * so it can be unit-tested.
+ */
+
+export type InstancePorts = { httpPort: number; managementPort: number };
+
+export type KeycloakSettingsInput = {
+  instance: Pick<DesiredInstance, 'name' | 'nodeSize' | 'secrets'>;
+  ports: InstancePorts;
+  /** The public URL from the edge; Keycloak puts it into issuers and redirects. */
+  publicUrl: string;
+  database: { host: string; port: number; name: string; user: string };
+  logFile: string;
+  javaHome: string;
+  /** Upper bound of the heap, whatever the node size: this host runs many instances. */
+  maxHeapMb: number;
+  hostCpus?: number;
+};
+
+export type KeycloakSettings = {
+  /** Contents of conf/keycloak.conf (holds the database password: written with mode 0600). */
+  conf: string;
+  /** JVM options for kc.sh; the bootstrap admin variables are added separately and only until handover. */
+  env: Record<string, string>;
+  /** Changes when anything the running process was started with changes: a different hash means restart. */
+  hash: string;
+};
+
+/**
+ * Escapes a value for keycloak.conf, which is a Java properties file whose values SmallRye Config then expands
+ * (`${NAME}` is an expression). Properties unescape `\\` to `\`; SmallRye takes `\${` as a literal `${`. Checked
+ * against Keycloak 26.5 with a database password of `a$b${x}c\d#e=f!g "h'i$$j`.
+ */
+export function escapeConfValue(value: string): string {
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/\$\{/g, '\\\\${')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/^\s/, (space) => `\\${space}`);
+}
+
+/** Half of the node's memory for the heap (the rest is metaspace, threads and the OS), within 256 MB..maxHeapMb. */
+export function heapMegabytes(memoryGb: number, maxHeapMb: number): number {
+  return Math.max(256, Math.min(maxHeapMb, Math.round((memoryGb * 1024) / 2)));
+}
+
+/** Database connections per instance: a few per vCPU, bounded so that many instances fit one PostgreSQL. */
+export function databasePoolSize(vcpu: number): number {
+  return Math.max(5, Math.min(20, vcpu * 4));
+}
+
+export function renderKeycloakSettings(input: KeycloakSettingsInput): KeycloakSettings {
+  const { instance, ports, database } = input;
+  const options: [string, string][] = [
+    ['db-url', `jdbc:postgresql://${database.host}:${database.port}/${database.name}`],
+    ['db-username', database.user],
+    ['db-password', instance.secrets.databasePassword],
+    ['db-pool-max-size', String(databasePoolSize(instance.nodeSize.vcpu))],
+    // Plain HTTP on loopback only; TLS and the trusted-source check are the edge's job.
+    ['http-enabled', 'true'],
+    ['http-host', '127.0.0.1'],
+    ['http-port', String(ports.httpPort)],
+    // 9000 by default: it would collide between instances.
+    ['http-management-port', String(ports.managementPort)],
+    ['hostname', input.publicUrl],
+    ['proxy-headers', 'xforwarded'],
+    // Single node: no cluster discovery, no ports of its own.
+    ['cache', 'local'],
+    ['log', 'file'],
+    ['log-file', input.logFile],
+  ];
+  const conf =
+    '# Written by Keyhouse on every apply; local changes are overwritten.\n' +
+    options.map(([key, value]) => `${key}=${escapeConfValue(value)}`).join('\n') +
+    '\n';
+  const cpus = Math.min(instance.nodeSize.vcpu, input.hostCpus ?? availableParallelism());
+  const env: Record<string, string> = {
+    JAVA_OPTS_KC_HEAP: `-Xms64m -Xmx${heapMegabytes(instance.nodeSize.memoryGb, input.maxHeapMb)}m`,
+    // Thread pools size themselves from the CPU count; make them see the node size, not the whole host.
+    JAVA_OPTS_APPEND: `-XX:ActiveProcessorCount=${cpus}`,
+  };
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ conf, env, javaHome: input.javaHome }))
+    .digest('hex')
+    .slice(0, 16);
+  return { conf, env, hash };
+}
