@@ -9,6 +9,7 @@ import { accountRoutes } from './http/routes/account-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
+import { portalRoutes } from './http/routes/portal-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
 import { createOrderService } from './orders/order-service.js';
 import { createTicketService } from './support/ticket-service.js';
@@ -57,6 +58,8 @@ export async function createKeyhouse(options: {
         billingProfileRoutes(billingProfiles),
         orderRoutes(orders, config.catalog),
         ticketRoutes(tickets),
+        // Last: the portal answers every other GET outside /api with its index.html.
+        portalRoutes(),
       ],
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });

@@ -1,0 +1,40 @@
+import i18n from 'i18next';
+import LanguageDetector from 'i18next-browser-languagedetector';
+import { initReactI18next } from 'react-i18next';
+import { de } from './de';
+import { en } from './en';
+
+export const LANGUAGES = ['de', 'en'] as const;
+export type Language = (typeof LANGUAGES)[number];
+const STORAGE_KEY = 'keyhouse.language';
+
+/** German and English; the browser's language by default, an explicit choice is remembered in localStorage. */
+void i18n
+  .use(LanguageDetector)
+  .use(initReactI18next)
+  .init({
+    resources: { de: { translation: de }, en: { translation: en } },
+    supportedLngs: [...LANGUAGES],
+    load: 'languageOnly',
+    fallbackLng: 'en',
+    detection: { order: ['localStorage', 'navigator'], lookupLocalStorage: STORAGE_KEY, caches: [] },
+    interpolation: { escapeValue: false },
+    returnNull: false,
+  });
+
+const applyLang = (lng: string) => {
+  document.documentElement.lang = lng;
+};
+applyLang(i18n.resolvedLanguage ?? 'en');
+i18n.on('languageChanged', applyLang);
+
+export function currentLanguage(): Language {
+  return i18n.resolvedLanguage === 'de' ? 'de' : 'en';
+}
+
+export function chooseLanguage(language: Language) {
+  localStorage.setItem(STORAGE_KEY, language);
+  void i18n.changeLanguage(language);
+}
+
+export default i18n;

@@ -1,0 +1,375 @@
+import {
+  Alert,
+  Button,
+  Card,
+  CardBody,
+  CardTitle,
+  ClipboardCopy,
+  DescriptionList,
+  DescriptionListDescription,
+  DescriptionListGroup,
+  DescriptionListTerm,
+  Flex,
+  Form,
+  Grid,
+  GridItem,
+  Label,
+  PageSection,
+  Progress,
+  Stack,
+} from '@patternfly/react-core';
+import { DownloadIcon, EyeIcon, EyeSlashIcon } from '@patternfly/react-icons';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useNavigate, useParams } from 'react-router';
+import { checkTrustedSource, trustedSourcesSchema } from '../../../src/access/trusted-sources';
+import { api, ApiError } from '../api/client';
+import { keys, useCatalog, useInstance } from '../api/queries';
+import { useCan, useSession } from '../api/session';
+import type { Instance, Order, PublicCatalog } from '../api/types';
+import { SourceListEditor } from '../components/SourceListEditor';
+import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
+import { useFormat } from '../format';
+import { uuid } from '../uuid';
+import { zodErrors } from '../validation';
+
+function Credentials({ instance }: { instance: Instance }) {
+  const { t } = useTranslation();
+  const [shown, setShown] = useState<{ username: string; password: string } | null>(null);
+  const reveal = useMutation({
+    mutationFn: () =>
+      api<{ username: string; password: string }>(
+        'POST',
+        `/api/v1/instances/${encodeURIComponent(instance.id)}/credentials/reveal`,
+      ),
+    onSuccess: setShown,
+  });
+  if (!shown) {
+    return (
+      <Stack hasGutter>
+        <Button
+          variant="secondary"
+          icon={<EyeIcon />}
+          onClick={() => reveal.mutate()}
+          isLoading={reveal.isPending}
+          isDisabled={reveal.isPending}
+        >
+          {t('instance.showCredentials')}
+        </Button>
+        <small className="kh-muted">{t('instance.revealAudited')}</small>
+        {reveal.error && <ProblemAlert error={reveal.error} />}
+      </Stack>
+    );
+  }
+  return (
+    <Stack hasGutter>
+      <div>
+        <strong id="cred-user-label">{t('instance.username')}</strong>
+        <ClipboardCopy
+          isReadOnly
+          hoverTip={t('common.copy')}
+          clickTip={t('common.copied')}
+          textAriaLabel={t('instance.username')}
+          toggleAriaLabel={t('instance.username')}
+        >
+          {shown.username}
+        </ClipboardCopy>
+      </div>
+      <div>
+        <strong>{t('instance.password')}</strong>
+        <ClipboardCopy
+          isReadOnly
+          hoverTip={t('common.copy')}
+          clickTip={t('common.copied')}
+          textAriaLabel={t('instance.password')}
+          toggleAriaLabel={t('instance.password')}
+          data-testid="revealed-password"
+        >
+          {shown.password}
+        </ClipboardCopy>
+      </div>
+      <div>
+        <Button variant="link" icon={<EyeSlashIcon />} onClick={() => setShown(null)}>
+          {t('instance.hideCredentials')}
+        </Button>
+      </div>
+    </Stack>
+  );
+}
+
+function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: PublicCatalog }) {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const { data: session } = useSession();
+  const mayChange = useCan('instances:change');
+  const [editing, setEditing] = useState<{ sources: string[]; key: string } | null>(null);
+  const region = catalog.regions.find((r) => r.id === instance.region);
+  const change = useMutation({
+    mutationFn: (edit: { sources: string[]; key: string }) =>
+      api<Order>('POST', `/api/v1/instances/${encodeURIComponent(instance.id)}/orders`, {
+        body: { type: 'trusted-sources', trustedSources: edit.sources.map((s) => s.trim()) },
+        idempotencyKey: edit.key,
+      }),
+    onSuccess: (order) => {
+      void queryClient.invalidateQueries({ queryKey: ['orders'] });
+      void queryClient.invalidateQueries({ queryKey: keys.instance(instance.id) });
+      queryClient.setQueryData(keys.order(order.id), order);
+      void navigate(`/orders/${order.id}`);
+    },
+  });
+
+  if (!editing) {
+    return (
+      <Stack hasGutter>
+        <Flex gap={{ default: 'gapSm' }}>
+          {instance.trustedSources.map((source) => (
+            <Label key={source}>{source}</Label>
+          ))}
+        </Flex>
+        {mayChange && (
+          <div>
+            <Button
+              variant="secondary"
+              onClick={() => setEditing({ sources: [...instance.trustedSources], key: uuid() })}
+            >
+              {t('instance.editSources')}
+            </Button>
+          </div>
+        )}
+      </Stack>
+    );
+  }
+
+  const schemaErrors = region ? zodErrors(trustedSourcesSchema(region).safeParse(editing.sources).error) : {};
+  const serverErrors = change.error instanceof ApiError ? change.error.fieldErrors : [];
+  const rowErrors = editing.sources.map((entry, index) => {
+    if (!entry.trim()) return t('sources.emptyRow');
+    if (region) {
+      const check = checkTrustedSource(entry, region);
+      if (!check.ok) return check.message;
+    }
+    return (
+      schemaErrors[String(index)] ?? serverErrors.find((e) => e.path === `trustedSources.${index}`)?.message
+    );
+  });
+  const listError = editing.sources.length === 0 ? t('wizard.sources.atLeastOne') : undefined;
+  const valid = !listError && rowErrors.every((e) => !e);
+  const unchanged = editing.sources.join('\n') === instance.trustedSources.join('\n');
+
+  return (
+    <Form
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (valid && !unchanged && !change.isPending) change.mutate(editing);
+      }}
+    >
+      <Alert variant="info" isInline isPlain title={t('instance.sourcesChangeInfo')} />
+      <SourceListEditor
+        idPrefix="instance-source-"
+        value={editing.sources}
+        onChange={(sources) => setEditing({ ...editing, sources })}
+        errors={rowErrors}
+        listError={listError}
+        sourceAddress={session?.sourceAddress}
+      />
+      {change.error &&
+        (serverErrors.length === 0 || !serverErrors.every((e) => e.path.startsWith('trustedSources.'))) && (
+          <ProblemAlert error={change.error} />
+        )}
+      <Flex gap={{ default: 'gapSm' }}>
+        <Button
+          type="submit"
+          isDisabled={!valid || unchanged || change.isPending}
+          isLoading={change.isPending}
+        >
+          {t('instance.placeSourcesOrder')}
+        </Button>
+        <Button variant="link" onClick={() => setEditing(null)}>
+          {t('common.cancel')}
+        </Button>
+      </Flex>
+    </Form>
+  );
+}
+
+export default function InstancePage() {
+  const { id = '' } = useParams();
+  const { t } = useTranslation();
+  const format = useFormat();
+  const instance = useInstance(id);
+  const catalog = useCatalog();
+  const mayReveal = useCan('instances:reveal-credentials');
+  if (instance.error) return <ProblemAlert error={instance.error} />;
+  if (instance.isPending || catalog.isPending) return <Loading />;
+  const i = instance.data;
+  const size = catalog.data?.nodeSizes.find((n) => n.id === i.nodeSize);
+  const region = catalog.data?.regions.find((r) => r.id === i.region);
+  const zone = region?.zones.find((z) => z.id === i.zone);
+  const used = typeof i.usage?.storageUsedGb === 'number' ? i.usage.storageUsedGb : undefined;
+
+  return (
+    <>
+      <PageHeader
+        title={
+          <>
+            {i.name}{' '}
+            <Label color={i.status === 'running' ? 'green' : 'grey'} isCompact>
+              {t(`instanceStatus.${i.status}`, { defaultValue: i.status })}
+            </Label>
+          </>
+        }
+        description={`${i.serviceType} ${i.version}`}
+      />
+      <PageSection>
+        <Grid hasGutter>
+          <GridItem md={6}>
+            <Card isFullHeight>
+              <CardTitle component="h2">{t('instance.access')}</CardTitle>
+              <CardBody>
+                <DescriptionList>
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('instance.url')}</DescriptionListTerm>
+                    <DescriptionListDescription>
+                      {i.url ? (
+                        <ClipboardCopy
+                          isReadOnly
+                          hoverTip={t('common.copy')}
+                          clickTip={t('common.copied')}
+                          textAriaLabel={t('instance.url')}
+                          toggleAriaLabel={t('instance.url')}
+                        >
+                          {i.url}
+                        </ClipboardCopy>
+                      ) : (
+                        t('instance.noUrlYet')
+                      )}
+                    </DescriptionListDescription>
+                  </DescriptionListGroup>
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('instance.adminUser')}</DescriptionListTerm>
+                    <DescriptionListDescription>{i.adminUsername ?? '–'}</DescriptionListDescription>
+                  </DescriptionListGroup>
+                  {mayReveal && (
+                    <DescriptionListGroup>
+                      <DescriptionListTerm>{t('instance.credentials')}</DescriptionListTerm>
+                      <DescriptionListDescription>
+                        <Credentials instance={i} />
+                      </DescriptionListDescription>
+                    </DescriptionListGroup>
+                  )}
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('instance.ca')}</DescriptionListTerm>
+                    <DescriptionListDescription>
+                      <Button
+                        component="a"
+                        href="/api/v1/ca.pem"
+                        download="keyhouse-ca.pem"
+                        variant="link"
+                        isInline
+                        icon={<DownloadIcon />}
+                      >
+                        {t('instance.downloadCa')}
+                      </Button>
+                      <div className="kh-muted">{t('instance.caHint')}</div>
+                    </DescriptionListDescription>
+                  </DescriptionListGroup>
+                </DescriptionList>
+              </CardBody>
+            </Card>
+          </GridItem>
+          <GridItem md={6}>
+            <Card isFullHeight>
+              <CardTitle component="h2">{t('instance.configuration')}</CardTitle>
+              <CardBody>
+                <DescriptionList isHorizontal>
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('wizard.steps.size')}</DescriptionListTerm>
+                    <DescriptionListDescription>
+                      {i.nodeSize}
+                      {size &&
+                        ` (${t('wizard.size.vcpu', { count: size.vcpu })}, ${t('wizard.size.ram', { gb: size.memoryGb })})`}
+                    </DescriptionListDescription>
+                  </DescriptionListGroup>
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('wizard.steps.storage')}</DescriptionListTerm>
+                    <DescriptionListDescription>
+                      {used === undefined ? (
+                        `${i.storageGb} GB`
+                      ) : (
+                        <Progress
+                          value={Math.min(100, (used / i.storageGb) * 100)}
+                          title={t('instance.storageUsed', {
+                            used: format.number(Math.round(used * 10) / 10),
+                            total: i.storageGb,
+                          })}
+                          size="sm"
+                        />
+                      )}
+                    </DescriptionListDescription>
+                  </DescriptionListGroup>
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('wizard.steps.region')}</DescriptionListTerm>
+                    <DescriptionListDescription>
+                      {region?.name ?? i.region} / {zone?.name ?? i.zone ?? '–'}
+                    </DescriptionListDescription>
+                  </DescriptionListGroup>
+                </DescriptionList>
+              </CardBody>
+            </Card>
+          </GridItem>
+          <GridItem md={12}>
+            <Card>
+              <CardTitle component="h2">{t('instance.conditions')}</CardTitle>
+              <CardBody>
+                {i.conditions.length === 0 ? (
+                  <Empty title={t('instance.noConditions')} headingLevel="h3" />
+                ) : (
+                  <SimpleTable
+                    label={t('instance.conditions')}
+                    columns={[
+                      t('instance.condition.type'),
+                      t('instance.condition.status'),
+                      t('instance.condition.reason'),
+                      t('instance.condition.message'),
+                      t('instance.condition.since'),
+                    ]}
+                    rows={i.conditions.map((c) => ({
+                      key: c.type,
+                      cells: [
+                        c.type,
+                        <Label
+                          key="s"
+                          isCompact
+                          color={c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'grey'}
+                        >
+                          {c.status}
+                        </Label>,
+                        c.reason ?? '',
+                        c.message ?? '',
+                        format.dateTime(c.lastTransitionTime),
+                      ],
+                    }))}
+                  />
+                )}
+              </CardBody>
+            </Card>
+          </GridItem>
+          <GridItem md={12}>
+            <Card>
+              <CardTitle component="h2">{t('wizard.steps.sources')}</CardTitle>
+              <CardBody>
+                {catalog.data ? (
+                  <SourcesEditor instance={i} catalog={catalog.data} />
+                ) : (
+                  <ProblemAlert error={catalog.error} />
+                )}
+              </CardBody>
+            </Card>
+          </GridItem>
+        </Grid>
+      </PageSection>
+    </>
+  );
+}
