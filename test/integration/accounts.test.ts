@@ -91,6 +91,24 @@ describe('sign-up', () => {
     expectProblem(again, 409);
   });
 
+  it('creates one account when two sign-ups with one e-mail race', async () => {
+    const email = uniqueEmail('race');
+    const signups = await Promise.all(
+      ['One', 'Two'].map((organizationName) =>
+        keyhouse.request({
+          method: 'POST',
+          url: '/api/v1/auth/signup',
+          payload: { email, password: TEST_PASSWORD, organizationName },
+        }),
+      ),
+    );
+    expect(signups.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+    const organizations = await keyhouse.db.pool.query(
+      "SELECT 1 FROM organizations WHERE name IN ('One', 'Two')",
+    );
+    expect(organizations.rowCount).toBe(1);
+  });
+
   it('answers invalid fields with a validation problem naming each field', async () => {
     const response = await keyhouse.request({
       method: 'POST',
@@ -391,6 +409,27 @@ describe('members and invitations', () => {
       headers: { cookie: admin.cookie },
     });
     expect(afterwards.json().items).toEqual([]);
+  });
+
+  it('creates one user when an invitation is accepted twice at once', async () => {
+    const admin = await signUp(keyhouse);
+    const invited = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/invitations',
+      headers: admin.sessionHeaders,
+      payload: { email: uniqueEmail('twice'), role: 'manager' },
+    });
+    const { invitationUrl } = invited.json<{ invitationUrl: string }>();
+    const acceptances = await Promise.all(
+      [1, 2].map(() =>
+        keyhouse.request({
+          method: 'POST',
+          url: `/api/v1${invitationUrl}/accept`,
+          payload: { password: TEST_PASSWORD },
+        }),
+      ),
+    );
+    expect(acceptances.map((r) => r.statusCode).sort()).toEqual([201, 409]);
   });
 
   it('answers an unknown invitation link with not found', async () => {
