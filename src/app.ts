@@ -1,13 +1,16 @@
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/account-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { accountRoutes } from './http/routes/account-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
+import { edgeRoutes } from './http/routes/edge-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { portalRoutes } from './http/routes/portal-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
@@ -23,6 +26,8 @@ export type Keyhouse = {
   config: Config;
   db: Database;
   http: FastifyInstance;
+  /** The local CA of <dataDir>/ca; the edge role issues instance certificates from the same one. */
+  ca: LocalCa;
   close(): Promise<void>;
 };
 
@@ -48,6 +53,7 @@ export async function createKeyhouse(options: {
       onOrderAccepted: async () => undefined,
     });
     const tickets = createTicketService({ db });
+    const ca = await openLocalCa(path.join(config.dataDir, 'ca'));
     const http = await buildHttpServer({
       logger,
       trustProxy: config.server.trustProxy,
@@ -58,6 +64,7 @@ export async function createKeyhouse(options: {
         billingProfileRoutes(billingProfiles),
         orderRoutes(orders, config.catalog),
         ticketRoutes(tickets),
+        edgeRoutes(ca),
         // Last: the portal answers every other GET outside /api with its index.html.
         portalRoutes(),
       ],
@@ -67,6 +74,7 @@ export async function createKeyhouse(options: {
       config,
       db,
       http,
+      ca,
       async close() {
         await http.close();
         await db.close();

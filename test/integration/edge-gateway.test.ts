@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { ConflictError, UnavailableError, ValidationError } from '../../src/plat
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort, httpsGet, probeTls, startEchoServer, waitFor } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { startTestKeyhouse } from '../support/test-keyhouse.js';
 
 const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
 let database: { url: string; drop(): Promise<void> };
@@ -293,5 +294,22 @@ describe('edge route store', () => {
     ).rejects.toBeInstanceOf(ValidationError);
     expect(await getEdgeRoute(db, b.instanceId)).toBeUndefined();
     await deleteEdgeRoute(db, a.instanceId);
+  });
+});
+
+describe('GET /api/v1/ca.pem', () => {
+  it('serves the CA certificate of the data dir, publicly, as a PEM file', async () => {
+    const keyhouse = await startTestKeyhouse();
+    try {
+      const response = await keyhouse.request({ method: 'GET', url: '/api/v1/ca.pem' });
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('application/x-pem-file');
+      expect(response.body).toBe(readFileSync(path.join(keyhouse.config.dataDir, 'ca', 'ca.pem'), 'utf8'));
+      expect(new X509Certificate(response.body).ca).toBe(true);
+      const document = (await keyhouse.request({ method: 'GET', url: '/api/v1/openapi.json' })).json();
+      expect(document.paths['/api/v1/ca.pem'].get.operationId).toBe('getCaCertificate');
+    } finally {
+      await keyhouse.stop();
+    }
   });
 });
