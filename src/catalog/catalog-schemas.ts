@@ -72,6 +72,10 @@ export const regionSchema = z.strictObject({
   trustedSourcePrefixes: z
     .strictObject({ ipv4: prefixBoundsSchema(32), ipv6: prefixBoundsSchema(128) })
     .default({ ipv4: { min: 24, max: 32 }, ipv6: { min: 48, max: 128 } }),
+  /** Operator-only: how many instances the region holds and how many orders it provisions at once. */
+  capacity: z
+    .strictObject({ maxInstances: z.int().min(1).max(100_000), concurrentOrders: z.int().min(1).max(64) })
+    .default({ maxInstances: 20, concurrentOrders: 2 }),
 });
 
 export const termsSchema = z.strictObject({

@@ -10,12 +10,18 @@ export type Database = {
   close(): Promise<void>;
 };
 
-// Timestamps travel as ISO strings and bigints as numbers (our counters stay far below 2^53).
+// Bigints as numbers (our counters stay far below 2^53). Timestamps as RFC 3339 strings in UTC with PostgreSQL's
+// full microsecond precision: a JavaScript Date would cut it to milliseconds, and keyset cursors built from such
+// a value would no longer match the row they came from.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => new Date(value).toISOString());
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => {
+  const utc = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\+00$/.exec(value);
+  return utc ? `${utc[1]}T${utc[2]}Z` : new Date(value).toISOString();
+});
 
 export function connectDatabase(url: string, options: { max?: number } = {}): Database {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  // Sessions in UTC, so timestamps arrive in the one form the parser above keeps exact.
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, options: '-c TimeZone=UTC' });
   // An idle client that loses its server must not crash the process; the next query reports the failure.
   pool.on('error', () => undefined);
   return {
