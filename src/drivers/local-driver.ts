@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import KcAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
@@ -68,14 +77,15 @@ export type LocalDriverOptions = {
   now?: () => Date;
 };
 
-export type EnsureRunningResult = 'running' | 'started' | 'not-provisioned';
+export type EnsureRunningResult = 'running' | 'started' | 'stopped' | 'not-provisioned';
 
 export type LocalDriver = Driver & {
   /**
    * For the supervisor: starts the instance's Keycloak again when it was provisioned and no process runs. Does not
-   * wait for readiness and changes nothing else (no database, edge or admin work).
+   * wait for readiness and changes nothing else (no database, edge or admin work). With `start: false` it only
+   * looks ('stopped' instead of 'started').
    */
-  ensureRunning(instance: DesiredInstance): Promise<EnsureRunningResult>;
+  ensureRunning(instance: DesiredInstance, options?: { start?: boolean }): Promise<EnsureRunningResult>;
   /** The live Keycloak JVM pids of an instance (normally one); for diagnostics and tests. */
   processes(instance: Pick<DesiredInstance, 'name'>): number[];
   /** Where the instance lives on disk. */
@@ -357,7 +367,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     settings: KeycloakSettings,
     distribution: KeycloakDistribution,
   ): Promise<number> {
-    writeFileSync(path.join(p.home, 'conf', 'keycloak.conf'), settings.conf, { mode: 0o600 });
+    const confFile = path.join(p.home, 'conf', 'keycloak.conf');
+    writeFileSync(confFile, settings.conf);
+    // The file came from the distribution as 0644; it now holds the database password.
+    chmodSync(confFile, 0o600);
     // Only acts when the master realm is created (first start on an empty database); harmless afterwards.
     const bootstrap: Record<string, string> =
       state.bootstrapAdmin && !state.adminAccountDone
@@ -720,12 +733,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- supervision ----------------------------------------------------------------------------------------------
 
-  async function ensureRunning(instance: DesiredInstance): Promise<EnsureRunningResult> {
+  async function ensureRunning(
+    instance: DesiredInstance,
+    ensureOptions: { start?: boolean } = {},
+  ): Promise<EnsureRunningResult> {
     return serialised(instance.name, async () => {
       const p = paths(instance.name);
       const state = readState(p.state);
       if (!state || !state.url || !state.startedHash || !existsSync(p.home)) return 'not-provisioned';
       if (findKeycloakProcesses(p.home).length) return 'running';
+      if (ensureOptions.start === false) return 'stopped';
       const distribution = await options.distributions.get(instance.version);
       const settings = settingsFor(instance, p, { ...state, url: state.url }, distribution);
       const pid = await startProcess(p, state, settings, distribution);
@@ -784,16 +801,13 @@ export function superviseLocalInstances(options: {
     }
     for (const instance of desired) {
       const history = restarts.get(instance.name);
-      if (history) {
-        const pause = Math.min(30 * 60_000, 60_000 * 2 ** (history.count - 1));
-        if (now() - history.lastAt < pause) {
-          results.set(instance.name, 'backing-off');
-          continue;
-        }
-      }
+      const pausing =
+        history !== undefined &&
+        now() - history.lastAt < Math.min(30 * 60_000, 60_000 * 2 ** (history.count - 1));
       try {
-        const result = await options.driver.ensureRunning(instance);
-        results.set(instance.name, result);
+        // While pausing after a restart we only look, so a healthy instance still reads 'running'.
+        const result = await options.driver.ensureRunning(instance, { start: !pausing });
+        results.set(instance.name, result === 'stopped' ? 'backing-off' : result);
         if (result === 'started') {
           // A restart within 10 minutes of the last one counts as "keeps dying".
           const recent = history && now() - history.lastAt < 10 * 60_000;
