@@ -20,6 +20,18 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
       integration('embedded'),
       integration('external'),
+      {
+        // End-to-end: the built portal in Debian's Chromium against a real Keyhouse on the embedded database.
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts', 'test/e2e/build-portal.ts'],
+          env: { KEYHOUSE_TEST_DATABASE: 'embedded' },
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

@@ -15,6 +15,13 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     chunkSizeWarningLimit: 1200,
+    rollupOptions: {
+      // zod's sources carry comments Rollup cannot place; harmless, but they drown real warnings.
+      onwarn(warning, warn) {
+        if (warning.code === 'INVALID_ANNOTATION' && warning.id?.includes('node_modules/zod/')) return;
+        warn(warning);
+      },
+    },
   },
   server: {
     proxy: { '/api': 'http://127.0.0.1:8080' },
