@@ -2,6 +2,7 @@ import path from 'node:path';
 import { createKeyhouse } from './app.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { runEdgeRole } from './edge/edge-role.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger } from './platform/logger.js';
 
@@ -25,8 +26,12 @@ async function main() {
   const address = await keyhouse.http.listen({ host: config.server.host, port: config.server.port });
   logger.info({ address, dataDir: config.dataDir }, 'Keyhouse is listening');
 
+  // Role `edge` (trusted-source gateway), in this process by default; it shares the API's CA.
+  const edge = await runEdgeRole({ config, databaseUrl, logger, ca: keyhouse.ca });
+
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down; the embedded PostgreSQL and Keycloak instances keep running');
+    await edge.close();
     await keyhouse.close();
     lock.release();
     process.exit(0);
