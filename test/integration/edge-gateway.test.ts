@@ -246,6 +246,28 @@ describe('edge gateway', () => {
   });
 });
 
+describe('edge gateway shutdown', () => {
+  it('close() ends open connections and returns promptly (and is safe to repeat)', async () => {
+    const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
+    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const answer = await httpsGet({
+      port: route.listenPort,
+      hostname: route.hostname,
+      ca: ca.certificatePem,
+      agent,
+    });
+    let closed = false;
+    answer.socket.once('close', () => (closed = true));
+    const took = performance.now();
+    await gateway.close();
+    expect(performance.now() - took).toBeLessThan(1_000);
+    await waitFor(() => closed, 1_000, 'kept-alive connection ended');
+    await gateway.close();
+    agent.destroy();
+  });
+});
+
 describe('edge route store', () => {
   it('allocates the lowest free port, keeps it across updates and never hands one out twice', async () => {
     const range = { from: 21000 + Math.floor(Math.random() * 100) * 10, to: 0 };
