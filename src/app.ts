@@ -2,25 +2,34 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/account-service.js';
+import { createBillingProfileService } from './billing/billing-profile-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import type { EdgeGateway } from './edge/edge-gateway.js';
+import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
-import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { accountRoutes } from './http/routes/account-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
+import { instanceRoutes } from './http/routes/instance-routes.js';
+import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { portalRoutes } from './http/routes/portal-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
-import { createOrderService } from './orders/order-service.js';
-import { createTicketService } from './support/ticket-service.js';
 import { buildHttpServer } from './http/server.js';
+import { createInstanceService } from './instances/instance-service.js';
+import { createOrderEventHub } from './orders/order-event-hub.js';
+import { createOrderService } from './orders/order-service.js';
+import { createSecretBox } from './platform/secret-box.js';
+import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
+import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
+import { createTicketService } from './support/ticket-service.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
- * adapters. Nothing else wires dependencies.
+ * adapters. Nothing else wires dependencies. Which roles run in this process comes from `config.roles`.
  */
 export type Keyhouse = {
   config: Config;
@@ -28,6 +37,8 @@ export type Keyhouse = {
   http: FastifyInstance;
   /** The local CA of <dataDir>/ca; the edge role issues instance certificates from the same one. */
   ca: LocalCa;
+  edge: EdgeGateway | undefined;
+  worker: WorkerRole | undefined;
   close(): Promise<void>;
 };
 
@@ -35,53 +46,88 @@ export async function createKeyhouse(options: {
   config: Config;
   databaseUrl: string;
   logger: Logger;
+  /** Superuser URL of the server for instance databases and roles; default `databaseUrl`. */
+  adminDatabaseUrl?: string;
   /** The clock of every service; tests inject one to move time without sleeping. */
   now?: () => Date;
+  /** Tests share one built Keycloak distribution across runs. */
+  distributionCacheDir?: string;
 }): Promise<Keyhouse> {
-  const { config, logger } = options;
+  const { config, logger, databaseUrl } = options;
+  const roles = new Set(config.roles);
   const now = options.now ?? (() => new Date());
-  const db = connectDatabase(options.databaseUrl);
+  const db = connectDatabase(databaseUrl);
+  const closers: (() => Promise<void>)[] = [() => db.close()];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer();
+  };
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
 
-    const accounts = createAccountService({ db, now });
-    const billingProfiles = createBillingProfileService({ db });
-    const orders = createOrderService({
+    const secretBox = createSecretBox({ secretKey: config.secretKey, dataDir: config.dataDir });
+    const ca = await openLocalCa(path.join(config.dataDir, 'ca'));
+
+    let worker: WorkerRole | undefined;
+    if (roles.has('worker')) {
+      worker = await startWorkerRole({
+        config,
+        db,
+        adminDatabaseUrl: options.adminDatabaseUrl ?? databaseUrl,
+        secretBox,
+        ca,
+        logger,
+        distributionCacheDir: options.distributionCacheDir,
+      });
+      closers.push(() => worker!.stop());
+    }
+    const queue = await startProvisioningQueue({
+      databaseUrl,
       db,
       catalog: config.catalog,
-      onOrderAccepted: async () => undefined,
+      logger,
+      reconciler: worker?.reconciler,
     });
+    closers.push(() => queue.stop());
+
+    let edge: EdgeGateway | undefined;
+    if (roles.has('edge')) {
+      edge = await runEdgeRole({ config, databaseUrl, logger, ca });
+      closers.push(() => edge!.close());
+    }
+
+    const accounts = createAccountService({ db, now });
+    const billingProfiles = createBillingProfileService({ db });
+    const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+    const instances = createInstanceService({ db, secretBox });
     const tickets = createTicketService({ db });
-    const ca = await openLocalCa(path.join(config.dataDir, 'ca'));
+    const orderEvents = createOrderEventHub({ databaseUrl, logger });
+    closers.push(() => orderEvents.close());
+
     const http = await buildHttpServer({
       logger,
       trustProxy: config.server.trustProxy,
       authenticator: accounts,
-      routes: [
-        accountRoutes(accounts),
-        catalogRoutes(config.catalog),
-        billingProfileRoutes(billingProfiles),
-        orderRoutes(orders, config.catalog),
-        ticketRoutes(tickets),
-        edgeRoutes(ca),
-        // Last: the portal answers every other GET outside /api with its index.html.
-        portalRoutes(),
-      ],
+      routes: roles.has('api')
+        ? [
+            accountRoutes(accounts),
+            catalogRoutes(config.catalog),
+            billingProfileRoutes(billingProfiles),
+            orderRoutes(orders, config.catalog),
+            orderEventRoutes(orders, orderEvents),
+            instanceRoutes(instances),
+            ticketRoutes(tickets),
+            edgeRoutes(ca),
+            // Last: the portal answers every other GET outside /api with its index.html.
+            portalRoutes(),
+          ]
+        : [],
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
-    return {
-      config,
-      db,
-      http,
-      ca,
-      async close() {
-        await http.close();
-        await db.close();
-      },
-    };
+    closers.push(() => http.close());
+    return { config, db, http, ca, edge, worker, close };
   } catch (error) {
-    await db.close();
+    await close();
     throw error;
   }
 }

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { createKeyhouse } from './app.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { startEmbeddedPostgres } from './db/embedded-postgres.js';
-import { runEdgeRole } from './edge/edge-role.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger } from './platform/logger.js';
 
@@ -12,6 +11,7 @@ async function main() {
   const lock = lockDataDir(config.dataDir);
 
   let databaseUrl = config.database.url;
+  let adminDatabaseUrl = databaseUrl ?? undefined;
   if (!databaseUrl) {
     const embedded = await startEmbeddedPostgres({
       directory: path.join(config.dataDir, 'postgres'),
@@ -20,18 +20,15 @@ async function main() {
     });
     logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
     databaseUrl = embedded.url('keyhouse');
+    adminDatabaseUrl = embedded.url('postgres');
   }
 
-  const keyhouse = await createKeyhouse({ config, databaseUrl, logger });
+  const keyhouse = await createKeyhouse({ config, databaseUrl, logger, adminDatabaseUrl });
   const address = await keyhouse.http.listen({ host: config.server.host, port: config.server.port });
   logger.info({ address, dataDir: config.dataDir }, 'Keyhouse is listening');
 
-  // Role `edge` (trusted-source gateway), in this process by default; it shares the API's CA.
-  const edge = await runEdgeRole({ config, databaseUrl, logger, ca: keyhouse.ca });
-
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down; the embedded PostgreSQL and Keycloak instances keep running');
-    await edge.close();
     await keyhouse.close();
     lock.release();
     process.exit(0);

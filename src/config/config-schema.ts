@@ -5,7 +5,12 @@ const portRangeSchema = z
   .strictObject({ from: z.int().min(1024).max(65535), to: z.int().min(1024).max(65535) })
   .refine((r) => r.from <= r.to, { message: 'from must not exceed to', path: ['from'] });
 
+export const roleSchema = z.enum(['api', 'worker', 'edge']);
+export type KeyhouseRole = z.infer<typeof roleSchema>;
+
 export const configSchema = z.strictObject({
+  /** One program, three roles: all in one process by default; in production each scales on its own. */
+  roles: z.array(roleSchema).min(1).max(3),
   server: z.strictObject({
     host: z.string().min(1).max(255),
     port: z.int().min(0).max(65535),

@@ -16,6 +16,8 @@ export type Environment = {
   KEYCLOAK_HOME?: string | undefined;
   JAVA_HOME?: string | undefined;
   KEYHOUSE_SECRET_KEY?: string | undefined;
+  /** Comma-separated, e.g. "api,worker". */
+  KEYHOUSE_ROLES?: string | undefined;
 };
 
 export class ConfigError extends Error {
@@ -87,6 +89,7 @@ function environmentOverrides(env: Environment): { tree: Tree; problems: string[
     };
   }
   if (env.KEYHOUSE_SECRET_KEY) tree.secretKey = env.KEYHOUSE_SECRET_KEY;
+  if (env.KEYHOUSE_ROLES) tree.roles = env.KEYHOUSE_ROLES.split(',').map((role) => role.trim());
   return { tree, problems };
 }
 

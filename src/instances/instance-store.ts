@@ -1,4 +1,6 @@
 import type { Queryable } from '../db/database.js';
+import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import type { Condition, ObservedInstance } from '../drivers/driver.js';
 import type { InstanceSpec } from '../orders/order-schemas.js';
 
 export type InstanceStatus = 'provisioning' | 'running' | 'failed' | 'deleting' | 'deleted';
@@ -10,6 +12,10 @@ export type StoredInstance = {
   status: InstanceStatus;
   spec: InstanceSpec;
   billingProfileId: string;
+  url: string | null;
+  adminUsername: string;
+  conditions: Condition[];
+  usage: ObservedInstance['usage'];
   createdAt: string;
   updatedAt: string;
 };
@@ -21,6 +27,10 @@ type InstanceRow = {
   status: InstanceStatus;
   spec: InstanceSpec;
   billing_profile_id: string;
+  url: string | null;
+  admin_username: string;
+  conditions: Condition[];
+  usage: ObservedInstance['usage'];
   created_at: string;
   updated_at: string;
 };
@@ -32,6 +42,10 @@ const toInstance = (row: InstanceRow): StoredInstance => ({
   status: row.status,
   spec: row.spec,
   billingProfileId: row.billing_profile_id,
+  url: row.url,
+  adminUsername: row.admin_username,
+  conditions: row.conditions,
+  usage: row.usage,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -65,4 +79,114 @@ export async function findInstance(
     [organizationId, id],
   );
   return rows[0] && toInstance(rows[0]);
+}
+
+/** What the reconciler needs of an instance, across organisations (workers act for every tenant). */
+export type ProvisioningView = StoredInstance & { customerNumber: string; sealedSecrets: string | null };
+
+export async function findInstanceForProvisioning(
+  db: Queryable,
+  instanceId: string,
+): Promise<ProvisioningView | undefined> {
+  const { rows } = await db.query<InstanceRow & { customer_number: string; secrets: string | null }>(
+    `SELECT i.*, o.customer_number FROM instances i JOIN organizations o ON o.id = i.organization_id WHERE i.id = $1`,
+    [instanceId],
+  );
+  const row = rows[0];
+  return row && { ...toInstance(row), customerNumber: row.customer_number, sealedSecrets: row.secrets };
+}
+
+/** Stores generated secrets once; a concurrent or repeated attempt keeps the first ones. Answers the stored value. */
+export async function storeSecretsOnce(db: Queryable, instanceId: string, sealed: string): Promise<string> {
+  const { rows } = await db.query<{ secrets: string }>(
+    `UPDATE instances SET secrets = COALESCE(secrets, $2) WHERE id = $1 RETURNING secrets`,
+    [instanceId, sealed],
+  );
+  return rows[0]!.secrets;
+}
+
+export type InstanceRuntime = {
+  status?: InstanceStatus;
+  url?: string | null;
+  conditions?: Condition[];
+  usage?: ObservedInstance['usage'];
+};
+
+export async function updateInstanceRuntime(db: Queryable, instanceId: string, runtime: InstanceRuntime) {
+  await db.query(
+    `UPDATE instances SET
+       status = COALESCE($2, status),
+       url = CASE WHEN $3::boolean THEN $4 ELSE url END,
+       conditions = COALESCE($5::jsonb, conditions),
+       usage = CASE WHEN $6::boolean THEN $7::jsonb ELSE usage END,
+       updated_at = now()
+     WHERE id = $1`,
+    [
+      instanceId,
+      runtime.status ?? null,
+      runtime.url !== undefined,
+      runtime.url ?? null,
+      runtime.conditions ? JSON.stringify(runtime.conditions) : null,
+      runtime.usage !== undefined,
+      runtime.usage === undefined ? null : JSON.stringify(runtime.usage),
+    ],
+  );
+}
+
+/** Instances a region counts against its capacity: everything not deleted or failed. */
+export async function countActiveInstances(
+  db: Queryable,
+  region: string,
+  excluding: string,
+): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM instances i
+      WHERE i.spec->>'region' = $1 AND i.id <> $2
+        AND (i.status = 'running'
+             OR EXISTS (SELECT 1 FROM orders o WHERE o.instance_id = i.id AND o.status = 'processing'))`,
+    [region, excluding],
+  );
+  return rows[0]!.count;
+}
+
+export async function listInstances(
+  db: Queryable,
+  organizationId: string,
+  page: PageQuery,
+): Promise<Page<StoredInstance>> {
+  const after = decodeCursor(page.cursor);
+  const { rows } = await db.query<InstanceRow>(
+    `SELECT * FROM instances
+      WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
+      ORDER BY created_at DESC, id DESC LIMIT $4`,
+    [organizationId, after?.createdAt ?? null, after?.id ?? null, page.limit + 1],
+  );
+  return toPage(rows.map(toInstance), page.limit);
+}
+
+/** The sealed secrets of an own instance, for the audited reveal. */
+export async function findSealedSecrets(
+  db: Queryable,
+  organizationId: string,
+  id: string,
+): Promise<string | null> {
+  const { rows } = await db.query<{ secrets: string | null }>(
+    'SELECT secrets FROM instances WHERE organization_id = $1 AND id = $2',
+    [organizationId, id],
+  );
+  return rows[0]?.secrets ?? null;
+}
+
+/** Instances that should be running in a region (for the supervisor and the usage observer). */
+export async function listInstancesToRun(db: Queryable, region: string): Promise<ProvisioningView[]> {
+  const { rows } = await db.query<InstanceRow & { customer_number: string; secrets: string | null }>(
+    `SELECT i.*, o.customer_number FROM instances i JOIN organizations o ON o.id = i.organization_id
+      WHERE i.spec->>'region' = $1 AND i.status = 'running'`,
+    [region],
+  );
+  return rows.map((row) => ({
+    ...toInstance(row),
+    customerNumber: row.customer_number,
+    sealedSecrets: row.secrets,
+  }));
 }

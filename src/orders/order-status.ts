@@ -26,24 +26,25 @@ export const ORDER_EVENTS_CHANNEL = 'order_events';
 
 /**
  * Moves the order from `from` to `to` if it is still in `from`. Returns false when another actor got there first.
- * `failureReason` is required for `failed` and is written for the customer.
+ * A failure needs a reason written for the customer; the operator's detail stays off the customer API.
  */
 export async function transitionOrder(
   db: Queryable,
   orderId: string,
   from: OrderStatus,
   to: OrderStatus,
-  failureReason?: string,
+  failure?: { reason: string; operatorDetail?: string },
 ): Promise<boolean> {
   if (!allowedTransitions[from].includes(to)) throw new IllegalTransitionError(from, to);
-  if (to === 'failed' && !failureReason) throw new Error('a failed order needs a reason for the customer');
+  if ((to === 'failed') !== (failure !== undefined))
+    throw new Error('a failure reason belongs to failed orders only');
   const result = await db.query(
     `WITH changed AS (
-       UPDATE orders SET status = $3, failure_reason = $4, updated_at = now()
+       UPDATE orders SET status = $3, failure_reason = $4, operator_detail = $5, updated_at = now()
         WHERE id = $1 AND status = $2
         RETURNING id)
-     SELECT pg_notify($5, id::text) FROM changed`,
-    [orderId, from, to, to === 'failed' ? failureReason : null, ORDER_EVENTS_CHANNEL],
+     SELECT pg_notify($6, id::text) FROM changed`,
+    [orderId, from, to, failure?.reason ?? null, failure?.operatorDetail ?? null, ORDER_EVENTS_CHANNEL],
   );
   return result.rowCount === 1;
 }

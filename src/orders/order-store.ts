@@ -135,3 +135,17 @@ export async function listOrders(
   );
   return toPage(rows.map(toOrder), page.limit);
 }
+
+/** For workers, which act for every organisation. */
+export async function findOrderById(db: Queryable, id: string): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id]);
+  return rows[0] && toOrder(rows[0]);
+}
+
+/** Orders not finished yet, oldest first: what the reconciler's start-up sweep re-drives. */
+export async function listUnfinishedOrders(db: Queryable): Promise<StoredOrder[]> {
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE status IN ('new', 'processing') ORDER BY created_at`,
+  );
+  return rows.map(toOrder);
+}

@@ -6,6 +6,7 @@ import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { packageRoot } from '../../src/platform/package-root.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
@@ -13,13 +14,21 @@ export type TestKeyhouse = Keyhouse & {
   stop(): Promise<void>;
 };
 
-/** A Keyhouse on a scratch database, driven through fastify's inject (no sockets). */
+/** Where tests keep one built Keycloak distribution across runs (gitignored). */
+export const testKeycloakCache =
+  process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? path.join(packageRoot, '.cache', 'keycloak');
+
+/**
+ * A Keyhouse on a scratch database, driven through fastify's inject (no sockets). Only the API role runs unless
+ * `adjust` asks for more (the provisioning tests add the worker and edge roles).
+ */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
   options: { now?: () => Date } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
+  config.roles = ['api'];
   adjust(config);
   const database = await createTestDatabase();
   const keyhouse = await createKeyhouse({
@@ -27,6 +36,7 @@ export async function startTestKeyhouse(
     databaseUrl: database.url,
     logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
     now: options.now,
+    distributionCacheDir: testKeycloakCache,
   });
   return {
     ...keyhouse,

@@ -7,5 +7,8 @@ ALTER TABLE instances
   ADD COLUMN conditions jsonb NOT NULL DEFAULT '[]',
   ADD COLUMN usage jsonb;
 
+-- Why an order failed, for the operator (the customer reads orders.failure_reason).
+ALTER TABLE orders ADD COLUMN operator_detail text;
+
 -- The reconciler's sweep finds unfinished orders.
 CREATE INDEX orders_unfinished ON orders (created_at) WHERE status IN ('new', 'processing');

@@ -1,0 +1,55 @@
+import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
+import type { Database } from '../db/database.js';
+import { ConflictError, NotFoundError } from '../platform/errors.js';
+import type { PageQuery } from '../platform/pagination.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import type { Instance } from './instance-schemas.js';
+import { findInstance, findSealedSecrets, listInstances, type StoredInstance } from './instance-store.js';
+
+const publicInstance = (instance: StoredInstance): Instance => ({
+  id: instance.id,
+  name: instance.name,
+  status: instance.status,
+  ...instance.spec,
+  url: instance.url,
+  adminUsername: instance.adminUsername,
+  conditions: instance.conditions,
+  usage: instance.usage,
+  billingProfileId: instance.billingProfileId,
+  createdAt: instance.createdAt,
+  updatedAt: instance.updatedAt,
+});
+
+export function createInstanceService({ db, secretBox }: { db: Database; secretBox: SecretBox }) {
+  return {
+    async list(organizationId: string, page: PageQuery) {
+      const result = await listInstances(db.pool, organizationId, page);
+      return { items: result.items.map(publicInstance), nextCursor: result.nextCursor };
+    },
+
+    async get(organizationId: string, id: string): Promise<Instance> {
+      const instance = await findInstance(db.pool, organizationId, id);
+      if (!instance) throw new NotFoundError('Instance');
+      return publicInstance(instance);
+    },
+
+    /** The customer's admin credentials; every reveal is audited (who, when, from where), never the password. */
+    revealCredentials: (actor: SignedInActor, id: string) =>
+      db.transaction(async (tx) => {
+        const instance = await findInstance(tx, actor.principal.organizationId, id);
+        if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
+        const sealed = await findSealedSecrets(tx, actor.principal.organizationId, id);
+        if (!sealed)
+          throw new ConflictError('The instance has no credentials yet; wait until its order is done.');
+        await recordAudit(tx, actor, {
+          action: 'instance.credentials.reveal',
+          targetType: 'instance',
+          targetId: id,
+          details: { username: instance.adminUsername },
+        });
+        const secrets = JSON.parse(secretBox.open(sealed)) as { adminPassword: string };
+        return { username: instance.adminUsername, password: secrets.adminPassword };
+      }),
+  };
+}
+export type InstanceService = ReturnType<typeof createInstanceService>;

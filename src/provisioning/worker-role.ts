@@ -1,0 +1,146 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config-schema.js';
+import type { Database } from '../db/database.js';
+import type { DesiredInstance } from '../drivers/driver.js';
+import { checkPrerequisites, createKeycloakDistributions } from '../drivers/keycloak-distribution.js';
+import { createLocalDriver, superviseLocalInstances, type EdgeRoutes } from '../drivers/local-driver.js';
+import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../edge/edge-route-store.js';
+import type { LocalCa } from '../edge/local-ca.js';
+import { listInstancesToRun, updateInstanceRuntime } from '../instances/instance-store.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import { createReconciler } from './reconciler.js';
+import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
+
+/**
+ * The `worker` role: provisions orders (reconciler behind the job queue), keeps local instances running
+ * (supervisor) and refreshes their conditions and storage usage. Fails at start-up, with what to install, when this
+ * host cannot run Keycloak — not in the middle of an order.
+ */
+export type WorkerRole = {
+  reconciler: ReturnType<typeof createReconciler>;
+  stop(): Promise<void>;
+};
+
+export async function startWorkerRole(options: {
+  config: Config;
+  db: Database;
+  /** Superuser URL of the PostgreSQL server: instance databases and roles are created there. */
+  adminDatabaseUrl: string;
+  secretBox: SecretBox;
+  ca: LocalCa;
+  logger: Logger;
+  /** Interval of the supervisor and the usage observer. */
+  superviseIntervalMs?: number;
+  /** Tests share one built distribution across runs. */
+  distributionCacheDir?: string;
+}): Promise<WorkerRole> {
+  const { config, db, secretBox } = options;
+  const logger = options.logger.child({ role: 'worker' });
+  const hasLocalRegion = config.catalog.regions.some((r) => r.driver === 'local');
+
+  const prerequisites = hasLocalRegion
+    ? checkPrerequisites(config, { cacheDir: options.distributionCacheDir })
+    : ({ ok: true, warnings: [] } as const);
+  if (!prerequisites.ok) throw new Error(prerequisites.message);
+  for (const warning of prerequisites.warnings) logger.warn(warning);
+
+  const distributions = createKeycloakDistributions({
+    config,
+    logger,
+    cacheDir: options.distributionCacheDir,
+  });
+  const edge: EdgeRoutes = {
+    async ensureRoute(route) {
+      const stored = await upsertEdgeRoute(
+        db,
+        {
+          instanceId: route.instanceId,
+          hostname: `${route.name}.${config.edge.publicHost}`,
+          upstreamHost: '127.0.0.1',
+          upstreamPort: route.upstreamPort,
+          trustedSources: route.trustedSources,
+        },
+        { portRange: config.edge.portRange },
+      );
+      return { url: edgeRouteUrl(stored) };
+    },
+    async removeRoute(instanceId) {
+      await deleteEdgeRoute(db, instanceId);
+    },
+  };
+  const localDriver = createLocalDriver({
+    config,
+    adminDatabaseUrl: options.adminDatabaseUrl,
+    distributions,
+    logger,
+    edge,
+  });
+
+  const reconciler = createReconciler({
+    db,
+    catalog: config.catalog,
+    driverFor: (driver) => (driver === 'local' ? localDriver : undefined),
+    secretBox,
+    logger,
+    verifyThroughEdge: (check) => verifyAdminLoginThroughEdge({ ...check, ca: options.ca.certificatePem }),
+  });
+
+  const localRegions = config.catalog.regions.filter((r) => r.driver === 'local');
+  const desiredLocalInstances = async (): Promise<DesiredInstance[]> => {
+    const desired: DesiredInstance[] = [];
+    for (const region of localRegions) {
+      for (const instance of await listInstancesToRun(db.pool, region.id)) {
+        if (!instance.sealedSecrets) continue;
+        const nodeSize = config.catalog.nodeSizes.find((n) => n.id === instance.spec.nodeSize)!;
+        desired.push({
+          instanceId: instance.id,
+          name: instance.name,
+          customerNumber: instance.customerNumber,
+          version: instance.spec.version,
+          nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
+          storageGb: instance.spec.storageGb,
+          trustedSources: instance.spec.trustedSources,
+          region: instance.spec.region,
+          zone: instance.spec.zone,
+          secrets: JSON.parse(secretBox.open(instance.sealedSecrets)) as DesiredInstance['secrets'],
+        });
+      }
+    }
+    return desired;
+  };
+
+  const intervalMs = options.superviseIntervalMs ?? 15_000;
+  const supervisor = superviseLocalInstances({
+    driver: localDriver,
+    desiredInstances: desiredLocalInstances,
+    logger,
+    intervalMs,
+  });
+
+  // Conditions and storage usage for the instance page; observing is read-only and cheap enough every interval.
+  let observing: Promise<void> = Promise.resolve();
+  const observe = async () => {
+    for (const instance of await desiredLocalInstances()) {
+      const observed = await localDriver.observe(instance);
+      await updateInstanceRuntime(db.pool, instance.instanceId, {
+        conditions: observed.conditions,
+        usage: observed.usage,
+      });
+    }
+  };
+  const observer = setInterval(() => {
+    observing = observe().catch((error: unknown) =>
+      logger.warn({ err: error }, 'observing instances failed'),
+    );
+  }, intervalMs);
+  observer.unref();
+
+  return {
+    reconciler,
+    async stop() {
+      clearInterval(observer);
+      await observing;
+      await supervisor.stop();
+    },
+  };
+}
