@@ -3,7 +3,12 @@ import type { Config } from '../config/config-schema.js';
 import type { Database } from '../db/database.js';
 import type { DesiredInstance } from '../drivers/driver.js';
 import { checkPrerequisites, createKeycloakDistributions } from '../drivers/keycloak-distribution.js';
-import { createLocalDriver, superviseLocalInstances, type EdgeRoutes } from '../drivers/local-driver.js';
+import {
+  createLocalDriver,
+  superviseLocalInstances,
+  type EdgeRoutes,
+  type LocalDriver,
+} from '../drivers/local-driver.js';
 import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../edge/edge-route-store.js';
 import type { LocalCa } from '../edge/local-ca.js';
 import { listInstancesToRun, updateInstanceRuntime } from '../instances/instance-store.js';
@@ -18,6 +23,8 @@ import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
  */
 export type WorkerRole = {
   reconciler: ReturnType<typeof createReconciler>;
+  /** The local region's driver (delete orders and operators' tools use it besides the reconciler). */
+  localDriver: LocalDriver;
   stop(): Promise<void>;
 };
 
@@ -137,6 +144,7 @@ export async function startWorkerRole(options: {
 
   return {
     reconciler,
+    localDriver,
     async stop() {
       clearInterval(observer);
       await observing;
