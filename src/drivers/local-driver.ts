@@ -321,24 +321,38 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const portsBusy = async (ports: InstancePorts) =>
       !(await isPortFree(ports.httpPort)) || !(await isPortFree(ports.managementPort));
     if (!state || (!running && (await portsBusy(state.ports)))) {
-      const [httpPort, managementPort] = await serialised('ports', () =>
-        allocatePorts({ range: config.keycloak.portRange, taken: recordedPorts(instance.name), count: 2 }),
-      ).catch((error: Error) => {
-        throw new StepFailure('transient', 'No free port for Keycloak on this host.', error.message);
+      const previous = state;
+      // Allocation and recording happen under one lock: a parallel apply must see these ports as taken.
+      state = await serialised('ports', async () => {
+        const [httpPort, managementPort] = await allocatePorts({
+          range: config.keycloak.portRange,
+          taken: recordedPorts(instance.name),
+          count: 2,
+        }).catch((error: Error) => {
+          throw new StepFailure('transient', 'No free port for Keycloak on this host.', error.message);
+        });
+        const ports = { httpPort: httpPort!, managementPort: managementPort! };
+        const next: InstanceState = previous
+          ? { ...previous, ports }
+          : {
+              ports,
+              bootstrapAdmin: {
+                username: 'keyhouse-bootstrap',
+                password: randomBytes(24).toString('base64url'),
+              },
+              url: null,
+              adminAccountDone: false,
+              firstRealmDone: false,
+              startedHash: null,
+            };
+        writeState(p.state, next);
+        return next;
       });
-      const ports = { httpPort: httpPort!, managementPort: managementPort! };
-      if (state) notes.push(`ports moved to ${ports.httpPort}/${ports.managementPort} (old ones busy)`);
-      else notes.push(`ports ${ports.httpPort}/${ports.managementPort}`);
-      state = state ?? {
-        ports,
-        bootstrapAdmin: { username: 'keyhouse-bootstrap', password: randomBytes(24).toString('base64url') },
-        url: null,
-        adminAccountDone: false,
-        firstRealmDone: false,
-        startedHash: null,
-      };
-      state.ports = ports;
-      writeState(p.state, state);
+      notes.push(
+        previous
+          ? `ports moved to ${state.ports.httpPort}/${state.ports.managementPort} (old ones busy)`
+          : `ports ${state.ports.httpPort}/${state.ports.managementPort}`,
+      );
     }
     return { distribution, state, note: notes.join('; ') || 'up to date' };
   }

@@ -89,6 +89,11 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
       await client.end();
     }
   };
+  /** Field 6 of /proc/<pid>/stat: the session id. */
+  const sessionOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  };
   const rssMb = (pid: number) =>
     Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
@@ -102,6 +107,12 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     distributions = createKeycloakDistributions({ config, logger, cacheDir });
     await distributions.get(VERSION);
     driver = createLocalDriver({ config, adminDatabaseUrl, distributions, logger, edge });
+    // Partial state of an earlier, crashed attempt: the role exists with another password. Apply must heal it.
+    await withServer((client) =>
+      client.query(
+        `CREATE ROLE ${instanceDatabaseName(instance.name)} LOGIN PASSWORD 'from-a-crashed-attempt'`,
+      ),
+    );
   }, 15 * 60_000);
 
   afterAll(async () => {
@@ -131,6 +142,11 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
       firstPid = driver.processes(instance)[0] ?? 0;
       expect(firstPid).toBeGreaterThan(0);
       console.log(`first apply to ready: ${seconds.toFixed(1)} s; idle RSS ${rssMb(firstPid)} MB`);
+      // Detached: its own session, so neither a signal to our process group nor our death reaches it.
+      expect(sessionOf(firstPid)).not.toBe(sessionOf(process.pid));
+      expect(readFileSync(path.join(driver.instanceDir(instance), 'keycloak.pid'), 'utf8').trim()).toBe(
+        String(sessionOf(firstPid)),
+      );
 
       const admin = await login('admin', instance.secrets.adminPassword);
       expect(await admin.realms.findOne({ realm: instance.customerNumber })).toMatchObject({ enabled: true });
