@@ -176,3 +176,120 @@ describe('the ordering wizard', () => {
     });
   }
 });
+
+/** Presses Tab until `target` has the focus (keyboard only: no clicks). */
+async function tabTo(page: Page, target: ReturnType<Page['locator']>) {
+  for (let presses = 0; presses < 120; presses++) {
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${String(target)}`);
+}
+
+describe('the wizard without a mouse', () => {
+  it('is operable by keyboard alone, and shows the API’s refusals at the step and field at fault', async () => {
+    const language = 'en';
+    const t = texts[language];
+    const { page, context, errors } = await newPage(browser, portal.baseUrl, language);
+    await signUp(page, language, 'Keyboard Ltd');
+    await page.goto('/orders/new');
+    const next = nextButton(page, language);
+
+    for (let index = 0; index < 2; index++) {
+      await wizardNav(page).getByRole('button', { name: t.steps[index], exact: true }).waitFor();
+      await tabTo(page, next);
+      await page.keyboard.press('Enter');
+    }
+    // Node size: arrow keys move between the cards' radios.
+    await tabTo(page, page.getByRole('radio', { name: /b2-4/ }));
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.getByRole('radio', { name: /b4-8/ }).isChecked()).toBe(true);
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => page.getByRole('radio', { name: /b2-4/ }).isChecked()).toBe(true);
+    await tabTo(page, next);
+    await page.keyboard.press('Enter');
+
+    const storage = page.getByLabel(t.storage, { exact: true });
+    await tabTo(page, storage);
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('150');
+    await tabTo(page, next);
+    await page.keyboard.press('Enter');
+
+    // "Add a source" puts the focus into the new row.
+    await tabTo(page, page.getByRole('button', { name: t.addSource }));
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() => sourceInput(page, language, 1).evaluate((el) => el === document.activeElement))
+      .toBe(true);
+    await page.keyboard.type('127.0.0.1');
+    await tabTo(page, next);
+    await page.keyboard.press('Enter');
+
+    await wizardNav(page).getByRole('button', { name: t.steps[5], exact: true }).waitFor();
+    await tabTo(page, next);
+    await page.keyboard.press('Enter');
+
+    for (const [label, value] of [
+      [t.company, 'Keyboard Ltd'],
+      [t.street, '1 High Street'],
+      [t.postalCode, 'EC1A 1BB'],
+      [t.city, 'London'],
+      [t.invoiceEmail, 'invoices@example.com'],
+    ] as const) {
+      await tabTo(page, page.getByLabel(label));
+      await page.keyboard.type(value);
+    }
+    await tabTo(page, page.getByLabel('Country'));
+    await page.keyboard.type('United Kingdom');
+    await expect.poll(() => page.getByLabel('Country').inputValue()).toBe('GB');
+    await tabTo(page, next);
+    await page.keyboard.press('Enter');
+
+    const orderNow = page.getByRole('button', { name: t.orderNow });
+    await tabTo(page, page.getByRole('checkbox', { name: t.terms }));
+    await page.keyboard.press('Space');
+    await expect.poll(() => orderNow.isEnabled()).toBe(true);
+
+    // The API refuses (as it would if the catalog changed under the customer): errors lead to their steps.
+    await page.route('**/api/v1/orders', (route) =>
+      route.fulfill({
+        status: 400,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({
+          type: 'https://keyhouse.dev/problems/validation',
+          title: 'Invalid request',
+          status: 400,
+          detail: 'The request has invalid fields.',
+          errors: [
+            { path: 'storageGb', message: 'storage grows in steps of 50 GB' },
+            {
+              path: 'trustedSources.0',
+              message: '"127.0.0.1" is loopback; this region accepts only public unicast addresses.',
+            },
+          ],
+        }),
+      }),
+    );
+    await tabTo(page, orderNow);
+    await page.keyboard.press('Enter');
+    const refusal = page.getByRole('alert').filter({ hasText: 'The order was refused' });
+    await refusal.getByText('Choose from 50 to 200 GB in steps of 50 GB.').waitFor();
+    await refusal.getByText('is loopback').waitFor();
+    await screenshot(page, 'en-wizard-refused-by-api');
+    await tabTo(page, refusal.getByRole('button', { name: t.steps[3] }));
+    await page.keyboard.press('Enter');
+    await page.getByText(t.storageInvalid).waitFor();
+    await screenshot(page, 'en-wizard-refused-storage-field');
+    await page.unroute('**/api/v1/orders');
+
+    // Going to the summary again through the navigation, and ordering for real.
+    await tabTo(page, wizardNav(page).getByRole('button', { name: t.steps[7], exact: true }));
+    await page.keyboard.press('Enter');
+    await tabTo(page, orderNow);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});

@@ -237,7 +237,9 @@ export default function OrderStatusPage() {
                   ? null
                   : streaming === 'failed'
                     ? t('orderStatus.polling')
-                    : t('orderStatus.live')}
+                    : streaming === 'open'
+                      ? t('orderStatus.live')
+                      : null}
               </p>
             </CardBody>
           </Card>

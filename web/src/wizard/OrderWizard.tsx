@@ -1,4 +1,7 @@
 import {
+  ActionList,
+  ActionListGroup,
+  ActionListItem,
   Alert,
   Button,
   PageSection,
@@ -92,9 +95,12 @@ function OrderWizard({ catalog, profiles }: { catalog: PublicCatalog; profiles: 
     Object.keys(serverErrors).some((path) => stepOfPath(path) === id)
       ? ('error' as const)
       : ('default' as const);
+  // A step's footer props replace the wizard's, so every step names all three buttons.
   const next = (id: StepId) => ({
     isNextDisabled: !stepValid(catalog, draft, id),
     nextButtonText: t('wizard.next'),
+    backButtonText: t('wizard.back'),
+    cancelButtonText: t('wizard.cancel'),
   });
 
   return (
@@ -241,33 +247,43 @@ function OrderFooter({
   const ready = stepValid(catalog, draft, 'summary');
   return (
     <WizardFooterWrapper>
-      <Button
-        variant="primary"
-        id="place-order"
-        isDisabled={!ready || order.isPending}
-        isLoading={order.isPending}
-        onClick={() => {
-          // Two clicks in one frame reach here before React re-renders: only the first orders. Both would be
-          // harmless anyway: the server answers a repeated idempotency key with the same order.
-          if (submitting.current) return;
-          submitting.current = true;
-          order.mutate(draft, {
-            onSettled: () => {
-              submitting.current = false;
-            },
-          });
-        }}
-      >
-        {t('wizard.orderNow')}
-      </Button>
-      <Button variant="secondary" onClick={goToPrevStep}>
-        {t('wizard.back')}
-      </Button>
-      <div className="pf-v6-c-wizard__footer-cancel">
-        <Button variant="link" onClick={close}>
-          {t('wizard.cancel')}
-        </Button>
-      </div>
+      <ActionList>
+        <ActionListGroup>
+          <ActionListItem>
+            <Button variant="secondary" onClick={goToPrevStep}>
+              {t('wizard.back')}
+            </Button>
+          </ActionListItem>
+          <ActionListItem>
+            <Button
+              variant="primary"
+              id="place-order"
+              isDisabled={!ready || order.isPending}
+              isLoading={order.isPending}
+              onClick={() => {
+                // Two clicks in one frame reach here before React re-renders: only the first orders. Both would
+                // be harmless anyway: the server answers a repeated idempotency key with the same order.
+                if (submitting.current) return;
+                submitting.current = true;
+                order.mutate(draft, {
+                  onSettled: () => {
+                    submitting.current = false;
+                  },
+                });
+              }}
+            >
+              {t('wizard.orderNow')}
+            </Button>
+          </ActionListItem>
+        </ActionListGroup>
+        <ActionListGroup>
+          <ActionListItem>
+            <Button variant="link" onClick={close}>
+              {t('wizard.cancel')}
+            </Button>
+          </ActionListItem>
+        </ActionListGroup>
+      </ActionList>
     </WizardFooterWrapper>
   );
 }

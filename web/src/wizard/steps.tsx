@@ -517,7 +517,11 @@ export function SummaryStep({
   return (
     <Stack hasGutter>
       <StepIntro title={t('wizard.summary.title')}>{t('wizard.summary.intro')}</StepIntro>
-      <DescriptionList isHorizontal aria-label={t('wizard.summary.title')}>
+      <DescriptionList
+        isHorizontal
+        horizontalTermWidthModifier={{ default: '16rem' }}
+        aria-label={t('wizard.summary.title')}
+      >
         {row(t('wizard.steps.product'), 'IAM - Keycloak', 'product')}
         {row(
           t('wizard.steps.type'),
