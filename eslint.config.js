@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', 'test/**', 'src/**/*.test.ts'],
+    files: ['bench/**', 'scripts/**', 'test/**', 'src/**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
 import type { Database } from '../db/database.js';
 import type { DesiredInstance } from '../drivers/driver.js';
-import { checkPrerequisites, createKeycloakDistributions } from '../drivers/keycloak-distribution.js';
+import {
+  catalogKeycloakVersions,
+  checkPrerequisites,
+  createKeycloakDistributions,
+} from '../drivers/keycloak-distribution.js';
 import {
   createLocalDriver,
   superviseLocalInstances,
@@ -56,6 +60,15 @@ export async function startWorkerRole(options: {
     logger,
     cacheDir: options.distributionCacheDir,
   });
+  // Fetch and build every catalog version now, one after the other, so the first order does not wait for Maven.
+  // Not awaited on stop: a download in progress must not hold up a shutdown; the next start resumes it.
+  void (async () => {
+    for (const version of catalogKeycloakVersions(config)) {
+      await distributions.get(version).catch((error: unknown) => {
+        logger.error({ err: error, version }, 'preparing Keycloak failed; orders of this version will retry');
+      });
+    }
+  })();
   const edge: EdgeRoutes = {
     async ensureRoute(route) {
       const stored = await upsertEdgeRoute(

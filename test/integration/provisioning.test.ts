@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
-import { waitFor } from '../support/edge-probes.js';
+import { probeTls, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 
 /**
@@ -18,6 +18,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('order to a ru
   beforeAll(async () => {
     keyhouse = await startTestKeyhouse((config) => {
       config.roles = ['api', 'worker', 'edge'];
+      // One version: the worker prepares every catalog version at start, and one Keycloak build is enough here.
+      config.catalog.serviceTypes[0]!.versions = config.catalog.serviceTypes[0]!.versions.slice(0, 1);
       config.edge.listenHost = '127.0.0.1';
       const base = 20000 + Math.floor(Math.random() * 20000);
       config.edge.portRange = { from: base, to: base + 20 };
@@ -150,4 +152,68 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('order to a ru
     const users = (await admin.users.find({ realm: 'master' })).map((user) => user.username);
     expect(users).toEqual(['admin']);
   });
+
+  async function changeSources(trustedSources: string[]) {
+    const placed = await keyhouse.request({
+      method: 'POST',
+      url: `/api/v1/instances/${instanceId}/orders`,
+      headers: bearerHeaders(token),
+      payload: { type: 'trusted-sources', trustedSources },
+    });
+    expect(placed.statusCode).toBe(201);
+    expect(placed.json()).toMatchObject({
+      type: 'trusted-sources',
+      status: 'new',
+      priceDelta: { perMonth: '0.00' },
+    });
+    let status = 'new';
+    await waitFor(
+      async () => {
+        status = (
+          await keyhouse.request({
+            method: 'GET',
+            url: `/api/v1/orders/${placed.json().id}`,
+            headers: bearerHeaders(token),
+          })
+        ).json().status;
+        return status === 'done' || status === 'failed';
+      },
+      60_000,
+      'the trusted-sources order to finish',
+    );
+    expect(status).toBe('done');
+  }
+
+  it('changes the trusted sources with a change order: this host is locked out, then let in again', async () => {
+    const instance = (
+      await keyhouse.request({
+        method: 'GET',
+        url: `/api/v1/instances/${instanceId}`,
+        headers: bearerHeaders(token),
+      })
+    ).json();
+    const url = new URL(instance.url);
+    const probe = () =>
+      probeTls({
+        host: '127.0.0.1',
+        port: Number(url.port),
+        servername: url.hostname,
+        ca: keyhouse.ca.certificatePem,
+      });
+
+    await changeSources(['10.9.8.0/24']);
+    const refused = await probe();
+    expect(refused).toMatchObject({ bytesReceived: 0, secured: false });
+    const updated = (
+      await keyhouse.request({
+        method: 'GET',
+        url: `/api/v1/instances/${instanceId}`,
+        headers: bearerHeaders(token),
+      })
+    ).json();
+    expect(updated.trustedSources).toEqual(['10.9.8.0/24']);
+
+    await changeSources(['127.0.0.1', '10.9.8.0/24']);
+    expect((await probe()).secured).toBe(true);
+  }, 180_000);
 });

@@ -1,0 +1,28 @@
+/**
+ * Fetches (Maven) and builds every Keycloak version of the catalog into the test cache `.cache/keycloak`, so that the
+ * tests with a real Keycloak do not pay for it. CI runs it before `npm test`; running it again is a no-op.
+ */
+import { loadConfig } from '../src/config/load-config.js';
+import {
+  catalogKeycloakVersions,
+  checkPrerequisites,
+  createKeycloakDistributions,
+} from '../src/drivers/keycloak-distribution.js';
+import { createLogger } from '../src/platform/logger.js';
+import { testKeycloakCache } from '../test/support/test-keyhouse.js';
+
+const config = loadConfig(process.env);
+const prerequisites = checkPrerequisites(config, { cacheDir: testKeycloakCache });
+if (!prerequisites.ok) {
+  console.error(prerequisites.message);
+  process.exit(1);
+}
+const distributions = createKeycloakDistributions({
+  config,
+  logger: createLogger(),
+  cacheDir: testKeycloakCache,
+});
+for (const version of catalogKeycloakVersions(config)) {
+  const distribution = await distributions.get(version);
+  console.log(`Keycloak ${version} ready in ${distribution.home}`);
+}
