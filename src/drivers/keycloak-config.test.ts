@@ -43,6 +43,7 @@ describe('Keycloak settings of an instance', () => {
       'http-management-port': '19001',
       hostname: 'https://kc-1a2b3c4d.localhost:18001',
       'proxy-headers': 'xforwarded',
+      'proxy-trusted-addresses': '127.0.0.1',
       cache: 'local',
       log: 'file',
       'log-file': '/data/instances/kc-1a2b3c4d/logs/keycloak.log',

@@ -71,6 +71,8 @@ export function renderKeycloakSettings(input: KeycloakSettingsInput): KeycloakSe
     ['http-management-port', String(ports.managementPort)],
     ['hostname', input.publicUrl],
     ['proxy-headers', 'xforwarded'],
+    // Forwarded headers count only from the edge on this host, never from another local process's guess.
+    ['proxy-trusted-addresses', '127.0.0.1'],
     // Single node: no cluster discovery, no ports of its own.
     ['cache', 'local'],
     ['log', 'file'],

@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/load-config.js';
+import { createLogger } from '../platform/logger.js';
 import {
   checkPrerequisites,
+  createKeycloakDistributions,
+  DistributionUnavailableError,
   javaMajorFromRelease,
   listJdks,
   selectJava,
@@ -135,5 +138,22 @@ describe('checkPrerequisites', () => {
         expect.stringMatching(/KEYCLOAK_HOME holds Keycloak 26\.5\.6; orders for 26\.7\.3 will fail/),
       ],
     });
+  });
+});
+
+describe('createKeycloakDistributions', () => {
+  it('refuses, as a permanent failure, a version that KEYCLOAK_HOME does not hold', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'keyhouse-kchome-'));
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-kccache-'));
+    dirs.push(home, cacheDir);
+    writeFileSync(path.join(home, 'version.txt'), 'Keycloak - Version 26.5.6\n');
+    const config = loadConfig({ DATA_DIR: cacheDir, KEYCLOAK_HOME: home });
+    const distributions = createKeycloakDistributions({
+      config,
+      logger: createLogger({ level: 'silent' }),
+      cacheDir,
+      jvmDir: jvmDir({ j21: '21.0.4' }),
+    });
+    await expect(distributions.get('26.7.3')).rejects.toBeInstanceOf(DistributionUnavailableError);
   });
 });

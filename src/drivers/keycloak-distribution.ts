@@ -43,6 +43,14 @@ export type KeycloakDistribution = {
   javaMajor: number;
 };
 
+/** Retrying will not help: the host lacks what this version needs (a suitable Java, the version itself). */
+export class DistributionUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DistributionUnavailableError';
+  }
+}
+
 export type KeycloakDistributions = {
   /** The built distribution of `version`, fetching and building it first if needed (memoised per version). */
   get(version: string): Promise<KeycloakDistribution>;
@@ -357,7 +365,7 @@ export function createKeycloakDistributions(options: {
       configuredJavaHome: config.keycloak.javaHome,
       jdks: listJdks(options.jvmDir),
     });
-    if (!java.ok) throw new Error(java.message);
+    if (!java.ok) throw new DistributionUnavailableError(java.message);
     if (java.warning) logger.warn({ version, javaHome: java.home }, java.warning);
 
     const versionDir = path.join(cacheDir, version);
@@ -378,7 +386,7 @@ export function createKeycloakDistributions(options: {
         if (config.keycloak.home) {
           const homeVersion = readKeycloakHomeVersion(config.keycloak.home);
           if (homeVersion !== version)
-            throw new Error(
+            throw new DistributionUnavailableError(
               `Keycloak ${version} is not available: KEYCLOAK_HOME (${config.keycloak.home}) holds ${homeVersion ?? 'no known version'}.`,
             );
           logger.info({ version, from: config.keycloak.home }, 'copying Keycloak from KEYCLOAK_HOME');

@@ -25,7 +25,11 @@ import type {
 } from './driver.js';
 import { createKeyedMutex } from './file-lock.js';
 import { renderKeycloakSettings, type InstancePorts, type KeycloakSettings } from './keycloak-config.js';
-import { keycloakProcessEnv, type KeycloakDistribution } from './keycloak-distribution.js';
+import {
+  DistributionUnavailableError,
+  keycloakProcessEnv,
+  type KeycloakDistribution,
+} from './keycloak-distribution.js';
 import {
   findKeycloakProcesses,
   isKeycloakReady,
@@ -270,7 +274,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       distribution = await options.distributions.get(instance.version);
     } catch (error) {
       const message = (error as Error).message;
-      if (/not available|No Java|not a JDK/.test(message))
+      if (error instanceof DistributionUnavailableError)
         throw new StepFailure('permanent', `Keycloak ${instance.version} cannot run on this host.`, message);
       throw new StepFailure(
         'transient',

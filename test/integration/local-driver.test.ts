@@ -28,7 +28,8 @@ import { createLogger } from '../../src/platform/logger.js';
  * when there) and builds it (about a minute), later runs only copy it. Runs in the embedded-database project only:
  * twice would double the slowest test of the suite without testing anything new.
  */
-const VERSION = '26.5.6';
+// KEYHOUSE_TEST_KEYCLOAK_VERSION=26.7.3 runs the same test on the newer catalog version (Java 25).
+const VERSION = process.env.KEYHOUSE_TEST_KEYCLOAK_VERSION ?? '26.5.6';
 const cacheDir = process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? path.join(packageRoot, '.cache', 'keycloak');
 const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
 
