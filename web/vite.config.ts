@@ -14,6 +14,8 @@ export default defineConfig({
     outDir: path.resolve(webRoot, '../dist/web'),
     emptyOutDir: true,
     sourcemap: true,
+    // bench/portal.mjs reads the manifest to find what the wizard route loads.
+    manifest: true,
     chunkSizeWarningLimit: 1200,
     rollupOptions: {
       // zod's sources carry comments Rollup cannot place; harmless, but they drown real warnings.
