@@ -21,6 +21,7 @@ export const instanceSchema = z.object({
   zone: z.string(),
   url: z.string().nullable(),
   adminUsername: z.string(),
+  deletionProtection: z.boolean(),
   conditions: z.array(conditionSchema),
   usage: z.object({ storageUsedBytes: z.number(), storageQuotaBytes: z.number() }).nullable(),
   billingProfileId: z.uuid(),
@@ -30,3 +31,5 @@ export const instanceSchema = z.object({
 export type Instance = z.infer<typeof instanceSchema>;
 
 export const credentialsSchema = z.object({ username: z.string(), password: z.string() });
+
+export const instancePatchSchema = z.strictObject({ deletionProtection: z.boolean() });

@@ -4,7 +4,13 @@ import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import type { Instance } from './instance-schemas.js';
-import { findInstance, findSealedSecrets, listInstances, type StoredInstance } from './instance-store.js';
+import {
+  findInstance,
+  findSealedSecrets,
+  listInstances,
+  setDeletionProtection,
+  type StoredInstance,
+} from './instance-store.js';
 
 const publicInstance = (instance: StoredInstance): Instance => ({
   id: instance.id,
@@ -13,6 +19,7 @@ const publicInstance = (instance: StoredInstance): Instance => ({
   ...instance.spec,
   url: instance.url,
   adminUsername: instance.adminUsername,
+  deletionProtection: instance.deletionProtection,
   conditions: instance.conditions,
   usage: instance.usage,
   billingProfileId: instance.billingProfileId,
@@ -32,6 +39,21 @@ export function createInstanceService({ db, secretBox }: { db: Database; secretB
       if (!instance) throw new NotFoundError('Instance');
       return publicInstance(instance);
     },
+
+    /** Deletion protection on or off (managers and admins, audited). */
+    setDeletionProtection: (actor: SignedInActor, id: string, enabled: boolean) =>
+      db.transaction(async (tx) => {
+        const instance = await findInstance(tx, actor.principal.organizationId, id, { forUpdate: true });
+        if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
+        await setDeletionProtection(tx, id, enabled);
+        await recordAudit(tx, actor, {
+          action: 'instance.deletion-protection',
+          targetType: 'instance',
+          targetId: id,
+          details: { from: instance.deletionProtection, to: enabled },
+        });
+        return publicInstance({ ...instance, deletionProtection: enabled });
+      }),
 
     /** The customer's admin credentials; every reveal is audited (who, when, from where), never the password. */
     revealCredentials: (actor: SignedInActor, id: string) =>

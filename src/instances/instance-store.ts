@@ -14,6 +14,7 @@ export type StoredInstance = {
   billingProfileId: string;
   url: string | null;
   adminUsername: string;
+  deletionProtection: boolean;
   conditions: Condition[];
   usage: ObservedInstance['usage'];
   createdAt: string;
@@ -29,6 +30,7 @@ type InstanceRow = {
   billing_profile_id: string;
   url: string | null;
   admin_username: string;
+  deletion_protection: boolean;
   conditions: Condition[];
   usage: ObservedInstance['usage'];
   created_at: string;
@@ -44,6 +46,7 @@ const toInstance = (row: InstanceRow): StoredInstance => ({
   billingProfileId: row.billing_profile_id,
   url: row.url,
   adminUsername: row.admin_username,
+  deletionProtection: row.deletion_protection,
   conditions: row.conditions,
   usage: row.usage,
   createdAt: row.created_at,
@@ -189,4 +192,15 @@ export async function listInstancesToRun(db: Queryable, region: string): Promise
     customerNumber: row.customer_number,
     sealedSecrets: row.secrets,
   }));
+}
+
+export async function setDeletionProtection(
+  db: Queryable,
+  instanceId: string,
+  enabled: boolean,
+): Promise<void> {
+  await db.query('UPDATE instances SET deletion_protection = $2, updated_at = now() WHERE id = $1', [
+    instanceId,
+    enabled,
+  ]);
 }

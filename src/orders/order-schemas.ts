@@ -115,13 +115,87 @@ export const instanceSpecSchema = z.object({
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 
-/** POST /api/v1/instances/{id}/orders: a change to an existing instance. */
-export function changeOrderRequestSchema(region: SourcePolicy) {
+/** Compares Keycloak releases such as 26.5.6 and 26.7.3 numerically. */
+export function compareVersions(a: string, b: string): number {
+  const left = a.split('.').map(Number);
+  const right = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const difference = (left[i] ?? 0) - (right[i] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
+/** The instance a change order is checked against. */
+export type ChangeableInstance = { name: string; spec: InstanceSpec; deletionProtection: boolean };
+
+/**
+ * POST /api/v1/instances/{id}/orders: a change to an existing instance, checked against the catalog and the
+ * instance as it is (storage only grows, upgrades only go forward, deletion needs the typed name). The portal's
+ * change dialogs use the same schema.
+ */
+export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: ChangeableInstance) {
+  const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
+  const versions = catalog.serviceTypes.find((s) => s.id === instance.spec.serviceType)?.versions ?? [];
   return z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('scale'),
+      nodeSize: z
+        .enum(ids(catalog.nodeSizes))
+        .refine(
+          (size) => size !== instance.spec.nodeSize,
+          `the instance already runs on ${instance.spec.nodeSize}`,
+        ),
+    }),
+    z.strictObject({
+      type: z.literal('storage'),
+      storageGb: storageGbSchema(catalog.storage).refine(
+        (gb) => gb > instance.spec.storageGb,
+        `storage can only grow: choose more than the current ${instance.spec.storageGb} GB`,
+      ),
+    }),
     z.strictObject({ type: z.literal('trusted-sources'), trustedSources: trustedSourcesSchema(region) }),
+    z.strictObject({ type: z.literal('restart') }),
+    z.strictObject({
+      type: z.literal('upgrade'),
+      version: z
+        .string()
+        .max(20)
+        .refine((v) => versions.includes(v), `available versions: ${versions.join(', ')}`)
+        .refine(
+          (v) => compareVersions(v, instance.spec.version) > 0,
+          `upgrades go to a newer version than ${instance.spec.version}`,
+        ),
+    }),
+    z.strictObject({
+      type: z.literal('delete'),
+      confirmName: z
+        .string()
+        .max(63)
+        .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
+    }),
   ]);
 }
 export type ChangeOrderRequest = z.output<ReturnType<typeof changeOrderRequestSchema>>;
+
+/** The spec a change asks for. */
+export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): InstanceSpec {
+  switch (change.type) {
+    case 'scale':
+      return { ...spec, nodeSize: change.nodeSize };
+    case 'storage':
+      return { ...spec, storageGb: change.storageGb };
+    case 'trusted-sources':
+      return { ...spec, trustedSources: change.trustedSources };
+    case 'upgrade':
+      return { ...spec, version: change.version };
+    case 'restart':
+    case 'delete':
+      return spec;
+    default:
+      return change satisfies never;
+  }
+}
 
 export const priceSchema = z.object({
   currency: z.literal('EUR'),

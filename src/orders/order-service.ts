@@ -6,11 +6,19 @@ import type { Catalog } from '../catalog/catalog-schemas.js';
 import { priceDelta, priceOf } from '../catalog/pricing.js';
 import type { Database } from '../db/database.js';
 import { findInstance, insertInstance } from '../instances/instance-store.js';
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../platform/errors.js';
+import { can } from '../accounts/roles.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnprocessableError,
+  ValidationError,
+} from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
 import {
   changeOrderRequestSchema,
+  specAfter,
   type CreateOrderRequest,
   type InstanceSpec,
   type Order,
@@ -141,14 +149,21 @@ export function createOrderService(deps: {
       return once(actor, idempotencyKey, { instanceId, body }, async (tx, requestHash) => {
         const instance = await findInstance(tx, organizationId, instanceId, { forUpdate: true });
         if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
-        const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
-        const parsed = changeOrderRequestSchema(region).safeParse(body);
+        const parsed = changeOrderRequestSchema(catalog, instance).safeParse(body);
         if (!parsed.success) {
           throw new ValidationError(
             parsed.error.issues.map((issue) => ({
               path: issue.path.join('.') || '(body)',
               message: issue.message,
             })),
+          );
+        }
+        const change = parsed.data;
+        // Deleting is the managers' (cancelling); every other change is the technicians'. Admins do both.
+        const permission = change.type === 'delete' ? 'instances:delete' : 'instances:change';
+        if (!can(actor.principal.role, permission)) {
+          throw new ForbiddenError(
+            `Your role "${actor.principal.role}" may not ${change.type === 'delete' ? 'delete' : 'change'} instances.`,
           );
         }
         const running = await tx.query<{ id: string }>(
@@ -160,10 +175,25 @@ export function createOrderService(deps: {
             runningOrder: `/api/v1/orders/${running.rows[0].id}`,
           });
         }
-        const change = parsed.data;
-        const spec: InstanceSpec = { ...instance.spec, trustedSources: change.trustedSources };
+        if (instance.status === 'failed' && change.type !== 'delete') {
+          throw new ConflictError(
+            'The instance could not be provisioned; delete it, or open a ticket about its order.',
+          );
+        }
+        if (instance.status !== 'running' && instance.status !== 'failed') {
+          throw new ConflictError(`The instance is ${instance.status}; changes are possible once it runs.`);
+        }
+        if (change.type === 'delete' && instance.deletionProtection) {
+          throw new ConflictError(
+            'Deletion protection is on for this instance; turn it off first (PATCH /api/v1/instances/{id}).',
+          );
+        }
+        const spec = specAfter(instance.spec, change);
         const before = priceOf(catalog, instance.spec);
-        const after = priceOf(catalog, spec);
+        const after =
+          change.type === 'delete'
+            ? { ...before, perHour: '0.0000', perMonth: '0.00' }
+            : priceOf(catalog, spec);
         await tx.query('UPDATE instances SET spec = $2, updated_at = now() WHERE id = $1', [
           instance.id,
           JSON.stringify(spec),

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { credentialsSchema, instanceSchema } from '../../instances/instance-schemas.js';
+import { credentialsSchema, instancePatchSchema, instanceSchema } from '../../instances/instance-schemas.js';
 import type { InstanceService } from '../../instances/instance-service.js';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.js';
 import { signedInActorOf } from '../auth-guard.js';
@@ -36,6 +36,27 @@ export function instanceRoutes(instances: InstanceService): FastifyPluginAsyncZo
         },
       },
       async (request) => instances.get(signedInActorOf(request).principal.organizationId, request.params.id),
+    );
+
+    app.patch(
+      '/api/v1/instances/:id',
+      {
+        config: { permission: 'instances:delete' },
+        schema: {
+          operationId: 'updateInstance',
+          summary: 'Turn deletion protection on or off (audited)',
+          tags: ['instances'],
+          params: idParamsSchema,
+          body: instancePatchSchema,
+          response: { 200: instanceSchema, ...problemResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request) =>
+        instances.setDeletionProtection(
+          signedInActorOf(request),
+          request.params.id,
+          request.body.deletionProtection,
+        ),
     );
 
     app.post(

@@ -91,10 +91,14 @@ export function orderRoutes(orders: OrderService, catalog: Catalog): FastifyPlug
     app.post(
       '/api/v1/instances/:id/orders',
       {
-        config: { permission: 'instances:change' },
+        // The service checks the permission of the change's type: deleting is for managers, changing for technicians.
+        config: { permission: 'read' },
         schema: {
           operationId: 'createChangeOrder',
-          summary: 'Change an instance (an order with the same life cycle as the first one)',
+          summary: 'Change an instance: scale, storage, trusted-sources, restart, upgrade or delete',
+          description:
+            'An order with the same life cycle as the first one, with its price and price delta. Refused with 409 ' +
+            'while another order of the instance runs (`runningOrder` links to it). `Idempotency-Key` honoured.',
           tags: ['orders'],
           params: idParamsSchema,
           headers: idempotencyHeadersSchema,
