@@ -89,13 +89,13 @@ function StepIcon({ step }: { step: OrderStep }) {
   const { t } = useTranslation();
   if (step.status === 'done')
     return (
-      <Icon status="success" aria-label={t('orderStatus.step.done')}>
+      <Icon status="success" role="img" aria-label={t('orderStatus.step.done')}>
         <CheckCircleIcon />
       </Icon>
     );
   if (step.status === 'failed')
     return (
-      <Icon status="danger" aria-label={t('orderStatus.step.failed')}>
+      <Icon status="danger" role="img" aria-label={t('orderStatus.step.failed')}>
         <ExclamationCircleIcon />
       </Icon>
     );
