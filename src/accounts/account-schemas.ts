@@ -68,6 +68,8 @@ export const whoAmISchema = z.object({
   user: userSchema,
   organization: organizationSchema,
   csrfToken: z.string().optional(),
+  /** The address the request came from, as Keyhouse sees it: the portal offers it as a trusted source. */
+  sourceAddress: z.string().optional(),
 });
 export type WhoAmI = z.infer<typeof whoAmISchema>;
 

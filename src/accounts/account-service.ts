@@ -206,6 +206,7 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
         user: publicUser,
         organization: await organizationOf(db.pool, organizationId),
         csrfToken: principal.via === 'session' && sessionToken ? csrfTokenOf(sessionToken) : undefined,
+        sourceAddress: actor.sourceAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
       };
     },
 

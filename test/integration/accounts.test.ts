@@ -59,6 +59,8 @@ describe('sign-up', () => {
       user: admin.user,
       organization: admin.organization,
       csrfToken: admin.csrfToken,
+      // What the portal offers as the first trusted source.
+      sourceAddress: '127.0.0.1',
     });
   });
 
