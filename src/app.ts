@@ -2,7 +2,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAccountService } from './accounts/account-service.js';
+import { createAuditService } from './audit/audit-service.js';
 import { createBillingProfileService } from './billing/billing-profile-service.js';
+import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
@@ -10,18 +12,25 @@ import type { EdgeGateway } from './edge/edge-gateway.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
+import { auditRoutes } from './http/routes/audit-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
+import { docsRoutes } from './http/routes/docs-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
 import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
+import { osbRoutes } from './http/routes/osb-routes.js';
 import { portalRoutes } from './http/routes/portal-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
+import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createInstanceService } from './instances/instance-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
+import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
+import { osbCatalog } from './osb/osb-schemas.js';
+import { createOsbService, startDeprovisionSweep } from './osb/osb-service.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
@@ -101,8 +110,27 @@ export async function createKeyhouse(options: {
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
     const instances = createInstanceService({ db, secretBox });
     const tickets = createTicketService({ db });
+    const usage = createUsageService({ db, catalog: config.catalog, now });
+    const audit = createAuditService({ db });
     const orderEvents = createOrderEventHub({ databaseUrl, logger });
     closers.push(() => orderEvents.close());
+
+    // The Open Service Broker API is on only when its credentials are configured.
+    const { username: osbUsername, password: osbPassword } = config.osb;
+    const osb =
+      roles.has('api') && osbUsername && osbPassword
+        ? createOsbService({
+            db,
+            catalog: config.catalog,
+            defaultBillingProfile: config.osb.defaultBillingProfile,
+            orders,
+            oidcClients: createInstanceOidcClients({ db, secretBox }),
+            secretBox,
+            logger,
+            now,
+          })
+        : undefined;
+    if (osb) closers.push(startDeprovisionSweep(osb, logger));
 
     const http = await buildHttpServer({
       logger,
@@ -117,7 +145,19 @@ export async function createKeyhouse(options: {
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
             ticketRoutes(tickets),
+            usageRoutes(usage),
+            auditRoutes(audit),
             edgeRoutes(ca),
+            docsRoutes(),
+            ...(osb
+              ? [
+                  osbRoutes({
+                    credentials: { username: osbUsername!, password: osbPassword! },
+                    osb,
+                    catalog: osbCatalog(config.catalog),
+                  }),
+                ]
+              : []),
             // Last: the portal answers every other GET outside /api with its index.html.
             portalRoutes(),
           ]

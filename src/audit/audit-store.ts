@@ -43,3 +43,93 @@ export async function recordAudit(db: Queryable, actor: Actor, event: AuditEvent
     ],
   );
 }
+
+export type StoredAuditEvent = {
+  id: string;
+  actor: string;
+  actorUserId: string | null;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  outcome: 'success' | 'failure';
+  sourceAddress: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+  createdAt: string;
+};
+
+type AuditRow = {
+  id: number;
+  actor: string;
+  actor_user_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: 'success' | 'failure';
+  source_address: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  created_at: string;
+};
+
+/** Opaque position after an event, in (created_at, id) order; audit ids are numbers, not UUIDs. */
+export const encodeAuditCursor = (event: Pick<StoredAuditEvent, 'createdAt' | 'id'>) =>
+  Buffer.from(JSON.stringify([event.createdAt, event.id])).toString('base64url');
+
+export function decodeAuditCursor(cursor: string): { createdAt: string; id: string } | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      !Number.isNaN(Date.parse(value[0])) &&
+      typeof value[1] === 'string' &&
+      /^\d{1,18}$/.test(value[1])
+    )
+      return { createdAt: value[0], id: value[1] };
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
+
+/** The organisation's audit trail, newest first, optionally one action only. */
+export async function listAuditEvents(
+  db: Queryable,
+  organizationId: string,
+  filter: { action?: string },
+  page: { limit: number; after?: { createdAt: string; id: string } },
+): Promise<{ items: StoredAuditEvent[]; nextCursor: string | null }> {
+  const { rows } = await db.query<AuditRow>(
+    `SELECT id, actor, actor_user_id, action, target_type, target_id, outcome, source_address, request_id, details,
+            created_at
+       FROM audit_events
+      WHERE organization_id = $1
+        AND ($2::text IS NULL OR action = $2)
+        AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::bigint))
+      ORDER BY created_at DESC, id DESC LIMIT $5`,
+    [
+      organizationId,
+      filter.action ?? null,
+      page.after?.createdAt ?? null,
+      page.after?.id ?? null,
+      page.limit + 1,
+    ],
+  );
+  const items = rows.slice(0, page.limit).map((row): StoredAuditEvent => ({
+    id: String(row.id),
+    actor: row.actor,
+    actorUserId: row.actor_user_id,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    outcome: row.outcome,
+    sourceAddress: row.source_address,
+    requestId: row.request_id,
+    details: row.details,
+    createdAt: row.created_at,
+  }));
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > page.limit && last ? encodeAuditCursor(last) : null };
+}

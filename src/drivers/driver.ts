@@ -52,8 +52,25 @@ export type ApplyResult =
   /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
   | { outcome: 'permanent-error'; reason: string; detail: string };
 
+/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` names the copy). */
+export type UpgradeResult =
+  | { outcome: 'ready'; url: string; backup: string }
+  /** The new version did not become ready; the old one runs again on the restored backup. */
+  | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
+  | Exclude<ApplyResult, { outcome: 'ready' }>;
+
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
+  /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
   apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
+  /** A forced restart (stop, start, ready), also when nothing changed. */
+  restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
+  /**
+   * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
+   * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
+   * crash at any point: it resumes the upgrade or the rollback it finds.
+   */
+  upgrade(from: DesiredInstance, to: DesiredInstance, report: StepReporter): Promise<UpgradeResult>;
+  /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
   destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
 };

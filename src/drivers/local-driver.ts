@@ -15,6 +15,13 @@ import KcAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
+import {
+  backupLabel,
+  dropDatabaseBackups,
+  restoreDatabaseBackup,
+  takeDatabaseBackup,
+  type DatabaseBackup,
+} from './database-backup.js';
 import type {
   ApplyResult,
   Condition,
@@ -22,6 +29,7 @@ import type {
   Driver,
   ObservedInstance,
   StepReporter,
+  UpgradeResult,
 } from './driver.js';
 import { createKeyedMutex } from './file-lock.js';
 import { renderKeycloakSettings, type InstancePorts, type KeycloakSettings } from './keycloak-config.js';
@@ -77,9 +85,17 @@ export type LocalDriverOptions = {
   stopTimeoutMs?: number;
   /** Heap cap per instance whatever its node size; this host runs many. */
   maxHeapMb?: number;
-  /** Shown in Ready conditions; injected by tests. */
+  /** Shown in Ready conditions and used in backup names; injected by tests. */
   now?: () => Date;
+  /**
+   * Faults a test injects to reach failure paths with a real Keycloak; never set in production.
+   * `failReadiness(version)`: after Keycloak of that version became ready, report it as not ready (the rollback
+   * test of upgrades: the new version really starts and migrates the database before the "failure").
+   */
+  testFaults?: LocalDriverTestFaults;
 };
+
+export type LocalDriverTestFaults = { failReadiness?(version: string): boolean };
 
 export type EnsureRunningResult = 'running' | 'started' | 'stopped' | 'not-provisioned';
 
@@ -117,6 +133,14 @@ type InstanceState = {
   firstRealmDone: boolean;
   /** Settings hash the running process was started with; another hash means restart. */
   startedHash: string | null;
+  /** An upgrade in progress (or its rollback), so a retry after a crash resumes it instead of starting over. */
+  upgrade?: {
+    fromVersion: string;
+    toVersion: string;
+    backup: DatabaseBackup;
+    phase: 'upgrading' | 'rolling-back';
+    failure?: { reason: string; detail: string };
+  };
 };
 
 type HomeMarker = { version: string };
@@ -132,6 +156,16 @@ class StepFailure extends Error {
     super(`${reason} ${detail}`.trim());
     this.name = 'StepFailure';
   }
+}
+
+function asStepFailure(error: unknown, step: string): StepFailure {
+  return error instanceof StepFailure
+    ? error
+    : new StepFailure('transient', `Step ${step} failed; it will be retried.`, (error as Error).message);
+}
+
+function backupName(backup: DatabaseBackup): string {
+  return backup.method === 'template' ? `database ${backup.database}` : `dump ${backup.file}`;
 }
 
 function isAuthRejection(error: unknown): boolean {
@@ -265,23 +299,30 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     });
   }
 
+  async function distributionOf(version: string): Promise<KeycloakDistribution> {
+    try {
+      return await options.distributions.get(version);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (error instanceof DistributionUnavailableError)
+        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, message);
+      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, message);
+    }
+  }
+
+  function homeVersion(home: string): string | null {
+    try {
+      return (JSON.parse(readFileSync(path.join(home, '.keyhouse-home.json'), 'utf8')) as HomeMarker).version;
+    } catch {
+      return null;
+    }
+  }
+
   async function prepareHome(
     instance: DesiredInstance,
     p: ReturnType<typeof paths>,
   ): Promise<{ distribution: KeycloakDistribution; state: InstanceState; note: string }> {
-    let distribution: KeycloakDistribution;
-    try {
-      distribution = await options.distributions.get(instance.version);
-    } catch (error) {
-      const message = (error as Error).message;
-      if (error instanceof DistributionUnavailableError)
-        throw new StepFailure('permanent', `Keycloak ${instance.version} cannot run on this host.`, message);
-      throw new StepFailure(
-        'transient',
-        `Keycloak ${instance.version} is not ready on this host yet.`,
-        message,
-      );
-    }
+    const distribution = await distributionOf(instance.version);
     mkdirSync(p.dir, { recursive: true, mode: 0o700 });
     mkdirSync(path.dirname(p.keycloakLog), { recursive: true });
     const notes: string[] = [];
@@ -530,10 +571,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
-  async function apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
-    const started = Date.now();
+  /** Runs one named step: reports it running, then done with a note, or failed with the reason. */
+  function stepper(instance: Pick<DesiredInstance, 'name'>, report: StepReporter) {
     const log = logger.child({ instance: instance.name });
-    const step = async <T>(name: string, work: () => Promise<{ value: T; note: string }>): Promise<T> => {
+    return async <T>(name: string, work: () => Promise<{ value: T; note: string }>): Promise<T> => {
       await report(name, 'running');
       try {
         const { value, note } = await work();
@@ -541,90 +582,20 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         log.info({ step: name, note }, 'step done');
         return value;
       } catch (error) {
-        const failure =
-          error instanceof StepFailure
-            ? error
-            : new StepFailure(
-                'transient',
-                `Step ${name} failed; it will be retried.`,
-                (error as Error).message,
-              );
+        const failure = asStepFailure(error, name);
         await report(name, 'failed', failure.reason);
         log.warn({ step: name, kind: failure.kind, detail: failure.detail }, 'step failed');
         throw failure;
       }
     };
+  }
 
+  /** Maps step failures to the contract's outcomes. */
+  async function outcomeOf<T>(
+    work: () => Promise<T>,
+  ): Promise<T | Exclude<ApplyResult, { outcome: 'ready' }>> {
     try {
-      return await serialised(instance.name, async () => {
-        const p = paths(instance.name);
-        await step('database', async () => ({ value: null, note: await ensureDatabase(instance) }));
-        const { distribution, state } = await step('keycloak-home', async () => {
-          const prepared = await prepareHome(instance, p);
-          return { value: prepared, note: prepared.note };
-        });
-        const url = await step('edge-route', async () => {
-          const route = await edge.ensureRoute({
-            instanceId: instance.instanceId,
-            name: instance.name,
-            upstreamPort: state.ports.httpPort,
-            trustedSources: instance.trustedSources,
-          });
-          try {
-            new URL(route.url);
-          } catch {
-            throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
-          }
-          if (state.url !== route.url) {
-            state.url = route.url;
-            writeState(p.state, state);
-          }
-          return { value: route.url, note: route.url };
-        });
-        await step('keycloak-start', async () => {
-          const settings = settingsFor(instance, p, { ...state, url }, distribution);
-          const running = findKeycloakProcesses(p.home);
-          if (running.length && state.startedHash === settings.hash)
-            return { value: null, note: `adopted running process ${running.join(', ')}` };
-          let note = '';
-          if (running.length) {
-            await stopKeycloak(p.home, stopTimeoutMs);
-            note = 'restarted with new settings: ';
-          }
-          const pid = await startProcess(p, state, settings, distribution);
-          return { value: null, note: `${note}started (process group ${pid})` };
-        });
-        await step('keycloak-ready', async () => {
-          const waited = await waitForKeycloakReady({
-            home: p.home,
-            managementPort: state.ports.managementPort,
-            timeoutMs: readyTimeoutMs,
-          });
-          if (waited.outcome === 'ready')
-            return {
-              value: null,
-              note: `ready after ${Math.round((Date.now() - started) / 1000)} s of apply`,
-            };
-          const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
-          throw new StepFailure(
-            'transient',
-            waited.outcome === 'exited'
-              ? 'Keycloak stopped while starting.'
-              : 'Keycloak did not become ready in time.',
-            tail,
-          );
-        });
-        await step('admin-account', async () => ({
-          value: null,
-          note: await ensureAdminAccount(instance, state, p),
-        }));
-        await step('first-realm', async () => ({
-          value: null,
-          note: await ensureFirstRealm(instance, state, p),
-        }));
-        log.info({ seconds: Math.round((Date.now() - started) / 1000), url }, 'instance ready');
-        return { outcome: 'ready', url } as const;
-      });
+      return await work();
     } catch (error) {
       if (error instanceof StepFailure)
         return error.kind === 'permanent'
@@ -632,6 +603,235 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           : { outcome: 'transient-error', message: `${error.reason} ${error.detail}`.trim().slice(0, 4000) };
       return { outcome: 'transient-error', message: (error as Error).message };
     }
+  }
+
+  /** The steps of apply; the caller holds the instance's mutex. Throws StepFailure. */
+  async function applySteps(
+    instance: DesiredInstance,
+    report: StepReporter,
+  ): Promise<{ outcome: 'ready'; url: string }> {
+    const started = Date.now();
+    const log = logger.child({ instance: instance.name });
+    const step = stepper(instance, report);
+    const p = paths(instance.name);
+    await step('database', async () => ({ value: null, note: await ensureDatabase(instance) }));
+    const { distribution, state } = await step('keycloak-home', async () => {
+      const prepared = await prepareHome(instance, p);
+      return { value: prepared, note: prepared.note };
+    });
+    const url = await step('edge-route', async () => {
+      const route = await edge.ensureRoute({
+        instanceId: instance.instanceId,
+        name: instance.name,
+        upstreamPort: state.ports.httpPort,
+        trustedSources: instance.trustedSources,
+      });
+      try {
+        new URL(route.url);
+      } catch {
+        throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
+      }
+      if (state.url !== route.url) {
+        state.url = route.url;
+        writeState(p.state, state);
+      }
+      return { value: route.url, note: route.url };
+    });
+    await step('keycloak-start', async () => {
+      const settings = settingsFor(instance, p, { ...state, url }, distribution);
+      const running = findKeycloakProcesses(p.home);
+      if (running.length && state.startedHash === settings.hash)
+        return { value: null, note: `adopted running process ${running.join(', ')}` };
+      let note = '';
+      if (running.length) {
+        await stopKeycloak(p.home, stopTimeoutMs);
+        note = 'restarted with new settings: ';
+      }
+      const pid = await startProcess(p, state, settings, distribution);
+      return { value: null, note: `${note}started (process group ${pid})` };
+    });
+    await step('keycloak-ready', async () => {
+      const waited = await waitForKeycloakReady({
+        home: p.home,
+        managementPort: state.ports.managementPort,
+        timeoutMs: readyTimeoutMs,
+      });
+      if (waited.outcome === 'ready' && options.testFaults?.failReadiness?.(instance.version))
+        throw new StepFailure(
+          'transient',
+          'Keycloak did not become ready in time.',
+          'injected by a test (testFaults.failReadiness)',
+        );
+      if (waited.outcome === 'ready')
+        return {
+          value: null,
+          note: `ready after ${Math.round((Date.now() - started) / 1000)} s of apply`,
+        };
+      const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
+      throw new StepFailure(
+        'transient',
+        waited.outcome === 'exited'
+          ? 'Keycloak stopped while starting.'
+          : 'Keycloak did not become ready in time.',
+        tail,
+      );
+    });
+    await step('admin-account', async () => ({
+      value: null,
+      note: await ensureAdminAccount(instance, state, p),
+    }));
+    await step('first-realm', async () => ({
+      value: null,
+      note: await ensureFirstRealm(instance, state, p),
+    }));
+    log.info({ seconds: Math.round((Date.now() - started) / 1000), url }, 'instance ready');
+    return { outcome: 'ready', url };
+  }
+
+  async function apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
+    return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report)));
+  }
+
+  // ---- restart --------------------------------------------------------------------------------------------------
+
+  async function restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
+    return outcomeOf(() =>
+      serialised(instance.name, async () => {
+        const p = paths(instance.name);
+        await stepper(instance, report)('keycloak-stop', async () => ({
+          value: null,
+          note: await stopKeycloak(p.home, stopTimeoutMs),
+        }));
+        return applySteps(instance, report);
+      }),
+    );
+  }
+
+  // ---- upgrade --------------------------------------------------------------------------------------------------
+
+  /**
+   * Backup (Keycloak stopped, so the copy is consistent), the old home moved aside, the new version applied. If it
+   * fails: the new home goes, the old home and the database come back, the old version starts (its steps are
+   * reported as rollback-<step>). Progress lives in state.json (`upgrade`), so a retry resumes where a crash left.
+   */
+  async function upgrade(
+    from: DesiredInstance,
+    to: DesiredInstance,
+    report: StepReporter,
+  ): Promise<UpgradeResult> {
+    return outcomeOf(() =>
+      serialised(to.name, async (): Promise<UpgradeResult> => {
+        const p = paths(to.name);
+        const step = stepper(to, report);
+        const previousHome = `${p.home}.previous`;
+        const database = instanceDatabaseName(to.name);
+        const update = (change: (state: InstanceState) => void) => {
+          const state = readState(p.state);
+          if (!state)
+            throw new StepFailure('permanent', 'The instance has no Keycloak here.', 'no state.json');
+          change(state);
+          writeState(p.state, state);
+          return state;
+        };
+
+        // Nothing stops before the new version is at hand.
+        await step('upgrade-prepare', async () => {
+          await distributionOf(to.version);
+          await distributionOf(from.version);
+          return { value: null, note: `Keycloak ${to.version} is ready to install` };
+        });
+        let pending = readState(p.state)?.upgrade;
+        if (pending && pending.toVersion !== to.version)
+          throw new StepFailure(
+            'permanent',
+            'Another upgrade of this instance is unfinished; our team has been notified.',
+            `state.json has an upgrade to ${pending.toVersion}`,
+          );
+        if (!pending && homeVersion(p.home) === to.version) {
+          // Upgraded already (a crash after the new version came up): converge and report the kept backup.
+          const ready = await applySteps(to, report);
+          return { outcome: 'ready', url: ready.url, backup: 'taken by the earlier attempt' };
+        }
+        if (!pending) {
+          pending = await step('backup', async () => {
+            const stopped = await stopKeycloak(p.home, stopTimeoutMs);
+            const backup = await takeDatabaseBackup({
+              adminDatabaseUrl: options.adminDatabaseUrl,
+              database,
+              label: backupLabel(now()),
+              dumpDir: path.join(p.dir, 'backups'),
+            });
+            const state = update((s) => {
+              s.upgrade = { fromVersion: from.version, toVersion: to.version, backup, phase: 'upgrading' };
+            });
+            return {
+              value: state.upgrade!,
+              note: `Keycloak ${stopped}; ${backup.method === 'pg_dump' ? 'pg_dump' : 'server-side copy'}: ${backupName(backup)}`,
+            };
+          });
+        }
+        const backup = backupName(pending.backup);
+
+        if (pending.phase === 'upgrading') {
+          try {
+            if (!existsSync(previousHome) && homeVersion(p.home) === from.version) {
+              await stopKeycloak(p.home, stopTimeoutMs);
+              renameSync(p.home, previousHome);
+            }
+            const ready = await applySteps(to, report);
+            await step('upgrade-cleanup', async () => {
+              rmSync(previousHome, { recursive: true, force: true });
+              update((s) => delete s.upgrade);
+              return { value: null, note: `Keycloak ${from.version} home removed; backup kept: ${backup}` };
+            });
+            return { outcome: 'ready', url: ready.url, backup };
+          } catch (error) {
+            const failure = asStepFailure(error, 'upgrade');
+            // Whatever went wrong with the new version (not ready, would not start, crashed), the old one returns.
+            pending = update((s) => {
+              s.upgrade = {
+                ...pending!,
+                phase: 'rolling-back',
+                failure: { reason: failure.reason, detail: failure.detail },
+              };
+            }).upgrade!;
+          }
+        }
+
+        await step('rollback', async () => {
+          await stopKeycloak(p.home, stopTimeoutMs);
+          if (existsSync(previousHome)) {
+            rmSync(p.home, { recursive: true, force: true });
+            renameSync(previousHome, p.home);
+          }
+          await restoreDatabaseBackup({
+            adminDatabaseUrl: options.adminDatabaseUrl,
+            database,
+            owner: database,
+            backup: pending.backup,
+          });
+          return {
+            value: null,
+            note: `Keycloak ${from.version} home and the database restored from ${backup}`,
+          };
+        });
+        const rolledBack = await applySteps(from, (name, state, message) =>
+          report(`rollback-${name}`, state, message),
+        );
+        update((s) => delete s.upgrade);
+        const failure = pending.failure ?? { reason: 'The upgrade failed.', detail: '' };
+        return {
+          outcome: 'rolled-back',
+          url: rolledBack.url,
+          backup,
+          reason:
+            `Keycloak ${to.version} did not become ready (${failure.reason.replace(/\.$/, '')}). Your instance ` +
+            `was rolled back to Keycloak ${from.version} with its data from the backup taken before the ` +
+            `upgrade, and runs as before.`,
+          detail: failure.detail,
+        };
+      }),
+    );
   }
 
   // ---- destroy --------------------------------------------------------------------------------------------------
@@ -659,8 +859,12 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           const id = client.escapeIdentifier(name);
           // FORCE: a Keycloak we could not see (another host's?) must not keep the database alive.
           await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+          const backups = await dropDatabaseBackups({
+            adminDatabaseUrl: options.adminDatabaseUrl,
+            database: name,
+          });
           await client.query(`DROP ROLE IF EXISTS ${id}`);
-          return `${name} dropped`;
+          return `${name} dropped${backups.length ? `, with ${backups.length} backup(s)` : ''}`;
         });
       });
       await step('instance-directory', async () => {
@@ -771,6 +975,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   return {
     apply,
+    restart,
+    upgrade,
     destroy,
     observe,
     ensureRunning,

@@ -218,6 +218,8 @@ export const orderSchema = z.object({
   status: orderStatusSchema,
   instanceId: z.uuid(),
   spec: instanceSpecSchema,
+  /** For change orders: the instance's spec when the change was placed ("from → to"); null for create orders. */
+  previousSpec: instanceSpecSchema.nullable(),
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),

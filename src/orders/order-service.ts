@@ -204,6 +204,7 @@ export function createOrderService(deps: {
           instanceId: instance.id,
           type: change.type,
           spec,
+          previousSpec: instance.spec,
           price: after,
           priceDelta: priceDelta(before, after),
           billingProfileId: instance.billingProfileId,

@@ -10,6 +10,7 @@ type OrderRow = {
   type: OrderType;
   status: OrderStatus;
   spec: InstanceSpec;
+  previous_spec: InstanceSpec | null;
   price: Price;
   price_delta: Price | null;
   steps: OrderStep[];
@@ -30,6 +31,7 @@ const toOrder = (row: OrderRow): StoredOrder => ({
   status: row.status,
   instanceId: row.instance_id,
   spec: row.spec,
+  previousSpec: row.previous_spec,
   price: row.price,
   priceDelta: row.price_delta,
   steps: row.steps,
@@ -47,6 +49,8 @@ export type NewOrder = {
   instanceId: string;
   type: OrderType;
   spec: InstanceSpec;
+  /** The instance's spec before a change order (null for create). */
+  previousSpec?: InstanceSpec | null;
   price: Price;
   priceDelta: Price | null;
   billingProfileId: string;
@@ -60,9 +64,9 @@ export async function insertOrder(db: Queryable, order: NewOrder): Promise<Store
   const { rows } = await db.query<OrderRow>(
     `INSERT INTO orders (id, organization_id, instance_id, type, status, spec, price, price_delta, billing_profile_id,
                          terms_version, terms_accepted_at, terms_source_address, actor_user_id, idempotency_key,
-                         request_hash)
+                         request_hash, previous_spec)
      VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() END, $10, $11,
-             $12, $13)
+             $12, $13, $14)
      RETURNING *`,
     [
       order.id,
@@ -78,6 +82,7 @@ export async function insertOrder(db: Queryable, order: NewOrder): Promise<Store
       order.actorUserId,
       order.idempotencyKey,
       order.requestHash,
+      order.previousSpec ? JSON.stringify(order.previousSpec) : null,
     ],
   );
   return toOrder(rows[0]!);

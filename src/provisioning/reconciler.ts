@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isTrustedAddress } from '../access/trusted-sources.js';
+import { recordAudit, type Actor } from '../audit/audit-store.js';
+import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
-import type { Database } from '../db/database.js';
-import type { DesiredInstance, Driver } from '../drivers/driver.js';
+import type { Database, Queryable } from '../db/database.js';
+import type { ApplyResult, DesiredInstance, Driver, StepReporter } from '../drivers/driver.js';
 import {
   countActiveInstances,
   findInstanceForProvisioning,
@@ -11,6 +13,7 @@ import {
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
+import type { InstanceSpec } from '../orders/order-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
@@ -21,6 +24,11 @@ import type { EdgeCheck } from './verify-through-edge.js';
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
  * cycle. Level-triggered: whatever a crash left behind, running it again converges (the driver's apply is
  * idempotent, secrets are stored before use, status changes are compare-and-set).
+ *
+ * One reconciler for every order type (switched over exhaustively): create, scale, storage and trusted-sources
+ * apply the desired spec; restart forces a restart; upgrade backs up, upgrades and rolls back on failure; delete
+ * destroys. The transaction that makes an order DONE also writes its usage record (metering), so billing follows
+ * exactly the changes that took effect.
  */
 export type ReconcileOutcome =
   | { outcome: 'done' }
@@ -46,6 +54,14 @@ export type ReconcilerDeps = {
 
 const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
 
+/** The platform itself, in the audit trail of what orders did. */
+const systemActor = (orderId: string): Actor => ({
+  principal: undefined,
+  label: 'system',
+  requestId: `order:${orderId}`,
+  sourceAddress: 'keyhouse-worker',
+});
+
 export function createReconciler(deps: ReconcilerDeps) {
   const { db, catalog } = deps;
   const logger = deps.logger.child({ component: 'reconciler' });
@@ -69,7 +85,10 @@ export function createReconciler(deps: ReconcilerDeps) {
       const from = (await findOrderById(tx, order.id))?.status;
       if (from !== 'new' && from !== 'processing') return;
       await transitionOrder(tx, order.id, from, 'failed', { reason, operatorDetail });
-      if (order.type === 'create') await updateInstanceRuntime(tx, order.instanceId, { status: 'failed' });
+      // A failed create leaves no instance; a failed delete leaves one that may be half removed: both can be
+      // deleted (again). Other failed changes leave the instance running as the driver left it.
+      if (order.type === 'create' || order.type === 'delete')
+        await updateInstanceRuntime(tx, order.instanceId, { status: 'failed' });
     });
     return { outcome: 'failed', reason };
   }
@@ -127,9 +146,160 @@ export function createReconciler(deps: ReconcilerDeps) {
     await db.transaction(async (tx) => {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
+        await meter(tx, order);
       }
     });
     return { outcome: 'done' as const };
+  }
+
+  /** The usage record change an order makes effective, in the transaction that makes it DONE. */
+  async function meter(tx: Queryable, order: StoredOrder) {
+    const size = { nodeSize: order.spec.nodeSize, storageGb: order.spec.storageGb };
+    switch (order.type) {
+      case 'create':
+        return openUsageRecord(tx, order.instanceId, order.id, size);
+      case 'scale':
+      case 'storage':
+        return switchUsageRecord(tx, order.instanceId, order.id, size);
+      case 'delete':
+        return closeUsageRecord(tx, order.instanceId);
+      case 'trusted-sources':
+      case 'restart':
+      case 'upgrade':
+        return;
+      default:
+        return order.type satisfies never;
+    }
+  }
+
+  /** The driver's answer to an apply or restart, turned into the order's outcome. */
+  async function afterApply(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    secrets: InstanceSecrets,
+    result: ApplyResult,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    switch (result.outcome) {
+      case 'ready': {
+        const finished = await finish(order, instance, result.url, secrets);
+        if (finished.outcome === 'retry' && lastAttempt) {
+          return fail(
+            order,
+            'Your instance started but could not be reached through its address.',
+            finished.message,
+          );
+        }
+        return finished;
+      }
+      case 'transient-error':
+        return transient(order, result.message, lastAttempt);
+      case 'permanent-error':
+        return fail(order, result.reason, result.detail);
+      default:
+        return result satisfies never;
+    }
+  }
+
+  async function transient(
+    order: StoredOrder,
+    message: string,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    if (lastAttempt) {
+      const what = order.type === 'create' ? 'Provisioning' : `The ${order.type} order`;
+      return fail(order, `${what} did not complete after several attempts.`, message);
+    }
+    logger.info({ orderId: order.id, message }, 'transient provisioning error; will retry');
+    return { outcome: 'retry', message };
+  }
+
+  /**
+   * Upgrade: the driver backs up, upgrades, and rolls back by itself when the new version does not become ready.
+   * A rollback fails the order with the reason, and the instance's desired version goes back to the one it runs.
+   */
+  async function upgrade(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    desired: (spec: InstanceSpec) => DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const previousVersion = order.previousSpec?.version ?? instance.spec.version;
+    const to = desired(instance.spec);
+    const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
+    switch (result.outcome) {
+      case 'ready':
+        return afterApply(order, instance, to.secrets, { outcome: 'ready', url: result.url }, lastAttempt);
+      case 'rolled-back':
+        logger.warn({ orderId: order.id, detail: result.detail }, 'upgrade rolled back');
+        await db.transaction(async (tx) => {
+          if (
+            !(await transitionOrder(tx, order.id, 'processing', 'failed', {
+              reason: result.reason,
+              operatorDetail: result.detail,
+            }))
+          )
+            return;
+          await tx.query(
+            `UPDATE instances SET spec = jsonb_set(spec, '{version}', to_jsonb($2::text)), updated_at = now()
+              WHERE id = $1`,
+            [instance.id, previousVersion],
+          );
+          await updateInstanceRuntime(tx, instance.id, { status: 'running', url: result.url });
+          await recordAudit(tx, systemActor(order.id), {
+            organizationId: order.organizationId,
+            action: 'instance.upgrade.rolled-back',
+            targetType: 'instance',
+            targetId: instance.id,
+            outcome: 'failure',
+            details: { orderId: order.id, from: previousVersion, to: to.version, backup: result.backup },
+          });
+        });
+        return { outcome: 'failed', reason: result.reason };
+      case 'transient-error':
+        return transient(order, result.message, lastAttempt);
+      case 'permanent-error':
+        return fail(order, result.reason, result.detail);
+      default:
+        return result satisfies never;
+    }
+  }
+
+  /** Delete: everything of the instance goes; the instance stays listed as deleted, with its orders. */
+  async function remove(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    if (instance.status !== 'deleting')
+      await updateInstanceRuntime(db.pool, instance.id, { status: 'deleting' });
+    try {
+      await driver.destroy({ instanceId: instance.id, name: instance.name }, report);
+    } catch (error) {
+      return transient(order, (error as Error).message, lastAttempt);
+    }
+    await db.transaction(async (tx) => {
+      if (!(await transitionOrder(tx, order.id, 'processing', 'done'))) return;
+      await updateInstanceRuntime(tx, instance.id, {
+        status: 'deleted',
+        url: null,
+        conditions: [],
+        usage: null,
+      });
+      await meter(tx, order);
+      await recordAudit(tx, systemActor(order.id), {
+        organizationId: order.organizationId,
+        action: 'instance.deleted',
+        targetType: 'instance',
+        targetId: instance.id,
+        details: { orderId: order.id, name: instance.name },
+      });
+    });
+    return { outcome: 'done' };
   }
 
   return {
@@ -156,45 +326,53 @@ export function createReconciler(deps: ReconcilerDeps) {
       const waiting = await start(order, instance);
       if (waiting) return waiting;
 
-      const secrets = await secretsOf(instance);
-      const nodeSize = catalog.nodeSizes.find((n) => n.id === instance.spec.nodeSize)!;
-      const desired: DesiredInstance = {
-        instanceId: instance.id,
-        name: instance.name,
-        customerNumber: instance.customerNumber,
-        version: instance.spec.version,
-        nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
-        storageGb: instance.spec.storageGb,
-        trustedSources: instance.spec.trustedSources,
-        region: instance.spec.region,
-        zone: instance.spec.zone,
-        secrets,
+      const report: StepReporter = (name, state, message) =>
+        recordOrderStep(db.pool, order.id, name, state, message);
+      // Not for delete: an instance that never ran needs no secrets to be removed.
+      const secrets = order.type === 'delete' ? undefined : await secretsOf(instance);
+      const desired = (spec: InstanceSpec): DesiredInstance => {
+        const nodeSize = catalog.nodeSizes.find((n) => n.id === spec.nodeSize)!;
+        return {
+          instanceId: instance.id,
+          name: instance.name,
+          customerNumber: instance.customerNumber,
+          version: spec.version,
+          nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
+          storageGb: spec.storageGb,
+          trustedSources: spec.trustedSources,
+          region: spec.region,
+          zone: spec.zone,
+          secrets: secrets!,
+        };
       };
-      const result = await driver.apply(desired, (name, state, message) =>
-        recordOrderStep(db.pool, order.id, name, state, message),
-      );
-      switch (result.outcome) {
-        case 'ready': {
-          const finished = await finish(order, instance, result.url, secrets);
-          if (finished.outcome === 'retry' && options.lastAttempt) {
-            return fail(
-              order,
-              'Your instance started but could not be reached through its address.',
-              finished.message,
-            );
-          }
-          return finished;
-        }
-        case 'transient-error':
-          if (options.lastAttempt) {
-            return fail(order, 'Provisioning did not complete after several attempts.', result.message);
-          }
-          logger.info({ orderId, message: result.message }, 'transient provisioning error; will retry');
-          return { outcome: 'retry', message: result.message };
-        case 'permanent-error':
-          return fail(order, result.reason, result.detail);
+      switch (order.type) {
+        case 'delete':
+          return remove(order, instance, driver, report, options.lastAttempt);
+        // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
+        // with the new heap; storage and trusted sources change without a restart).
+        case 'create':
+        case 'scale':
+        case 'storage':
+        case 'trusted-sources':
+          return afterApply(
+            order,
+            instance,
+            secrets!,
+            await driver.apply(desired(instance.spec), report),
+            options.lastAttempt,
+          );
+        case 'restart':
+          return afterApply(
+            order,
+            instance,
+            secrets!,
+            await driver.restart(desired(instance.spec), report),
+            options.lastAttempt,
+          );
+        case 'upgrade':
+          return upgrade(order, instance, driver, desired, report, options.lastAttempt);
         default:
-          return result satisfies never;
+          return order.type satisfies never;
       }
     },
   };
