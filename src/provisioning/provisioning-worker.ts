@@ -11,10 +11,10 @@ import type { Reconciler } from './reconciler.js';
  * duplicated job converges instead of repeating work.
  *
  * - Enqueued after the commit that accepts an order, and by a sweep (at start and every `sweepIntervalMs`) for every
- *   unfinished order: after a crash the sweep re-drives what the dead process was doing without waiting for the
- *   job's expiry. Queue policy `short` keeps at most one queued job per order.
+ *   unfinished order that no job is working on: after a crash the sweep re-drives what the dead process was doing
+ *   without waiting for the job's expiry. Queue policy `short` keeps at most one queued job per order.
  * - At most one job works on an instance at a time: a session advisory lock per instance, released by PostgreSQL
- *   itself if the worker dies.
+ *   itself if the worker dies. The job holding it cancels the jobs of its order that a dead worker left `active`.
  * - Transient errors are retried with exponential back-off; the last attempt turns them into a failed order.
  */
 export type ProvisioningQueue = {
@@ -76,6 +76,25 @@ export async function startProvisioningQueue(options: {
     }
   }
 
+  /**
+   * A worker killed in the middle of a job (SIGKILL, OOM, host crash) leaves that job `active` until its expiry, 20
+   * minutes later, when pg-boss would retry it for nothing: the sweep has long re-driven the order with a new job.
+   * Whoever holds the instance lock knows that no other job of this order is doing work, so it cancels them.
+   * A live worker's job that gets cancelled this way only finds its later complete or fail ignored.
+   */
+  async function cancelAbandonedJobs(queue: string, orderId: string, currentJobId: string) {
+    const { rows } = await db.pool.query<{ id: string }>(
+      `SELECT id FROM pgboss.job WHERE name = $1 AND singleton_key = $2 AND state = 'active' AND id <> $3`,
+      [queue, orderId, currentJobId],
+    );
+    if (rows.length === 0) return;
+    await boss.cancel(
+      queue,
+      rows.map((row) => row.id),
+    );
+    logger.info({ orderId, jobs: rows.length }, 'cancelled jobs a stopped worker left active');
+  }
+
   const { reconciler } = options;
   if (reconciler) {
     for (const region of catalog.regions) {
@@ -87,9 +106,10 @@ export async function startProvisioningQueue(options: {
             if (!job) return;
             const { orderId } = job.data;
             const lastAttempt = job.retryCount >= job.retryLimit;
-            const result = await withInstanceLock(orderId, () =>
-              reconciler.reconcile(orderId, { lastAttempt }),
-            );
+            const result = await withInstanceLock(orderId, async () => {
+              await cancelAbandonedJobs(job.name, orderId, job.id);
+              return reconciler.reconcile(orderId, { lastAttempt });
+            });
             if (result === 'busy') throw new Error('another job works on this instance; retrying later');
             logger.info({ orderId, ...result }, 'provisioning job finished');
             // Thrown so that pg-boss retries with back-off; the order stays processing (or new, when waiting).
@@ -100,10 +120,32 @@ export async function startProvisioningQueue(options: {
     }
   }
 
+  /**
+   * Instances whose advisory lock a live session holds right now, i.e. a job is working on them. Read from pg_locks
+   * (a 64-bit advisory key shows as classid = high and objid = low half) so that looking never takes the lock.
+   */
+  async function instancesBeingWorkedOn(instanceIds: string[]): Promise<Set<string>> {
+    if (instanceIds.length === 0) return new Set();
+    const { rows } = await db.pool.query<{ instance_id: string }>(
+      `SELECT i.id AS instance_id FROM unnest($1::uuid[]) AS i(id)
+        WHERE EXISTS (
+          SELECT 1 FROM pg_locks l
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended('instance:' || i.id::text, 0))`,
+      [instanceIds],
+    );
+    return new Set(rows.map((row) => row.instance_id));
+  }
+
   async function sweep(): Promise<number> {
     const unfinished = await listUnfinishedOrders(db.pool);
-    for (const order of unfinished) await enqueue(order);
-    return unfinished.length;
+    // An order whose instance a job is working on needs no second job: that one would only find the instance busy
+    // and pile up retries. Its own job finishes it, or pg-boss retries that job.
+    const busy = await instancesBeingWorkedOn([...new Set(unfinished.map((order) => order.instanceId))]);
+    const idle = unfinished.filter((order) => !busy.has(order.instanceId));
+    for (const order of idle) await enqueue(order);
+    return idle.length;
   }
 
   let timer: NodeJS.Timeout | undefined;
