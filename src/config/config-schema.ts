@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { catalogSchema } from '../catalog/catalog-schemas.js';
 
 const portRangeSchema = z
@@ -43,6 +44,24 @@ export const configSchema = z.strictObject({
   /** Key for secrets at rest (KEYHOUSE_SECRET_KEY, 32 bytes as base64); otherwise a key file in the data dir. */
   secretKey: z.string().min(1).max(200).nullable(),
   catalog: catalogSchema,
+  /**
+   * The Open Service Broker API under /osb: off (every /osb route answers 404) unless both credentials are set
+   * (KEYHOUSE_OSB_USERNAME / KEYHOUSE_OSB_PASSWORD). Platforms authenticate with them by HTTP basic auth.
+   */
+  osb: z
+    .strictObject({
+      username: z
+        .string()
+        .regex(/^[\x21-\x39\x3b-\x7e]{1,100}$/, '1 to 100 visible ASCII characters without ":"')
+        .nullable(),
+      password: z.string().min(16, 'at least 16 characters').max(200).nullable(),
+      /** Each platform organisation's Keyhouse organisation is billed to a copy of this profile. */
+      defaultBillingProfile: billingProfileInputSchema,
+    })
+    .refine((osb) => (osb.username === null) === (osb.password === null), {
+      message: 'set both username and password, or neither',
+      path: ['password'],
+    }),
 });
 
 export type Config = z.infer<typeof configSchema>;

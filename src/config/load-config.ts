@@ -18,6 +18,9 @@ export type Environment = {
   KEYHOUSE_SECRET_KEY?: string | undefined;
   /** Comma-separated, e.g. "api,worker". */
   KEYHOUSE_ROLES?: string | undefined;
+  /** Basic-auth credentials of the Open Service Broker API; without both the broker is off. */
+  KEYHOUSE_OSB_USERNAME?: string | undefined;
+  KEYHOUSE_OSB_PASSWORD?: string | undefined;
 };
 
 export class ConfigError extends Error {
@@ -90,6 +93,12 @@ function environmentOverrides(env: Environment): { tree: Tree; problems: string[
   }
   if (env.KEYHOUSE_SECRET_KEY) tree.secretKey = env.KEYHOUSE_SECRET_KEY;
   if (env.KEYHOUSE_ROLES) tree.roles = env.KEYHOUSE_ROLES.split(',').map((role) => role.trim());
+  if (env.KEYHOUSE_OSB_USERNAME || env.KEYHOUSE_OSB_PASSWORD) {
+    tree.osb = {
+      ...(env.KEYHOUSE_OSB_USERNAME ? { username: env.KEYHOUSE_OSB_USERNAME } : {}),
+      ...(env.KEYHOUSE_OSB_PASSWORD ? { password: env.KEYHOUSE_OSB_PASSWORD } : {}),
+    };
+  }
   return { tree, problems };
 }
 

@@ -11,6 +11,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import { authenticateRequest, authorizeRequest, type Authenticator } from './auth-guard.js';
+import { completeOpenApiDocument } from './openapi-examples.js';
 import { handleError, sendProblem } from './problem.js';
 
 export type HttpServerOptions = {
@@ -64,11 +65,20 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer' },
           session: { type: 'apiKey', in: 'cookie', name: 'keyhouse_session' },
+          osbBasic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'Open Service Broker credentials (osb.username/password)',
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: (documentObject) =>
+      completeOpenApiDocument(
+        'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject,
+      ),
   });
 
   app.addHook('onRequest', authenticateRequest(options.authenticator));
