@@ -7,6 +7,7 @@ import { createBillingProfileService } from './billing/billing-profile-service.j
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
+import type { LocalDriverTestFaults } from './drivers/local-driver.js';
 import { migrate } from './db/migrate.js';
 import type { EdgeGateway } from './edge/edge-gateway.js';
 import { runEdgeRole } from './edge/edge-role.js';
@@ -61,6 +62,8 @@ export async function createKeyhouse(options: {
   now?: () => Date;
   /** Tests share one built Keycloak distribution across runs. */
   distributionCacheDir?: string;
+  /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
+  localDriverTestFaults?: LocalDriverTestFaults;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -87,6 +90,7 @@ export async function createKeyhouse(options: {
         ca,
         logger,
         distributionCacheDir: options.distributionCacheDir,
+        testFaults: options.localDriverTestFaults,
       });
       closers.push(() => worker!.stop());
     }

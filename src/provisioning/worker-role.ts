@@ -12,6 +12,7 @@ import {
   superviseLocalInstances,
   type EdgeRoutes,
   type LocalDriver,
+  type LocalDriverTestFaults,
 } from '../drivers/local-driver.js';
 import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../edge/edge-route-store.js';
 import type { LocalCa } from '../edge/local-ca.js';
@@ -44,6 +45,8 @@ export async function startWorkerRole(options: {
   superviseIntervalMs?: number;
   /** Tests share one built distribution across runs. */
   distributionCacheDir?: string;
+  /** Only tests: see LocalDriverOptions.testFaults. */
+  testFaults?: LocalDriverTestFaults;
 }): Promise<WorkerRole> {
   const { config, db, secretBox } = options;
   const logger = options.logger.child({ role: 'worker' });
@@ -94,6 +97,7 @@ export async function startWorkerRole(options: {
     distributions,
     logger,
     edge,
+    testFaults: options.testFaults,
   });
 
   const reconciler = createReconciler({

@@ -5,6 +5,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { createTestDatabase } from './test-database.js';
@@ -24,7 +25,7 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -37,6 +38,7 @@ export async function startTestKeyhouse(
     logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
+    localDriverTestFaults: options.localDriverTestFaults,
   });
   return {
     ...keyhouse,

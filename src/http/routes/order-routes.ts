@@ -9,12 +9,20 @@ import { signedInActorOf } from '../auth-guard.js';
 import { problemResponses } from '../problem.js';
 import { idempotencyHeadersSchema, idParamsSchema } from '../request-schemas.js';
 
-/** The body as documented; the region's trusted-source rules are applied by the service. */
+/**
+ * The body as documented, bounded; the rules that depend on the catalog and the instance (grow only, newer only,
+ * the typed name, the region's trusted-source rules) are applied by the service with changeOrderRequestSchema.
+ */
 const changeOrderBodySchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('scale'), nodeSize: z.string().max(40) }),
+  z.strictObject({ type: z.literal('storage'), storageGb: z.int().min(0).max(100_000) }),
   z.strictObject({
     type: z.literal('trusted-sources'),
     trustedSources: z.array(z.string().max(64)).max(200),
   }),
+  z.strictObject({ type: z.literal('restart') }),
+  z.strictObject({ type: z.literal('upgrade'), version: z.string().max(20) }),
+  z.strictObject({ type: z.literal('delete'), confirmName: z.string().max(63) }),
 ]);
 
 export function orderRoutes(orders: OrderService, catalog: Catalog): FastifyPluginAsyncZod {
