@@ -1,0 +1,569 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+import type { PublicCatalog } from '../catalog/catalog-service.js';
+import type { Instance } from '../instances/instance-schemas.js';
+import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
+import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
+import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
+
+/**
+ * keyhouse: the command line client of the REST API. Configuration: KEYHOUSE_URL and KEYHOUSE_TOKEN, or what
+ * `keyhouse login` stored. Exit codes: 0 done, 1 refused by the API (or an order failed), 2 wrong usage.
+ */
+const USAGE = `Usage: keyhouse <command> [options]
+
+Commands:
+  login --url <url> (--token <token> | --email <email> [--password-stdin])
+  catalog
+  order create --node-size <id> --storage-gb <n> --trusted-source <cidr>... --region <id> [--zone <id>]
+               [--service-type keycloak] [--version <v>] --billing-profile-id <id> --accept-terms [--wait]
+  orders list [--status <s>] [--instance-id <id>] | orders show <id> | orders watch <id>
+  instances list | instances show <id>
+  credentials <instance-id>
+  sources set|add|remove <instance-id> <cidr>... [--wait]
+  scale <instance-id> --node-size <id> [--wait]
+  storage <instance-id> --storage-gb <n> [--wait]
+  restart <instance-id> [--wait]
+  upgrade <instance-id> --version <v> [--wait]
+  delete <instance-id> --confirm-name <instance name> [--wait]
+  tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
+
+Global options: --output table|json (default table), --url <url>, --token <token>
+Environment: KEYHOUSE_URL, KEYHOUSE_TOKEN`;
+
+class UsageError extends Error {}
+
+type Environment = {
+  KEYHOUSE_URL?: string;
+  KEYHOUSE_TOKEN?: string;
+  HOME?: string;
+  XDG_CONFIG_HOME?: string;
+};
+
+type Output = 'table' | 'json';
+type Io = { out: (text: string) => void; err: (text: string) => void; stdin: () => Promise<string> };
+
+const globalOptions = {
+  output: { type: 'string', default: 'table' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+// ---- output --------------------------------------------------------------------------------------------------------
+
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const cell = (value: unknown) =>
+    value === null || value === undefined ? '-' : Array.isArray(value) ? value.join(',') : String(value);
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((c) => c.toUpperCase())),
+    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
+  ].join('\n');
+}
+
+function details(record: Record<string, unknown>): string {
+  const width = Math.max(...Object.keys(record).map((k) => k.length));
+  return Object.entries(record)
+    .map(([key, value]) => {
+      const text =
+        value === null || value === undefined
+          ? '-'
+          : typeof value === 'object'
+            ? Array.isArray(value) && value.every((v) => typeof v !== 'object')
+              ? value.join(', ')
+              : JSON.stringify(value)
+            : String(value);
+      return `${key.padEnd(width)}  ${text}`;
+    })
+    .join('\n');
+}
+
+function describeOrder(order: Order): string {
+  const steps = order.steps.map(
+    (s) => `  ${s.status.padEnd(7)} ${s.name}${s.message ? `: ${s.message}` : ''}`,
+  );
+  return [
+    `order ${order.id} (${order.type}) ${order.status.toUpperCase()}`,
+    `instance ${order.instanceId}, ${order.price.perMonth} ${order.price.currency}/month`,
+    ...(order.failureReason ? [`failure: ${order.failureReason}`] : []),
+    ...steps,
+  ].join('\n');
+}
+
+// ---- commands ------------------------------------------------------------------------------------------------------
+
+type Context = {
+  api: () => ApiClient;
+  output: Output;
+  io: Io;
+  env: Environment;
+  positionals: string[];
+  values: Record<string, string | boolean | string[] | undefined>;
+};
+
+const str = (ctx: Context, name: string) => {
+  const value = ctx.values[name];
+  return typeof value === 'string' ? value : undefined;
+};
+const required = (ctx: Context, name: string) => {
+  const value = str(ctx, name);
+  if (value === undefined) throw new UsageError(`--${name} is required`);
+  return value;
+};
+const positional = (ctx: Context, index: number, what: string) => {
+  const value = ctx.positionals[index];
+  if (value === undefined) throw new UsageError(`${what} is missing`);
+  return value;
+};
+const integer = (ctx: Context, name: string) => {
+  const text = required(ctx, name);
+  if (!/^\d{1,6}$/.test(text)) throw new UsageError(`--${name} must be a whole number`);
+  return Number(text);
+};
+
+function print(ctx: Context, value: unknown, asTable: () => string) {
+  ctx.io.out(ctx.output === 'json' ? JSON.stringify(value, null, 2) : asTable());
+}
+
+/** Field errors of a shared schema, in the server's words (path: message). */
+function check<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({
+    path: issue.path.join('.') || '(body)',
+    message: issue.code === 'unrecognized_keys' ? `unknown ${issue.keys.join(', ')}` : issue.message,
+  }));
+  throw new LocalRefusal('The request has invalid fields.', errors);
+}
+
+/** Follows an order until it is done or failed: server-sent events, falling back to polling. */
+async function watchOrder(ctx: Context, orderId: string): Promise<Order> {
+  const api = ctx.api();
+  let last = '';
+  const show = (order: Order) => {
+    const text = ctx.output === 'json' ? JSON.stringify(order) : describeOrder(order);
+    if (text !== last) ctx.io.err(text);
+    last = text;
+  };
+  const finished = (order: Order) => order.status === 'done' || order.status === 'failed';
+  const controller = new AbortController();
+  try {
+    const response = await api.stream(`/api/v1/orders/${orderId}/events`, controller.signal);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = event
+          .split('\n')
+          .filter((line) => line.startsWith('data: '))
+          .map((line) => line.slice(6))
+          .join('\n');
+        if (!data) continue;
+        const order = JSON.parse(data) as Order;
+        show(order);
+        if (finished(order)) {
+          controller.abort();
+          return order;
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof ApiRefusal) throw error;
+    // The stream broke off: polling takes over.
+  }
+  for (;;) {
+    const order = await api.get<Order>(`/api/v1/orders/${orderId}`);
+    show(order);
+    if (finished(order)) return order;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+async function placed(ctx: Context, order: Order): Promise<number> {
+  if (ctx.values.wait) {
+    const final = await watchOrder(ctx, order.id);
+    print(ctx, final, () => describeOrder(final));
+    return final.status === 'done' ? 0 : 1;
+  }
+  print(ctx, order, () => describeOrder(order));
+  return 0;
+}
+
+async function changeOrder(
+  ctx: Context,
+  instanceId: string,
+  change: Record<string, unknown>,
+): Promise<number> {
+  const api = ctx.api();
+  const [catalog, instance] = await Promise.all([
+    api.get<PublicCatalog>('/api/v1/catalog'),
+    api.get<Instance>(`/api/v1/instances/${encodeURIComponent(instanceId)}`),
+  ]);
+  const {
+    name,
+    deletionProtection,
+    serviceType,
+    version,
+    nodeSize,
+    storageGb,
+    trustedSources,
+    region,
+    zone,
+  } = instance;
+  const schema = changeOrderRequestSchema(catalog, {
+    name,
+    deletionProtection,
+    spec: { serviceType, version, nodeSize, storageGb, trustedSources, region, zone },
+  });
+  const body = check(schema, change);
+  return placed(ctx, await api.post<Order>(`/api/v1/instances/${instance.id}/orders`, body));
+}
+
+const commands: Record<
+  string,
+  { options?: ParseArgsConfig['options']; run: (ctx: Context) => Promise<number>; auth?: false }
+> = {
+  catalog: {
+    auth: false,
+    async run(ctx) {
+      const catalog = await ctx.api().get<PublicCatalog>('/api/v1/catalog');
+      print(ctx, catalog, () =>
+        [
+          table(catalog.nodeSizes, ['id', 'family', 'vcpu', 'memoryGb', 'pricePerHour', 'pricePerMonth']),
+          '',
+          `storage: ${catalog.storage.minGb}–${catalog.storage.maxGb} GB in steps of ${catalog.storage.stepGb} GB, ` +
+            `${catalog.storage.pricePerStepPerMonth} ${catalog.currency} per step and month`,
+          `versions: ${catalog.serviceTypes.map((s) => `${s.id} ${s.versions.join(', ')}`).join('; ')}`,
+          `regions: ${catalog.regions.map((r) => `${r.id} (${r.zones.map((z) => z.id).join(', ')})`).join('; ')}`,
+          `terms: ${catalog.terms.version} ${catalog.terms.url}`,
+        ].join('\n'),
+      );
+      return 0;
+    },
+  },
+  'order create': {
+    options: {
+      'service-type': { type: 'string' },
+      version: { type: 'string' },
+      'node-size': { type: 'string' },
+      'storage-gb': { type: 'string' },
+      'trusted-source': { type: 'string', multiple: true },
+      region: { type: 'string' },
+      zone: { type: 'string' },
+      'billing-profile-id': { type: 'string' },
+      'accept-terms': { type: 'boolean' },
+      'idempotency-key': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    async run(ctx) {
+      const api = ctx.api();
+      const catalog = await api.get<PublicCatalog>('/api/v1/catalog');
+      if (!ctx.values['accept-terms']) {
+        throw new UsageError(`--accept-terms is required: read the terms ${catalog.terms.url} first`);
+      }
+      const serviceType = str(ctx, 'service-type') ?? catalog.serviceTypes[0]!.id;
+      const storage = str(ctx, 'storage-gb');
+      const request = {
+        serviceType,
+        version:
+          str(ctx, 'version') ?? catalog.serviceTypes.find((s) => s.id === serviceType)?.versions.at(-1),
+        nodeSize: str(ctx, 'node-size'),
+        storageGb: storage === undefined ? undefined : /^\d{1,6}$/.test(storage) ? Number(storage) : storage,
+        trustedSources: (ctx.values['trusted-source'] as string[] | undefined) ?? [],
+        region: str(ctx, 'region'),
+        zone: str(ctx, 'zone'),
+        billingProfileId: str(ctx, 'billing-profile-id'),
+        acceptTerms: { version: catalog.terms.version },
+      };
+      check(createOrderRequestSchema(catalog), request);
+      const key = str(ctx, 'idempotency-key');
+      const order = await api.post<Order>('/api/v1/orders', request, key ? { 'idempotency-key': key } : {});
+      return placed(ctx, order);
+    },
+  },
+  'orders list': {
+    options: { status: { type: 'string' }, 'instance-id': { type: 'string' } },
+    async run(ctx) {
+      const query = new URLSearchParams();
+      if (str(ctx, 'status')) query.set('status', str(ctx, 'status')!);
+      if (str(ctx, 'instance-id')) query.set('instanceId', str(ctx, 'instance-id')!);
+      const page = await ctx.api().get<{ items: Order[] }>(`/api/v1/orders?${query}`);
+      print(ctx, page.items, () =>
+        table(
+          page.items.map((o) => ({ ...o, perMonth: o.price.perMonth })),
+          ['id', 'type', 'status', 'instanceId', 'perMonth', 'createdAt'],
+        ),
+      );
+      return 0;
+    },
+  },
+  'orders show': {
+    async run(ctx) {
+      const order = await ctx
+        .api()
+        .get<Order>(`/api/v1/orders/${encodeURIComponent(positional(ctx, 0, 'order id'))}`);
+      print(ctx, order, () => describeOrder(order));
+      return 0;
+    },
+  },
+  'orders watch': {
+    async run(ctx) {
+      const order = await watchOrder(ctx, encodeURIComponent(positional(ctx, 0, 'order id')));
+      print(ctx, order, () => describeOrder(order));
+      return order.status === 'done' ? 0 : 1;
+    },
+  },
+  'instances list': {
+    async run(ctx) {
+      const page = await ctx.api().get<{ items: Instance[] }>('/api/v1/instances');
+      print(ctx, page.items, () =>
+        table(page.items, ['id', 'name', 'status', 'version', 'nodeSize', 'storageGb', 'region', 'url']),
+      );
+      return 0;
+    },
+  },
+  'instances show': {
+    async run(ctx) {
+      const instance = await ctx
+        .api()
+        .get<Instance>(`/api/v1/instances/${encodeURIComponent(positional(ctx, 0, 'instance id'))}`);
+      print(ctx, instance, () => details(instance));
+      return 0;
+    },
+  },
+  credentials: {
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const credentials = await ctx
+        .api()
+        .post<{ username: string; password: string }>(`/api/v1/instances/${id}/credentials/reveal`, {});
+      print(ctx, credentials, () => details(credentials));
+      return 0;
+    },
+  },
+  sources: {
+    options: { wait: { type: 'boolean' } },
+    async run(ctx) {
+      const action = positional(ctx, 0, 'set, add or remove');
+      const instanceId = positional(ctx, 1, 'instance id');
+      const given = ctx.positionals.slice(2);
+      if (!['set', 'add', 'remove'].includes(action))
+        throw new UsageError('sources set|add|remove <instance-id> <cidr>...');
+      if (given.length === 0) throw new UsageError('name at least one address or CIDR range');
+      const instance = await ctx.api().get<Instance>(`/api/v1/instances/${encodeURIComponent(instanceId)}`);
+      const bare = (cidr: string) => cidr.replace(/\/(32|128)$/, '');
+      const removing = new Set(given.map(bare));
+      const trustedSources =
+        action === 'set'
+          ? given
+          : action === 'add'
+            ? [
+                ...instance.trustedSources,
+                ...given.filter((g) => !instance.trustedSources.map(bare).includes(bare(g))),
+              ]
+            : instance.trustedSources.filter((s) => !removing.has(bare(s)) && !removing.has(s));
+      return changeOrder(ctx, instanceId, { type: 'trusted-sources', trustedSources });
+    },
+  },
+  scale: {
+    options: { 'node-size': { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'scale',
+        nodeSize: required(ctx, 'node-size'),
+      }),
+  },
+  storage: {
+    options: { 'storage-gb': { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'storage',
+        storageGb: integer(ctx, 'storage-gb'),
+      }),
+  },
+  restart: {
+    options: { wait: { type: 'boolean' } },
+    run: (ctx) => changeOrder(ctx, positional(ctx, 0, 'instance id'), { type: 'restart' }),
+  },
+  upgrade: {
+    options: { version: { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'upgrade',
+        version: required(ctx, 'version'),
+      }),
+  },
+  delete: {
+    options: { 'confirm-name': { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'delete',
+        confirmName: required(ctx, 'confirm-name'),
+      }),
+  },
+  'tickets list': {
+    async run(ctx) {
+      const page = await ctx.api().get<{ items: Record<string, unknown>[] }>('/api/v1/tickets');
+      print(ctx, page.items, () =>
+        table(page.items, ['number', 'status', 'subject', 'orderId', 'createdAt']),
+      );
+      return 0;
+    },
+  },
+  'tickets create': {
+    options: {
+      subject: { type: 'string' },
+      message: { type: 'string' },
+      'order-id': { type: 'string' },
+      'instance-id': { type: 'string' },
+    },
+    async run(ctx) {
+      const ticket = await ctx.api().post<Record<string, unknown>>('/api/v1/tickets', {
+        subject: required(ctx, 'subject'),
+        message: required(ctx, 'message'),
+        orderId: str(ctx, 'order-id'),
+        instanceId: str(ctx, 'instance-id'),
+      });
+      print(ctx, ticket, () => details(ticket));
+      return 0;
+    },
+  },
+};
+// "tickets" alone lists them.
+commands.tickets = commands['tickets list']!;
+
+async function login(args: string[], env: Environment, io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...globalOptions,
+      email: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const url = values.url ?? env.KEYHOUSE_URL;
+  if (!url) throw new UsageError('--url (or KEYHOUSE_URL) is required');
+  let token = values.token;
+  if (!token) {
+    if (!values.email) throw new UsageError('--token <token> or --email <email> is required');
+    if (!values['password-stdin']) throw new UsageError('--password-stdin is required with --email');
+    const password = (await io.stdin()).replace(/\r?\n$/, '');
+    const response = await fetch(`${url.replace(/\/+$/, '')}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: values.email, password }),
+    });
+    if (!response.ok) throw new ApiRefusal(response.status, (await response.json()) as never);
+    const { csrfToken } = (await response.json()) as { csrfToken: string };
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const session = createApiClient({ url, cookie });
+    token = (
+      await session.post<{ token: string }>(
+        '/api/v1/tokens',
+        { name: `keyhouse CLI on ${hostname()}`.slice(0, 80) },
+        { 'x-csrf-token': csrfToken },
+      )
+    ).token;
+  }
+  const check = createApiClient({ url, token });
+  const whoami = await check.get<{ user: { email: string }; organization: { customerNumber: string } }>(
+    '/api/v1/auth/session',
+  );
+  const file = credentialsPath(env);
+  writeCredentials(file, { url, token });
+  io.out(
+    `Signed in as ${whoami.user.email} (${whoami.organization.customerNumber}); token stored in ${file}`,
+  );
+  return 0;
+}
+
+export async function main(argv: string[], env: Environment, io: Io): Promise<number> {
+  const [first, second] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    io.out(USAGE);
+    return first ? 0 : 2;
+  }
+  try {
+    if (first === 'login') return await login(argv.slice(1), env, io);
+    const twoWords = second && commands[`${first} ${second}`] ? `${first} ${second}` : undefined;
+    const name = twoWords ?? first;
+    const command = commands[name];
+    if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
+    const { values, positionals } = parseArgs({
+      args: argv.slice(twoWords ? 2 : 1),
+      options: { ...globalOptions, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    const output = values.output;
+    if (output !== 'table' && output !== 'json') throw new UsageError('--output is table or json');
+    const stored = readCredentials(credentialsPath(env));
+    const url = (values.url as string | undefined) ?? env.KEYHOUSE_URL ?? stored?.url;
+    const token = (values.token as string | undefined) ?? env.KEYHOUSE_TOKEN ?? stored?.token;
+    const ctx: Context = {
+      api: () => {
+        if (!url) throw new UsageError('set KEYHOUSE_URL (or run keyhouse login)');
+        if (!token && command.auth !== false)
+          throw new UsageError('set KEYHOUSE_TOKEN (or run keyhouse login)');
+        return createApiClient({ url, token });
+      },
+      output,
+      io,
+      env,
+      positionals,
+      values: values as Context['values'],
+    };
+    return await command.run(ctx);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`keyhouse: ${(error as Error).message}\n(keyhouse --help lists the commands)`);
+      return 2;
+    }
+    if (error instanceof ApiRefusal || error instanceof LocalRefusal) {
+      const problem =
+        error instanceof ApiRefusal ? error.problem : { detail: error.message, errors: error.errors };
+      const title = error instanceof ApiRefusal ? `${error.status} ${problem.title ?? ''}`.trim() : 'refused';
+      io.err(`keyhouse: ${title}: ${problem.detail ?? error.message}`);
+      for (const field of problem.errors ?? []) io.err(`  ${field.path}: ${field.message}`);
+      return 1;
+    }
+    io.err(`keyhouse: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+// Run as a program (also through npm's bin symlink), not when imported.
+const invokedAs = process.argv[1] ? realpathSync(process.argv[1]) : undefined;
+if (invokedAs === fileURLToPath(import.meta.url)) {
+  const io: Io = {
+    out: (text) => process.stdout.write(text + '\n'),
+    err: (text) => process.stderr.write(text + '\n'),
+    stdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+  const { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME } = process.env;
+  process.exitCode = await main(
+    process.argv.slice(2),
+    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME },
+    io,
+  );
+}
