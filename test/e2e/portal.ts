@@ -59,6 +59,10 @@ type AxeViolation = { id: string; impact: string | null; help: string; nodes: { 
 
 /** No serious or critical axe-core violation (WCAG 2.x A/AA rules) on the page as it is now. */
 export async function expectAccessible(page: Page, what: string) {
+  // Colours mid-transition (a button just enabled) would be judged as they are at that instant.
+  await page.evaluate(() =>
+    Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))),
+  );
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: axeSource });
   const violations = await page.evaluate(async () => {
     const axe = (window as unknown as { axe: { run(o: object): Promise<{ violations: AxeViolation[] }> } })
