@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// Code inside page.evaluate runs in the browser.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -88,7 +90,7 @@ describe('sign-up, login and the language', () => {
       ['Billing profiles', 'Billing profiles'],
       ['Support tickets', 'Support tickets'],
       ['Members', 'Members'],
-    ]) {
+    ] as const) {
       await page.getByRole('navigation').getByRole('link', { name: link, exact: true }).click();
       await page.getByRole('heading', { level: 1, name: heading }).waitFor();
       await expectAccessible(page, `${heading} (en)`);
