@@ -457,7 +457,7 @@ async function login(args: string[], env: Environment, io: Io): Promise<number> 
     },
     strict: true,
   });
-  const url = values.url ?? env.KEYHOUSE_URL;
+  const url = values.url || env.KEYHOUSE_URL;
   if (!url) throw new UsageError('--url (or KEYHOUSE_URL) is required');
   let token = values.token;
   if (!token) {
@@ -514,8 +514,8 @@ export async function main(argv: string[], env: Environment, io: Io): Promise<nu
     const output = values.output;
     if (output !== 'table' && output !== 'json') throw new UsageError('--output is table or json');
     const stored = readCredentials(credentialsPath(env));
-    const url = (values.url as string | undefined) ?? env.KEYHOUSE_URL ?? stored?.url;
-    const token = (values.token as string | undefined) ?? env.KEYHOUSE_TOKEN ?? stored?.token;
+    const url = (values.url as string | undefined) ?? (env.KEYHOUSE_URL || stored?.url);
+    const token = (values.token as string | undefined) ?? (env.KEYHOUSE_TOKEN || stored?.token);
     const ctx: Context = {
       api: () => {
         if (!url) throw new UsageError('set KEYHOUSE_URL (or run keyhouse login)');
