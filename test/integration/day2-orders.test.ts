@@ -297,12 +297,27 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
         }
       })();
 
+      /** Polls (every 100 ms) until `condition` holds; the load keeps flowing meanwhile. */
+      const until = async (condition: () => boolean, timeoutMs: number, what: string) => {
+        const deadline = performance.now() + timeoutMs;
+        while (!condition()) {
+          if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      // Load flows before the change …
+      await until(() => adminCalls >= 3 && caller.results.length >= 3, 60_000, 'both clients calling');
       const placed = await changeOrder({ type: 'storage', storageGb: 100 });
       expect(placed.statusCode).toBe(201);
       const order = await finished(placed.json().id, 2 * 60_000);
-      // Keep calling a moment beyond DONE: the edge applies route changes asynchronously.
-      const until = performance.now() + 2_000;
-      while (performance.now() < until) await probe(url);
+      // … and a while beyond DONE (the edge applies route changes asynchronously): 5 s and 3 more admin calls.
+      const doneAt = performance.now();
+      const adminAtDone = adminCalls;
+      await until(
+        () => performance.now() - doneAt > 5_000 && adminCalls >= adminAtDone + 3,
+        60_000,
+        'load after DONE',
+      );
       const results = await caller.stop();
       calling = false;
       await adminLoop;
