@@ -62,8 +62,14 @@ type AxeViolation = { id: string; impact: string | null; help: string; nodes: { 
 /** No serious or critical axe-core violation (WCAG 2.x A/AA rules) on the page as it is now. */
 export async function expectAccessible(page: Page, what: string) {
   // Colours mid-transition (a button just enabled) would be judged as they are at that instant.
+  // Spinners run forever: wait only for finite ones.
   await page.evaluate(() =>
-    Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined))),
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => a.effect?.getComputedTiming().endTime !== Infinity)
+        .map((a) => a.finished.catch(() => undefined)),
+    ),
   );
   if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: axeSource });
   const violations = await page.evaluate(async () => {
