@@ -47,11 +47,15 @@ export async function startProvisioningQueue(options: {
     await boss.createQueue(queueName(region.id), { name: queueName(region.id), policy: 'short', ...RETRY });
   }
 
+  /** This process's workers per queue: woken on enqueue instead of finding the job at their next poll. */
+  const workerIds = new Map<string, string[]>();
   const enqueue = async (order: { id: string; spec: { region: string } }) => {
-    await boss.send(queueName(order.spec.region), { orderId: order.id } satisfies JobData, {
+    const queue = queueName(order.spec.region);
+    await boss.send(queue, { orderId: order.id } satisfies JobData, {
       singletonKey: order.id,
       ...RETRY,
     });
+    for (const id of workerIds.get(queue) ?? []) boss.notifyWorker(id);
   };
 
   async function withInstanceLock<T>(orderId: string, work: () => Promise<T>): Promise<T | 'busy'> {
@@ -99,7 +103,7 @@ export async function startProvisioningQueue(options: {
   if (reconciler) {
     for (const region of catalog.regions) {
       for (let worker = 0; worker < region.capacity.concurrentOrders; worker++) {
-        await boss.work<JobData>(
+        const id = await boss.work<JobData>(
           queueName(region.id),
           { batchSize: 1, pollingIntervalSeconds: 1, includeMetadata: true },
           async ([job]) => {
@@ -116,6 +120,7 @@ export async function startProvisioningQueue(options: {
             if (result.outcome === 'retry') throw new Error(result.message);
           },
         );
+        workerIds.set(queueName(region.id), [...(workerIds.get(queueName(region.id)) ?? []), id]);
       }
     }
   }
