@@ -141,8 +141,10 @@ const instanceHistory = fc.record({
   bigGap: fc.integer({ min: 0, max: 20 * 24 }).map((h) => h * HOUR_MS),
 });
 
+type InstanceHistory = typeof instanceHistory extends fc.Arbitrary<infer T> ? T : never;
+
 /** What the reconciler writes: create opens a record; scale and storage close it and open the next; delete closes. */
-function recordsOf(id: string, history: fc.RecordValue<typeof instanceHistory>): MeteredRecord[] {
+function recordsOf(id: string, history: InstanceHistory): MeteredRecord[] {
   const changes: Change[] = [];
   let t = history.createdAt;
   let steps = history.steps;
