@@ -14,7 +14,10 @@ const seconds = Number(process.argv[2] ?? 10);
 const connections = 10;
 const serverUrl = process.env.BENCH_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432';
 
-async function startServer(script: string, env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess }> {
+async function startServer(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -47,11 +50,17 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${database}`);
 
 try {
-  const keyhouse = await startServer('bench/servers/keyhouse-server.ts', { DATABASE_URL: `${serverUrl}/${database}` });
+  const keyhouse = await startServer('bench/servers/keyhouse-server.ts', {
+    DATABASE_URL: `${serverUrl}/${database}`,
+  });
   const signup = await fetch(`${keyhouse.url}/api/v1/auth/signup`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'bench@example.com', password: 'benchmark password', organizationName: 'Bench' }),
+    body: JSON.stringify({
+      email: 'bench@example.com',
+      password: 'benchmark password',
+      organizationName: 'Bench',
+    }),
   });
   const cookie = signup.headers.get('set-cookie')!.split(';')[0]!;
   const { csrfToken } = (await signup.json()) as { csrfToken: string };
@@ -114,7 +123,9 @@ try {
 
   const row = (name: string, f: Figures) =>
     `${name.padEnd(24)} ${f.requestsPerSecond.toFixed(0).padStart(8)} req/s   p50 ${String(f.p50).padStart(4)} ms   p99 ${String(f.p99).padStart(4)} ms   errors ${f.errors}   non-2xx ${f.non2xx}`;
-  console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+  console.log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+  );
   console.log(`load: autocannon, ${connections} connections, ${seconds} s per run (after a 2 s warm-up)`);
   console.log(row('POST /api/v1/orders', orders));
   console.log(row('fastify hello-world', baseline));
