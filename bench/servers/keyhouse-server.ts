@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/platform/logger.js';
 
 const config = loadConfig({ DATA_DIR: mkdtempSync(path.join(tmpdir(), 'keyhouse-bench-')) });
+// The API role alone: accepted orders are queued, but no worker provisions thousands of Keycloaks.
+config.roles = ['api'];
 const keyhouse = await createKeyhouse({
   config,
   databaseUrl: process.env.DATABASE_URL!,
