@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { packageRoot } from '../../src/platform/package-root.js';
+import type { Config } from '../../src/config/config-schema.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 export const SCREENSHOTS = path.join(packageRoot, 'test-results', 'screenshots');
@@ -13,12 +14,28 @@ export const TEST_PASSWORD = 'correct horse battery staple';
 
 export type Portal = { keyhouse: TestKeyhouse; baseUrl: string; stop(): Promise<void> };
 
-/** A real Keyhouse on the embedded test database, listening on a free loopback port, serving the built portal. */
-export async function startPortal(): Promise<Portal> {
-  const keyhouse = await startTestKeyhouse();
+/**
+ * A real Keyhouse on the embedded test database, listening on a free loopback port, serving the built portal. Only
+ * the API role runs unless `adjust` asks for more (see `provisioningConfig`).
+ */
+export async function startPortal(adjust?: (config: Config) => void): Promise<Portal> {
+  const keyhouse = await startTestKeyhouse(adjust);
   await keyhouse.http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = keyhouse.http.server.address() as AddressInfo;
   return { keyhouse, baseUrl: `http://127.0.0.1:${port}`, stop: () => keyhouse.stop() };
+}
+
+/**
+ * Real provisioning on this machine: the worker and edge roles beside the API, the edge on loopback, random port
+ * ranges (no clash with other test runs), one catalog version (the worker prepares each version at start).
+ */
+export function provisioningConfig(config: Config) {
+  config.roles = ['api', 'worker', 'edge'];
+  config.catalog.serviceTypes[0]!.versions = config.catalog.serviceTypes[0]!.versions.slice(0, 1);
+  config.edge.listenHost = '127.0.0.1';
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  config.edge.portRange = { from: base, to: base + 20 };
+  config.keycloak.portRange = { from: base + 100, to: base + 140 };
 }
 
 /** Is the route there yet? (The API grows while the portal is built; tests of missing routes wait for them.) */

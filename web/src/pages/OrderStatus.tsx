@@ -59,7 +59,7 @@ function useLiveOrder(id: string) {
     }
     const source = new EventSource(`/api/v1/orders/${encodeURIComponent(id)}/events`);
     source.onopen = () => setStreaming('open');
-    source.onmessage = (event: MessageEvent<string>) => {
+    const onOrder = (event: MessageEvent<string>) => {
       try {
         const order = JSON.parse(event.data) as Order;
         if (order && order.id === id) queryClient.setQueryData(keys.order(id), order);
@@ -67,6 +67,9 @@ function useLiveOrder(id: string) {
         // A malformed event is skipped; the next one carries the full order again.
       }
     };
+    // The API names its events `event: order`; unnamed ones (`message`) are accepted too.
+    source.addEventListener('order', onOrder);
+    source.onmessage = onOrder;
     source.onerror = () => {
       source.close();
       setStreaming('failed');
