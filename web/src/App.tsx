@@ -16,6 +16,7 @@ const InstancePage = lazy(() => import('./pages/Instance'));
 const BillingProfiles = lazy(() => import('./pages/BillingProfiles'));
 const Tickets = lazy(() => import('./pages/Tickets'));
 const Members = lazy(() => import('./pages/Members'));
+const Audit = lazy(() => import('./pages/Audit'));
 
 /** Pages behind sign-in: without a session, go to /login and come back afterwards. */
 function RequireSession({ children }: { children: ReactNode }) {
@@ -53,6 +54,7 @@ export function App() {
             <Route path="/billing-profiles" element={<BillingProfiles />} />
             <Route path="/tickets" element={<Tickets />} />
             <Route path="/members" element={<Members />} />
+            <Route path="/audit" element={<Audit />} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Route>
         </Routes>

@@ -60,6 +60,7 @@ export async function api<T>(method: string, path: string, options: RequestOptio
       detail: problem?.detail ?? `${response.status} ${response.statusText}`,
       requestId: problem?.requestId ?? response.headers.get('x-request-id') ?? undefined,
       errors: Array.isArray(problem?.errors) ? problem.errors : undefined,
+      runningOrder: typeof problem?.runningOrder === 'string' ? problem.runningOrder : undefined,
     });
   }
   return payload as T;

@@ -1,7 +1,13 @@
 import type { PublicCatalog } from '../../../src/catalog/catalog-service';
 import type { Role } from '../../../src/accounts/roles';
+import type { z } from 'zod';
+import type { auditEventSchema } from '../../../src/audit/audit-schemas';
+import type { Usage } from '../../../src/billing/usage-schemas';
 
-export type { PublicCatalog, Role };
+export type { PublicCatalog, Role, Usage };
+
+/** GET /api/v1/audit-events: who did what, when, from where. */
+export type AuditEvent = z.infer<typeof auditEventSchema>;
 
 /** Shapes of the REST API v1 (docs: /docs, contract: design.md). */
 export type Session = {
@@ -31,6 +37,8 @@ export type Order = {
   steps: OrderStep[];
   instanceId?: string | null;
   price?: Price | null;
+  /** Change orders that alter the price: new minus old. */
+  priceDelta?: Price | null;
   failureReason?: string | null;
   createdAt: string;
   updatedAt: string;
@@ -58,7 +66,9 @@ export type Instance = {
   url?: string | null;
   adminUsername?: string | null;
   conditions: Condition[];
-  usage?: { storageUsedGb?: number; [key: string]: unknown } | null;
+  deletionProtection: boolean;
+  usage?: { storageUsedBytes: number; storageQuotaBytes: number } | null;
+  billingProfileId?: string;
 };
 
 export type BillingProfileInput = {
@@ -108,4 +118,6 @@ export type Problem = {
   detail: string;
   requestId?: string;
   errors?: FieldError[];
+  /** 409 of a change order: the order of the instance that still runs (/api/v1/orders/{id}). */
+  runningOrder?: string;
 };

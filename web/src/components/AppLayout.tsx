@@ -25,7 +25,7 @@ import { Suspense, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate } from 'react-router';
 import { api, setCsrfToken } from '../api/client';
-import { sessionKey, useSession } from '../api/session';
+import { sessionKey, useCan, useSession } from '../api/session';
 import { LanguageSwitch } from './LanguageSwitch';
 import { Loading, RouterLink } from './ui';
 
@@ -36,6 +36,7 @@ const navItems = [
   { to: '/billing-profiles', key: 'nav.billingProfiles', exact: false },
   { to: '/tickets', key: 'nav.tickets', exact: false },
   { to: '/members', key: 'nav.members', exact: false },
+  { to: '/audit', key: 'nav.audit', exact: false, permission: 'audit:read' as const },
 ];
 
 export function AppLayout() {
@@ -45,6 +46,7 @@ export function AppLayout() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const [sidebarOpen, setSidebarOpen] = useState(true);
+  const mayReadAudit = useCan('audit:read');
 
   const logout = async () => {
     await api('POST', '/api/v1/auth/logout').catch(() => undefined);
@@ -115,11 +117,13 @@ export function AppLayout() {
       <PageSidebarBody>
         <Nav aria-label={t('nav.label')}>
           <NavList>
-            {navItems.map((item) => (
-              <NavItem key={item.to} to={item.to} isActive={isActive(item)} component={RouterLink}>
-                {t(item.key)}
-              </NavItem>
-            ))}
+            {navItems
+              .filter((item) => !('permission' in item) || mayReadAudit)
+              .map((item) => (
+                <NavItem key={item.to} to={item.to} isActive={isActive(item)} component={RouterLink}>
+                  {t(item.key)}
+                </NavItem>
+              ))}
           </NavList>
         </Nav>
       </PageSidebarBody>

@@ -19,6 +19,7 @@ import type { BillingProfile } from '../api/types';
 import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
 import { apiFieldErrors, hasUnplacedErrors, zodErrors } from '../validation';
 import { BillingProfileFields } from '../wizard/steps';
+import { BillingUsage } from './BillingUsage';
 
 const empty = {
   company: '',
@@ -125,6 +126,7 @@ export default function BillingProfiles() {
               }))}
             />
           )}
+          {profiles.data && profiles.data.items.length > 0 && <BillingUsage profiles={profiles.data.items} />}
         </Stack>
       </PageSection>
     </>

@@ -30,6 +30,7 @@ import { useCan, useSession } from '../api/session';
 import type { Instance, Order, PublicCatalog } from '../api/types';
 import { SourceListEditor } from '../components/SourceListEditor';
 import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
+import { InstanceChanges, useRunningOrder } from '../instance/changes';
 import { useFormat } from '../format';
 import { uuid } from '../uuid';
 import { zodErrors } from '../validation';
@@ -106,6 +107,7 @@ function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: Pub
   const mayChange = useCan('instances:change');
   const [editing, setEditing] = useState<{ sources: string[]; key: string } | null>(null);
   const region = catalog.regions.find((r) => r.id === instance.region);
+  const running = useRunningOrder(instance.id);
   const change = useMutation({
     mutationFn: (edit: { sources: string[]; key: string }) =>
       api<Order>('POST', `/api/v1/instances/${encodeURIComponent(instance.id)}/orders`, {
@@ -132,6 +134,7 @@ function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: Pub
           <div>
             <Button
               variant="secondary"
+              isDisabled={Boolean(running) || instance.status !== 'running'}
               onClick={() => setEditing({ sources: [...instance.trustedSources], key: uuid() })}
             >
               {t('instance.editSources')}
@@ -207,7 +210,9 @@ export default function InstancePage() {
   const size = catalog.data?.nodeSizes.find((n) => n.id === i.nodeSize);
   const region = catalog.data?.regions.find((r) => r.id === i.region);
   const zone = region?.zones.find((z) => z.id === i.zone);
-  const used = typeof i.usage?.storageUsedGb === 'number' ? i.usage.storageUsedGb : undefined;
+  const GB = 1024 ** 3;
+  const used = i.usage ? i.usage.storageUsedBytes / GB : undefined;
+  const deleted = i.status === 'deleted';
 
   return (
     <>
@@ -215,7 +220,11 @@ export default function InstancePage() {
         title={
           <>
             {i.name}{' '}
-            <Label color={i.status === 'running' ? 'green' : 'grey'} isCompact>
+            <Label
+              color={i.status === 'running' ? 'green' : i.status === 'failed' ? 'red' : 'grey'}
+              isCompact
+              data-testid="instance-status"
+            >
               {t(`instanceStatus.${i.status}`, { defaultValue: i.status })}
             </Label>
           </>
@@ -224,6 +233,11 @@ export default function InstancePage() {
       />
       <PageSection>
         <Grid hasGutter>
+          {deleted && (
+            <GridItem md={12}>
+              <Alert variant="info" isInline title={t('instance.deleted')} />
+            </GridItem>
+          )}
           <GridItem md={6}>
             <Card isFullHeight>
               <CardTitle component="h2">{t('instance.access')}</CardTitle>
@@ -251,7 +265,7 @@ export default function InstancePage() {
                     <DescriptionListTerm>{t('instance.adminUser')}</DescriptionListTerm>
                     <DescriptionListDescription>{i.adminUsername ?? '–'}</DescriptionListDescription>
                   </DescriptionListGroup>
-                  {mayReveal && (
+                  {mayReveal && !deleted && (
                     <DescriptionListGroup>
                       <DescriptionListTerm>{t('instance.credentials')}</DescriptionListTerm>
                       <DescriptionListDescription>
@@ -356,6 +370,16 @@ export default function InstancePage() {
               </CardBody>
             </Card>
           </GridItem>
+          {!deleted && catalog.data && (
+            <GridItem md={12}>
+              <Card>
+                <CardTitle component="h2">{t('instance.changes')}</CardTitle>
+                <CardBody>
+                  <InstanceChanges instance={i} catalog={catalog.data} />
+                </CardBody>
+              </Card>
+            </GridItem>
+          )}
           <GridItem md={12}>
             <Card>
               <CardTitle component="h2">{t('wizard.steps.sources')}</CardTitle>
