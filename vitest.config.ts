@@ -16,6 +16,8 @@ const integration = (database: 'embedded' | 'external') => ({
 
 export default defineConfig({
   test: {
+    // Two files at a time: the API tests run beside the slow ones that wait for a real Keycloak.
+    maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
       integration('embedded'),
