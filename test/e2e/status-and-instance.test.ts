@@ -27,7 +27,7 @@ beforeAll(async () => {
 }, 10 * 60_000);
 afterAll(async () => {
   await browser?.close();
-  // The instance is removed through the driver: no process, database or files.
+  // Until the delete test below has run, the instance is removed through the driver: no process, database or files.
   const instanceId = shared.instanceId;
   if (portal && instanceId) {
     const { rows } = await portal.keyhouse.db.pool.query<{ name: string; status: string }>(
@@ -252,6 +252,112 @@ describe('order status and instance pages with a real Keycloak', () => {
       };
       expect(after.trustedSources).toHaveLength(2);
       expect(after.trustedSources).toContain('145.253.2.0/28');
+      expect(errors).toEqual([]);
+    },
+  );
+});
+
+describe('day-2 changes in the portal, on the same instance', () => {
+  it(
+    'scales b2-4 → b4-8 with the cost confirmation, then deletes with protection off and the typed name',
+    {
+      timeout: 6 * 60_000,
+    },
+    async () => {
+      const { page, errors, instanceId } = shared;
+      if (!page || !instanceId) throw new Error('the German part did not get as far as the instance');
+      const dialog = page.getByRole('dialog');
+      const instanceApi = async () =>
+        (await (await page.request.get(`/api/v1/instances/${instanceId}`)).json()) as {
+          name: string;
+          status: string;
+          nodeSize: string;
+          deletionProtection: boolean;
+        };
+      const orderIdOf = () => page.url().split('/').at(-1)!;
+
+      // Scale: the picker with prices, the new price and delta, then the confirmation with the wizard's wording.
+      await page.goto(`/instances/${instanceId}`);
+      await page.getByRole('button', { name: 'Change the node size' }).click();
+      await dialog.getByRole('radio', { name: /b4-8/ }).check();
+      await dialog.getByText('New price').first().waitFor();
+      await expectAccessible(page, 'scale dialog (en)');
+      await screenshot(page, 'en-instance-scale-dialog');
+      await dialog.getByRole('button', { name: 'Review the costs' }).click();
+      await dialog.getByRole('heading', { name: 'Confirm the costs' }).waitFor();
+      expect(await dialog.getByTestId('change-new-price').textContent()).toMatch(/€[\d.,]+ per hour/);
+      expect(await dialog.getByTestId('change-price-delta').textContent()).toMatch(
+        /^\+€[\d.,]+ per hour · \+€/,
+      );
+      await screenshot(page, 'en-instance-scale-confirm');
+      await dialog.getByRole('button', { name: 'Order now (with costs)' }).dblclick();
+      await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+      const scaleOrder = orderIdOf();
+      await page.getByRole('heading', { level: 1, name: /Node size/ }).waitFor();
+
+      // While it runs, the instance page offers no change but a link to the running order.
+      await page.goto(`/instances/${instanceId}`);
+      await page.getByTestId('change-running').waitFor();
+      expect(await page.getByRole('button', { name: 'Change the node size' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Delete' }).isDisabled()).toBe(true);
+      await screenshot(page, 'en-instance-change-running');
+      await page.getByRole('link', { name: 'Go to the running order' }).click();
+      await page.waitForURL(new RegExp(`/orders/${scaleOrder}$`));
+      await currentState(page)
+        .getByText('DONE')
+        .waitFor({ timeout: 3 * 60_000 });
+      await screenshot(page, 'en-order-status-scale-done');
+      const orders = (await (await page.request.get(`/api/v1/orders?instanceId=${instanceId}`)).json()) as {
+        items: { type: string }[];
+      };
+      expect(orders.items.filter((o) => o.type === 'scale')).toHaveLength(1);
+      expect((await instanceApi()).nodeSize).toBe('b4-8');
+
+      // Delete: refused while protected; protection off, the typed name, then the order until DONE.
+      await page.goto(`/instances/${instanceId}`);
+      await page.getByRole('button', { name: 'Delete' }).click();
+      const name = (await instanceApi()).name;
+      const deleteButton = dialog.getByRole('button', { name: 'Delete for good' });
+      expect(await deleteButton.isDisabled()).toBe(true);
+      await dialog.getByText('Deletion protection is on').waitFor();
+      // The switch's input sits under its styled toggle: a user clicks the label.
+      await dialog.locator('label[for="delete-dialog-protection"]').click();
+      await expect.poll(async () => (await instanceApi()).deletionProtection).toBe(false);
+      const typed = dialog.getByLabel(`Type the instance name ${name} to confirm`);
+      await typed.fill(`${name}-typo`);
+      await dialog.getByText(`Type the name exactly as shown: ${name}`).waitFor();
+      expect(await deleteButton.isDisabled()).toBe(true);
+      await typed.fill(name);
+      await expect.poll(() => deleteButton.isEnabled()).toBe(true);
+      await expectAccessible(page, 'delete dialog (en)');
+      await screenshot(page, 'en-instance-delete-dialog');
+      await deleteButton.click();
+      await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+      expect(orderIdOf()).not.toBe(scaleOrder);
+      await currentState(page)
+        .getByText('DONE')
+        .waitFor({ timeout: 3 * 60_000 });
+      await page.getByRole('link', { name: words.en.toInstance }).click();
+      await page.getByTestId('instance-status').getByText('deleted').waitFor();
+      await page.getByText('This instance is deleted').waitFor();
+      expect(await page.getByRole('button', { name: 'Show credentials' }).count()).toBe(0);
+      await screenshot(page, 'en-instance-deleted');
+      expect((await instanceApi()).status).toBe('deleted');
+
+      // The audit log shows who did it, from where; the usage of the billing profile loads.
+      await page.getByRole('navigation').getByRole('link', { name: 'Audit log' }).click();
+      await page.getByText('instance.deletion-protection').first().waitFor();
+      await page.locator('td', { hasText: '127.0.0.1' }).first().waitFor();
+      await expectAccessible(page, 'audit (en)');
+      await screenshot(page, 'en-audit');
+      await switchLanguage(page, 'de');
+      await page.getByRole('heading', { level: 1, name: 'Audit-Log' }).waitFor();
+      await screenshot(page, 'de-audit');
+      await page.getByRole('navigation').getByRole('link', { name: 'Abrechnungsprofile' }).click();
+      await page.getByRole('heading', { level: 2, name: 'Nutzung' }).waitFor();
+      await page.getByTestId('usage-total').or(page.getByText('Keine Nutzung in diesem Monat')).waitFor();
+      await expectAccessible(page, 'billing usage (de)');
+      await screenshot(page, 'de-billing-usage');
       expect(errors).toEqual([]);
     },
   );

@@ -116,7 +116,10 @@ export const de: Messages = {
     done: {
       label: 'DONE',
       meaning: 'Herzlichen Glückwunsch, Ihre neue IAM - Keycloak Instanz steht zur Verfügung.',
+      changed: 'Erledigt: Die Änderung ist auf Ihre Instanz angewandt.',
+      deleted: 'Erledigt: Die Instanz ist gelöscht.',
     },
+    priceDelta: 'Preisänderung',
     meanings: 'Was die Status bedeuten',
     current: '(aktuell)',
     openTicket: 'Ticket öffnen',

@@ -107,7 +107,13 @@ export const en = {
       meaning:
         'Unfortunately something went wrong. Please open a ticket here in the portal so that we can help you as quickly as possible.',
     },
-    done: { label: 'DONE', meaning: 'Congratulations, your new IAM - Keycloak instance is available.' },
+    done: {
+      label: 'DONE',
+      meaning: 'Congratulations, your new IAM - Keycloak instance is available.',
+      changed: 'Done: the change is applied to your instance.',
+      deleted: 'Done: the instance is deleted.',
+    },
+    priceDelta: 'Price change',
     meanings: 'What the states mean',
     current: '(current)',
     openTicket: 'Open a ticket',

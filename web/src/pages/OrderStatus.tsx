@@ -78,12 +78,15 @@ function useLiveOrder(id: string) {
     return () => source.close();
   }, [id, terminal, queryClient]);
 
+  // A finished order changed its instance (a change order, a deletion): the instance page must not show the old one.
+  const instanceId = query.data?.instanceId;
   useEffect(() => {
-    if (query.data?.status === 'done') {
+    if (terminal) {
       void queryClient.invalidateQueries({ queryKey: keys.instances });
+      if (instanceId) void queryClient.invalidateQueries({ queryKey: keys.instance(instanceId) });
       void queryClient.invalidateQueries({ queryKey: ['orders'] });
     }
-  }, [query.data?.status, queryClient]);
+  }, [terminal, instanceId, queryClient]);
 
   return { ...query, streaming };
 }
@@ -194,7 +197,13 @@ export default function OrderStatusPage() {
             <Alert
               variant="success"
               isInline
-              title={t('orderStatus.done.meaning')}
+              title={
+                order.type === 'create'
+                  ? t('orderStatus.done.meaning')
+                  : order.type === 'delete'
+                    ? t('orderStatus.done.deleted')
+                    : t('orderStatus.done.changed')
+              }
               actionLinks={
                 order.instanceId && (
                   <Button component={RouterLink} href={`/instances/${order.instanceId}`} variant="primary">
@@ -269,6 +278,16 @@ export default function OrderStatusPage() {
                       ·{' '}
                       {t('orders.perMonth', {
                         price: format.money(order.price.perMonth, order.price.currency),
+                      })}
+                    </DescriptionListDescription>
+                  </DescriptionListGroup>
+                )}
+                {order.priceDelta && (
+                  <DescriptionListGroup>
+                    <DescriptionListTerm>{t('orderStatus.priceDelta')}</DescriptionListTerm>
+                    <DescriptionListDescription>
+                      {t('orders.perMonth', {
+                        price: format.signedMoney(order.priceDelta.perMonth, order.priceDelta.currency),
                       })}
                     </DescriptionListDescription>
                   </DescriptionListGroup>
