@@ -130,7 +130,7 @@ function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: Pub
             <Label key={source}>{source}</Label>
           ))}
         </Flex>
-        {mayChange && (
+        {mayChange && instance.status !== 'deleted' && (
           <div>
             <Button
               variant="secondary"
@@ -256,6 +256,8 @@ export default function InstancePage() {
                         >
                           {i.url}
                         </ClipboardCopy>
+                      ) : deleted ? (
+                        '–'
                       ) : (
                         t('instance.noUrlYet')
                       )}
