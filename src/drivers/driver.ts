@@ -1,3 +1,5 @@
+import type { InstanceSecrets } from '../instances/instance-secrets.js';
+
 /**
  * The contract between the provisioning reconciler and a backend (one file per backend: local-driver.ts,
  * later kubernetes-driver.ts). Drivers are level-triggered and idempotent: `apply` converges the world to the
@@ -19,7 +21,7 @@ export type DesiredInstance = {
   region: string;
   zone: string;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
-  secrets: { adminPassword: string; databasePassword: string };
+  secrets: InstanceSecrets;
 };
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

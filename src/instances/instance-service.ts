@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import { openInstanceSecrets } from './instance-secrets.js';
 import type { Instance } from './instance-schemas.js';
 import {
   findInstance,
@@ -69,7 +70,7 @@ export function createInstanceService({ db, secretBox }: { db: Database; secretB
           targetId: id,
           details: { username: instance.adminUsername },
         });
-        const secrets = JSON.parse(secretBox.open(sealed)) as { adminPassword: string };
+        const secrets = openInstanceSecrets(secretBox, sealed);
         return { username: instance.adminUsername, password: secrets.adminPassword };
       }),
   };

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import { getEdgeRoute } from '../edge/edge-route-store.js';
 import { findInstanceForProvisioning } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import { openInstanceSecrets } from '../instances/instance-secrets.js';
 
 /**
  * OIDC clients in an instance's first realm (the realm named after the customer number), managed with the
@@ -36,7 +37,7 @@ export function createInstanceOidcClients(deps: { db: Database; secretBox: Secre
     if (!instance?.url || !instance.sealedSecrets || !route) {
       throw new InstanceUnreachableError('The instance has no address yet.');
     }
-    const secrets = JSON.parse(deps.secretBox.open(instance.sealedSecrets)) as { adminPassword: string };
+    const secrets = openInstanceSecrets(deps.secretBox, instance.sealedSecrets);
     const realm = instance.customerNumber;
     const issuer = `${instance.url}/realms/${realm}`;
     const target = { issuer, tokenEndpoint: `${issuer}/protocol/openid-connect/token`, realm };

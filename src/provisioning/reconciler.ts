@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isTrustedAddress } from '../access/trusted-sources.js';
 import { recordAudit, type Actor } from '../audit/audit-store.js';
@@ -18,6 +17,13 @@ import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import {
+  generateInstanceSecrets,
+  openInstanceSecrets,
+  type InstanceSecrets,
+  sealInstanceSecrets,
+} from '../instances/instance-secrets.js';
+import { desiredInstance } from './desired-instance.js';
 import type { EdgeCheck } from './verify-through-edge.js';
 
 /**
@@ -38,8 +44,6 @@ export type ReconcileOutcome =
   /** The region is full; the order stays `new`. */
   | { outcome: 'waiting'; message: string }
   | { outcome: 'skipped'; why: string };
-
-export type InstanceSecrets = DesiredInstance['secrets'];
 
 export type ReconcilerDeps = {
   db: Database;
@@ -67,16 +71,15 @@ export function createReconciler(deps: ReconcilerDeps) {
   const logger = deps.logger.child({ component: 'reconciler' });
 
   async function secretsOf(instance: ProvisioningView): Promise<InstanceSecrets> {
-    let sealed = instance.sealedSecrets;
-    if (!sealed) {
-      // Generated once and stored before first use, so a retry after a crash sets the same passwords.
-      const fresh: InstanceSecrets = {
-        adminPassword: randomBytes(24).toString('base64url'),
-        databasePassword: randomBytes(24).toString('base64url'),
-      };
-      sealed = await storeSecretsOnce(db.pool, instance.id, deps.secretBox.seal(JSON.stringify(fresh)));
-    }
-    return JSON.parse(deps.secretBox.open(sealed)) as InstanceSecrets;
+    // Generated once and stored before first use, so a retry after a crash sets the same passwords.
+    const sealed =
+      instance.sealedSecrets ??
+      (await storeSecretsOnce(
+        db.pool,
+        instance.id,
+        sealInstanceSecrets(deps.secretBox, generateInstanceSecrets()),
+      ));
+    return openInstanceSecrets(deps.secretBox, sealed);
   }
 
   async function fail(order: StoredOrder, reason: string, operatorDetail: string): Promise<ReconcileOutcome> {
@@ -330,21 +333,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         recordOrderStep(db.pool, order.id, name, state, message);
       // Not for delete: an instance that never ran needs no secrets to be removed.
       const secrets = order.type === 'delete' ? undefined : await secretsOf(instance);
-      const desired = (spec: InstanceSpec): DesiredInstance => {
-        const nodeSize = catalog.nodeSizes.find((n) => n.id === spec.nodeSize)!;
-        return {
-          instanceId: instance.id,
-          name: instance.name,
-          customerNumber: instance.customerNumber,
-          version: spec.version,
-          nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
-          storageGb: spec.storageGb,
-          trustedSources: spec.trustedSources,
-          region: spec.region,
-          zone: spec.zone,
-          secrets: secrets!,
-        };
-      };
+      const desired = (spec: InstanceSpec): DesiredInstance =>
+        desiredInstance(catalog, instance, spec, secrets!);
       switch (order.type) {
         case 'delete':
           return remove(order, instance, driver, report, options.lastAttempt);

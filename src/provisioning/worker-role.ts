@@ -18,6 +18,8 @@ import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../edge/edge-rou
 import type { LocalCa } from '../edge/local-ca.js';
 import { listInstancesToRun, updateInstanceRuntime } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import { openInstanceSecrets } from '../instances/instance-secrets.js';
+import { desiredInstance } from './desired-instance.js';
 import { createReconciler } from './reconciler.js';
 import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
 
@@ -115,19 +117,8 @@ export async function startWorkerRole(options: {
     for (const region of localRegions) {
       for (const instance of await listInstancesToRun(db.pool, region.id)) {
         if (!instance.sealedSecrets) continue;
-        const nodeSize = config.catalog.nodeSizes.find((n) => n.id === instance.spec.nodeSize)!;
-        desired.push({
-          instanceId: instance.id,
-          name: instance.name,
-          customerNumber: instance.customerNumber,
-          version: instance.spec.version,
-          nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
-          storageGb: instance.spec.storageGb,
-          trustedSources: instance.spec.trustedSources,
-          region: instance.spec.region,
-          zone: instance.spec.zone,
-          secrets: JSON.parse(secretBox.open(instance.sealedSecrets)) as DesiredInstance['secrets'],
-        });
+        const secrets = openInstanceSecrets(secretBox, instance.sealedSecrets);
+        desired.push(desiredInstance(config.catalog, instance, instance.spec, secrets));
       }
     }
     return desired;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerHeaders, createUserWithRole, signUp, type SignedInUser } from '../support/accounts.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import { exampleOrder } from '../support/orders.js';
 
 /**
  * The API of day-2 orders without a Keycloak: the refusals of change orders, roles, one change at a time, the
@@ -41,24 +42,7 @@ async function runningInstance(spec: Record<string, unknown> = {}, as = headers)
     method: 'POST',
     url: '/api/v1/orders',
     headers: as,
-    payload: {
-      serviceType: 'keycloak',
-      version: OLD,
-      nodeSize: 'b2-4',
-      storageGb: 50,
-      trustedSources: ['127.0.0.1'],
-      region: 'local',
-      billingProfile: {
-        company: 'Beispiel GmbH',
-        street: 'Hafenstraße 1',
-        postalCode: '20457',
-        city: 'Hamburg',
-        country: 'DE',
-        invoiceEmail: 'rechnung@beispiel.de',
-      },
-      acceptTerms: { version: keyhouse.config.catalog.terms.version },
-      ...spec,
-    },
+    payload: exampleOrder(keyhouse.config, { version: OLD, ...spec }),
   });
   expect(placed.statusCode).toBe(201);
   const order = placed.json();

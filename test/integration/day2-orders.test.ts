@@ -8,6 +8,7 @@ import { instanceDatabaseName } from '../../src/drivers/local-driver.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import { exampleOrder } from '../support/orders.js';
 
 /**
  * Day-2 orders end to end on ONE real Keycloak instance (embedded-database project only; every Keycloak start costs
@@ -175,23 +176,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
       method: 'POST',
       url: '/api/v1/orders',
       headers,
-      payload: {
-        serviceType: 'keycloak',
-        version: FROM_VERSION,
-        nodeSize: 'b2-4',
-        storageGb: 50,
-        trustedSources: ['127.0.0.1'],
-        region: 'local',
-        billingProfile: {
-          company: 'Beispiel GmbH',
-          street: 'Hafenstraße 1',
-          postalCode: '20457',
-          city: 'Hamburg',
-          country: 'DE',
-          invoiceEmail: 'rechnung@beispiel.de',
-        },
-        acceptTerms: { version: keyhouse.config.catalog.terms.version },
-      },
+      payload: exampleOrder(keyhouse.config, { version: FROM_VERSION }),
     });
     expect(placed.statusCode).toBe(201);
     instanceId = placed.json().instanceId;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerHeaders, createUserWithRole, signUp, type SignedInUser } from '../support/accounts.js';
+import { exampleBillingProfile, exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 let keyhouse: TestKeyhouse;
@@ -9,29 +10,11 @@ let customerToken: string;
 let other: SignedInUser;
 let otherToken: string;
 
-const newBillingProfile = {
-  company: 'Beispiel GmbH',
-  street: 'Hafenstraße 1',
-  postalCode: '20457',
-  city: 'Hamburg',
-  country: 'DE',
-  vatId: 'DE 123 456 789',
-  invoiceEmail: 'rechnung@beispiel.de',
-};
+// Written the way people write VAT ids: the API stores it normalised.
+const newBillingProfile = { ...exampleBillingProfile, vatId: 'DE 123 456 789' };
 
-function validOrder(overrides: Record<string, unknown> = {}) {
-  return {
-    serviceType: 'keycloak',
-    version: keyhouse.config.catalog.serviceTypes[0]!.versions[0],
-    nodeSize: 'b2-4',
-    storageGb: 50,
-    trustedSources: ['127.0.0.1'],
-    region: 'local',
-    billingProfile: newBillingProfile,
-    acceptTerms: { version: keyhouse.config.catalog.terms.version },
-    ...overrides,
-  };
-}
+const validOrder = (overrides: Record<string, unknown> = {}) =>
+  exampleOrder(keyhouse.config, { billingProfile: newBillingProfile, ...overrides });
 
 const order = (token: string, payload: unknown, headers: Record<string, string> = {}) =>
   keyhouse.request({

@@ -3,6 +3,7 @@ import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 import { probeTls, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
+import { exampleOrder } from '../support/orders.js';
 
 /**
  * The heart of the product, end to end: an order placed through the API becomes a real Keycloak behind the edge.
@@ -45,28 +46,11 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('order to a ru
     'goes new → processing → done, recording each step, and streams the change as events',
     { timeout: 11 * 60_000 },
     async () => {
-      const catalog = keyhouse.config.catalog;
       const placed = await keyhouse.request({
         method: 'POST',
         url: '/api/v1/orders',
         headers: bearerHeaders(token),
-        payload: {
-          serviceType: 'keycloak',
-          version: catalog.serviceTypes[0]!.versions[0],
-          nodeSize: 'b2-4',
-          storageGb: 50,
-          trustedSources: ['127.0.0.1'],
-          region: 'local',
-          billingProfile: {
-            company: 'Beispiel GmbH',
-            street: 'Hafenstraße 1',
-            postalCode: '20457',
-            city: 'Hamburg',
-            country: 'DE',
-            invoiceEmail: 'rechnung@beispiel.de',
-          },
-          acceptTerms: { version: catalog.terms.version },
-        },
+        payload: exampleOrder(keyhouse.config),
       });
       expect(placed.statusCode).toBe(201);
       orderId = placed.json().id;
