@@ -6,12 +6,14 @@ import {
   EmptyStateActions,
   EmptyStateBody,
   EmptyStateFooter,
+  FormGroup,
   FormHelperText,
   HelperText,
   HelperTextItem,
   Label,
   PageSection,
   Spinner,
+  TextInput,
   Title,
 } from '@patternfly/react-core';
 import tableStyles from '@patternfly/react-styles/css/components/Table/table.mjs';
@@ -78,6 +80,19 @@ export function ProblemAlert({ error, title }: { error: unknown; title?: string 
   );
 }
 
+/** The states every list and card shows the same way: the problem, loading, empty, or the content. */
+export function QueryContent<T>(props: {
+  query: { error: unknown; isPending: boolean; data: T | undefined };
+  isEmpty: (data: T) => boolean;
+  empty: ReactNode;
+  children: (data: T) => ReactNode;
+}) {
+  const { query } = props;
+  if (query.error) return <ProblemAlert error={query.error} />;
+  if (query.isPending || query.data === undefined) return <Loading />;
+  return <>{props.isEmpty(query.data) ? props.empty : props.children(query.data)}</>;
+}
+
 export function FieldError({ message, id }: { message?: string; id?: string }) {
   if (!message) return null;
   return (
@@ -86,6 +101,34 @@ export function FieldError({ message, id }: { message?: string; id?: string }) {
         <HelperTextItem variant="error">{message}</HelperTextItem>
       </HelperText>
     </FormHelperText>
+  );
+}
+
+/** A labelled, required text input with its error (or, without one, its hint) below. */
+export function TextField(props: {
+  id: string;
+  label: string;
+  type?: 'text' | 'email' | 'password';
+  autoComplete: string;
+  value: string;
+  onChange: (value: string) => void;
+  error?: string;
+  hint?: ReactNode;
+}) {
+  return (
+    <FormGroup label={props.label} isRequired fieldId={props.id}>
+      <TextInput
+        id={props.id}
+        name={props.id}
+        type={props.type ?? 'text'}
+        isRequired
+        autoComplete={props.autoComplete}
+        value={props.value}
+        validated={props.error ? 'error' : 'default'}
+        onChange={(_event, value) => props.onChange(value)}
+      />
+      {props.error || !props.hint ? <FieldError message={props.error} /> : <Hint>{props.hint}</Hint>}
+    </FormGroup>
   );
 }
 

@@ -16,7 +16,7 @@ import { api } from '../api/client';
 import { keys, useBillingProfiles } from '../api/queries';
 import { useCan } from '../api/session';
 import type { BillingProfile } from '../api/types';
-import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
+import { Empty, PageHeader, ProblemAlert, QueryContent, SimpleTable } from '../components/ui';
 import { apiFieldErrors, hasUnplacedErrors, zodErrors } from '../validation';
 import { BillingProfileFields } from '../wizard/steps';
 import { BillingUsage } from './BillingUsage';
@@ -100,32 +100,32 @@ export default function BillingProfiles() {
               </CardBody>
             </Card>
           )}
-          {profiles.error ? (
-            <ProblemAlert error={profiles.error} />
-          ) : profiles.isPending ? (
-            <Loading />
-          ) : profiles.data.items.length === 0 ? (
-            <Empty title={t('billing.none')} body={t('billing.noneBody')} />
-          ) : (
-            <SimpleTable
-              label={t('billing.title')}
-              columns={[
-                t('billing.fields.company'),
-                t('billing.address'),
-                t('billing.fields.vatId'),
-                t('billing.fields.invoiceEmail'),
-              ]}
-              rows={profiles.data.items.map((p) => ({
-                key: p.id,
-                cells: [
-                  p.company,
-                  `${p.street}, ${p.postalCode} ${p.city}, ${p.country}`,
-                  p.vatId ?? '–',
-                  p.invoiceEmail,
-                ],
-              }))}
-            />
-          )}
+          <QueryContent
+            query={profiles}
+            isEmpty={(data) => data.items.length === 0}
+            empty={<Empty title={t('billing.none')} body={t('billing.noneBody')} />}
+          >
+            {(data) => (
+              <SimpleTable
+                label={t('billing.title')}
+                columns={[
+                  t('billing.fields.company'),
+                  t('billing.address'),
+                  t('billing.fields.vatId'),
+                  t('billing.fields.invoiceEmail'),
+                ]}
+                rows={data.items.map((p) => ({
+                  key: p.id,
+                  cells: [
+                    p.company,
+                    `${p.street}, ${p.postalCode} ${p.city}, ${p.country}`,
+                    p.vatId ?? '–',
+                    p.invoiceEmail,
+                  ],
+                }))}
+              />
+            )}
+          </QueryContent>
           {profiles.data && profiles.data.items.length > 0 && <BillingUsage profiles={profiles.data.items} />}
         </Stack>
       </PageSection>

@@ -13,15 +13,7 @@ import { Link } from 'react-router';
 import { useInstances, useOrders } from '../api/queries';
 import { useCan } from '../api/session';
 import { useFormat } from '../format';
-import {
-  Empty,
-  Loading,
-  OrderStatusLabel,
-  PageHeader,
-  ProblemAlert,
-  RouterLink,
-  SimpleTable,
-} from '../components/ui';
+import { Empty, OrderStatusLabel, PageHeader, QueryContent, RouterLink, SimpleTable } from '../components/ui';
 
 export default function Dashboard() {
   const { t } = useTranslation();
@@ -44,69 +36,71 @@ export default function Dashboard() {
           <Card>
             <CardTitle component="h2">{t('dashboard.instances')}</CardTitle>
             <CardBody>
-              {instances.error ? (
-                <ProblemAlert error={instances.error} />
-              ) : instances.isPending ? (
-                <Loading />
-              ) : instances.data.items.length === 0 ? (
-                <Empty
-                  title={t('dashboard.noInstances')}
-                  body={t('dashboard.noInstancesBody')}
-                  action={newOrder}
-                  headingLevel="h3"
-                />
-              ) : (
-                <Gallery hasGutter minWidths={{ default: '260px' }}>
-                  {instances.data.items.map((instance) => (
-                    <Card key={instance.id} isCompact>
-                      <CardTitle component="h3">
-                        <Link to={`/instances/${instance.id}`}>{instance.name}</Link>
-                      </CardTitle>
-                      <CardBody>
-                        <Label isCompact color={instance.status === 'running' ? 'green' : 'grey'}>
-                          {t(`instanceStatus.${instance.status}`, { defaultValue: instance.status })}
-                        </Label>{' '}
-                        {instance.nodeSize} · {instance.storageGb} GB · {instance.region}
-                        {instance.url && (
-                          <div>
-                            <a href={instance.url} target="_blank" rel="noreferrer">
-                              {instance.url}
-                            </a>
-                          </div>
-                        )}
-                      </CardBody>
-                    </Card>
-                  ))}
-                </Gallery>
-              )}
+              <QueryContent
+                query={instances}
+                isEmpty={(data) => data.items.length === 0}
+                empty={
+                  <Empty
+                    title={t('dashboard.noInstances')}
+                    body={t('dashboard.noInstancesBody')}
+                    action={newOrder}
+                    headingLevel="h3"
+                  />
+                }
+              >
+                {(data) => (
+                  <Gallery hasGutter minWidths={{ default: '260px' }}>
+                    {data.items.map((instance) => (
+                      <Card key={instance.id} isCompact>
+                        <CardTitle component="h3">
+                          <Link to={`/instances/${instance.id}`}>{instance.name}</Link>
+                        </CardTitle>
+                        <CardBody>
+                          <Label isCompact color={instance.status === 'running' ? 'green' : 'grey'}>
+                            {t(`instanceStatus.${instance.status}`, { defaultValue: instance.status })}
+                          </Label>{' '}
+                          {instance.nodeSize} · {instance.storageGb} GB · {instance.region}
+                          {instance.url && (
+                            <div>
+                              <a href={instance.url} target="_blank" rel="noreferrer">
+                                {instance.url}
+                              </a>
+                            </div>
+                          )}
+                        </CardBody>
+                      </Card>
+                    ))}
+                  </Gallery>
+                )}
+              </QueryContent>
             </CardBody>
           </Card>
           <Card>
             <CardTitle component="h2">{t('dashboard.runningOrders')}</CardTitle>
             <CardBody>
-              {orders.error ? (
-                <ProblemAlert error={orders.error} />
-              ) : orders.isPending ? (
-                <Loading />
-              ) : running.length === 0 ? (
-                <Empty title={t('dashboard.noRunningOrders')} headingLevel="h3" />
-              ) : (
-                <SimpleTable
-                  label={t('dashboard.runningOrders')}
-                  columns={[t('orders.order'), t('orders.type'), t('orders.status'), t('orders.created')]}
-                  rows={running.map((order) => ({
-                    key: order.id,
-                    cells: [
-                      <Link key="id" to={`/orders/${order.id}`}>
-                        {order.id.slice(0, 8)}
-                      </Link>,
-                      t(`orderType.${order.type}`, { defaultValue: order.type }),
-                      <OrderStatusLabel key="status" status={order.status} />,
-                      format.dateTime(order.createdAt),
-                    ],
-                  }))}
-                />
-              )}
+              <QueryContent
+                query={orders}
+                isEmpty={() => running.length === 0}
+                empty={<Empty title={t('dashboard.noRunningOrders')} headingLevel="h3" />}
+              >
+                {() => (
+                  <SimpleTable
+                    label={t('dashboard.runningOrders')}
+                    columns={[t('orders.order'), t('orders.type'), t('orders.status'), t('orders.created')]}
+                    rows={running.map((order) => ({
+                      key: order.id,
+                      cells: [
+                        <Link key="id" to={`/orders/${order.id}`}>
+                          {order.id.slice(0, 8)}
+                        </Link>,
+                        t(`orderType.${order.type}`, { defaultValue: order.type }),
+                        <OrderStatusLabel key="status" status={order.status} />,
+                        format.dateTime(order.createdAt),
+                      ],
+                    }))}
+                  />
+                )}
+              </QueryContent>
             </CardBody>
           </Card>
         </Stack>

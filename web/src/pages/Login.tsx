@@ -1,4 +1,4 @@
-import { ActionGroup, Button, Form, FormGroup, TextInput } from '@patternfly/react-core';
+import { ActionGroup, Button, Form } from '@patternfly/react-core';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -8,7 +8,7 @@ import { api } from '../api/client';
 import { useSession, useStartSession } from '../api/session';
 import type { Session } from '../api/types';
 import { PublicLayout } from '../components/PublicLayout';
-import { FieldError, ProblemAlert } from '../components/ui';
+import { ProblemAlert, TextField } from '../components/ui';
 import { apiFieldErrors, hasUnplacedErrors, zodErrors } from '../validation';
 
 /** Only paths inside the portal are followed after login. */
@@ -59,32 +59,24 @@ export default function Login() {
         }}
       >
         {hasUnplacedErrors(login.error, ['email', 'password']) && <ProblemAlert error={login.error} />}
-        <FormGroup label={t('login.email')} isRequired fieldId="email">
-          <TextInput
-            id="email"
-            name="email"
-            type="email"
-            isRequired
-            autoComplete="username"
-            value={form.email}
-            validated={errorOf('email') ? 'error' : 'default'}
-            onChange={(_e, email) => setForm({ ...form, email })}
-          />
-          <FieldError message={errorOf('email')} />
-        </FormGroup>
-        <FormGroup label={t('login.password')} isRequired fieldId="password">
-          <TextInput
-            id="password"
-            name="password"
-            type="password"
-            isRequired
-            autoComplete="current-password"
-            value={form.password}
-            validated={errorOf('password') ? 'error' : 'default'}
-            onChange={(_e, password) => setForm({ ...form, password })}
-          />
-          <FieldError message={errorOf('password')} />
-        </FormGroup>
+        <TextField
+          id="email"
+          label={t('login.email')}
+          type="email"
+          autoComplete="username"
+          value={form.email}
+          onChange={(email) => setForm({ ...form, email })}
+          error={errorOf('email')}
+        />
+        <TextField
+          id="password"
+          label={t('login.password')}
+          type="password"
+          autoComplete="current-password"
+          value={form.password}
+          onChange={(password) => setForm({ ...form, password })}
+          error={errorOf('password')}
+        />
         <ActionGroup>
           <Button
             type="submit"

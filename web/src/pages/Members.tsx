@@ -23,7 +23,15 @@ import { api } from '../api/client';
 import { keys, useMembers } from '../api/queries';
 import { useCan } from '../api/session';
 import type { Invitation, Role } from '../api/types';
-import { Empty, FieldError, Hint, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
+import {
+  Empty,
+  FieldError,
+  Hint,
+  PageHeader,
+  ProblemAlert,
+  QueryContent,
+  SimpleTable,
+} from '../components/ui';
 import { apiFieldErrors, hasUnplacedErrors, zodErrors } from '../validation';
 
 export default function Members() {
@@ -119,22 +127,22 @@ export default function Members() {
           ) : (
             <Alert variant="info" isInline isPlain title={t('members.adminsOnly')} />
           )}
-          {members.error ? (
-            <ProblemAlert error={members.error} />
-          ) : members.isPending ? (
-            <Loading />
-          ) : members.data.items.length === 0 ? (
-            <Empty title={t('members.none')} />
-          ) : (
-            <SimpleTable
-              label={t('members.title')}
-              columns={[t('members.email'), t('members.role')]}
-              rows={members.data.items.map((m) => ({
-                key: m.id,
-                cells: [m.email, t(`roles.${m.role}.name`, { defaultValue: m.role })],
-              }))}
-            />
-          )}
+          <QueryContent
+            query={members}
+            isEmpty={(data) => data.items.length === 0}
+            empty={<Empty title={t('members.none')} />}
+          >
+            {(data) => (
+              <SimpleTable
+                label={t('members.title')}
+                columns={[t('members.email'), t('members.role')]}
+                rows={data.items.map((m) => ({
+                  key: m.id,
+                  cells: [m.email, t(`roles.${m.role}.name`, { defaultValue: m.role })],
+                }))}
+              />
+            )}
+          </QueryContent>
         </Stack>
       </PageSection>
     </>

@@ -12,15 +12,7 @@ import { Link, useSearchParams } from 'react-router';
 import { useOrders } from '../api/queries';
 import { useCan } from '../api/session';
 import type { OrderStatus } from '../api/types';
-import {
-  Empty,
-  Loading,
-  OrderStatusLabel,
-  PageHeader,
-  ProblemAlert,
-  RouterLink,
-  SimpleTable,
-} from '../components/ui';
+import { Empty, OrderStatusLabel, PageHeader, QueryContent, RouterLink, SimpleTable } from '../components/ui';
 import { useFormat } from '../format';
 
 const STATUSES: OrderStatus[] = ['new', 'processing', 'done', 'failed'];
@@ -65,40 +57,47 @@ export default function Orders() {
             </ToolbarItem>
           </ToolbarContent>
         </Toolbar>
-        {orders.error ? (
-          <ProblemAlert error={orders.error} />
-        ) : orders.isPending ? (
-          <Loading />
-        ) : orders.data.items.length === 0 ? (
-          <Empty title={filter ? t('orders.noneWithStatus') : t('orders.none')} body={t('orders.noneBody')} />
-        ) : (
-          <SimpleTable
-            label={t('orders.title')}
-            columns={[
-              t('orders.order'),
-              t('orders.type'),
-              t('orders.status'),
-              t('orders.price'),
-              t('orders.created'),
-              t('orders.updated'),
-            ]}
-            rows={orders.data.items.map((order) => ({
-              key: order.id,
-              cells: [
-                <Link key="id" to={`/orders/${order.id}`}>
-                  {order.id.slice(0, 8)}
-                </Link>,
-                t(`orderType.${order.type}`, { defaultValue: order.type }),
-                <OrderStatusLabel key="status" status={order.status} />,
-                order.price
-                  ? t('orders.perMonth', { price: format.money(order.price.perMonth, order.price.currency) })
-                  : '–',
-                format.dateTime(order.createdAt),
-                format.dateTime(order.updatedAt),
-              ],
-            }))}
-          />
-        )}
+        <QueryContent
+          query={orders}
+          isEmpty={(data) => data.items.length === 0}
+          empty={
+            <Empty
+              title={filter ? t('orders.noneWithStatus') : t('orders.none')}
+              body={t('orders.noneBody')}
+            />
+          }
+        >
+          {(data) => (
+            <SimpleTable
+              label={t('orders.title')}
+              columns={[
+                t('orders.order'),
+                t('orders.type'),
+                t('orders.status'),
+                t('orders.price'),
+                t('orders.created'),
+                t('orders.updated'),
+              ]}
+              rows={data.items.map((order) => ({
+                key: order.id,
+                cells: [
+                  <Link key="id" to={`/orders/${order.id}`}>
+                    {order.id.slice(0, 8)}
+                  </Link>,
+                  t(`orderType.${order.type}`, { defaultValue: order.type }),
+                  <OrderStatusLabel key="status" status={order.status} />,
+                  order.price
+                    ? t('orders.perMonth', {
+                        price: format.money(order.price.perMonth, order.price.currency),
+                      })
+                    : '–',
+                  format.dateTime(order.createdAt),
+                  format.dateTime(order.updatedAt),
+                ],
+              }))}
+            />
+          )}
+        </QueryContent>
       </PageSection>
     </>
   );

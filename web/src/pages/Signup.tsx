@@ -1,4 +1,4 @@
-import { ActionGroup, Button, Form, FormGroup, TextInput } from '@patternfly/react-core';
+import { ActionGroup, Button, Form } from '@patternfly/react-core';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -8,7 +8,7 @@ import { api } from '../api/client';
 import { useSession, useStartSession } from '../api/session';
 import type { Session } from '../api/types';
 import { PublicLayout } from '../components/PublicLayout';
-import { FieldError, Hint, ProblemAlert } from '../components/ui';
+import { ProblemAlert, TextField } from '../components/ui';
 import { apiFieldErrors, hasUnplacedErrors, zodErrors } from '../validation';
 
 const fields = ['email', 'password', 'organizationName'] as const;
@@ -55,48 +55,33 @@ export default function Signup() {
         }}
       >
         {hasUnplacedErrors(signup.error, fields) && <ProblemAlert error={signup.error} />}
-        <FormGroup label={t('signup.organizationName')} isRequired fieldId="organizationName">
-          <TextInput
-            id="organizationName"
-            name="organizationName"
-            isRequired
-            autoComplete="organization"
-            value={form.organizationName}
-            validated={errorOf('organizationName') ? 'error' : 'default'}
-            onChange={(_e, organizationName) => setForm({ ...form, organizationName })}
-          />
-          <FieldError message={errorOf('organizationName')} />
-        </FormGroup>
-        <FormGroup label={t('signup.email')} isRequired fieldId="email">
-          <TextInput
-            id="email"
-            name="email"
-            type="email"
-            isRequired
-            autoComplete="email"
-            value={form.email}
-            validated={errorOf('email') ? 'error' : 'default'}
-            onChange={(_e, email) => setForm({ ...form, email })}
-          />
-          <FieldError message={errorOf('email')} />
-        </FormGroup>
-        <FormGroup label={t('signup.password')} isRequired fieldId="password">
-          <TextInput
-            id="password"
-            name="password"
-            type="password"
-            isRequired
-            autoComplete="new-password"
-            value={form.password}
-            validated={errorOf('password') ? 'error' : 'default'}
-            onChange={(_e, password) => setForm({ ...form, password })}
-          />
-          {errorOf('password') ? (
-            <FieldError message={errorOf('password')} />
-          ) : (
-            <Hint>{t('signup.passwordHint', { min: PASSWORD_MIN_LENGTH })}</Hint>
-          )}
-        </FormGroup>
+        <TextField
+          id="organizationName"
+          label={t('signup.organizationName')}
+          autoComplete="organization"
+          value={form.organizationName}
+          onChange={(organizationName) => setForm({ ...form, organizationName })}
+          error={errorOf('organizationName')}
+        />
+        <TextField
+          id="email"
+          label={t('signup.email')}
+          type="email"
+          autoComplete="email"
+          value={form.email}
+          onChange={(email) => setForm({ ...form, email })}
+          error={errorOf('email')}
+        />
+        <TextField
+          id="password"
+          label={t('signup.password')}
+          type="password"
+          autoComplete="new-password"
+          value={form.password}
+          onChange={(password) => setForm({ ...form, password })}
+          error={errorOf('password')}
+          hint={t('signup.passwordHint', { min: PASSWORD_MIN_LENGTH })}
+        />
         <ActionGroup>
           <Button
             type="submit"

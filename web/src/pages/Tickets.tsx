@@ -19,7 +19,7 @@ import { api } from '../api/client';
 import { keys, useTickets } from '../api/queries';
 import { useCan } from '../api/session';
 import type { Ticket } from '../api/types';
-import { Empty, FieldError, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
+import { Empty, FieldError, PageHeader, ProblemAlert, QueryContent, SimpleTable } from '../components/ui';
 import { useFormat } from '../format';
 import { apiFieldErrors, hasUnplacedErrors } from '../validation';
 
@@ -144,32 +144,37 @@ export default function Tickets() {
               </CardBody>
             </Card>
           )}
-          {tickets.error ? (
-            <ProblemAlert error={tickets.error} />
-          ) : tickets.isPending ? (
-            <Loading />
-          ) : tickets.data.items.length === 0 ? (
-            <Empty title={t('tickets.none')} body={t('tickets.noneBody')} />
-          ) : (
-            <SimpleTable
-              label={t('tickets.title')}
-              columns={[t('tickets.subject'), t('tickets.status'), t('tickets.linked'), t('orders.created')]}
-              rows={tickets.data.items.map((ticket) => ({
-                key: ticket.id,
-                cells: [
-                  ticket.subject,
-                  ticket.status ?? '–',
-                  <span key="l">
-                    {ticket.orderId && <Link to={`/orders/${ticket.orderId}`}>{t('tickets.order')}</Link>}{' '}
-                    {ticket.instanceId && (
-                      <Link to={`/instances/${ticket.instanceId}`}>{t('tickets.instance')}</Link>
-                    )}
-                  </span>,
-                  format.dateTime(ticket.createdAt),
-                ],
-              }))}
-            />
-          )}
+          <QueryContent
+            query={tickets}
+            isEmpty={(data) => data.items.length === 0}
+            empty={<Empty title={t('tickets.none')} body={t('tickets.noneBody')} />}
+          >
+            {(data) => (
+              <SimpleTable
+                label={t('tickets.title')}
+                columns={[
+                  t('tickets.subject'),
+                  t('tickets.status'),
+                  t('tickets.linked'),
+                  t('orders.created'),
+                ]}
+                rows={data.items.map((ticket) => ({
+                  key: ticket.id,
+                  cells: [
+                    ticket.subject,
+                    ticket.status ?? '–',
+                    <span key="l">
+                      {ticket.orderId && <Link to={`/orders/${ticket.orderId}`}>{t('tickets.order')}</Link>}{' '}
+                      {ticket.instanceId && (
+                        <Link to={`/instances/${ticket.instanceId}`}>{t('tickets.instance')}</Link>
+                      )}
+                    </span>,
+                    format.dateTime(ticket.createdAt),
+                  ],
+                }))}
+              />
+            )}
+          </QueryContent>
         </Stack>
       </PageSection>
     </>
