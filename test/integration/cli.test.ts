@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { bearerHeaders, signUp, TEST_PASSWORD, type SignedInUser } from '../support/accounts.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import { exampleBillingProfile } from '../support/orders.js';
 
 /**
  * The built `keyhouse` binary (package.json "bin") against a Keyhouse listening on loopback: JSON output parsed,
@@ -62,14 +63,7 @@ beforeAll(async () => {
     method: 'POST',
     url: '/api/v1/billing-profiles',
     headers: bearerHeaders(token),
-    payload: {
-      company: 'Beispiel GmbH',
-      street: 'Hafenstraße 1',
-      postalCode: '20457',
-      city: 'Hamburg',
-      country: 'DE',
-      invoiceEmail: 'rechnung@beispiel.de',
-    },
+    payload: exampleBillingProfile,
   });
   billingProfileId = profile.json().id;
   home = mkdtempSync(path.join(tmpdir(), 'keyhouse-cli-home-'));
