@@ -7,7 +7,7 @@
  *
  * Keyhouse runs in this process (api, worker and edge roles) on a scratch database of the machine's PostgreSQL at
  * 127.0.0.1:5432 (BENCH_SERVER_URL names another superuser URL without database), with the tests' built
- * distribution cache (<repo>/.cache/keycloak; built first if missing, outside the measurement). The bare start is
+ * distribution cache (testKeycloakCache; built first if missing, outside the measurement). The bare start is
  * set up as the local driver does it: a `cp -al` home with real conf/ and data/, its own fresh database and role on
  * the same server, the settings and JVM options of renderKeycloakSettings, the bootstrap admin of a first start.
  * It runs before and after the order, so the order sees neither a colder nor a warmer machine than the baseline.
@@ -33,10 +33,10 @@ import {
 import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/keycloak-process.js';
 import { runCommand } from '../src/drivers/process-runner.js';
 import { createLogger } from '../src/platform/logger.js';
-import { packageRoot } from '../src/platform/package-root.js';
+import { testKeycloakCache } from '../test/support/test-keyhouse.js';
 
 const serverUrl = process.env.BENCH_SERVER_URL ?? 'postgres://postgres@127.0.0.1:5432';
-const cacheDir = path.join(packageRoot, '.cache', 'keycloak');
+const cacheDir = testKeycloakCache;
 /** The local driver's default heap cap per instance (LocalDriverOptions.maxHeapMb). */
 const DRIVER_MAX_HEAP_MB = 1024;
 const NODE_SIZE = { id: 'b2-4', vcpu: 2, memoryGb: 4 };

@@ -1,6 +1,6 @@
 /**
- * Fetches (Maven) and builds every Keycloak version of the catalog into the test cache `.cache/keycloak`, so that the
- * tests with a real Keycloak do not pay for it. CI runs it before `npm test`; running it again is a no-op.
+ * Fetches (Maven) and builds every Keycloak version of the catalog into the test cache (testKeycloakCache), so that the
+ * tests with a real Keycloak do not pay for it. `scripts/prepare-tests.sh` runs it before the tests; running it again is a no-op.
  */
 import { loadConfig } from '../src/config/load-config.js';
 import {

@@ -19,18 +19,17 @@ import {
   type EdgeRoutes,
   type LocalDriver,
 } from '../../src/drivers/local-driver.js';
-import { packageRoot } from '../../src/platform/package-root.js';
+import { testKeycloakCache } from '../support/test-keyhouse.js';
 import { createLogger } from '../../src/platform/logger.js';
 
 /**
  * A real Keycloak 26.5.6 against the test PostgreSQL. The built distribution is cached across runs in
- * KEYHOUSE_TEST_KEYCLOAK_CACHE or <repo>/.cache/keycloak (gitignored): the first run fetches (~165 MB, from ~/.m2
- * when there) and builds it (about a minute), later runs only copy it. Runs in the embedded-database project only:
+ * KEYHOUSE_TEST_KEYCLOAK_CACHE (see testKeycloakCache), filled by `npm test`'s preparation. Runs in the embedded-database project only:
  * twice would double the slowest test of the suite without testing anything new.
  */
 // KEYHOUSE_TEST_KEYCLOAK_VERSION=26.7.3 runs the same test on the newer catalog version (Java 25).
 const VERSION = process.env.KEYHOUSE_TEST_KEYCLOAK_VERSION ?? '26.5.6';
-const cacheDir = process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? path.join(packageRoot, '.cache', 'keycloak');
+const cacheDir = testKeycloakCache;
 const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
 
 type Step = { name: string; state: StepState; message?: string };

@@ -7,7 +7,6 @@ import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { packageRoot } from '../../src/platform/package-root.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
@@ -15,9 +14,12 @@ export type TestKeyhouse = Keyhouse & {
   stop(): Promise<void>;
 };
 
-/** Where tests keep one built Keycloak distribution across runs (gitignored). */
+/**
+ * Where tests keep the built Keycloak distributions across runs and clones: outside the clone, filled by
+ * `scripts/prepare-tests.sh` (part of `npm test`).
+ */
 export const testKeycloakCache =
-  process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? path.join(packageRoot, '.cache', 'keycloak');
+  process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? '/var/tmp/keyhouse-test-keycloak';
 
 /**
  * A Keyhouse on a scratch database, driven through fastify's inject (no sockets). Only the API role runs unless
