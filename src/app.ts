@@ -1,7 +1,11 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createAccountSecurityService } from './accounts/account-security-service.js';
 import { createAccountService } from './accounts/account-service.js';
+import { createMemberService } from './accounts/member-service.js';
+import { createPasswordResetService } from './accounts/password-reset-service.js';
+import { createTwoFactorService } from './accounts/two-factor-service.js';
 import { createAuditService } from './audit/audit-service.js';
 import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { createUsageService } from './billing/usage-service.js';
@@ -13,6 +17,13 @@ import type { EdgeGateway } from './edge/edge-gateway.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
+import { accountSecurityRoutes } from './http/routes/account-security-routes.js';
+import { metricsRoutes } from './http/routes/metrics-routes.js';
+import { operatorRoutes } from './http/routes/operator-routes.js';
+import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createInstanceLogReader } from './operators/instance-log.js';
+import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { auditRoutes } from './http/routes/audit-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
@@ -49,6 +60,9 @@ export type Keyhouse = {
   ca: LocalCa;
   edge: EdgeGateway | undefined;
   worker: WorkerRole | undefined;
+  /** The outbox's sender, where an SMTP server is configured (API and worker processes). */
+  mail: MailSender | undefined;
+  metrics: Metrics;
   close(): Promise<void>;
 };
 
@@ -64,6 +78,8 @@ export async function createKeyhouse(options: {
   distributionCacheDir?: string;
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
+  /** Only tests: a shorter first retry of the mail sender, and faults it injects. */
+  mail?: { retryBaseMs?: number; dispatchIntervalMs?: number; testFaults?: MailTestFaults };
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -109,11 +125,55 @@ export async function createKeyhouse(options: {
       closers.push(() => edge!.close());
     }
 
-    const accounts = createAccountService({ db, now });
+    const twoFactor = createTwoFactorService({ db, secretBox, now });
+    const accounts = createAccountService({ db, now, twoFactor, secretBox });
+    const passwordResets = createPasswordResetService({ db, secretBox, now });
+    const members = createMemberService({ db, now });
+    const accountSecurity = createAccountSecurityService({ db, now, twoFactor });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
     const instances = createInstanceService({ db, secretBox });
-    const tickets = createTicketService({ db });
+    const tickets = createTicketService({ db, now });
+    const metrics = createMetrics({ db, catalog: config.catalog });
+    const operators = createOperatorService({
+      db,
+      catalog: config.catalog,
+      now,
+      passwordResets,
+      instanceLogTail: createInstanceLogReader(config),
+      enqueueOrder: queue.enqueue,
+    });
+    if (roles.has('api')) {
+      const system = {
+        principal: undefined,
+        label: 'system',
+        requestId: 'start-up',
+        sourceAddress: 'keyhouse',
+      };
+      for (const operator of config.operators) {
+        const outcome = await createOperator({ db, now, passwordResets }, operator, system);
+        if (outcome === 'created')
+          logger.info({ email: operator.email }, 'operator created from the configuration');
+      }
+    }
+
+    let mail: MailSender | undefined;
+    if (config.mail.smtpUrl && (roles.has('api') || roles.has('worker'))) {
+      mail = await startMailSender({
+        databaseUrl,
+        db,
+        smtpUrl: config.mail.smtpUrl,
+        from: config.mail.from,
+        portalUrl: config.portal.publicUrl,
+        secretBox,
+        logger,
+        now,
+        ...options.mail,
+      });
+      closers.push(() => mail!.stop());
+    } else if (!config.mail.smtpUrl) {
+      logger.warn('no SMTP server configured (mail.smtpUrl): e-mails wait in the outbox');
+    }
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
     const orderEvents = createOrderEventHub({ databaseUrl, logger });
@@ -143,6 +203,9 @@ export async function createKeyhouse(options: {
       routes: roles.has('api')
         ? [
             accountRoutes(accounts),
+            accountSecurityRoutes({ accounts, passwordResets, members, security: accountSecurity }),
+            operatorRoutes(operators, tickets),
+            metricsRoutes(metrics),
             catalogRoutes(config.catalog),
             billingProfileRoutes(billingProfiles),
             orderRoutes(orders, config.catalog),
@@ -169,7 +232,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, close };
+    return { config, db, http, ca, edge, worker, mail, metrics, close };
   } catch (error) {
     await close();
     throw error;

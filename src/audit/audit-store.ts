@@ -1,13 +1,17 @@
 import type { Queryable } from '../db/database.js';
-import type { Principal } from '../accounts/roles.js';
+import type { OperatorPrincipal, Principal } from '../accounts/roles.js';
 
 /** Who acts and from where: passed by every adapter (REST, OSB, workers) into the services. */
 export type Actor = {
   principal: Principal | undefined;
+  /** A provider operator acting (on the operator routes); audited as `operator:<e-mail>`. */
+  operator?: OperatorPrincipal;
   /** A name for actors without a user: "system", "osb:<platform identity>", or an e-mail before sign-in. */
   label?: string;
   requestId: string;
   sourceAddress: string;
+  /** The client's User-Agent, kept on a session it starts so the user can recognise it. */
+  userAgent?: string;
 };
 
 /** An actor on a route that requires a permission: the principal is known. */
@@ -31,8 +35,11 @@ export async function recordAudit(db: Queryable, actor: Actor, event: AuditEvent
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       event.organizationId ?? actor.principal?.organizationId ?? null,
-      actor.principal?.userId ?? null,
-      actor.principal?.email ?? actor.label ?? 'anonymous',
+      actor.principal?.userId ?? actor.operator?.userId ?? null,
+      actor.principal?.email ??
+        (actor.operator ? `operator:${actor.operator.email}` : undefined) ??
+        actor.label ??
+        'anonymous',
       event.action,
       event.targetType ?? null,
       event.targetId ?? null,

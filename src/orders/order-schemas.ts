@@ -212,6 +212,14 @@ export const orderStepSchema = z.object({
 });
 export type OrderStep = z.infer<typeof orderStepSchema>;
 
+/** An earlier attempt of an order that a provider operator retried: what the customer saw fail. */
+export const orderAttemptSchema = z.object({
+  attempt: z.int(),
+  failureReason: z.string().nullable(),
+  finishedAt: z.string(),
+});
+export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
+
 export const orderSchema = z.object({
   id: z.uuid(),
   type: orderTypeSchema,
@@ -224,6 +232,9 @@ export const orderSchema = z.object({
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
   failureReason: z.string().nullable(),
+  /** 1, and one more for each retry by the provider's operators. */
+  attempt: z.int().min(1),
+  previousAttempts: z.array(orderAttemptSchema),
   billingProfileId: z.uuid(),
   termsVersion: z.string().nullable(),
   createdAt: z.string(),

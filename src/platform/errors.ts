@@ -29,7 +29,11 @@ export class ValidationError extends DomainError {
 
 export class UnauthenticatedError extends DomainError {
   readonly kind = 'unauthenticated';
-  constructor(message = 'Sign in, or send a valid API token.') {
+  constructor(
+    message = 'Sign in, or send a valid API token.',
+    /** Extra members for the problem document, e.g. `twoFactorRequired: true`. */
+    readonly details: Record<string, string | boolean> = {},
+  ) {
     super(message);
   }
 }
