@@ -167,7 +167,6 @@ export async function createKeyhouse(options: {
         portalUrl: config.portal.publicUrl,
         secretBox,
         logger,
-        now,
         ...options.mail,
       });
       closers.push(() => mail!.stop());

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { PublicCatalog } from '../catalog/catalog-service.js';
 import type { Instance } from '../instances/instance-schemas.js';
 import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
+import type { Environment as ServerEnvironment } from '../config/load-config.js';
 import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
 
@@ -31,6 +32,8 @@ Commands:
   upgrade <instance-id> --version <v> [--wait]
   delete <instance-id> --confirm-name <instance name> [--wait]
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
+  admin create-operator --email <email> [--role operator|operator-read-only] [--password-stdin]
+               (on the server: works on Keyhouse's database, see keyhouse admin --help)
 
 Global options: --output table|json (default table), --url <url>, --token <token>
 Environment: KEYHOUSE_URL, KEYHOUSE_TOKEN`;
@@ -42,6 +45,8 @@ type Environment = {
   KEYHOUSE_TOKEN?: string;
   HOME?: string;
   XDG_CONFIG_HOME?: string;
+  /** What `keyhouse admin` hands to the server's configuration loader. */
+  server: ServerEnvironment;
 };
 
 type Output = 'table' | 'json';
@@ -501,6 +506,11 @@ export async function main(argv: string[], env: Environment, io: Io): Promise<nu
   }
   try {
     if (first === 'login') return await login(argv.slice(1), env, io);
+    if (first === 'admin') {
+      // Loaded only here: the API client needs none of the server's modules.
+      const { runAdmin } = await import('./admin.js');
+      return await runAdmin(argv.slice(1), env.server, io);
+    }
     const twoWords = second && commands[`${first} ${second}`] ? `${first} ${second}` : undefined;
     const name = twoWords ?? first;
     const command = commands[name];
@@ -563,7 +573,7 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
   const { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME } = process.env;
   process.exitCode = await main(
     process.argv.slice(2),
-    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME },
+    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME, server: process.env },
     io,
   );
 }

@@ -3,7 +3,10 @@ import type { Queryable } from '../db/database.js';
 import type { OrderStatus } from '../orders/order-schemas.js';
 import type { MailData, MailState, OutboxMail } from './mail-schemas.js';
 
-/** SQL of the e-mail outbox (table mail_outbox, migration 010). */
+/**
+ * SQL of the e-mail outbox (table mail_outbox, migration 010). Its times are the database's clock (`now()`), the
+ * one every process shares: a mail queued by one process is due for the sender of another.
+ */
 
 /** Channel that wakes the mail sender when a mail is queued (delivered on commit). */
 export const MAIL_OUTBOX_CHANNEL = 'mail_outbox';
@@ -88,37 +91,39 @@ export async function claimMail(
   db: Queryable,
   id: string,
   messageId: string,
-  now: Date,
-): Promise<ClaimedMail | undefined> {
-  const result = await db.query<ClaimedMail>(
-    `UPDATE mail_outbox SET state = 'sending', message_id = $2, sending_since = $3, attempts = attempts + 1
-      WHERE id = $1 AND state = 'pending' AND next_attempt_at <= $3
-      RETURNING id, recipient, language, data, sealed_secret AS "sealedSecret", message_id AS "messageId"`,
-    [id, messageId, now],
+): Promise<(ClaimedMail & { attempts: number }) | undefined> {
+  const result = await db.query<ClaimedMail & { attempts: number }>(
+    `UPDATE mail_outbox SET state = 'sending', message_id = $2, sending_since = now(), attempts = attempts + 1
+      WHERE id = $1 AND state = 'pending' AND next_attempt_at <= now()
+      RETURNING id, recipient, language, data, sealed_secret AS "sealedSecret", message_id AS "messageId",
+                attempts`,
+    [id, messageId],
   );
   return result.rows[0];
 }
 
 /** The SMTP server accepted the mail: sent, and its secret part is gone. */
-export async function markMailSent(
-  db: Queryable,
-  id: string,
-  smtpResponse: string,
-  now: Date,
-): Promise<void> {
+export async function markMailSent(db: Queryable, id: string, smtpResponse: string): Promise<void> {
   await db.query(
-    `UPDATE mail_outbox SET state = 'sent', sent_at = $3, smtp_response = $2, sealed_secret = NULL, last_error = NULL
+    `UPDATE mail_outbox SET state = 'sent', sent_at = now(), smtp_response = $2, sealed_secret = NULL,
+            last_error = NULL
       WHERE id = $1 AND state = 'sending'`,
-    [id, smtpResponse.slice(0, 500), now],
+    [id, smtpResponse.slice(0, 500)],
   );
 }
 
-/** The SMTP server did not take the mail: back to pending, due again after `retryAt`. */
-export async function markMailRetry(db: Queryable, id: string, error: string, retryAt: Date): Promise<void> {
+/** The SMTP server did not take the mail: back to pending, due again in `retryAfterMs`. */
+export async function markMailRetry(
+  db: Queryable,
+  id: string,
+  error: string,
+  retryAfterMs: number,
+): Promise<void> {
   await db.query(
-    `UPDATE mail_outbox SET state = 'pending', last_error = $2, next_attempt_at = $3, sending_since = NULL
+    `UPDATE mail_outbox SET state = 'pending', last_error = $2, sending_since = NULL,
+            next_attempt_at = now() + make_interval(secs => $3)
       WHERE id = $1 AND state = 'sending'`,
-    [id, error.slice(0, 500), retryAt],
+    [id, error.slice(0, 500), retryAfterMs / 1000],
   );
 }
 
@@ -127,46 +132,35 @@ export async function markMailRetry(db: Queryable, id: string, error: string, re
  * mail may have arrived. They are never sent again by themselves (a mail twice is worse than an operator's look);
  * they become `unconfirmed`, to be checked by their Message-ID.
  */
-export async function markAbandonedMailsUnconfirmed(
-  db: Queryable,
-  now: Date,
-  leaseSeconds: number,
-): Promise<number> {
+export async function markAbandonedMailsUnconfirmed(db: Queryable, leaseSeconds: number): Promise<number> {
   const result = await db.query(
     `UPDATE mail_outbox SET state = 'unconfirmed',
             last_error = 'the sender stopped while handing this mail to the SMTP server; it may have arrived'
-      WHERE state = 'sending' AND sending_since < $1::timestamptz - make_interval(secs => $2)`,
-    [now, leaseSeconds],
+      WHERE state = 'sending' AND sending_since < now() - make_interval(secs => $1)`,
+    [leaseSeconds],
   );
   return result.rowCount ?? 0;
 }
 
 /** An operator checked an unconfirmed mail and wants it sent (again). */
-export async function requeueMail(db: Queryable, id: string, now: Date): Promise<boolean> {
+export async function requeueMail(db: Queryable, id: string): Promise<boolean> {
   const result = await db.query(
     `WITH requeued AS (
-       UPDATE mail_outbox SET state = 'pending', next_attempt_at = $2, sending_since = NULL
+       UPDATE mail_outbox SET state = 'pending', next_attempt_at = now(), sending_since = NULL
         WHERE id = $1 AND state = 'unconfirmed' RETURNING id)
-     SELECT pg_notify($3, id::text) FROM requeued`,
-    [id, now, MAIL_OUTBOX_CHANNEL],
+     SELECT pg_notify($2, id::text) FROM requeued`,
+    [id, MAIL_OUTBOX_CHANNEL],
   );
   return result.rowCount === 1;
 }
 
-export async function listDueMailIds(db: Queryable, now: Date, limit: number): Promise<string[]> {
+export async function listDueMailIds(db: Queryable, limit: number): Promise<string[]> {
   const result = await db.query<{ id: string }>(
-    `SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
-    [now, limit],
+    `SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= now()
+      ORDER BY next_attempt_at LIMIT $1`,
+    [limit],
   );
   return result.rows.map((row) => row.id);
-}
-
-/** The earliest time a pending mail is due, so the sender can sleep until then. */
-export async function nextMailDueAt(db: Queryable): Promise<string | null> {
-  const result = await db.query<{ due: string | null }>(
-    `SELECT min(next_attempt_at) AS due FROM mail_outbox WHERE state = 'pending'`,
-  );
-  return result.rows[0]!.due;
 }
 
 export async function listOutbox(

@@ -54,13 +54,12 @@ export async function startMailSender(options: {
   portalUrl: string;
   secretBox: SecretBox;
   logger: Logger;
-  now: () => Date;
   dispatchIntervalMs?: number;
   /** The first retry's delay (doubling after that); tests shorten it. */
   retryBaseMs?: number;
   testFaults?: MailTestFaults;
 }): Promise<MailSender> {
-  const { db, now } = options;
+  const { db } = options;
   const logger = options.logger.child({ component: 'mail-sender' });
   // The URL carries the SMTP password: it is handed to nodemailer and never logged.
   const transport = nodemailer.createTransport({
@@ -73,7 +72,7 @@ export async function startMailSender(options: {
 
   async function send(mailId: string): Promise<void> {
     const messageId = `<${randomUUID()}@${messageIdHost}>`;
-    const mail = await claimMail(db.pool, mailId, messageId, now());
+    const mail = await claimMail(db.pool, mailId, messageId);
     if (!mail) return;
     const data = mailDataSchema.parse(mail.data);
     const secret = mail.sealedSecret ? options.secretBox.open(mail.sealedSecret) : null;
@@ -91,26 +90,17 @@ export async function startMailSender(options: {
       });
       response = info.response;
     } catch (error) {
-      const attempts = await attemptsOf(mailId);
-      const retryAt = new Date(now().getTime() + retryDelayMs(attempts, options.retryBaseMs));
+      const retryAfterMs = retryDelayMs(mail.attempts, options.retryBaseMs);
       logger.warn(
-        { mailId, kind: data.kind, err: error, retryAt },
+        { mailId, kind: data.kind, err: error, retryAfterMs },
         'SMTP server did not take the mail; will retry',
       );
-      await markMailRetry(db.pool, mailId, (error as Error).message, retryAt);
+      await markMailRetry(db.pool, mailId, (error as Error).message, retryAfterMs);
       return;
     }
     options.testFaults?.afterSmtpAccepted?.(mailId);
-    await markMailSent(db.pool, mailId, response, now());
+    await markMailSent(db.pool, mailId, response);
     logger.info({ mailId, kind: data.kind, messageId }, 'mail sent');
-  }
-
-  async function attemptsOf(mailId: string): Promise<number> {
-    const { rows } = await db.pool.query<{ attempts: number }>(
-      'SELECT attempts FROM mail_outbox WHERE id = $1',
-      [mailId],
-    );
-    return rows[0]?.attempts ?? 1;
   }
 
   const boss = new PgBoss({ connectionString: options.databaseUrl, max: 2, schema: 'pgboss' });
@@ -132,10 +122,10 @@ export async function startMailSender(options: {
   );
 
   async function dispatch(): Promise<number> {
-    const abandoned = await markAbandonedMailsUnconfirmed(db.pool, now(), SENDING_LEASE_SECONDS);
+    const abandoned = await markAbandonedMailsUnconfirmed(db.pool, SENDING_LEASE_SECONDS);
     if (abandoned)
       logger.warn({ mails: abandoned }, 'mails left sending by a stopped sender are unconfirmed');
-    const due = await listDueMailIds(db.pool, now(), 100);
+    const due = await listDueMailIds(db.pool, 100);
     for (const mailId of due) await boss.send(QUEUE, { mailId }, { singletonKey: mailId });
     if (due.length) boss.notifyWorker(workerId);
     return due.length;

@@ -157,7 +157,7 @@ export function createOperatorService(deps: {
     /** An unconfirmed mail (its sender died mid-send) is sent again after an operator checked it did not arrive. */
     async resendMail(actor: OperatorActor, mailId: string): Promise<void> {
       await db.transaction(async (tx) => {
-        if (!(await requeueMail(tx, mailId, now()))) throw new NotFoundError('Unconfirmed mail');
+        if (!(await requeueMail(tx, mailId))) throw new NotFoundError('Unconfirmed mail');
         await recordAudit(tx, actor, { action: 'mail.resend', targetType: 'mail', targetId: mailId });
       });
     },

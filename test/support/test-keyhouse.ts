@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -10,6 +11,8 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
+  /** The scratch database of this Keyhouse (a second process can join it). */
+  databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
 };
@@ -27,7 +30,13 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
+  options: {
+    now?: () => Date;
+    localDriverTestFaults?: LocalDriverTestFaults;
+    mail?: Parameters<typeof createKeyhouse>[0]['mail'];
+    /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
+    logger?: Logger;
+  } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -37,13 +46,15 @@ export async function startTestKeyhouse(
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger: options.logger ?? createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    mail: options.mail,
   });
   return {
     ...keyhouse,
+    databaseUrl: database.url,
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();
