@@ -79,7 +79,12 @@ export async function createKeyhouse(options: {
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
   /** Only tests: a shorter first retry of the mail sender, and faults it injects. */
-  mail?: { retryBaseMs?: number; dispatchIntervalMs?: number; testFaults?: MailTestFaults };
+  mail?: {
+    retryBaseMs?: number;
+    dispatchIntervalMs?: number;
+    sendingLeaseSeconds?: number;
+    testFaults?: MailTestFaults;
+  };
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);

@@ -57,6 +57,8 @@ export async function startMailSender(options: {
   dispatchIntervalMs?: number;
   /** The first retry's delay (doubling after that); tests shorten it. */
   retryBaseMs?: number;
+  /** How long a mail may be `sending` before it counts as abandoned; tests shorten it. */
+  sendingLeaseSeconds?: number;
   testFaults?: MailTestFaults;
 }): Promise<MailSender> {
   const { db } = options;
@@ -122,7 +124,10 @@ export async function startMailSender(options: {
   );
 
   async function dispatch(): Promise<number> {
-    const abandoned = await markAbandonedMailsUnconfirmed(db.pool, SENDING_LEASE_SECONDS);
+    const abandoned = await markAbandonedMailsUnconfirmed(
+      db.pool,
+      options.sendingLeaseSeconds ?? SENDING_LEASE_SECONDS,
+    );
     if (abandoned)
       logger.warn({ mails: abandoned }, 'mails left sending by a stopped sender are unconfirmed');
     const due = await listDueMailIds(db.pool, 100);
