@@ -107,12 +107,22 @@ export function sendNoRoute(request: FastifyRequest, reply: FastifyReply) {
   });
 }
 
+/**
+ * Answers every request for an operator route that does not come from an operator with the unknown route's 404,
+ * before its body is parsed or validated (a 400 or 415 would tell that the route exists). Runs in onRequest, after
+ * authenticateRequest.
+ */
+export async function hideOperatorRoutes(request: FastifyRequest, reply: FastifyReply) {
+  if (request.routeOptions.config.operatorPermission && !request.operator) return sendNoRoute(request, reply);
+}
+
 /** Enforces the route's permission and, for cookie-authenticated writes, the CSRF token. */
-export async function authorizeRequest(request: FastifyRequest, reply: FastifyReply) {
+export async function authorizeRequest(request: FastifyRequest, _reply: FastifyReply) {
   const { permission, operatorPermission, account, duringTwoFactorEnrolment } = request.routeOptions.config;
   if (operatorPermission) {
     const operator = request.operator;
-    if (!operator) return sendNoRoute(request, reply);
+    // hideOperatorRoutes has answered everybody else already.
+    if (!operator) throw new UnauthenticatedError();
     checkCsrf(request, operator.via);
     if (!operatorCan(operator.role, operatorPermission))
       throw new ForbiddenError(`Your role "${operator.role}" may only read.`);

@@ -10,7 +10,13 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { authenticateRequest, authorizeRequest, sendNoRoute, type Authenticator } from './auth-guard.js';
+import {
+  authenticateRequest,
+  authorizeRequest,
+  hideOperatorRoutes,
+  sendNoRoute,
+  type Authenticator,
+} from './auth-guard.js';
 import { completeOpenApiDocument } from './openapi-examples.js';
 import { handleError } from './problem.js';
 
@@ -75,6 +81,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   app.addHook('onRequest', authenticateRequest(options.authenticator));
+  app.addHook('onRequest', hideOperatorRoutes);
   app.addHook('preHandler', authorizeRequest);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

@@ -90,7 +90,7 @@ export async function listTicketReplies(
             CASE WHEN r.author_kind = 'operator' AND $2 = 'customer' THEN 'Keyhouse support' ELSE u.email END AS author,
             r.message, r.created_at AS "createdAt"
        FROM ticket_replies r JOIN users u ON u.id = r.author_user_id
-      WHERE r.ticket_id = $1 ORDER BY r.created_at, r.id`,
+      WHERE r.ticket_id = $1 ORDER BY r.position`,
     [ticketId, view],
   );
   return rows;

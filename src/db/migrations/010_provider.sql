@@ -81,9 +81,11 @@ CREATE TABLE ticket_replies (
   -- 'customer' or 'operator': who the reply speaks for.
   author_kind text NOT NULL CHECK (author_kind IN ('customer', 'operator')),
   message text NOT NULL CHECK (length(message) BETWEEN 1 AND 10000),
-  created_at timestamptz NOT NULL
+  created_at timestamptz NOT NULL,
+  -- The order of the conversation, also for replies within the same clock tick.
+  position bigint GENERATED ALWAYS AS IDENTITY
 );
-CREATE INDEX ticket_replies_ticket ON ticket_replies (ticket_id, created_at);
+CREATE INDEX ticket_replies_ticket ON ticket_replies (ticket_id, position);
 CREATE INDEX tickets_status ON tickets (status, created_at);
 
 -- The e-mail outbox. A mail is queued in the transaction that makes it necessary and sent by a durable job.
