@@ -45,3 +45,12 @@ export async function stepDurationHistogram(db: Queryable, bounds: readonly numb
   );
   return rows;
 }
+
+/** How long the oldest order has been processing, in seconds (0 when none is). */
+export async function oldestProcessingOrderSeconds(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ seconds: number }>(
+    `SELECT COALESCE(extract(epoch FROM now() - min(updated_at)), 0)::float8 AS seconds
+       FROM orders WHERE status = 'processing'`,
+  );
+  return rows[0]!.seconds;
+}

@@ -7,6 +7,7 @@ import {
   countInstancesByRegionAndState,
   countOrdersByTypeAndStatus,
   countQueueJobs,
+  oldestProcessingOrderSeconds,
   stepDurationHistogram,
 } from './metrics-store.js';
 
@@ -41,6 +42,24 @@ export function createMetrics({ db, catalog }: { db: Database; catalog: Catalog 
         this.set({ type: row.type, status: row.status }, row.count);
     },
   });
+
+  new client.Gauge({
+    name: 'keyhouse_order_processing_oldest_seconds',
+    help: 'Seconds since the oldest order in processing last changed (0 when none is processing).',
+    registers: [registry],
+    async collect() {
+      this.set(await oldestProcessingOrderSeconds(db.pool));
+    },
+  });
+
+  const regionCapacity = new client.Gauge({
+    name: 'keyhouse_region_capacity_instances',
+    help: 'Instances a region takes at most (its configured capacity.maxInstances).',
+    labelNames: ['region'],
+    registers: [registry],
+  });
+  for (const region of catalog.regions)
+    regionCapacity.set({ region: region.id }, region.capacity.maxInstances);
 
   new client.Gauge({
     name: 'keyhouse_instances',
