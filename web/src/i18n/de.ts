@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { providerDe } from './provider-de';
 
 /** Deutsche Texte; die Schlüssel prüft der Typ Messages gegen en.ts. */
 export const de: Messages = {
+  provider: providerDe,
   common: {
     loading: 'Wird geladen …',
     error: 'Etwas ist schiefgegangen',

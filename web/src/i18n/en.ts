@@ -1,5 +1,8 @@
+import { providerEn } from './provider-en';
+
 /** English texts; the German ones (de.ts) have the same keys, checked by the type below. */
 export const en = {
+  provider: providerEn,
   common: {
     loading: 'Loading…',
     error: 'Something went wrong',
