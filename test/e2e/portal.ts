@@ -18,8 +18,11 @@ export type Portal = { keyhouse: TestKeyhouse; baseUrl: string; stop(): Promise<
  * A real Keyhouse on the embedded test database, listening on a free loopback port, serving the built portal. Only
  * the API role runs unless `adjust` asks for more (see `provisioningConfig`).
  */
-export async function startPortal(adjust?: (config: Config) => void): Promise<Portal> {
-  const keyhouse = await startTestKeyhouse(adjust);
+export async function startPortal(
+  adjust?: (config: Config) => void,
+  options?: Parameters<typeof startTestKeyhouse>[1],
+): Promise<Portal> {
+  const keyhouse = await startTestKeyhouse(adjust, options);
   await keyhouse.http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = keyhouse.http.server.address() as AddressInfo;
   return { keyhouse, baseUrl: `http://127.0.0.1:${port}`, stop: () => keyhouse.stop() };

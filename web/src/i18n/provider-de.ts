@@ -16,6 +16,7 @@ export const providerDe: Texts<typeof providerEn> = {
     recoveryCode: 'Wiederherstellungscode',
     recoveryInvalid: 'Geben Sie einen Wiederherstellungscode wie k7m2q-x9d4w ein.',
     verify: 'Prüfen und anmelden',
+    codeWrong: 'Dieser Code ist falsch oder wurde schon verwendet.',
   },
   forgot: {
     title: 'Passwort zurücksetzen',

@@ -15,6 +15,7 @@ export const providerEn = {
     recoveryCode: 'Recovery code',
     recoveryInvalid: 'Enter a recovery code such as k7m2q-x9d4w.',
     verify: 'Verify and log in',
+    codeWrong: 'This code is wrong or was used already.',
   },
   forgot: {
     title: 'Reset your password',

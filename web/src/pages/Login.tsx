@@ -1,4 +1,4 @@
-import { ActionGroup, Button, Content, Form } from '@patternfly/react-core';
+import { ActionGroup, Alert, Button, Content, Form } from '@patternfly/react-core';
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -74,7 +74,11 @@ export default function Login() {
           }}
         >
           <Content component="p">{t('provider.login.codeIntro')}</Content>
-          {login.error && <ProblemAlert error={login.error} />}
+          {login.error instanceof ApiError && login.error.problem.twoFactorRequired ? (
+            <Alert variant="danger" isInline title={t('provider.login.codeWrong')} role="alert" />
+          ) : (
+            login.error && <ProblemAlert error={login.error} />
+          )}
           <TextField
             id={secondFactor.kind === 'app' ? 'totp-code' : 'recovery-code'}
             label={t(secondFactor.kind === 'app' ? 'provider.login.code' : 'provider.login.recoveryCode')}
