@@ -14,7 +14,7 @@ export const createOperatorRequestSchema = z.strictObject({
 export type CreateOperatorRequest = z.input<typeof createOperatorRequestSchema>;
 
 /** The organisation an order or instance belongs to, as operators see it. */
-const organizationRefSchema = z.object({ id: z.uuid(), name: z.string(), customerNumber: z.string() });
+export const organizationRefSchema = z.object({ id: z.uuid(), name: z.string(), customerNumber: z.string() });
 
 export const opsOrderFilterSchema = pageQuerySchema.extend({
   status: orderStatusSchema.optional(),

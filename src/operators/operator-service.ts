@@ -58,6 +58,8 @@ export function createOperatorService(deps: {
   return {
     listOrders: (filter: OpsOrderFilter) => store.listOrdersForOperators(db.pool, filter, now()),
 
+    listOrganizations: () => store.listOrganizationsForOperators(db.pool),
+
     getOrder: detail,
 
     /**

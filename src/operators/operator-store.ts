@@ -179,3 +179,13 @@ export async function regionLoad(db: Queryable): Promise<
   );
   return rows.map((row) => ({ ...row, nodeSizes: row.nodeSizes ?? {} }));
 }
+
+/** Every organisation, for the console's filters (name order; a provider has hundreds, not millions). */
+export async function listOrganizationsForOperators(
+  db: Queryable,
+): Promise<{ id: string; name: string; customerNumber: string }[]> {
+  const { rows } = await db.query<{ id: string; name: string; customerNumber: string }>(
+    `SELECT id, name, customer_number AS "customerNumber" FROM organizations ORDER BY name, customer_number LIMIT 1000`,
+  );
+  return rows;
+}

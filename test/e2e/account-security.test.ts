@@ -235,7 +235,7 @@ describe('sessions and members', () => {
     await page.getByText(/last admin of the organisation/).waitFor();
     await page.reload();
     expect(await page.getByLabel(`Role of ${adminEmail}`).inputValue()).toBe('admin');
-    await page.getByRole('button', { name: `Remove: ${adminEmail}` }).click();
+    await page.getByRole('button', { name: `Leave: ${adminEmail}` }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.getByText(/last admin of the organisation/).waitFor();
     await expectAccessible(page, 'members (en)');
@@ -264,7 +264,7 @@ describe('sessions and members', () => {
     await member.page.getByRole('button', { name: 'Einladung annehmen' }).click();
     await member.page.getByRole('heading', { level: 1, name: 'Übersicht' }).waitFor();
 
-    await admin.page.getByLabel('Require two-factor sign-in of every member').check({ force: true });
+    await admin.page.getByText('Require two-factor sign-in of every member').click();
     await expect
       .poll(async () => {
         const session = await (await admin.page.request.get('/api/v1/auth/session')).json();

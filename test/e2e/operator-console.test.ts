@@ -254,7 +254,17 @@ describe('a ticket conversation both ways', () => {
     const operator = shared.operator!;
     await operator.getByRole('link', { name: 'Instances' }).click();
     await operator.getByRole('cell', { name: /Kunde mit Problem GmbH/ }).waitFor();
-    await operator.getByText('Ready').first().waitFor();
+    // The worker's supervisor observes the instance's conditions every 15 s.
+    await expect
+      .poll(
+        async () => {
+          await operator.reload();
+          await operator.getByRole('cell', { name: /Kunde mit Problem GmbH/ }).waitFor();
+          return operator.getByText('Ready', { exact: true }).count();
+        },
+        { timeout: 60_000, interval: 3_000 },
+      )
+      .toBeGreaterThan(0);
     await expectAccessible(operator, 'ops instances (en)');
     await screenshot(operator, 'en-ops-instances');
     await operator.getByRole('link', { name: 'Capacity' }).click();

@@ -273,6 +273,8 @@ describe('orders across organisations', () => {
       expect.arrayContaining(['Kunde Eins GmbH', 'Kunde Zwei AG']),
     );
     expect(instances[0]).toMatchObject({ version: expect.any(String), nodeSize: 'b2-4', conditions: [] });
+    const organizations = (await ops('GET', '/api/v1/ops/organizations')).json().items;
+    expect(organizations.map((o: { name: string }) => o.name)).toEqual(['Kunde Eins GmbH', 'Kunde Zwei AG']);
     const capacity = (await ops('GET', '/api/v1/ops/capacity')).json().regions;
     expect(capacity).toEqual([
       expect.objectContaining({

@@ -6,6 +6,7 @@ import {
   opsOrderDetailSchema,
   opsOrderFilterSchema,
   opsOrderSummarySchema,
+  organizationRefSchema,
   regionCapacitySchema,
   retryOrderRequestSchema,
 } from '../../operators/operator-schemas.js';
@@ -94,6 +95,15 @@ export function operatorRoutes(operators: OperatorService, tickets: TicketServic
         },
       },
       async (request) => operators.listInstances(request.query),
+    );
+
+    app.get(
+      '/api/v1/ops/organizations',
+      {
+        config: read,
+        schema: { hide, response: { 200: z.object({ items: z.array(organizationRefSchema) }) } },
+      },
+      async () => ({ items: await operators.listOrganizations() }),
     );
 
     app.get(

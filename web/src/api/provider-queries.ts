@@ -23,7 +23,20 @@ export const providerKeys = {
   opsTickets: (status: string) => ['ops', 'tickets', status] as const,
   opsTicket: (id: string) => ['ops', 'ticket', id] as const,
   opsMail: ['ops', 'mail'] as const,
+  opsOrganizations: ['ops', 'organizations'] as const,
 };
+
+export function useOpsOrganizations() {
+  return useQuery({
+    queryKey: providerKeys.opsOrganizations,
+    queryFn: () =>
+      api<{ items: { id: string; name: string; customerNumber: string }[] }>(
+        'GET',
+        '/api/v1/ops/organizations',
+      ),
+    staleTime: 60_000,
+  });
+}
 
 export function useSessions() {
   return useQuery({

@@ -122,7 +122,6 @@ export const providerDe: Texts<typeof providerEn> = {
     type: 'Art',
     region: 'Region',
     organization: 'Organisation',
-    organizationId: 'Organisations-ID',
     processingLonger: 'In Bearbeitung länger als (Minuten)',
     any: 'alle',
     apply: 'Anwenden',

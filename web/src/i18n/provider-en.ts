@@ -116,7 +116,6 @@ export const providerEn = {
     type: 'Type',
     region: 'Region',
     organization: 'Organisation',
-    organizationId: 'Organisation id',
     processingLonger: 'Processing longer than (minutes)',
     any: 'any',
     apply: 'Apply',

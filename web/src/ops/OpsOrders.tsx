@@ -17,7 +17,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
 import { orderStatusSchema, orderTypeSchema } from '../../../src/orders/order-schemas';
-import { useOpsOrders } from '../api/provider-queries';
+import { useOpsOrders, useOpsOrganizations } from '../api/provider-queries';
 import { useCatalog } from '../api/queries';
 import { Empty, OrderStatusLabel, PageHeader, QueryContent, SimpleTable } from '../components/ui';
 import { useFormat } from '../format';
@@ -35,13 +35,17 @@ export default function OpsOrders() {
   const [form, setForm] = useState<Filters>(applied);
   const query = new URLSearchParams(Object.entries(applied).filter(([, value]) => value)).toString();
   const orders = useOpsOrders(query);
+  const organizations = useOpsOrganizations();
 
   const select = (
-    key: 'status' | 'type' | 'region',
+    key: 'status' | 'type' | 'region' | 'organizationId',
     options: readonly string[],
     label: (v: string) => string,
   ) => (
-    <FormGroup label={t(`provider.ops.${key}`)} fieldId={`filter-${key}`}>
+    <FormGroup
+      label={t(`provider.ops.${key === 'organizationId' ? 'organization' : key}`)}
+      fieldId={`filter-${key}`}
+    >
       <FormSelect
         id={`filter-${key}`}
         value={form[key]}
@@ -79,13 +83,15 @@ export default function OpsOrders() {
                     {select('region', catalog.data?.regions.map((r) => r.id) ?? [], (id) => id)}
                   </GridItem>
                   <GridItem>
-                    <FormGroup label={t('provider.ops.organizationId')} fieldId="filter-organization">
-                      <TextInput
-                        id="filter-organization"
-                        value={form.organizationId}
-                        onChange={(_e, organizationId) => setForm({ ...form, organizationId })}
-                      />
-                    </FormGroup>
+                    {select(
+                      'organizationId',
+                      organizations.data?.items.map((o) => o.id) ??
+                        (form.organizationId ? [form.organizationId] : []),
+                      (id) => {
+                        const organization = organizations.data?.items.find((o) => o.id === id);
+                        return organization ? `${organization.name} (${organization.customerNumber})` : id;
+                      },
+                    )}
                   </GridItem>
                   <GridItem>
                     <FormGroup label={t('provider.ops.processingLonger')} fieldId="filter-processing">

@@ -66,6 +66,8 @@ export default function Members() {
       api<unknown>('PATCH', '/api/v1/organization', { body: { requireTwoFactor: required } }),
     onSettled: () => queryClient.invalidateQueries({ queryKey: sessionKey }),
   });
+  const removeLabel = (id: string) =>
+    id === session?.user.id ? t('provider.members.leave') : t('provider.members.remove');
   const parsed = createInvitationRequestSchema.safeParse(form);
   const emailError =
     (submitted && !parsed.success && zodErrors(parsed.error).email ? t('members.emailInvalid') : undefined) ??
@@ -204,12 +206,8 @@ export default function Members() {
                             isDanger
                             size="sm"
                             isDisabled={remove.isPending}
-                            aria-label={`${t('provider.members.remove')}: ${m.email}`}
-                            label={
-                              m.id === session?.user.id
-                                ? t('provider.members.leave')
-                                : t('provider.members.remove')
-                            }
+                            aria-label={`${removeLabel(m.id)}: ${m.email}`}
+                            label={removeLabel(m.id)}
                             question={t('provider.members.removeConfirm', { email: m.email })}
                             onConfirm={() => remove.mutate(m.id)}
                           />,
