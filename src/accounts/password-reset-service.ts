@@ -15,7 +15,7 @@ import { newSecret, sha256Hex } from './secret-tokens.js';
  * in the mail (sealed in the outbox until sent) and in the link's fragment, which browsers never send to a server:
  * it reaches Keyhouse only in the body of the confirming POST, so no request log ever holds it.
  */
-export const PASSWORD_RESET_MINUTES = 30;
+const PASSWORD_RESET_MINUTES = 30;
 
 export function createPasswordResetService({
   db,

@@ -20,7 +20,7 @@ const RECOVERY_CODE_COUNT = 10;
 const WINDOW = 1;
 
 /** What a login learns from the second factor. */
-export type SecondFactorVerdict = 'not-enrolled' | 'accepted' | 'missing' | 'wrong';
+type SecondFactorVerdict = 'not-enrolled' | 'accepted' | 'missing' | 'wrong';
 
 const totpOf = (secret: string, label: string) =>
   new OTPAuth.TOTP({

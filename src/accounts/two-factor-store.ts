@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.js';
 
 /** SQL of two-factor sign-in: the TOTP secret on the user (sealed), recovery codes (hashed). */
 
-export type TotpState = { sealedSecret: string | null; enabled: boolean; lastStep: number | null };
+type TotpState = { sealedSecret: string | null; enabled: boolean; lastStep: number | null };
 
 export async function findTotpState(db: Queryable, userId: string): Promise<TotpState | undefined> {
   const result = await db.query<TotpState>(

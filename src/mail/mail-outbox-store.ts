@@ -74,7 +74,7 @@ export async function queueOrderFinishedMail(
   );
 }
 
-export type ClaimedMail = {
+type ClaimedMail = {
   id: string;
   recipient: string;
   language: Language;

@@ -34,7 +34,6 @@ export const mailDataSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('password-reset'), validMinutes: z.int() }),
 ]);
 export type MailData = z.infer<typeof mailDataSchema>;
-export type MailKind = MailData['kind'];
 
 export const mailStateSchema = z.enum(['pending', 'sending', 'sent', 'unconfirmed']);
 export type MailState = z.infer<typeof mailStateSchema>;

@@ -43,7 +43,7 @@ const SENDING_LEASE_SECONDS = 120;
 const SMTP_TIMEOUT_MS = 20_000;
 
 /** With the default base: 15 s, 30 s, 1 min … at most 15 min between attempts. */
-export const retryDelayMs = (attempts: number, baseMs = 15_000) =>
+const retryDelayMs = (attempts: number, baseMs = 15_000) =>
   Math.min(15 * 60_000, baseMs * 2 ** Math.max(0, attempts - 1));
 
 export async function startMailSender(options: {

@@ -3,10 +3,10 @@ import type { OrderType } from '../orders/order-schemas.js';
 import type { MailData } from './mail-schemas.js';
 
 /** A rendered mail: the same content as plain text and as HTML. */
-export type RenderedMail = { subject: string; text: string; html: string };
+type RenderedMail = { subject: string; text: string; html: string };
 
 /** Where links in mails point: the portal's public address, and the secret part of a link if the mail has one. */
-export type RenderContext = { portalUrl: string; secret: string | null };
+type RenderContext = { portalUrl: string; secret: string | null };
 
 const escapeHtml = (text: string) =>
   text.replace(

@@ -21,7 +21,7 @@ import type {
 import { createOperatorRequestSchema } from './operator-schemas.js';
 import * as store from './operator-store.js';
 
-export type OperatorActor = Actor & { operator: OperatorPrincipal };
+type OperatorActor = Actor & { operator: OperatorPrincipal };
 
 /**
  * The provider's operator console: every organisation's orders and instances, retries and cancellations, region

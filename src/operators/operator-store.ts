@@ -42,7 +42,7 @@ export async function listOrdersForOperators(
   return toPage(rows, filter.limit);
 }
 
-export type OperatorOrderRow = {
+type OperatorOrderRow = {
   id: string;
   type: OrderType;
   status: OrderStatus;

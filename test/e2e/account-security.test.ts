@@ -141,6 +141,7 @@ describe('two-factor sign-in', () => {
     await page.getByText('Geben Sie die sechs Ziffern ein').waitFor();
     await page.getByLabel('Code aus der App').fill(totp.generate({ timestamp: clock }));
     await page.getByRole('button', { name: 'Einschalten' }).click();
+    await page.getByTestId('recovery-codes').locator('code').first().waitFor();
     const codes = (await page.getByTestId('recovery-codes').locator('code').allTextContents()).map((c) =>
       c.trim(),
     );
