@@ -11,7 +11,9 @@ import * as store from './account-store.js';
  */
 export function createMemberService({ db, now }: { db: Database; now: () => Date }) {
   const lastAdminError = () =>
-    new ConflictError('This is the last admin of the organisation; make another member admin first.');
+    new ConflictError('This is the last admin of the organisation; make another member admin first.', {
+      reason: 'last-admin',
+    });
 
   return {
     changeRole(actor: SignedInActor, userId: string, patch: MemberPatch): Promise<User> {

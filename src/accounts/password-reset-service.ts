@@ -78,11 +78,20 @@ export function createPasswordResetService({
       const passwordHash = await hashPassword(request.password);
       await db.transaction(async (tx) => {
         const reset = await lockPasswordReset(tx, sha256Hex(request.token), now());
-        if (!reset) throw new UnprocessableError('This reset link is not valid. Ask for a new one.');
-        if (reset.used) throw new UnprocessableError('This reset link was used already. Ask for a new one.');
+        if (!reset) {
+          throw new UnprocessableError('This reset link is not valid. Ask for a new one.', {
+            reason: 'reset-link-unknown',
+          });
+        }
+        if (reset.used) {
+          throw new UnprocessableError('This reset link was used already. Ask for a new one.', {
+            reason: 'reset-link-used',
+          });
+        }
         if (reset.expired) {
           throw new UnprocessableError(
             `This reset link expired (it is valid ${PASSWORD_RESET_MINUTES} minutes). Ask for a new one.`,
+            { reason: 'reset-link-expired' },
           );
         }
         const { userId } = reset;

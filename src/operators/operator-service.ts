@@ -73,7 +73,9 @@ export function createOperatorService(deps: {
         if (!order) throw new NotFoundError('Order');
         if (order.attempt > attempt) return false;
         if (order.status !== 'failed' || order.attempt !== attempt) {
-          throw new ConflictError(`Only a failed order can be retried; this one is ${order.status}.`);
+          throw new ConflictError(`Only a failed order can be retried; this one is ${order.status}.`, {
+            reason: 'retry-not-failed',
+          });
         }
         if ((await store.latestOrderIdOfInstance(tx, order.instanceId)) !== order.id) {
           throw new ConflictError(
@@ -106,6 +108,7 @@ export function createOperatorService(deps: {
             order.status === 'processing'
               ? 'This order is being processed; a running order is not interrupted.'
               : `This order is ${order.status} already.`,
+            { reason: 'cancel-started' },
           );
         }
         const reason = 'The order was cancelled by the provider before it started.';

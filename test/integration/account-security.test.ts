@@ -94,7 +94,10 @@ describe('password reset', () => {
 
     const reused = await confirm('yet another passphrase');
     expect(reused.statusCode).toBe(422);
-    expect(reused.json().detail).toMatch(/used already/);
+    expect(reused.json()).toMatchObject({
+      detail: expect.stringMatching(/used already/),
+      reason: 'reset-link-used',
+    });
   });
 
   it('refuses an expired link (30 minutes)', async () => {
@@ -108,7 +111,10 @@ describe('password reset', () => {
       payload: { token: linkToken(mail, /#token=([A-Za-z0-9_-]+)/), password: 'a brand new passphrase' },
     });
     expect(expired.statusCode).toBe(422);
-    expect(expired.json().detail).toMatch(/expired/);
+    expect(expired.json()).toMatchObject({
+      detail: expect.stringMatching(/expired/),
+      reason: 'reset-link-expired',
+    });
   });
 
   it('answers an unknown address exactly like a known one, and sends nothing', async () => {
@@ -189,7 +195,10 @@ describe('members: role change and removal', () => {
       payload: { role: 'read-only' },
     });
     expect(demote.statusCode).toBe(409);
-    expect(demote.json().detail).toMatch(/last admin/);
+    expect(demote.json()).toMatchObject({
+      detail: expect.stringMatching(/last admin/),
+      reason: 'last-admin',
+    });
     const leave = await keyhouse.request({
       method: 'DELETE',
       url: `/api/v1/members/${admin.user.id}`,

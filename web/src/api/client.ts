@@ -62,6 +62,7 @@ export async function api<T>(method: string, path: string, options: RequestOptio
       errors: Array.isArray(problem?.errors) ? problem.errors : undefined,
       runningOrder: typeof problem?.runningOrder === 'string' ? problem.runningOrder : undefined,
       twoFactorRequired: problem?.twoFactorRequired === true ? true : undefined,
+      reason: typeof problem?.reason === 'string' ? problem.reason : undefined,
     });
   }
   return payload as T;

@@ -129,4 +129,6 @@ export type Problem = {
   runningOrder?: string;
   /** 401 of a login: the password was right, the second factor is missing or wrong. */
   twoFactorRequired?: boolean;
+  /** A code for refusals the portal words in the reader's language (provider.problems.<reason>). */
+  reason?: string;
 };

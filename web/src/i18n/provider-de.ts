@@ -105,6 +105,18 @@ export const providerDe: Texts<typeof providerEn> = {
     retried: 'Unser Team hat einen neuen Versuch gestartet. Frühere Versuche:',
     previous: 'Versuch {{attempt}} ist am {{date}} fehlgeschlagen: {{reason}}',
   },
+  problems: {
+    'last-admin':
+      'Dies ist der letzte Administrator der Organisation; machen Sie zuerst ein anderes Mitglied zum Administrator.',
+    'reset-link-unknown': 'Dieser Link zum Zurücksetzen ist ungültig. Fordern Sie einen neuen an.',
+    'reset-link-used': 'Dieser Link zum Zurücksetzen wurde schon verwendet. Fordern Sie einen neuen an.',
+    'reset-link-expired':
+      'Dieser Link zum Zurücksetzen ist abgelaufen (er gilt 30 Minuten). Fordern Sie einen neuen an.',
+    'retry-not-failed': 'Nur ein fehlgeschlagener Auftrag kann erneut ausgeführt werden.',
+    'retry-not-latest':
+      'Es gibt einen späteren Auftrag dieser Instanz; führen Sie diesen erneut aus oder erteilen Sie einen neuen Auftrag.',
+    'cancel-started': 'Nur ein Auftrag, der noch nicht begonnen hat, kann storniert werden.',
+  },
   ops: {
     title: 'Operator-Konsole',
     orders: 'Aufträge',

@@ -100,6 +100,15 @@ export const providerEn = {
     retried: 'Our team started a new attempt. Earlier attempts:',
     previous: 'Attempt {{attempt}} failed on {{date}}: {{reason}}',
   },
+  problems: {
+    'last-admin': 'This is the last admin of the organisation; make another member admin first.',
+    'reset-link-unknown': 'This reset link is not valid. Ask for a new one.',
+    'reset-link-used': 'This reset link was used already. Ask for a new one.',
+    'reset-link-expired': 'This reset link expired (it is valid 30 minutes). Ask for a new one.',
+    'retry-not-failed': 'Only a failed order can be retried.',
+    'retry-not-latest': 'A later order of this instance exists; retry that one, or place a new order.',
+    'cancel-started': 'Only an order that has not started can be cancelled.',
+  },
   ops: {
     title: 'Operator console',
     orders: 'Orders',
