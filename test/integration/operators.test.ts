@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
@@ -7,7 +8,15 @@ import type { OperatorService } from '../../src/operators/operator-service.js';
 import { recordOrderStep } from '../../src/orders/order-steps.js';
 import { transitionOrder } from '../../src/orders/order-status.js';
 import type { TicketService } from '../../src/support/ticket-service.js';
-import { createUserWithRole, signInOperator, signUp, type SignedInUser } from '../support/accounts.js';
+import { packageRoot } from '../../src/platform/package-root.js';
+import {
+  createUserWithRole,
+  signInOperator,
+  signUp,
+  TEST_PASSWORD,
+  uniqueEmail,
+  type SignedInUser,
+} from '../support/accounts.js';
 import { exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
@@ -374,4 +383,71 @@ describe('tickets: a conversation both ways', () => {
       details: { from: 'open', to: 'closed' },
     });
   });
+});
+
+describe('keyhouse admin create-operator (on the server)', () => {
+  /** The CLI as a process, on this test's database and data dir, the way an operator runs it on the server. */
+  function runAdmin(args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/keyhouse.ts', 'admin', ...args], {
+        cwd: packageRoot,
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: keyhouse.databaseUrl,
+          DATA_DIR: keyhouse.config.dataDir,
+        },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out, err }));
+      child.stdin.end(stdin);
+    });
+  }
+
+  it('creates an operator who signs in; the same address again is refused; usage errors exit 2', async () => {
+    const email = uniqueEmail('cli-operator');
+    const created = await runAdmin(
+      ['create-operator', '--email', email, '--password-stdin'],
+      `${TEST_PASSWORD}\n`,
+    );
+    expect(created).toMatchObject({ code: 0, out: expect.stringContaining(`operator ${email} created`) });
+    const login = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: TEST_PASSWORD },
+    });
+    expect(login.statusCode).toBe(200);
+    expect(login.json()).toMatchObject({ organization: null, user: { role: 'operator' } });
+
+    const again = await runAdmin(
+      ['create-operator', '--email', email, '--password-stdin'],
+      `${TEST_PASSWORD}\n`,
+    );
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('already has an account');
+    expect((await runAdmin(['create-operator'])).code).toBe(2);
+    expect((await runAdmin(['create-operator', '--email', email, '--role', 'admin'])).code).toBe(2);
+  }, 60_000);
+
+  it('without a password, queues the mail to choose one', async () => {
+    const email = uniqueEmail('cli-operator');
+    const created = await runAdmin([
+      'create-operator',
+      '--email',
+      email,
+      '--role',
+      'operator-read-only',
+      '--language',
+      'de',
+    ]);
+    expect(created.code).toBe(0);
+    const { rows } = await keyhouse.db.pool.query(
+      `SELECT kind, language FROM mail_outbox WHERE recipient = $1`,
+      [email],
+    );
+    expect(rows).toEqual([{ kind: 'password-reset', language: 'de' }]);
+  }, 60_000);
 });
