@@ -451,3 +451,24 @@ describe('keyhouse admin create-operator (on the server)', () => {
     expect(rows).toEqual([{ kind: 'password-reset', language: 'de' }]);
   }, 60_000);
 });
+
+describe('operators from the configuration', () => {
+  it('creates the listed operators at start, each with a mail to choose a password', async () => {
+    const email = uniqueEmail('configured');
+    const configure = (config: Parameters<Parameters<typeof startTestKeyhouse>[0] & object>[0]) => {
+      config.operators = [{ email, role: 'operator-read-only', language: 'de' }];
+    };
+    const configured = await startTestKeyhouse(configure);
+    try {
+      const { rows } = await configured.db.pool.query(
+        `SELECT u.role, u.organization_id, (SELECT count(*)::int FROM mail_outbox m WHERE m.recipient = u.email
+                AND m.kind = 'password-reset' AND m.language = 'de') AS mails
+           FROM users u WHERE u.email = $1`,
+        [email],
+      );
+      expect(rows).toEqual([{ role: 'operator-read-only', organization_id: null, mails: 1 }]);
+    } finally {
+      await configured.stop();
+    }
+  });
+});
