@@ -80,10 +80,14 @@ describe('GET /metrics', () => {
     );
     expect(series.get('keyhouse_process_resident_memory_bytes')).toBeGreaterThan(0);
 
-    // Debian's promtool accepts the exposition format as it is.
+    // Debian's promtool parses the exposition format.
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     expect(lint.error).toBeUndefined();
-    expect(lint.stdout + lint.stderr).not.toMatch(/error parsing/i);
+    // Its linter finds nothing in our series; prom-client's default Node.js gauges end in _total, which it flags.
+    const findings = (lint.stdout + lint.stderr).split('\n').filter(Boolean);
+    expect(findings.filter((line) => !/^keyhouse_nodejs_active_\w+_total non-counter/.test(line))).toEqual(
+      [],
+    );
   });
 });
 
