@@ -1,3 +1,4 @@
+import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 
 /**
@@ -22,25 +23,6 @@ export type DesiredInstance = {
   zone: string;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
-};
-
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type Condition = {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-};
-
-export type ObservedInstance = {
-  exists: boolean;
-  /** Keycloak answers /health/ready. */
-  ready: boolean;
-  /** https://<name>.<publicHost>:<port>, once an edge route exists. */
-  url: string | null;
-  conditions: Condition[];
-  usage: { storageUsedBytes: number; storageQuotaBytes: number } | null;
 };
 
 export type StepState = 'running' | 'done' | 'failed';

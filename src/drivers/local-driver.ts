@@ -22,15 +22,8 @@ import {
   takeDatabaseBackup,
   type DatabaseBackup,
 } from './database-backup.js';
-import type {
-  ApplyResult,
-  Condition,
-  DesiredInstance,
-  Driver,
-  ObservedInstance,
-  StepReporter,
-  UpgradeResult,
-} from './driver.js';
+import type { Condition, ObservedInstance } from '../instances/instance-schemas.js';
+import type { ApplyResult, DesiredInstance, Driver, StepReporter, UpgradeResult } from './driver.js';
 import { createKeyedMutex } from './file-lock.js';
 import { renderKeycloakSettings, type InstancePorts, type KeycloakSettings } from './keycloak-config.js';
 import {

@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { DesiredInstance } from '../drivers/driver.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 import type { ProvisioningView } from '../instances/instance-store.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 
 /** What a driver is asked to make of an instance with the given spec (the reconciler's and the supervisor's view). */
 export function desiredInstance(

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { isTrustedAddress } from '../access/trusted-sources.js';
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import type { Actor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -12,7 +13,7 @@ import {
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
