@@ -24,14 +24,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { createKeyhouse } from '../src/app.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { renderKeycloakSettings } from '../src/drivers/keycloak-config.js';
+import { renderKeycloakSettings } from '../src/drivers/local/keycloak-config.js';
 import {
   createKeycloakDistributions,
   keycloakProcessEnv,
   type KeycloakDistribution,
-} from '../src/drivers/keycloak-distribution.js';
-import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/keycloak-process.js';
-import { runCommand } from '../src/drivers/process-runner.js';
+} from '../src/drivers/local/keycloak-distribution.js';
+import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
+import { runCommand } from '../src/platform/process-runner.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
 

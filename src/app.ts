@@ -7,7 +7,7 @@ import { createBillingProfileService } from './billing/billing-profile-service.j
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
-import type { LocalDriverTestFaults } from './drivers/local-driver.js';
+import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
 import { migrate } from './db/migrate.js';
 import type { EdgeGateway } from './edge/edge-gateway.js';
 import { runEdgeRole } from './edge/edge-role.js';

@@ -24,7 +24,7 @@ import {
   type InstanceSecrets,
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
-import { desiredInstance } from './desired-instance.js';
+import { desiredInstance } from '../drivers/desired-instance.js';
 import type { EdgeCheck } from './verify-through-edge.js';
 
 /**

@@ -6,20 +6,20 @@ import {
   catalogKeycloakVersions,
   checkPrerequisites,
   createKeycloakDistributions,
-} from '../drivers/keycloak-distribution.js';
+} from '../drivers/local/keycloak-distribution.js';
 import {
   createLocalDriver,
   superviseLocalInstances,
   type EdgeRoutes,
   type LocalDriver,
   type LocalDriverTestFaults,
-} from '../drivers/local-driver.js';
+} from '../drivers/local/local-driver.js';
 import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../edge/edge-route-store.js';
 import type { LocalCa } from '../edge/local-ca.js';
 import { listInstancesToRun, updateInstanceRuntime } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { openInstanceSecrets } from '../instances/instance-secrets.js';
-import { desiredInstance } from './desired-instance.js';
+import { desiredInstance } from '../drivers/desired-instance.js';
 import { createReconciler } from './reconciler.js';
 import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
 

@@ -11,14 +11,14 @@ import type { DesiredInstance, StepState } from '../../src/drivers/driver.js';
 import {
   createKeycloakDistributions,
   type KeycloakDistributions,
-} from '../../src/drivers/keycloak-distribution.js';
+} from '../../src/drivers/local/keycloak-distribution.js';
 import {
   createLocalDriver,
   instanceDatabaseName,
   superviseLocalInstances,
   type EdgeRoutes,
   type LocalDriver,
-} from '../../src/drivers/local-driver.js';
+} from '../../src/drivers/local/local-driver.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
 import { createLogger } from '../../src/platform/logger.js';
 

@@ -5,7 +5,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
+import type { LocalDriverTestFaults } from '../../src/drivers/local/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 

@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isProcessAlive } from './file-lock.js';
+import { isProcessAlive } from '../../platform/file-lock.js';
 
 /**
  * The Keycloak process of one instance home. kc.sh does not exec java: it starts java as a child and waits, so an

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../platform/logger.js';
-import type { DesiredInstance } from './driver.js';
+import { createLogger } from '../../platform/logger.js';
+import type { DesiredInstance } from '../driver.js';
 import { instanceDatabaseName, superviseLocalInstances, type EnsureRunningResult } from './local-driver.js';
 
 const instance = { name: 'kc-1a2b3c4d' } as DesiredInstance;

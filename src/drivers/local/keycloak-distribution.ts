@@ -13,9 +13,9 @@ import {
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config-schema.js';
-import { withFileLock } from './file-lock.js';
-import { runCommand } from './process-runner.js';
+import type { Config } from '../../config/config-schema.js';
+import { withFileLock } from '../../platform/file-lock.js';
+import { runCommand } from '../../platform/process-runner.js';
 
 /**
  * The Keycloak distributions the local driver starts instances from: one per catalog version, fetched once with

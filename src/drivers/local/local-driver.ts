@@ -14,7 +14,7 @@ import path from 'node:path';
 import KcAdminClient, { NetworkError } from '@keycloak/keycloak-admin-client';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config-schema.js';
+import type { Config } from '../../config/config-schema.js';
 import {
   backupLabel,
   dropDatabaseBackups,
@@ -22,9 +22,9 @@ import {
   takeDatabaseBackup,
   type DatabaseBackup,
 } from './database-backup.js';
-import type { Condition, ObservedInstance } from '../instances/instance-schemas.js';
-import type { ApplyResult, DesiredInstance, Driver, StepReporter, UpgradeResult } from './driver.js';
-import { createKeyedMutex } from './file-lock.js';
+import type { Condition, ObservedInstance } from '../../instances/instance-schemas.js';
+import type { ApplyResult, DesiredInstance, Driver, StepReporter, UpgradeResult } from '../driver.js';
+import { createKeyedMutex } from '../../platform/file-lock.js';
 import { renderKeycloakSettings, type InstancePorts, type KeycloakSettings } from './keycloak-config.js';
 import {
   DistributionUnavailableError,
@@ -40,7 +40,7 @@ import {
   waitForKeycloakReady,
 } from './keycloak-process.js';
 import { allocatePorts, isPortFree } from './port-allocation.js';
-import { runCommand } from './process-runner.js';
+import { runCommand } from '../../platform/process-runner.js';
 
 /**
  * The `local` region's driver: one Keycloak process per instance on this host, each with its own PostgreSQL database

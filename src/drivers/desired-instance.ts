@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog-schemas.js';
-import type { DesiredInstance } from '../drivers/driver.js';
+import type { DesiredInstance } from './driver.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 import type { ProvisioningView } from '../instances/instance-store.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { runCommand } from './process-runner.js';
+import { runCommand } from '../../platform/process-runner.js';
 
 /**
  * Backups of an instance database before an upgrade, and their restore on rollback. Two methods:
