@@ -7,7 +7,7 @@ import type { InstanceSpec } from '../instances/instance-schemas.js';
 /** What a driver is asked to make of an instance with the given spec (the reconciler's and the supervisor's view). */
 export function desiredInstance(
   catalog: Catalog,
-  instance: Pick<ProvisioningView, 'id' | 'name' | 'customerNumber'>,
+  instance: Pick<ProvisioningView, 'id' | 'name' | 'customerNumber' | 'adminUsername'>,
   spec: InstanceSpec,
   secrets: InstanceSecrets,
 ): DesiredInstance {
@@ -16,6 +16,7 @@ export function desiredInstance(
     instanceId: instance.id,
     name: instance.name,
     customerNumber: instance.customerNumber,
+    adminUsername: instance.adminUsername,
     version: spec.version,
     nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
     storageGb: spec.storageGb,

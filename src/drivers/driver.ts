@@ -14,6 +14,8 @@ export type DesiredInstance = {
   name: string;
   /** The first realm is named after it, e.g. kd500001. */
   customerNumber: string;
+  /** The customer's permanent admin of the master realm (it replaces Keycloak's temporary bootstrap admin). */
+  adminUsername: string;
   version: string;
   nodeSize: { id: string; vcpu: number; memoryGb: number };
   storageGb: number;
@@ -43,6 +45,9 @@ export type UpgradeResult =
   | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
+/** The login check before DONE: `note` says how the admin's login was verified. */
+export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
+
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
   /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
@@ -55,6 +60,12 @@ export type Driver = {
    * crash at any point: it resumes the upgrade or the rollback it finds.
    */
   upgrade(from: DesiredInstance, to: DesiredInstance, report: StepReporter): Promise<UpgradeResult>;
+  /**
+   * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the
+   * way the customer will (the shared Keycloak module's login check), or as close to it as the customer's trusted
+   * sources let the control plane come. Only looks.
+   */
+  verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
   /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
   destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
 };

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { isTrustedAddress } from '../access/trusted-sources.js';
 import type { Actor } from '../accounts/roles.js';
 import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
@@ -25,7 +24,6 @@ import {
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
 import { desiredInstance } from '../drivers/desired-instance.js';
-import type { EdgeCheck } from './verify-through-edge.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -53,11 +51,7 @@ export type ReconcilerDeps = {
   driverFor(driver: 'local' | 'kubernetes'): Driver | undefined;
   secretBox: SecretBox;
   logger: Logger;
-  /** Logs in as the customer's admin through the edge. */
-  verifyThroughEdge(options: { url: string; username: string; password: string }): Promise<EdgeCheck>;
 };
-
-const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -122,31 +116,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function finish(
     order: StoredOrder,
     instance: ProvisioningView,
+    driver: Driver,
+    desired: DesiredInstance,
     url: string,
-    secrets: InstanceSecrets,
   ) {
     const report = (state: 'running' | 'done' | 'failed', message?: string) =>
       recordOrderStep(db.pool, order.id, 'verify', state, message);
     await report('running');
-    if (EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.spec.trustedSources))) {
-      const check = await deps.verifyThroughEdge({
-        url,
-        username: instance.adminUsername,
-        password: secrets.adminPassword,
-      });
-      if (!check.ok) {
-        await report('failed', check.message);
-        return { outcome: 'retry' as const, message: check.message };
-      }
-      await report('done', 'the admin logged in through the edge');
-    } else {
-      // The edge refuses this host too, as the customer's allowlist says: the driver's login on the instance itself
-      // is the check we can make.
-      await report(
-        'done',
-        'this host is not a trusted source; login verified on the instance behind the edge',
-      );
+    const check = await driver.verifyAdminLogin(desired, url);
+    if (!check.ok) {
+      await report('failed', check.message);
+      return { outcome: 'retry' as const, message: check.message };
     }
+    await report('done', check.note);
     await db.transaction(async (tx) => {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
@@ -180,13 +162,14 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function afterApply(
     order: StoredOrder,
     instance: ProvisioningView,
-    secrets: InstanceSecrets,
+    driver: Driver,
+    desired: DesiredInstance,
     result: ApplyResult,
     lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
     switch (result.outcome) {
       case 'ready': {
-        const finished = await finish(order, instance, result.url, secrets);
+        const finished = await finish(order, instance, driver, desired, result.url);
         if (finished.outcome === 'retry' && lastAttempt) {
           return fail(
             order,
@@ -235,7 +218,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
     switch (result.outcome) {
       case 'ready':
-        return afterApply(order, instance, to.secrets, { outcome: 'ready', url: result.url }, lastAttempt);
+        return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
       case 'rolled-back':
         logger.warn({ orderId: order.id, detail: result.detail }, 'upgrade rolled back');
         await db.transaction(async (tx) => {
@@ -344,22 +327,28 @@ export function createReconciler(deps: ReconcilerDeps) {
         case 'create':
         case 'scale':
         case 'storage':
-        case 'trusted-sources':
+        case 'trusted-sources': {
+          const target = desired(instance.spec);
           return afterApply(
             order,
             instance,
-            secrets!,
-            await driver.apply(desired(instance.spec), report),
+            driver,
+            target,
+            await driver.apply(target, report),
             options.lastAttempt,
           );
-        case 'restart':
+        }
+        case 'restart': {
+          const target = desired(instance.spec);
           return afterApply(
             order,
             instance,
-            secrets!,
-            await driver.restart(desired(instance.spec), report),
+            driver,
+            target,
+            await driver.restart(target, report),
             options.lastAttempt,
           );
+        }
         case 'upgrade':
           return upgrade(order, instance, driver, desired, report, options.lastAttempt);
         default:

@@ -9,11 +9,11 @@ import {
 } from '../drivers/local/keycloak-distribution.js';
 import {
   createLocalDriver,
-  superviseLocalInstances,
   type EdgeRoutes,
   type LocalDriver,
   type LocalDriverTestFaults,
 } from '../drivers/local/local-driver.js';
+import { superviseLocalInstances } from '../drivers/local/supervisor.js';
 import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../edge/edge-route-store.js';
 import type { LocalCa } from '../edge/local-ca.js';
 import { listInstancesToRun, updateInstanceRuntime } from '../instances/instance-store.js';
@@ -21,7 +21,6 @@ import type { SecretBox } from '../platform/secret-box.js';
 import { openInstanceSecrets } from '../instances/instance-secrets.js';
 import { desiredInstance } from '../drivers/desired-instance.js';
 import { createReconciler } from './reconciler.js';
-import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
 
 /**
  * The `worker` role: provisions orders (reconciler behind the job queue), keeps local instances running
@@ -92,6 +91,7 @@ export async function startWorkerRole(options: {
     async removeRoute(instanceId) {
       await deleteEdgeRoute(db, instanceId);
     },
+    caPem: options.ca.certificatePem,
   };
   const localDriver = createLocalDriver({
     config,
@@ -108,7 +108,6 @@ export async function startWorkerRole(options: {
     driverFor: (driver) => (driver === 'local' ? localDriver : undefined),
     secretBox,
     logger,
-    verifyThroughEdge: (check) => verifyAdminLoginThroughEdge({ ...check, ca: options.ca.certificatePem }),
   });
 
   const localRegions = config.catalog.regions.filter((r) => r.driver === 'local');

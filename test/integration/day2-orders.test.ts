@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local/local-driver.js';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';

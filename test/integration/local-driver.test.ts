@@ -12,13 +12,13 @@ import {
   createKeycloakDistributions,
   type KeycloakDistributions,
 } from '../../src/drivers/local/keycloak-distribution.js';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import {
   createLocalDriver,
-  instanceDatabaseName,
-  superviseLocalInstances,
   type EdgeRoutes,
   type LocalDriver,
 } from '../../src/drivers/local/local-driver.js';
+import { superviseLocalInstances } from '../../src/drivers/local/supervisor.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
 import { createLogger } from '../../src/platform/logger.js';
 
@@ -50,11 +50,14 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     async removeRoute(instanceId) {
       routes.delete(instanceId);
     },
+    // Plain HTTP here: no certificate authority, and no login check through an edge.
+    caPem: '',
   };
   const instance: DesiredInstance = {
     instanceId: `inst-${randomBytes(4).toString('hex')}`,
     name: `kc-${randomBytes(4).toString('hex')}`,
     customerNumber: 'kd500001',
+    adminUsername: 'admin',
     version: VERSION,
     nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
     storageGb: 50,
