@@ -1,8 +1,10 @@
 import type { Catalog } from '../catalog/catalog-schemas.js';
-import type { DesiredInstance } from './driver.js';
-import type { InstanceSecrets } from '../instances/instance-secrets.js';
-import type { ProvisioningView } from '../instances/instance-store.js';
+import type { Queryable } from '../db/database.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { openInstanceSecrets, type InstanceSecrets } from '../instances/instance-secrets.js';
+import { listInstancesToRun, type ProvisioningView } from '../instances/instance-store.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import type { DesiredInstance } from './driver.js';
 
 /** What a driver is asked to make of an instance with the given spec (the reconciler's and the supervisor's view). */
 export function desiredInstance(
@@ -25,4 +27,25 @@ export function desiredInstance(
     zone: spec.zone,
     secrets,
   };
+}
+
+/**
+ * The instances a backend keeps running in its regions (`regions` by id): every running instance whose secrets
+ * exist, as its driver sees it. For a backend's background work (the local supervisor and observer).
+ */
+export async function desiredInstancesIn(options: {
+  db: Queryable;
+  catalog: Catalog;
+  secretBox: SecretBox;
+  regions: readonly string[];
+}): Promise<DesiredInstance[]> {
+  const desired: DesiredInstance[] = [];
+  for (const region of options.regions) {
+    for (const instance of await listInstancesToRun(options.db, region)) {
+      if (!instance.sealedSecrets) continue;
+      const secrets = openInstanceSecrets(options.secretBox, instance.sealedSecrets);
+      desired.push(desiredInstance(options.catalog, instance, instance.spec, secrets));
+    }
+  }
+  return desired;
 }

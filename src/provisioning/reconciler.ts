@@ -24,6 +24,7 @@ import {
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
 import { desiredInstance } from '../drivers/desired-instance.js';
+import type { DriverRegistry } from '../drivers/driver-registry.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -47,8 +48,8 @@ export type ReconcileOutcome =
 export type ReconcilerDeps = {
   db: Database;
   catalog: Catalog;
-  /** The driver of a region's backend; undefined when this deployment has none for it. */
-  driverFor(driver: 'local' | 'kubernetes'): Driver | undefined;
+  /** The drivers of the regions' backends that this process runs. */
+  drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
 };
@@ -301,7 +302,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         return { outcome: 'skipped', why: order.status };
       const instance = (await findInstanceForProvisioning(db.pool, order.instanceId))!;
       const region = catalog.regions.find((r) => r.id === instance.spec.region);
-      const driver = region && deps.driverFor(region.driver);
+      const driver = region && deps.drivers.forRegion(region);
       if (!region || !driver) {
         return fail(
           order,

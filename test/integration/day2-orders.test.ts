@@ -67,7 +67,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
     }
   }
 
-  const driver = () => keyhouse.worker!.localDriver;
+  const driver = () => keyhouse.localBackend!.driver;
   const pids = () => driver().processes({ name });
   const instanceDir = () => driver().instanceDir({ name });
 
@@ -196,7 +196,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
 
   afterAll(async () => {
     // Whatever a failed test left: no Keycloak of this test keeps running.
-    if (name && keyhouse?.worker && existsSync(instanceDir()))
+    if (name && keyhouse?.localBackend && existsSync(instanceDir()))
       await driver().destroy({ instanceId, name }, async () => undefined);
     await keyhouse?.stop();
   }, 120_000);
