@@ -33,6 +33,12 @@ export type StepReporter = (name: string, state: StepState, message?: string) =>
 
 export type ApplyResult =
   | { outcome: 'ready'; url: string }
+  /**
+   * Applied, not ready yet (an operator still rolls it out): look again in `retryAfterSeconds` (1 to 3600). The
+   * reconciler calls the same method again then, without counting an attempt; the driver decides when waiting
+   * has become an error.
+   */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** Worth retrying with back-off (a port race, a slow start, the database briefly away). */
   | { outcome: 'transient-error'; message: string }
   /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */

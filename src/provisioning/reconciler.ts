@@ -41,6 +41,8 @@ export type ReconcileOutcome =
   | { outcome: 'failed'; reason: string }
   /** Transient: run again later (the queue retries with back-off). */
   | { outcome: 'retry'; message: string }
+  /** The driver applied but waits for its backend: run again after `retryAfterSeconds`, not counted as a retry. */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** The region is full; the order stays `new`. */
   | { outcome: 'waiting'; message: string }
   | { outcome: 'skipped'; why: string };
@@ -180,6 +182,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
         return finished;
       }
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -187,6 +191,15 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  function progressing(
+    order: StoredOrder,
+    result: { message: string; retryAfterSeconds: number },
+  ): ReconcileOutcome {
+    const retryAfterSeconds = Math.min(3600, Math.max(1, Math.ceil(result.retryAfterSeconds)));
+    logger.info({ orderId: order.id, message: result.message, retryAfterSeconds }, 'applied; not ready yet');
+    return { outcome: 'progressing', message: result.message, retryAfterSeconds };
   }
 
   async function transient(
@@ -246,6 +259,8 @@ export function createReconciler(deps: ReconcilerDeps) {
           });
         });
         return { outcome: 'failed', reason: result.reason };
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
