@@ -2,10 +2,22 @@ import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 
 /**
- * The contract between the provisioning reconciler and a backend (one file per backend: local-driver.ts,
- * later kubernetes-driver.ts). Drivers are level-triggered and idempotent: `apply` converges the world to the
- * desired spec from whatever state it finds (a crash at any point is healed by calling it again), `destroy` is
- * safe to repeat, `observe` only looks.
+ * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
+ * idempotent: `apply` converges the world to the desired spec from whatever state it finds (a crash at any point is
+ * healed by calling it again), `destroy` is safe to repeat, `observe` only looks. An apply that has to wait for its
+ * backend answers `progressing` instead of blocking, and is called again after the seconds it names.
+ *
+ * Where a second driver plugs in:
+ * 1. `src/drivers/<backend>/` implements `Driver` (the local one: `src/drivers/local/local-driver.ts`). The
+ *    Keycloak work that does not depend on the backend (customer's admin replacing the temporary one, first realm,
+ *    the login check, OIDC clients) is in `src/drivers/keycloak/`; step reporting and the mapping of failures to
+ *    outcomes in `driver-steps.ts`.
+ * 2. A `start<Backend>Backend()` beside it starts the driver with whatever background work the backend needs (the
+ *    local one: `local/local-backend.ts`, with its supervisor and observer; `instance-observer.ts` and
+ *    `desiredInstancesIn` serve any backend).
+ * 3. `src/app.ts` starts it when a region of the configuration names its key (`driver:` of a region, see
+ *    `DriverKey` in driver-registry.ts) and puts its driver into the registry. The worker role and the reconciler
+ *    need no change: they look a region's driver up by that key.
  */
 
 export type DesiredInstance = {
