@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { isNotFound } from '../../platform/errno.js';
 import { runCommand } from '../../platform/process-runner.js';
 
 /**
@@ -29,8 +30,8 @@ export async function findPgTools(): Promise<PgTools[]> {
   let versions: string[] = [];
   try {
     versions = readdirSync(debianRoot);
-  } catch {
-    versions = [];
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else no Debian PostgreSQL packages
   }
   for (const version of versions) {
     const bin = path.join(debianRoot, version, 'bin');
@@ -44,8 +45,8 @@ export async function findPgTools(): Promise<PgTools[]> {
     const major = Number(/(\d+)(?:\.\d+)?/.exec(result.tail)?.[1]);
     if (result.code === 0 && major && !found.has(major))
       found.set(major, { major, pgDump: 'pg_dump', pgRestore: 'pg_restore' });
-  } catch {
-    // no pg_dump on PATH
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else no pg_dump on PATH
   }
   return [...found.values()].sort((a, b) => a.major - b.major);
 }

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { isNotFound, readTextIfExists } from '../../platform/errno.js';
 import { StepFailure } from '../driver-steps.js';
 import type { DatabaseBackup } from './database-backup.js';
 import type { InstancePorts } from './keycloak-config.js';
@@ -54,12 +55,10 @@ export type InstanceState = {
   };
 };
 
+/** Null before the first apply wrote it (state.json is written whole, so it never holds half a state). */
 export function readState(file: string): InstanceState | null {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as InstanceState;
-  } catch {
-    return null;
-  }
+  const text = readTextIfExists(file);
+  return text === null ? null : (JSON.parse(text) as InstanceState);
 }
 
 export function writeState(file: string, state: InstanceState) {
@@ -74,8 +73,9 @@ export function recordedPorts(instancesDir: string, except: string): Set<number>
   let names: string[] = [];
   try {
     names = readdirSync(instancesDir);
-  } catch {
-    return taken;
+  } catch (error) {
+    if (isNotFound(error)) return taken; // no instance yet
+    throw error;
   }
   for (const name of names) {
     if (name === except) continue;
@@ -91,8 +91,9 @@ export async function ownedBytes(dir: string): Promise<number> {
   let entries: string[];
   try {
     entries = await readdir(dir);
-  } catch {
-    return 0;
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
   }
   for (const entry of entries) {
     const full = path.join(dir, entry);
@@ -100,8 +101,8 @@ export async function ownedBytes(dir: string): Promise<number> {
       const stat = await lstat(full);
       if (stat.isDirectory()) total += await ownedBytes(full);
       else if (stat.nlink === 1) total += stat.size;
-    } catch {
-      // removed while we counted
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // else removed while we counted
     }
   }
   return total;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readTextIfExists } from '../../platform/errno.js';
 import { runCommand } from '../../platform/process-runner.js';
 import { StepFailure } from '../driver-steps.js';
 import type { InstancePorts } from './keycloak-config.js';
@@ -24,13 +25,10 @@ import { allocatePorts, isPortFree } from './port-allocation.js';
 const HOME_MARKER = '.keyhouse-home.json';
 type HomeMarker = { version: string };
 
-/** The Keycloak version a home was made from; null when there is no (finished) home. */
+/** The Keycloak version a home was made from; null when there is no (finished) home: the marker comes last. */
 export function homeVersion(home: string): string | null {
-  try {
-    return (JSON.parse(readFileSync(path.join(home, HOME_MARKER), 'utf8')) as HomeMarker).version;
-  } catch {
-    return null;
-  }
+  const marker = readTextIfExists(path.join(home, HOME_MARKER));
+  return marker === null ? null : (JSON.parse(marker) as HomeMarker).version;
 }
 
 export async function prepareHome(options: {
