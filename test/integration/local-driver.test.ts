@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { withConnection } from '../../src/db/database.js';
 import type { DesiredInstance, StepState } from '../../src/drivers/driver.js';
 import {
   createKeycloakDistributions,
@@ -83,15 +84,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     await client.auth({ grantType: 'password', clientId: 'admin-cli', username, password });
     return client;
   };
-  const withServer = async <T>(work: (client: pg.Client) => Promise<T>) => {
-    const client = new pg.Client({ connectionString: adminDatabaseUrl });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const withServer = <T>(work: (client: pg.Client) => Promise<T>) => withConnection(adminDatabaseUrl, work);
   /** Field 6 of /proc/<pid>/stat: the session id. */
   const sessionOf = (pid: number) => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

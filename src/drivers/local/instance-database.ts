@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { withConnection } from '../../db/database.js';
 import { dropDatabaseBackups } from './database-backup.js';
 
 /**
@@ -26,15 +27,7 @@ export type InstanceDatabases = {
 export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatabases {
   const server = new URL(adminDatabaseUrl);
 
-  async function withAdminDb<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: adminDatabaseUrl });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  }
+  const withAdminDb = <T>(work: (client: pg.Client) => Promise<T>) => withConnection(adminDatabaseUrl, work);
 
   return {
     server: { host: server.hostname || '127.0.0.1', port: Number(server.port || 5432) },
