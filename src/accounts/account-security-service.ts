@@ -1,8 +1,9 @@
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Database } from '../db/database.js';
 import { NotFoundError, UnauthenticatedError } from '../platform/errors.js';
 import type { SessionSummary, TotpEnrolment } from './account-schemas.js';
 import * as store from './account-store.js';
+import type { Actor } from './roles.js';
 import type { TwoFactorService } from './two-factor-service.js';
 
 /**

@@ -1,8 +1,9 @@
-import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Database } from '../db/database.js';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { MemberPatch, Organization, User } from './account-schemas.js';
 import * as store from './account-store.js';
+import type { SignedInActor } from './roles.js';
 
 /**
  * Admins manage the members of their organisation: change a role, remove a member (also themselves: leaving), and

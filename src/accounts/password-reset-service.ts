@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Database, Queryable } from '../db/database.js';
 import { queueMail } from '../mail/mail-outbox-store.js';
 import { UnprocessableError } from '../platform/errors.js';
@@ -7,6 +7,7 @@ import type { SecretBox } from '../platform/secret-box.js';
 import type { PasswordResetConfirm, PasswordResetRequest } from './account-schemas.js';
 import * as accounts from './account-store.js';
 import { hashPassword } from './password-hashing.js';
+import type { Actor } from './roles.js';
 import { insertPasswordReset, lockPasswordReset, spendPasswordResets } from './password-reset-store.js';
 import { newSecret, sha256Hex } from './secret-tokens.js';
 

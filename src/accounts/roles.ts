@@ -94,3 +94,19 @@ export type OperatorPrincipal = {
   role: OperatorRole;
   via: 'session';
 };
+
+/** Who acts and from where: passed by every adapter (REST, OSB, workers) into the services. */
+export type Actor = {
+  principal: Principal | undefined;
+  /** A provider operator acting (on the operator routes); audited as `operator:<e-mail>`. */
+  operator?: OperatorPrincipal;
+  /** A name for actors without a user: "system", "osb:<platform identity>", or an e-mail before sign-in. */
+  label?: string;
+  requestId: string;
+  sourceAddress: string;
+  /** The client's User-Agent, kept on a session it starts so the user can recognise it. */
+  userAgent?: string;
+};
+
+/** An actor on a route that requires a permission: the principal is known. */
+export type SignedInActor = Actor & { principal: Principal };

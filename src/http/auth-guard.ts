@@ -5,12 +5,13 @@ import type { SessionIdentity } from '../accounts/account-store.js';
 import {
   can,
   operatorCan,
+  type Actor,
   type OperatorPermission,
   type OperatorPrincipal,
   type Permission,
   type Principal,
+  type SignedInActor,
 } from '../accounts/roles.js';
-import type { Actor, SignedInActor } from '../audit/audit-store.js';
 import { ForbiddenError, UnauthenticatedError } from '../platform/errors.js';
 import { sendProblem } from './problem.js';
 

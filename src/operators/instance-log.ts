@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config-schema.js';
-import { logTail } from '../drivers/keycloak-process.js';
+import { logTail } from '../drivers/local/keycloak-process.js';
 
 const TAIL_LINES = 40;
 

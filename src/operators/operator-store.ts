@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
-import type { Condition } from '../drivers/driver.js';
-import type { InstanceSpec, OrderStatus, OrderStep, OrderType } from '../orders/order-schemas.js';
+import type { Condition, InstanceSpec } from '../instances/instance-schemas.js';
+import type { OrderStatus, OrderStep, OrderType } from '../orders/order-schemas.js';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { OpsInstance, OpsOrderFilter, OpsOrderSummary } from './operator-schemas.js';
 

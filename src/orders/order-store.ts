@@ -1,14 +1,8 @@
 import type { Queryable } from '../db/database.js';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Price } from '../catalog/pricing.js';
-import type {
-  InstanceSpec,
-  Order,
-  OrderAttempt,
-  OrderStatus,
-  OrderStep,
-  OrderType,
-} from './order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
+import type { Order, OrderAttempt, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
 
 /** Orders with the customer's view of their earlier attempts (after an operator's retry). */
 const SELECT_ORDERS = `SELECT o.*, (

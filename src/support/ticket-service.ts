@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { findUser } from '../accounts/account-store.js';
-import type { OperatorPrincipal } from '../accounts/roles.js';
-import { recordAudit, type Actor, type SignedInActor } from '../audit/audit-store.js';
+import type { Actor, OperatorPrincipal, SignedInActor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Database, Queryable } from '../db/database.js';
 import { queueMail } from '../mail/mail-outbox-store.js';
 import { findInstance } from '../instances/instance-store.js';

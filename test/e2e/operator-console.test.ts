@@ -50,7 +50,7 @@ afterAll(async () => {
       "SELECT id, name FROM instances WHERE status <> 'deleted'",
     );
     for (const { id, name } of rows)
-      await worker.worker!.localDriver.destroy({ instanceId: id, name }, async () => undefined);
+      await worker.localBackend!.driver.destroy({ instanceId: id, name }, async () => undefined);
     await worker.close();
   }
   await portal?.stop();

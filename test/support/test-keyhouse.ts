@@ -6,12 +6,12 @@ import type { Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
+import type { LocalDriverTestFaults } from '../../src/drivers/local/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
-  /** The scratch database of this Keyhouse (a second process can join it). */
+  /** The scratch database, for tests that start parts of Keyhouse of their own beside it (or a second process). */
   databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
