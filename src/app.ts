@@ -36,6 +36,7 @@ import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
 import { createTicketService } from './support/ticket-service.js';
+import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -49,6 +50,8 @@ export type Keyhouse = {
   ca: LocalCa;
   edge: EdgeGateway | undefined;
   worker: WorkerRole | undefined;
+  /** The backup planner where a worker runs; tests call its `tick` with their clock. */
+  backupScheduler: BackupScheduler | undefined;
   close(): Promise<void>;
 };
 
@@ -64,6 +67,8 @@ export async function createKeyhouse(options: {
   distributionCacheDir?: string;
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
+  /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
+  backupSchedule?: boolean;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -91,6 +96,7 @@ export async function createKeyhouse(options: {
         logger,
         distributionCacheDir: options.distributionCacheDir,
         testFaults: options.localDriverTestFaults,
+        now,
       });
       closers.push(() => worker!.stop());
     }
@@ -112,6 +118,22 @@ export async function createKeyhouse(options: {
     const accounts = createAccountService({ db, now });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+
+    // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
+    let backupScheduler: BackupScheduler | undefined;
+    if (worker) {
+      backupScheduler = await startBackupScheduler({
+        databaseUrl,
+        db,
+        catalog: config.catalog,
+        logger,
+        now,
+        runner: worker.backups,
+        placeMaintenanceUpgrade: orders.placeMaintenanceUpgrade,
+        schedule: options.backupSchedule !== false,
+      });
+      closers.push(() => backupScheduler!.stop());
+    }
     const instances = createInstanceService({ db, secretBox });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
@@ -169,7 +191,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, close };
+    return { config, db, http, ca, edge, worker, backupScheduler, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  createReadStream,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
@@ -16,19 +18,23 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
 import {
-  backupLabel,
-  dropDatabaseBackups,
-  restoreDatabaseBackup,
-  takeDatabaseBackup,
-  type DatabaseBackup,
-} from './database-backup.js';
+  dropScratchDatabases,
+  dumpDatabase,
+  restoreIntoScratch,
+  sha256OfFile,
+  swapInRestored,
+  type DumpResult,
+} from './postgres-dump.js';
 import type {
   ApplyResult,
+  BackupRef,
+  BackupResult,
   Condition,
   DesiredInstance,
   Driver,
   ObservedInstance,
   StepReporter,
+  TakenBackup,
   UpgradeResult,
 } from './driver.js';
 import { createKeyedMutex } from './file-lock.js';
@@ -79,6 +85,8 @@ export type LocalDriverOptions = {
   edge: EdgeRoutes;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
+  /** Where the dumps go, one folder per instance; default `<dataDir>/backups` (outside the storage quota). */
+  backupsDir?: string;
   /** From start to /health/ready; a first start creates the schema (about a minute on 2 vCPUs). */
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL. */
@@ -133,11 +141,18 @@ type InstanceState = {
   firstRealmDone: boolean;
   /** Settings hash the running process was started with; another hash means restart. */
   startedHash: string | null;
+  /**
+   * 'command': the database came from a backup, whose master realm exists already, so Keycloak ignores the
+   * bootstrap variables; `kc.sh bootstrap-admin` creates the temporary admin before the next start instead.
+   */
+  bootstrapAdminBy?: 'start' | 'command';
+  /** A restore in place in progress; `swapped` once the restored database has taken the instance's name. */
+  restore?: { backupId: string; phase: 'restoring' | 'swapped' };
   /** An upgrade in progress (or its rollback), so a retry after a crash resumes it instead of starting over. */
   upgrade?: {
     fromVersion: string;
     toVersion: string;
-    backup: DatabaseBackup;
+    backup: TakenBackup;
     phase: 'upgrading' | 'rolling-back';
     failure?: { reason: string; detail: string };
   };
@@ -164,8 +179,10 @@ function asStepFailure(error: unknown, step: string): StepFailure {
     : new StepFailure('transient', `Step ${step} failed; it will be retried.`, (error as Error).message);
 }
 
-function backupName(backup: DatabaseBackup): string {
-  return backup.method === 'template' ? `database ${backup.database}` : `dump ${backup.file}`;
+const taken = (dump: DumpResult, location: string): TakenBackup => ({ location, ...dump });
+
+function describeBackup(backup: TakenBackup): string {
+  return `${backup.location} (${Math.round(backup.sizeBytes / 1024)} KiB, sha256 ${backup.sha256.slice(0, 12)}…)`;
 }
 
 function isAuthRejection(error: unknown): boolean {
@@ -204,6 +221,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const { config, edge } = options;
   const logger = options.logger.child({ component: 'local-driver' });
   const instancesDir = options.instancesDir ?? path.join(config.dataDir, 'instances');
+  const backupsDir = options.backupsDir ?? path.join(config.dataDir, 'backups');
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
   const maxHeapMb = options.maxHeapMb ?? 1024;
@@ -220,6 +238,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const dir = path.join(instancesDir, name);
     return {
       dir,
+      backups: path.join(backupsDir, name),
       home: path.join(dir, 'keycloak'),
       state: path.join(dir, 'state.json'),
       pid: path.join(dir, 'keycloak.pid'),
@@ -286,12 +305,29 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         roleNote = 'role existed';
       }
       let dbNote = 'database created';
-      try {
-        await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
-      } catch (error) {
-        if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
-        await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
-        dbNote = 'database existed';
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (exists.rowCount === 0 && instance.restoreFrom) {
+        // Restored beside the name and renamed when complete: the name only ever holds a whole database.
+        const from = instance.restoreFrom;
+        await restoreIntoScratch({
+          adminDatabaseUrl: options.adminDatabaseUrl,
+          database: name,
+          owner: name,
+          file: from.location,
+          sha256: from.sha256,
+        }).catch((error: Error) => {
+          throw new StepFailure('transient', 'The backup could not be restored.', error.message);
+        });
+        await swapInRestored({ adminDatabaseUrl: options.adminDatabaseUrl, database: name });
+        dbNote = `database restored from backup ${from.id}`;
+      } else {
+        try {
+          await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
+          await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
+          dbNote = 'database existed';
+        }
       }
       // Other instances' roles must not even connect to this database.
       await client.query(`REVOKE ALL ON DATABASE ${role} FROM PUBLIC`);
@@ -389,6 +425,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
               adminAccountDone: false,
               firstRealmDone: false,
               startedHash: null,
+              bootstrapAdminBy: instance.restoreFrom ? 'command' : 'start',
             };
         writeState(p.state, next);
         return next;
@@ -430,6 +467,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     writeFileSync(confFile, settings.conf);
     // The file came from the distribution as 0644; it now holds the database password.
     chmodSync(confFile, 0o600);
+    if (state.bootstrapAdmin && !state.adminAccountDone && state.bootstrapAdminBy === 'command') {
+      await bootstrapAdminByCommand(p, state.bootstrapAdmin, settings, distribution);
+      state.bootstrapAdminBy = 'start';
+      writeState(p.state, state);
+    }
     // Only acts when the master realm is created (first start on an empty database); harmless afterwards.
     const bootstrap: Record<string, string> =
       state.bootstrapAdmin && !state.adminAccountDone
@@ -448,6 +490,42 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     state.startedHash = settings.hash;
     writeState(p.state, state);
     return pid;
+  }
+
+  /**
+   * Creates the temporary admin in a database that has its master realm already (a restored backup), with Keycloak
+   * stopped: `kc.sh bootstrap-admin user` on the instance's own configuration. The admin hand-over then works as
+   * on a first start: the customer's `admin` gets the instance's password, the temporary one goes.
+   */
+  async function bootstrapAdminByCommand(
+    p: ReturnType<typeof paths>,
+    admin: { username: string; password: string },
+    settings: KeycloakSettings,
+    distribution: KeycloakDistribution,
+  ) {
+    const result = await runCommand(
+      path.join(p.home, 'bin', 'kc.sh'),
+      [
+        'bootstrap-admin',
+        'user',
+        '--optimized',
+        '--username:env',
+        'KEYHOUSE_BOOTSTRAP_USERNAME',
+        '--password:env',
+        'KEYHOUSE_BOOTSTRAP_PASSWORD',
+      ],
+      {
+        cwd: p.dir,
+        env: keycloakProcessEnv(distribution.javaHome, {
+          ...settings.env,
+          KEYHOUSE_BOOTSTRAP_USERNAME: admin.username,
+          KEYHOUSE_BOOTSTRAP_PASSWORD: admin.password,
+        }),
+      },
+    );
+    // A second run after a crash finds the user there: Keycloak says so, and the hand-over can go on.
+    if (result.code !== 0 && !/already exists/i.test(result.tail))
+      throw new StepFailure('transient', 'The temporary admin could not be created.', result.tail);
   }
 
   async function ensureAdminAccount(
@@ -717,6 +795,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function upgrade(
     from: DesiredInstance,
     to: DesiredInstance,
+    backupId: string,
     report: StepReporter,
   ): Promise<UpgradeResult> {
     return outcomeOf(() =>
@@ -750,27 +829,34 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         if (!pending && homeVersion(p.home) === to.version) {
           // Upgraded already (a crash after the new version came up): converge and report the kept backup.
           const ready = await applySteps(to, report);
-          return { outcome: 'ready', url: ready.url, backup: 'taken by the earlier attempt' };
+          const file = backupFile(p, backupId);
+          return {
+            outcome: 'ready',
+            url: ready.url,
+            backup: taken(
+              {
+                sizeBytes: statSync(file).size,
+                sha256: await sha256OfFile(file),
+                durationMs: 0,
+                postgresMajor: 0,
+              },
+              file,
+            ),
+          };
         }
         if (!pending) {
           pending = await step('backup', async () => {
+            // Stopped first, so that nothing written after the backup would be lost by a rollback.
             const stopped = await stopKeycloak(p.home, stopTimeoutMs);
-            const backup = await takeDatabaseBackup({
-              adminDatabaseUrl: options.adminDatabaseUrl,
-              database,
-              label: backupLabel(now()),
-              dumpDir: path.join(p.dir, 'backups'),
-            });
+            const file = backupFile(p, backupId);
+            const backup = taken(await dumpInto(p, database, file), file);
             const state = update((s) => {
               s.upgrade = { fromVersion: from.version, toVersion: to.version, backup, phase: 'upgrading' };
             });
-            return {
-              value: state.upgrade!,
-              note: `Keycloak ${stopped}; ${backup.method === 'pg_dump' ? 'pg_dump' : 'server-side copy'}: ${backupName(backup)}`,
-            };
+            return { value: state.upgrade!, note: `Keycloak ${stopped}; pg_dump: ${describeBackup(backup)}` };
           });
         }
-        const backup = backupName(pending.backup);
+        const backup = describeBackup(pending.backup);
 
         if (pending.phase === 'upgrading') {
           try {
@@ -784,7 +870,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
               update((s) => delete s.upgrade);
               return { value: null, note: `Keycloak ${from.version} home removed; backup kept: ${backup}` };
             });
-            return { outcome: 'ready', url: ready.url, backup };
+            return { outcome: 'ready', url: ready.url, backup: pending.backup };
           } catch (error) {
             const failure = asStepFailure(error, 'upgrade');
             // Whatever went wrong with the new version (not ready, would not start, crashed), the old one returns.
@@ -804,12 +890,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
             rmSync(p.home, { recursive: true, force: true });
             renameSync(previousHome, p.home);
           }
-          await restoreDatabaseBackup({
+          await restoreIntoScratch({
             adminDatabaseUrl: options.adminDatabaseUrl,
             database,
             owner: database,
-            backup: pending.backup,
+            file: pending.backup.location,
+            sha256: pending.backup.sha256,
           });
+          await swapInRestored({ adminDatabaseUrl: options.adminDatabaseUrl, database });
           return {
             value: null,
             note: `Keycloak ${from.version} home and the database restored from ${backup}`,
@@ -823,7 +911,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         return {
           outcome: 'rolled-back',
           url: rolledBack.url,
-          backup,
+          backup: pending.backup,
           reason:
             `Keycloak ${to.version} did not become ready (${failure.reason.replace(/\.$/, '')}). Your instance ` +
             `was rolled back to Keycloak ${from.version} with its data from the backup taken before the ` +
@@ -832,6 +920,117 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         };
       }),
     );
+  }
+
+  // ---- backups and restores -------------------------------------------------------------------------------------
+
+  function backupFile(p: ReturnType<typeof paths>, backupId: string): string {
+    if (!/^[0-9a-f-]{36}$/.test(backupId)) throw new StepFailure('permanent', 'Invalid backup id.', backupId);
+    return path.join(p.backups, `${backupId}.dump`);
+  }
+
+  /** Where a location may point: this host's backup folders, nothing else (a location is read back from the DB). */
+  function checkedLocation(location: string): string {
+    const resolved = path.resolve(location);
+    if (!resolved.startsWith(`${path.resolve(backupsDir)}${path.sep}`) || !resolved.endsWith('.dump'))
+      throw new StepFailure('permanent', 'The backup is not on this host.', location);
+    return resolved;
+  }
+
+  async function dumpInto(p: ReturnType<typeof paths>, database: string, file: string): Promise<DumpResult> {
+    mkdirSync(p.backups, { recursive: true, mode: 0o700 });
+    try {
+      return await dumpDatabase({ adminDatabaseUrl: options.adminDatabaseUrl, database, file });
+    } catch (error) {
+      throw new StepFailure('transient', 'The backup could not be taken.', (error as Error).message);
+    }
+  }
+
+  async function backup(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
+    backupId: string,
+  ): Promise<BackupResult> {
+    return outcomeOf(async () => {
+      const p = paths(instance.name);
+      const file = backupFile(p, backupId);
+      const dump = await dumpInto(p, instanceDatabaseName(instance.name), file);
+      logger.info(
+        { instance: instance.name, backupId, bytes: dump.sizeBytes, ms: dump.durationMs },
+        'backup taken',
+      );
+      return { outcome: 'done' as const, ...taken(dump, file) };
+    });
+  }
+
+  /**
+   * Restore in place: restored beside the live database while Keycloak keeps serving it; then Keycloak stops, the
+   * restored database takes the name in one transaction, the temporary admin is bootstrapped (the backup's master
+   * realm has its own admin), and the instance converges as after any apply. Progress lives in state.json.
+   */
+  async function restore(
+    instance: DesiredInstance,
+    from: BackupRef,
+    report: StepReporter,
+  ): Promise<ApplyResult> {
+    return outcomeOf(() =>
+      serialised(instance.name, async () => {
+        const p = paths(instance.name);
+        const step = stepper(instance, report);
+        const database = instanceDatabaseName(instance.name);
+        const state = readState(p.state);
+        if (!state) throw new StepFailure('permanent', 'The instance has no Keycloak here.', 'no state.json');
+        if (state.restore && state.restore.backupId !== from.id)
+          throw new StepFailure(
+            'permanent',
+            'Another restore of this instance is unfinished; our team has been notified.',
+            `state.json has a restore of ${state.restore.backupId}`,
+          );
+        if (state.restore?.phase !== 'swapped') {
+          await step('restore-database', async () => {
+            await restoreIntoScratch({
+              adminDatabaseUrl: options.adminDatabaseUrl,
+              database,
+              owner: database,
+              file: checkedLocation(from.location),
+              sha256: from.sha256,
+            }).catch((error: Error) => {
+              throw new StepFailure('transient', 'The backup could not be restored.', error.message);
+            });
+            state.restore = { backupId: from.id, phase: 'restoring' };
+            writeState(p.state, state);
+            return { value: null, note: `restored beside the live database from ${from.id}` };
+          });
+          await step('restore-switch', async () => {
+            const stopped = await stopKeycloak(p.home, stopTimeoutMs);
+            const swapped = await swapInRestored({ adminDatabaseUrl: options.adminDatabaseUrl, database });
+            state.restore = { backupId: from.id, phase: 'swapped' };
+            state.adminAccountDone = false;
+            state.bootstrapAdmin = {
+              username: 'keyhouse-bootstrap',
+              password: randomBytes(24).toString('base64url'),
+            };
+            state.bootstrapAdminBy = 'command';
+            writeState(p.state, state);
+            return { value: null, note: `Keycloak ${stopped}; restored database ${swapped}` };
+          });
+        }
+        const ready = await applySteps(instance, report);
+        const done = readState(p.state)!;
+        delete done.restore;
+        writeState(p.state, done);
+        return ready;
+      }),
+    );
+  }
+
+  async function removeBackup(instance: Pick<DesiredInstance, 'name'>, location: string) {
+    paths(instance.name);
+    rmSync(checkedLocation(location), { force: true });
+  }
+
+  async function readBackup(instance: Pick<DesiredInstance, 'name'>, location: string) {
+    paths(instance.name);
+    return createReadStream(checkedLocation(location));
   }
 
   // ---- destroy --------------------------------------------------------------------------------------------------
@@ -859,16 +1058,17 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           const id = client.escapeIdentifier(name);
           // FORCE: a Keycloak we could not see (another host's?) must not keep the database alive.
           await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-          const backups = await dropDatabaseBackups({
+          const scratch = await dropScratchDatabases({
             adminDatabaseUrl: options.adminDatabaseUrl,
             database: name,
           });
           await client.query(`DROP ROLE IF EXISTS ${id}`);
-          return `${name} dropped${backups.length ? `, with ${backups.length} backup(s)` : ''}`;
+          return `${name} dropped${scratch.length ? `, with ${scratch.join(', ')}` : ''}`;
         });
       });
       await step('instance-directory', async () => {
         rmSync(p.dir, { recursive: true, force: true });
+        rmSync(p.backups, { recursive: true, force: true });
         transitions.delete(`${instance.name}/Ready`);
         transitions.delete(`${instance.name}/StorageNearlyFull`);
         return 'removed';
@@ -977,6 +1177,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     apply,
     restart,
     upgrade,
+    backup,
+    restore,
+    removeBackup,
+    readBackup,
     destroy,
     observe,
     ensureRunning,

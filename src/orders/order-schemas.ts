@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+import {
+  backupChangeOrderSchemas,
+  restoreFromSchema,
+  storedBackupPolicySchema,
+  type BackupRules,
+} from '../backups/backup-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -14,6 +20,7 @@ export type OrderableCatalog = {
   storage: { minGb: number; maxGb: number; stepGb: number };
   regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
   terms: { version: string };
+  backups: BackupRules;
 };
 
 export const orderStatusSchema = z.enum(['new', 'processing', 'done', 'failed']);
@@ -27,6 +34,10 @@ export const orderTypeSchema = z.enum([
   'restart',
   'upgrade',
   'delete',
+  // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
+  'backup',
+  'restore',
+  'backup-policy',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
 
@@ -64,6 +75,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
       billingProfile: billingProfileInputSchema.optional(),
       acceptTerms: z.strictObject({ version: z.string().max(40) }),
+      /** The new instance starts with the data of this backup (src/backups). */
+      restoreFrom: restoreFromSchema.optional(),
     })
     .transform((order, ctx) => {
       const serviceType = catalog.serviceTypes.find((s) => s.id === order.serviceType)!;
@@ -112,6 +125,8 @@ export const instanceSpecSchema = z.object({
   trustedSources: z.array(z.string()),
   region: z.string(),
   zone: z.string(),
+  /** Retention and windows (src/backups); absent on instances ordered before backups existed: the defaults. */
+  backups: storedBackupPolicySchema.optional(),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 
@@ -174,6 +189,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .max(63)
         .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
     }),
+    ...backupChangeOrderSchemas(catalog.backups, instance),
   ]);
 }
 export type ChangeOrderRequest = z.output<ReturnType<typeof changeOrderRequestSchema>>;
@@ -189,8 +205,12 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, trustedSources: change.trustedSources };
     case 'upgrade':
       return { ...spec, version: change.version };
+    case 'backup-policy':
+      return { ...spec, backups: change.policy };
     case 'restart':
     case 'delete':
+    case 'backup':
+    case 'restore':
       return spec;
     default:
       return change satisfies never;
@@ -220,6 +240,8 @@ export const orderSchema = z.object({
   spec: instanceSpecSchema,
   /** For change orders: the instance's spec when the change was placed ("from → to"); null for create orders. */
   previousSpec: instanceSpecSchema.nullable(),
+  /** What a backup order asks for beyond the spec: `{ restoreFrom }` (create) or `{ backupId }` (restore). */
+  details: z.record(z.string(), z.unknown()).nullable(),
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),

@@ -24,6 +24,8 @@ import {
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
 import { desiredInstance } from './desired-instance.js';
+import type { BackupRunner } from '../backups/backup-runner.js';
+import { backupPolicyOf } from '../backups/backup-schemas.js';
 import type { EdgeCheck } from './verify-through-edge.js';
 
 /**
@@ -45,6 +47,9 @@ export type ReconcileOutcome =
   | { outcome: 'waiting'; message: string }
   | { outcome: 'skipped'; why: string };
 
+/** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
+class PermanentOrderError extends Error {}
+
 export type ReconcilerDeps = {
   db: Database;
   catalog: Catalog;
@@ -54,6 +59,8 @@ export type ReconcilerDeps = {
   logger: Logger;
   /** Logs in as the customer's admin through the edge. */
   verifyThroughEdge(options: { url: string; username: string; password: string }): Promise<EdgeCheck>;
+  /** Backups of backup, restore and upgrade orders (src/backups). */
+  backups: BackupRunner;
 };
 
 const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
@@ -157,18 +164,25 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   /** The usage record change an order makes effective, in the transaction that makes it DONE. */
   async function meter(tx: Queryable, order: StoredOrder) {
-    const size = { nodeSize: order.spec.nodeSize, storageGb: order.spec.storageGb };
+    const size = {
+      nodeSize: order.spec.nodeSize,
+      storageGb: order.spec.storageGb,
+      backupRetention: backupPolicyOf(order.spec).retention,
+    };
     switch (order.type) {
       case 'create':
         return openUsageRecord(tx, order.instanceId, order.id, size);
       case 'scale':
       case 'storage':
+      case 'backup-policy':
         return switchUsageRecord(tx, order.instanceId, order.id, size);
       case 'delete':
         return closeUsageRecord(tx, order.instanceId);
       case 'trusted-sources':
       case 'restart':
       case 'upgrade':
+      case 'backup':
+      case 'restore':
         return;
       default:
         return order.type satisfies never;
@@ -231,7 +245,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome> {
     const previousVersion = order.previousSpec?.version ?? instance.spec.version;
     const to = desired(instance.spec);
-    const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
+    const backupId = await deps.backups.beforeUpgrade(order, instance, previousVersion);
+    const result = await driver.upgrade(
+      desired({ ...instance.spec, version: previousVersion }),
+      to,
+      backupId,
+      report,
+    );
+    if (result.outcome === 'ready' || result.outcome === 'rolled-back')
+      await deps.backups.afterUpgrade(backupId, result.backup);
+    else if (result.outcome === 'permanent-error' || lastAttempt)
+      await deps.backups.afterUpgrade(backupId, {
+        failed: result.outcome === 'permanent-error' ? result.detail : result.message,
+      });
     switch (result.outcome) {
       case 'ready':
         return afterApply(order, instance, to.secrets, { outcome: 'ready', url: result.url }, lastAttempt);
@@ -257,7 +283,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             targetType: 'instance',
             targetId: instance.id,
             outcome: 'failure',
-            details: { orderId: order.id, from: previousVersion, to: to.version, backup: result.backup },
+            details: { orderId: order.id, from: previousVersion, to: to.version, backupId },
           });
         });
         return { outcome: 'failed', reason: result.reason };
@@ -268,6 +294,66 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  // ---- backups (src/backups) ------------------------------------------------------------------------------------
+
+  /** A create order with `restoreFrom` starts the new instance's database from that backup. */
+  async function createDesired(order: StoredOrder, desired: DesiredInstance): Promise<DesiredInstance> {
+    const backupId = (order.details?.restoreFrom as { backupId?: string } | undefined)?.backupId;
+    if (!backupId) return desired;
+    const source = await deps.backups.restorable(backupId);
+    if ('missing' in source) throw new PermanentOrderError(source.missing);
+    return { ...desired, restoreFrom: source };
+  }
+
+  /** On-demand backup: done when the backup is; no restart, nothing to verify. */
+  async function backupNow(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const taken = await deps.backups.forOrder(order, instance, 'on-demand', report, { lastAttempt });
+    switch (taken.outcome) {
+      case 'done':
+        await transitionOrder(db.pool, order.id, 'processing', 'done');
+        return { outcome: 'done' };
+      case 'retry':
+        return transient(order, taken.message, lastAttempt);
+      case 'failed':
+        return fail(order, taken.reason, taken.detail);
+      default:
+        return taken satisfies never;
+    }
+  }
+
+  /** Restore in place: the current state is backed up first (so the restore can be undone), then restored. */
+  async function restoreInPlace(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    desired: DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const source = await deps.backups.restorable(String(order.details?.backupId));
+    if ('missing' in source) return fail(order, source.missing, 'backup gone before the restore');
+    const before = await deps.backups.forOrder(order, instance, 'pre-restore', report, { lastAttempt });
+    if (before.outcome === 'retry') return transient(order, before.message, lastAttempt);
+    if (before.outcome === 'failed')
+      return fail(
+        order,
+        `Nothing was restored: the backup of the current state failed (${before.reason})`,
+        before.detail,
+      );
+    return afterApply(
+      order,
+      instance,
+      desired.secrets,
+      await driver.restore(desired, source, report),
+      lastAttempt,
+    );
   }
 
   /** Delete: everything of the instance goes; the instance stays listed as deleted, with its orders. */
@@ -335,36 +421,65 @@ export function createReconciler(deps: ReconcilerDeps) {
       const secrets = order.type === 'delete' ? undefined : await secretsOf(instance);
       const desired = (spec: InstanceSpec): DesiredInstance =>
         desiredInstance(catalog, instance, spec, secrets!);
-      switch (order.type) {
-        case 'delete':
-          return remove(order, instance, driver, report, options.lastAttempt);
-        // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-        // with the new heap; storage and trusted sources change without a restart).
-        case 'create':
-        case 'scale':
-        case 'storage':
-        case 'trusted-sources':
-          return afterApply(
-            order,
-            instance,
-            secrets!,
-            await driver.apply(desired(instance.spec), report),
-            options.lastAttempt,
-          );
-        case 'restart':
-          return afterApply(
-            order,
-            instance,
-            secrets!,
-            await driver.restart(desired(instance.spec), report),
-            options.lastAttempt,
-          );
-        case 'upgrade':
-          return upgrade(order, instance, driver, desired, report, options.lastAttempt);
-        default:
-          return order.type satisfies never;
+      try {
+        return await reconcileOrder(order, instance, driver, secrets, desired, report, options);
+      } catch (error) {
+        if (error instanceof PermanentOrderError) return fail(order, error.message, 'restore source missing');
+        throw error;
       }
     },
   };
+
+  async function reconcileOrder(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    secrets: InstanceSecrets | undefined,
+    desired: (spec: InstanceSpec) => DesiredInstance,
+    report: StepReporter,
+    options: { lastAttempt: boolean },
+  ): Promise<ReconcileOutcome> {
+    switch (order.type) {
+      case 'delete':
+        return remove(order, instance, driver, report, options.lastAttempt);
+      // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
+      // with the new heap; storage and trusted sources change without a restart).
+      case 'create':
+        return afterApply(
+          order,
+          instance,
+          secrets!,
+          await driver.apply(await createDesired(order, desired(instance.spec)), report),
+          options.lastAttempt,
+        );
+      case 'scale':
+      case 'storage':
+      case 'trusted-sources':
+      case 'backup-policy': // retention and windows: apply converges what a backend keeps of them
+        return afterApply(
+          order,
+          instance,
+          secrets!,
+          await driver.apply(desired(instance.spec), report),
+          options.lastAttempt,
+        );
+      case 'restart':
+        return afterApply(
+          order,
+          instance,
+          secrets!,
+          await driver.restart(desired(instance.spec), report),
+          options.lastAttempt,
+        );
+      case 'upgrade':
+        return upgrade(order, instance, driver, desired, report, options.lastAttempt);
+      case 'backup':
+        return backupNow(order, instance, report, options.lastAttempt);
+      case 'restore':
+        return restoreInPlace(order, instance, driver, desired(instance.spec), report, options.lastAttempt);
+      default:
+        return order.type satisfies never;
+    }
+  }
 }
 export type Reconciler = ReturnType<typeof createReconciler>;

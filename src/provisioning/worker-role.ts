@@ -22,6 +22,7 @@ import { openInstanceSecrets } from '../instances/instance-secrets.js';
 import { desiredInstance } from './desired-instance.js';
 import { createReconciler } from './reconciler.js';
 import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
+import { createBackupRunner, type BackupRunner } from '../backups/backup-runner.js';
 
 /**
  * The `worker` role: provisions orders (reconciler behind the job queue), keeps local instances running
@@ -32,6 +33,8 @@ export type WorkerRole = {
   reconciler: ReturnType<typeof createReconciler>;
   /** The local region's driver (delete orders and operators' tools use it besides the reconciler). */
   localDriver: LocalDriver;
+  /** Takes and removes backups through the regions' drivers (src/backups). */
+  backups: BackupRunner;
   stop(): Promise<void>;
 };
 
@@ -49,6 +52,7 @@ export async function startWorkerRole(options: {
   distributionCacheDir?: string;
   /** Only tests: see LocalDriverOptions.testFaults. */
   testFaults?: LocalDriverTestFaults;
+  now?: () => Date;
 }): Promise<WorkerRole> {
   const { config, db, secretBox } = options;
   const logger = options.logger.child({ role: 'worker' });
@@ -102,10 +106,21 @@ export async function startWorkerRole(options: {
     testFaults: options.testFaults,
   });
 
+  const driverFor = (driver: 'local' | 'kubernetes') => (driver === 'local' ? localDriver : undefined);
+  const backups = createBackupRunner({
+    db,
+    logger,
+    now: options.now ?? (() => new Date()),
+    driverFor: (instance) => {
+      const region = config.catalog.regions.find((r) => r.id === instance.spec.region);
+      return region && driverFor(region.driver);
+    },
+  });
   const reconciler = createReconciler({
     db,
     catalog: config.catalog,
-    driverFor: (driver) => (driver === 'local' ? localDriver : undefined),
+    backups,
+    driverFor,
     secretBox,
     logger,
     verifyThroughEdge: (check) => verifyAdminLoginThroughEdge({ ...check, ca: options.ca.certificatePem }),
@@ -153,6 +168,7 @@ export async function startWorkerRole(options: {
   return {
     reconciler,
     localDriver,
+    backups,
     async stop() {
       clearInterval(observer);
       await observing;
