@@ -37,6 +37,8 @@ import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
 import { createTicketService } from './support/ticket-service.js';
 import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
+import { createBackupService } from './backups/backup-service.js';
+import { backupRoutes } from './http/routes/backup-routes.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -135,6 +137,12 @@ export async function createKeyhouse(options: {
       closers.push(() => backupScheduler!.stop());
     }
     const instances = createInstanceService({ db, secretBox });
+    const backups = createBackupService({
+      db,
+      catalog: config.catalog,
+      now,
+      readBackup: worker && ((instance, location) => worker!.localDriver.readBackup(instance, location)),
+    });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -170,6 +178,7 @@ export async function createKeyhouse(options: {
             orderRoutes(orders, config.catalog),
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
+            backupRoutes(backups),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),

@@ -252,6 +252,21 @@ export async function findBackupInstance(
   return rows[0];
 }
 
+/** The latest finished (done or failed) nightly backup of each instance: its backup condition. */
+export async function latestNightlyBackups(
+  db: Queryable,
+  instanceIds: string[],
+): Promise<Map<string, StoredBackup>> {
+  if (instanceIds.length === 0) return new Map();
+  const { rows } = await db.query<BackupRow>(
+    `SELECT DISTINCT ON (instance_id) ${COLUMNS} FROM backups
+      WHERE instance_id = ANY($1::uuid[]) AND kind = 'nightly' AND status IN ('done', 'failed')
+      ORDER BY instance_id, night DESC, finished_at DESC`,
+    [instanceIds],
+  );
+  return new Map(rows.map((row) => [row.instance_id, toBackup(row)]));
+}
+
 // ---- keys ------------------------------------------------------------------------------------------------------
 
 export type StoredBackupKey = {
