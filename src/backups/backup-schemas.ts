@@ -138,6 +138,16 @@ export const backupKeyUploadSchema = z.strictObject({
 export const restoreFromSchema = z.strictObject({ instanceId: z.uuid(), backupId: z.uuid() });
 export type RestoreFrom = z.infer<typeof restoreFromSchema>;
 
+/** The bodies of this module's change orders as the API documents them, bounded; the service checks the rules. */
+export const backupChangeOrderBodySchemas = [
+  z.strictObject({ type: z.literal('backup') }),
+  z.strictObject({ type: z.literal('restore'), backupId: z.uuid(), confirmName: z.string().max(63) }),
+  z.strictObject({
+    type: z.literal('backup-policy'),
+    policy: z.strictObject({ retention: z.int().min(0).max(1000), ...windowsShape }),
+  }),
+] as const;
+
 /** The change orders of this module, checked against the instance (see changeOrderRequestSchema). */
 export function backupChangeOrderSchemas(rules: BackupRules, instance: { name: string }) {
   return [

@@ -10,6 +10,8 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
+  /** The scratch database's superuser URL (instance databases of the local driver live on the same server). */
+  databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
 };
@@ -27,7 +29,7 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
+  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults; backupSchedule?: boolean } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -41,9 +43,11 @@ export async function startTestKeyhouse(
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    backupSchedule: options.backupSchedule,
   });
   return {
     ...keyhouse,
+    databaseUrl: database.url,
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();
