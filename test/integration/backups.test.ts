@@ -13,7 +13,7 @@ import { createOrderService } from '../../src/orders/order-service.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { runCommand } from '../../src/drivers/process-runner.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
-import { databaseUrl, eventually, insertDatabaseOnlyInstance } from '../support/backups.js';
+import { eventually, insertDatabaseOnlyInstance } from '../support/backups.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
