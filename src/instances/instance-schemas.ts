@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storedBackupPolicySchema } from '../backups/backup-schemas.js';
 
 export const conditionSchema = z.object({
   type: z.string(),
@@ -19,6 +20,8 @@ export const instanceSchema = z.object({
   trustedSources: z.array(z.string()),
   region: z.string(),
   zone: z.string(),
+  /** Retention and windows (src/backups); absent until the first backup-policy order: the defaults. */
+  backups: storedBackupPolicySchema.optional(),
   url: z.string().nullable(),
   adminUsername: z.string(),
   deletionProtection: z.boolean(),

@@ -3,8 +3,9 @@ import type { Role } from '../../../src/accounts/roles';
 import type { z } from 'zod';
 import type { auditEventSchema } from '../../../src/audit/audit-schemas';
 import type { Usage } from '../../../src/billing/usage-schemas';
+import type { Backup, BackupPolicy, InstanceBackups } from '../../../src/backups/backup-schemas';
 
-export type { PublicCatalog, Role, Usage };
+export type { Backup, BackupPolicy, InstanceBackups, PublicCatalog, Role, Usage };
 
 /** GET /api/v1/audit-events: who did what, when, from where. */
 export type AuditEvent = z.infer<typeof auditEventSchema>;
@@ -63,6 +64,7 @@ export type Instance = {
   trustedSources: string[];
   region: string;
   zone?: string | null;
+  backups?: BackupPolicy;
   url?: string | null;
   adminUsername?: string | null;
   conditions: Condition[];
