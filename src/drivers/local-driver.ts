@@ -313,7 +313,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           adminDatabaseUrl: options.adminDatabaseUrl,
           database: name,
           owner: name,
-          file: from.location,
+          file: checkedLocation(from.location),
           sha256: from.sha256,
         }).catch((error: Error) => {
           throw new StepFailure('transient', 'The backup could not be restored.', error.message);
