@@ -50,7 +50,7 @@ describe('the Backups tab', () => {
     // 02:00 would end 04:30, two and a half hours before the backup window only from one side: refused.
     await dialog.getByLabel('Beginn des Wartungsfensters').selectOption('2');
     await dialog.getByText('mindestens 2,5 Stunden vom Backup-Fenster entfernt').waitFor();
-    expect(await dialog.getByRole('button', { name: 'Kosten prüfen' }).isDisabled()).toBe(true);
+    expect(await dialog.locator('button[type="submit"]').isDisabled()).toBe(true);
     await dialog.getByLabel('Beginn des Wartungsfensters').selectOption('7');
     await dialog.getByRole('button', { name: 'Kosten prüfen' }).click();
     await dialog.getByText('Kosten bestätigen').waitFor();
