@@ -3,7 +3,6 @@ import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database } from '../db/database.js';
-import { compareVersions } from '../orders/order-schemas.js';
 import type { BackupRunner } from './backup-runner.js';
 import { backupPolicyOf } from './backup-schemas.js';
 import {
@@ -14,6 +13,7 @@ import {
   listUnfinishedNightlyBackups,
 } from './backup-store.js';
 import { formatLocalDate, latestBackupNight, maintenanceWindowAt } from './backup-windows.js';
+import { nextPatchVersion, spreadMinutes } from './schedule-rules.js';
 
 /**
  * The schedules of backups and patches, as durable pg-boss jobs:
@@ -31,31 +31,8 @@ import { formatLocalDate, latestBackupNight, maintenanceWindowAt } from './backu
 const PLANNER = 'backup-planner';
 const NIGHTLY = 'backup-nightly';
 const NIGHTLY_RETRY = { retryLimit: 4, retryDelay: 60, retryBackoff: true, expireInMinutes: 120 } as const;
-/** Nightly backups start spread over the first hour of the window (by instance), not all at its first minute. */
-const SPREAD_MINUTES = 60;
 
 type NightlyJob = { backupId: string };
-
-/** The newest patch release of the running minor version in the catalog (26.5.6 → 26.5.9), if any. */
-export function nextPatchVersion(
-  catalog: Pick<Catalog, 'serviceTypes'>,
-  serviceType: string,
-  version: string,
-) {
-  const [major, minor] = version.split('.');
-  const candidates = (catalog.serviceTypes.find((s) => s.id === serviceType)?.versions ?? []).filter((v) => {
-    const [m, n] = v.split('.');
-    return m === major && n === minor && compareVersions(v, version) > 0;
-  });
-  return candidates.sort(compareVersions).at(-1);
-}
-
-/** Minutes into the backup window at which an instance's nightly backup is due (stable per instance). */
-export function spreadMinutes(instanceId: string): number {
-  let hash = 0;
-  for (const char of instanceId) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return hash % SPREAD_MINUTES;
-}
 
 export type BackupScheduler = {
   /** One planner pass at the injected clock's time (the schedule runs it every minute). */

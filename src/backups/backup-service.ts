@@ -7,7 +7,7 @@ import type { Database } from '../db/database.js';
 import type { Condition } from '../drivers/driver.js';
 import { findInstance, type StoredInstance } from '../instances/instance-store.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../platform/errors.js';
-import { nextPatchVersion } from './backup-scheduler.js';
+import { nextPatchVersion } from './schedule-rules.js';
 import { backupPolicyOf, type Backup, type InstanceBackups } from './backup-schemas.js';
 import {
   findBackup,

@@ -1,4 +1,4 @@
-import { spreadMinutes } from './backup-scheduler.js';
+import { spreadMinutes } from './schedule-rules.js';
 import type { BackupPolicy } from './backup-schemas.js';
 
 /**
