@@ -416,7 +416,8 @@ export function createOsbService(deps: {
       const found = await store.findOsbInstance(db.pool, serviceInstanceId);
       if (!found) return answer(410);
       const row = await settleDeprovision(found);
-      const instance = await instanceOf(row);
+      // Each branch reads the order before its instance: the transaction that makes an order done also writes the
+      // instance's URL, so an order read as done is never paired with an instance row from before that commit.
       if (operation === DEPROVISION_OPERATION || (operation === undefined && row.deprovisionRequestedAt)) {
         const last = await orderOf(row.lastOrderId);
         if (last.type !== 'delete') {
@@ -425,9 +426,10 @@ export function createOsbService(deps: {
             description: 'Deprovisioning: waiting for the provisioning to stop.',
           });
         }
-        return answer(200, lastOperationOf(last, instance));
+        return answer(200, lastOperationOf(last, await instanceOf(row)));
       }
       const order = await findOrderById(db.pool, operation ?? row.lastOrderId);
+      const instance = await instanceOf(row);
       if (!order || order.instanceId !== instance.id) return refuse(400, `Unknown operation "${operation}".`);
       return answer(200, lastOperationOf(order, instance));
     },
