@@ -196,6 +196,12 @@ export async function deleteExpiredBackup(db: Queryable, id: string): Promise<vo
   await db.query(`DELETE FROM backups WHERE id = $1 AND status = 'expiring'`, [id]);
 }
 
+/** The records of a deleted instance's backups (the driver removed their files with the instance). */
+export async function deleteInstanceBackups(db: Queryable, instanceId: string): Promise<number> {
+  const result = await db.query('DELETE FROM backups WHERE instance_id = $1', [instanceId]);
+  return result.rowCount ?? 0;
+}
+
 /** Backups that unfinished orders read (restores): retention must leave them alone until those are done. */
 export async function backupsInUse(db: Queryable, instanceId: string): Promise<Set<string>> {
   const { rows } = await db.query<{ backup_id: string }>(

@@ -1,4 +1,3 @@
-import type { Catalog } from '../catalog/catalog-schemas.js';
 import { compareVersions } from '../orders/order-schemas.js';
 
 /** Pure rules of the schedules, shared by the planner, the API and the Kubernetes mapping. */
@@ -8,7 +7,7 @@ const SPREAD_MINUTES = 60;
 
 /** The newest patch release of the running minor version in the catalog (26.5.6 → 26.5.9), if any. */
 export function nextPatchVersion(
-  catalog: Pick<Catalog, 'serviceTypes'>,
+  catalog: { serviceTypes: readonly { id: string; versions: readonly string[] }[] },
   serviceType: string,
   version: string,
 ) {

@@ -26,6 +26,7 @@ import {
 import { desiredInstance } from './desired-instance.js';
 import type { BackupRunner } from '../backups/backup-runner.js';
 import { backupPolicyOf } from '../backups/backup-schemas.js';
+import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { EdgeCheck } from './verify-through-edge.js';
 
 /**
@@ -380,6 +381,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
         action: 'instance.deleted',
