@@ -1,5 +1,7 @@
 /// <reference lib="dom" />
+import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
+import { ensureBackup, finishBackup, type StoredBackup } from '../../src/backups/backup-store.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp as signUpThroughApi, TEST_PASSWORD, type SignedInUser } from '../support/accounts.js';
 import { insertDatabaseOnlyInstance } from '../support/backups.js';
@@ -15,6 +17,7 @@ let portal: Portal;
 let browser: Browser;
 let owner: SignedInUser;
 let instance: Awaited<ReturnType<typeof insertDatabaseOnlyInstance>>;
+let nightly: StoredBackup;
 
 beforeAll(async () => {
   [portal, browser] = await Promise.all([startPortal(), launchBrowser()]);
@@ -22,6 +25,23 @@ beforeAll(async () => {
   instance = await insertDatabaseOnlyInstance(portal.keyhouse, owner, {
     runningSince: new Date().toISOString(),
     rows: 1,
+  });
+  // A finished nightly backup in the list (its file does not matter here: nothing is restored in this test).
+  nightly = (
+    await ensureBackup(portal.keyhouse.db.pool, {
+      id: randomUUID(),
+      instanceId: instance.id,
+      kind: 'nightly',
+      night: '2027-01-05',
+      keycloakVersion: instance.spec.version,
+    })
+  ).backup;
+  await finishBackup(portal.keyhouse.db.pool, nightly.id, {
+    location: '/nonexistent/backup.dump',
+    sizeBytes: 1234567,
+    sha256: 'a'.repeat(64),
+    durationMs: 420,
+    postgresMajor: 15,
   });
 });
 afterAll(async () => {
@@ -40,7 +60,8 @@ describe('the Backups tab', () => {
     await page.getByRole('tab', { name: 'Backups' }).click();
     await page.getByText('täglich 01:00–03:00 (Europe/Berlin)').waitFor();
     await expect.poll(() => page.getByTestId('backup-retention').textContent()).toBe('7 nächtliche Backups');
-    await page.getByText('Noch keine Backups').waitFor();
+    await page.getByText('Nächtlich (2027-01-05)').waitFor();
+    await page.getByText('1,2 MB').waitFor();
     await expectAccessible(page, 'backups tab (de)');
     await screenshot(page, 'de-backups-tab');
 
@@ -93,6 +114,28 @@ describe('the Backups tab', () => {
     await english.page.getByText('No OpenPGP key yet').waitFor();
     await expectAccessible(english.page, 'backups tab (en)');
     await screenshot(english.page, 'en-backups-tab');
+
+    // Restore the night's backup into a new instance: a create order with the price and the terms.
+    await english.page.getByRole('button', { name: 'Restore into a new instance' }).click();
+    const restoreNew = english.page.getByRole('dialog');
+    await expect.poll(() => restoreNew.getByTestId('restore-new-price').textContent()).toMatch(/per month/);
+    expect(await restoreNew.getByRole('button', { name: 'Order now (with costs)' }).isDisabled()).toBe(true);
+    await restoreNew.getByLabel(/I accept the terms and conditions/).check();
+    await expectAccessible(english.page, 'restore into a new instance (en)');
+    await restoreNew.getByRole('button', { name: 'Order now (with costs)' }).click();
+    await english.page.waitForURL(/\/orders\//);
+    const created = await portal.keyhouse.db.pool.query<{
+      type: string;
+      details: unknown;
+      spec: { nodeSize: string };
+    }>('SELECT type, details, spec FROM orders WHERE id = $1', [
+      new URL(english.page.url()).pathname.split('/').at(-1),
+    ]);
+    expect(created.rows[0]).toMatchObject({
+      type: 'create',
+      details: { restoreFrom: { instanceId: instance.id, backupId: nightly.id } },
+      spec: { nodeSize: 'b2-4' },
+    });
     expect(english.errors).toEqual([]);
     await english.context.close();
   });

@@ -385,6 +385,12 @@ export const de: Messages = {
         'Die Instanz erhält die Daten des Backups vom {{when}}. Zuerst wird ihr jetziger Stand gesichert, damit sich die Wiederherstellung rückgängig machen lässt; Keycloak startet einmal neu.',
       place: 'Wiederherstellung bestellen',
     },
+    restoreNew: {
+      open: 'In neue Instanz wiederherstellen',
+      title: 'In eine neue Instanz wiederherstellen',
+      intro:
+        'Eine neue Instanz wie {{name}} ({{size}}, {{gb}} GB, gleiche Version, Region und vertrauenswürdige Quellen) startet mit den Daten dieses Backups; {{name}} bleibt, wie sie ist. Sie wird wie jede neue Instanz berechnet:',
+    },
     key: {
       title: 'Schlüssel für Downloads',
       none: 'Noch kein OpenPGP-Schlüssel: Backups lassen sich nur damit verschlüsselt herunterladen.',

@@ -374,6 +374,12 @@ export const en = {
         'The instance gets the data of the backup of {{when}}. First its current state is backed up, so the restore can be undone; Keycloak restarts once.',
       place: 'Order the restore',
     },
+    restoreNew: {
+      open: 'Restore into a new instance',
+      title: 'Restore into a new instance',
+      intro:
+        'A new instance like {{name}} ({{size}}, {{gb}} GB, same version, region and trusted sources) starts with the data of this backup; {{name}} stays as it is. It is billed like any new instance:',
+    },
     key: {
       title: 'Download key',
       none: 'No OpenPGP key yet: backups can only be downloaded encrypted to one.',

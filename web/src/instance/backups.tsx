@@ -1,6 +1,11 @@
 import {
   Alert,
   Button,
+  Checkbox,
+  Modal,
+  ModalBody,
+  ModalFooter,
+  ModalHeader,
   DescriptionList,
   DescriptionListDescription,
   DescriptionListGroup,
@@ -20,13 +25,16 @@ import { DownloadIcon } from '@patternfly/react-icons';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { useNavigate } from 'react-router';
 import { WEEKDAYS } from '../../../src/backups/backup-windows';
 import { api, ApiError } from '../api/client';
 import { useCan } from '../api/session';
-import type { Backup, BackupPolicy, InstanceBackups } from '../api/types';
+import { priceOfSpec } from '../api/pricing';
+import type { Backup, BackupPolicy, InstanceBackups, Order } from '../api/types';
+import { uuid } from '../uuid';
 import { FieldError, ProblemAlert, SimpleTable } from '../components/ui';
 import { useFormat } from '../format';
-import { ChangeModal, useRunningOrder, type DialogProps } from './changes';
+import { ChangeModal, PriceLines, useRunningOrder, type DialogProps } from './changes';
 
 /**
  * The instance page's "Backups" tab: the schedule (retention, backup and maintenance windows, the next patch with
@@ -199,6 +207,84 @@ function RestoreDialog({ backup, ...props }: DialogProps & { backup: Backup }) {
   );
 }
 
+/**
+ * Restore into a new instance: a new order like the first one (same size, storage, version, region, trusted sources
+ * and billing profile as this instance; the API allows larger ones), with its price and the terms to accept.
+ */
+function RestoreIntoNewDialog({ backup, instance, catalog, onClose }: DialogProps & { backup: Backup }) {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [accepted, setAccepted] = useState(false);
+  const [idempotencyKey] = useState(uuid);
+  const price = priceOfSpec(catalog, { nodeSize: instance.nodeSize, storageGb: instance.storageGb });
+  const place = useMutation({
+    mutationFn: () =>
+      api<Order>('POST', '/api/v1/orders', {
+        idempotencyKey,
+        body: {
+          serviceType: instance.serviceType,
+          version: instance.version,
+          nodeSize: instance.nodeSize,
+          storageGb: instance.storageGb,
+          trustedSources: instance.trustedSources,
+          region: instance.region,
+          ...(instance.zone ? { zone: instance.zone } : {}),
+          billingProfileId: instance.billingProfileId,
+          acceptTerms: { version: catalog.terms.version },
+          restoreFrom: { instanceId: instance.id, backupId: backup.id },
+        },
+      }),
+    onSuccess: (order) => void navigate(`/orders/${order.id}`),
+  });
+  return (
+    <Modal
+      isOpen
+      onClose={onClose}
+      variant="medium"
+      aria-labelledby="restore-new-title"
+      id="restore-new-dialog"
+    >
+      <ModalHeader title={t('backups.restoreNew.title')} labelId="restore-new-title" />
+      <ModalBody>
+        <Stack hasGutter>
+          <p>
+            {t('backups.restoreNew.intro', {
+              name: instance.name,
+              size: instance.nodeSize,
+              gb: instance.storageGb,
+            })}
+          </p>
+          {price && (
+            <p data-testid="restore-new-price">
+              <PriceLines price={price} />
+            </p>
+          )}
+          <Checkbox
+            id="restore-new-terms"
+            isChecked={accepted}
+            onChange={(_e, checked) => setAccepted(checked)}
+            label={t('wizard.summary.terms', { version: catalog.terms.version })}
+          />
+          {place.error && <ProblemAlert error={place.error} />}
+        </Stack>
+      </ModalBody>
+      <ModalFooter>
+        <Button
+          variant="primary"
+          isDisabled={!accepted || place.isPending}
+          isLoading={place.isPending}
+          onClick={() => place.mutate()}
+        >
+          {t('wizard.orderNow')}
+        </Button>
+        <Button variant="link" onClick={onClose}>
+          {t('common.cancel')}
+        </Button>
+      </ModalFooter>
+    </Modal>
+  );
+}
+
 function EncryptionKey({ instanceId, backups }: { instanceId: string; backups: InstanceBackups }) {
   const { t } = useTranslation();
   const queryClient = useQueryClient();
@@ -261,7 +347,8 @@ type Open =
   | { dialog: 'backup' }
   | { dialog: 'policy' }
   | { dialog: 'patch'; version: string }
-  | { dialog: 'restore'; backup: Backup };
+  | { dialog: 'restore'; backup: Backup }
+  | { dialog: 'restore-new'; backup: Backup };
 
 export function BackupsTab({ instance, catalog }: Omit<DialogProps, 'onClose'>) {
   const { t } = useTranslation();
@@ -270,6 +357,7 @@ export function BackupsTab({ instance, catalog }: Omit<DialogProps, 'onClose'>) 
   const running = useRunningOrder(instance.id);
   const mayChange = useCan('instances:change');
   const mayDownload = useCan('instances:reveal-credentials');
+  const mayOrder = useCan('orders:create');
   const [open, setOpen] = useState<Open | null>(null);
   if (backups.error) return <ProblemAlert error={backups.error} />;
   if (!backups.data) return null;
@@ -408,6 +496,15 @@ export function BackupsTab({ instance, catalog }: Omit<DialogProps, 'onClose'>) 
                       {t('backups.restore.open')}
                     </Button>
                   )}
+                  {mayOrder && (
+                    <Button
+                      variant="link"
+                      isInline
+                      onClick={() => setOpen({ dialog: 'restore-new', backup })}
+                    >
+                      {t('backups.restoreNew.open')}
+                    </Button>
+                  )}
                 </Flex>
               ) : (
                 ''
@@ -451,6 +548,7 @@ export function BackupsTab({ instance, catalog }: Omit<DialogProps, 'onClose'>) 
       )}
       {open?.dialog === 'policy' && <PolicyDialog policy={policy} {...dialogProps} />}
       {open?.dialog === 'restore' && <RestoreDialog backup={open.backup} {...dialogProps} />}
+      {open?.dialog === 'restore-new' && <RestoreIntoNewDialog backup={open.backup} {...dialogProps} />}
     </Stack>
   );
 }
