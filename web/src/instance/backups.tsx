@@ -25,7 +25,7 @@ import { DownloadIcon } from '@patternfly/react-icons';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useNavigate } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { WEEKDAYS } from '../../../src/backups/backup-windows';
 import { api, ApiError } from '../api/client';
 import { useCan } from '../api/session';
@@ -432,6 +432,11 @@ export function BackupsTab({ instance, catalog }: Omit<DialogProps, 'onClose'>) 
           </DescriptionListDescription>
         </DescriptionListGroup>
       </DescriptionList>
+      {running && (
+        <Alert variant="info" isInline title={t('changes.running')}>
+          <Link to={`/orders/${running.id}`}>{t('changes.toRunning')}</Link>
+        </Alert>
+      )}
       {mayChange && (
         <Flex gap={{ default: 'gapSm' }}>
           <Button variant="secondary" isDisabled={!canOrder} onClick={() => setOpen({ dialog: 'backup' })}>
