@@ -141,6 +141,7 @@ export async function createKeyhouse(options: {
       db,
       catalog: config.catalog,
       now,
+      secretBox,
       readBackup: worker && ((instance, location) => worker!.localDriver.readBackup(instance, location)),
     });
     const tickets = createTicketService({ db });

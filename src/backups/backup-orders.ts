@@ -8,6 +8,7 @@ import {
 } from '../orders/order-schemas.js';
 import { ValidationError } from '../platform/errors.js';
 import { findBackup } from './backup-store.js';
+import { findRealmExport } from './realm-transfer.js';
 
 /**
  * The checks of backup orders that need the database, made in the transaction that places the order, and what the
@@ -31,15 +32,35 @@ async function doneBackupOf(
   return backup;
 }
 
-/** A restore in place reads a finished backup of the same instance. */
+/**
+ * What backup and realm orders keep of their request: a restore in place reads a finished backup of the same
+ * instance; a realm import a finished export of any of the organisation's instances.
+ */
 export async function backupOrderDetails(
   db: Queryable,
   instance: StoredInstance,
   change: ChangeOrderRequest,
 ): Promise<Record<string, unknown> | null> {
-  if (change.type !== 'restore') return null;
-  await doneBackupOf(db, instance.organizationId, instance.id, change.backupId, 'backupId');
-  return { backupId: change.backupId };
+  switch (change.type) {
+    case 'restore':
+      await doneBackupOf(db, instance.organizationId, instance.id, change.backupId, 'backupId');
+      return { backupId: change.backupId };
+    case 'realm-export':
+      return { realm: change.realm, includeUsers: change.includeUsers };
+    case 'realm-import': {
+      const exported = await findRealmExport(db, instance.organizationId, change.exportOrderId);
+      if (!exported)
+        throw new ValidationError([
+          {
+            path: 'exportOrderId',
+            message: 'No finished realm export with this order id in your organisation.',
+          },
+        ]);
+      return { exportOrderId: change.exportOrderId, realmName: change.realmName ?? exported.realm };
+    }
+    default:
+      return null;
+  }
 }
 
 /**

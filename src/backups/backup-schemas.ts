@@ -138,6 +138,40 @@ export const backupKeyUploadSchema = z.strictObject({
 export const restoreFromSchema = z.strictObject({ instanceId: z.uuid(), backupId: z.uuid() });
 export type RestoreFrom = z.infer<typeof restoreFromSchema>;
 
+/** Keycloak's realm names: what its admin console accepts, bounded. */
+const realmNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+    'letters, digits, dots, dashes and underscores, starting with a letter or digit',
+  );
+
+/** Export one realm as Keycloak's JSON (users optional: without their passwords, which Keycloak never hands out). */
+const realmExportOrderSchema = z.strictObject({
+  type: z.literal('realm-export'),
+  realm: realmNameSchema,
+  includeUsers: z.boolean(),
+});
+
+/** Create a realm on this instance from an earlier export of any of the organisation's instances. */
+const realmImportOrderSchema = z.strictObject({
+  type: z.literal('realm-import'),
+  exportOrderId: z.uuid('the id of a finished realm-export order'),
+  /** The new realm's name; default the exported realm's. */
+  realmName: realmNameSchema.optional(),
+});
+
+export const realmExportSchema = z.object({
+  orderId: z.uuid(),
+  instanceId: z.uuid(),
+  realm: z.string(),
+  users: z.int(),
+  sizeBytes: z.int(),
+  createdAt: z.string(),
+});
+
 /** The bodies of this module's change orders as the API documents them, bounded; the service checks the rules. */
 export const backupChangeOrderBodySchemas = [
   z.strictObject({ type: z.literal('backup') }),
@@ -146,6 +180,8 @@ export const backupChangeOrderBodySchemas = [
     type: z.literal('backup-policy'),
     policy: z.strictObject({ retention: z.int().min(0).max(1000), ...windowsShape }),
   }),
+  realmExportOrderSchema,
+  realmImportOrderSchema,
 ] as const;
 
 /** The change orders of this module, checked against the instance (see changeOrderRequestSchema). */
@@ -161,5 +197,7 @@ export function backupChangeOrderSchemas(rules: BackupRules, instance: { name: s
         .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
     }),
     z.strictObject({ type: z.literal('backup-policy'), policy: backupPolicySchema(rules) }),
+    realmExportOrderSchema,
+    realmImportOrderSchema,
   ] as const;
 }

@@ -19,6 +19,8 @@ import {
 } from './backup-store.js';
 import { nextBackupWindow, nextMaintenanceWindow } from './backup-windows.js';
 import { backupExpiresAt } from './retention.js';
+import { findRealmExport } from './realm-transfer.js';
+import type { SecretBox } from '../platform/secret-box.js';
 
 /**
  * What customers do with backups besides ordering them: list them with the windows and the next patch, upload the
@@ -96,6 +98,7 @@ export function createBackupService(deps: {
   now: () => Date;
   /** The region's driver's reader; undefined in a process without the worker role. */
   readBackup: BackupReader | undefined;
+  secretBox: SecretBox;
 }) {
   const { db, catalog } = deps;
 
@@ -167,6 +170,19 @@ export function createBackupService(deps: {
         return saved;
       });
       return { fingerprint: stored.fingerprint, userIds: stored.userIds, uploadedAt: stored.uploadedAt };
+    },
+
+    /** A finished realm export as Keycloak's JSON (audited). */
+    async downloadRealmExport(actor: SignedInActor, orderId: string) {
+      const exported = await findRealmExport(db.pool, actor.principal.organizationId, orderId);
+      if (!exported) throw new NotFoundError('Realm export');
+      await recordAudit(db.pool, actor, {
+        action: 'realm.export.download',
+        targetType: 'order',
+        targetId: orderId,
+        details: { instanceId: exported.instanceId, realm: exported.realm, users: exported.users },
+      });
+      return { filename: `${exported.realm}-realm.json`, body: deps.secretBox.open(exported.sealedJson) };
     },
 
     /**

@@ -38,6 +38,8 @@ export const orderTypeSchema = z.enum([
   'backup',
   'restore',
   'backup-policy',
+  'realm-export',
+  'realm-import',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
 
@@ -211,6 +213,8 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
     case 'delete':
     case 'backup':
     case 'restore':
+    case 'realm-export':
+    case 'realm-import':
       return spec;
     default:
       return change satisfies never;

@@ -25,6 +25,7 @@ import {
 } from '../instances/instance-secrets.js';
 import { desiredInstance } from './desired-instance.js';
 import type { BackupRunner } from '../backups/backup-runner.js';
+import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { EdgeCheck } from './verify-through-edge.js';
@@ -62,6 +63,8 @@ export type ReconcilerDeps = {
   verifyThroughEdge(options: { url: string; username: string; password: string }): Promise<EdgeCheck>;
   /** Backups of backup, restore and upgrade orders (src/backups). */
   backups: BackupRunner;
+  /** Realm export and import orders (src/backups). */
+  realms: RealmTransfer;
 };
 
 const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
@@ -184,6 +187,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'upgrade':
       case 'backup':
       case 'restore':
+      case 'realm-export':
+      case 'realm-import':
         return;
       default:
         return order.type satisfies never;
@@ -326,6 +331,25 @@ export function createReconciler(deps: ReconcilerDeps) {
         return fail(order, taken.reason, taken.detail);
       default:
         return taken satisfies never;
+    }
+  }
+
+  /** A realm export or import: done when its step is; nothing restarts. */
+  async function realmDone(
+    order: StoredOrder,
+    result: RealmOutcome,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    switch (result.outcome) {
+      case 'done':
+        await transitionOrder(db.pool, order.id, 'processing', 'done');
+        return { outcome: 'done' };
+      case 'retry':
+        return transient(order, result.message, lastAttempt);
+      case 'failed':
+        return fail(order, result.reason, result.detail);
+      default:
+        return result satisfies never;
     }
   }
 
@@ -479,6 +503,10 @@ export function createReconciler(deps: ReconcilerDeps) {
         return backupNow(order, instance, report, options.lastAttempt);
       case 'restore':
         return restoreInPlace(order, instance, driver, desired(instance.spec), report, options.lastAttempt);
+      case 'realm-export':
+        return realmDone(order, await deps.realms.exportRealm(order, report), options.lastAttempt);
+      case 'realm-import':
+        return realmDone(order, await deps.realms.importRealm(order, report), options.lastAttempt);
       default:
         return order.type satisfies never;
     }

@@ -23,6 +23,7 @@ import { desiredInstance } from './desired-instance.js';
 import { createReconciler } from './reconciler.js';
 import { verifyAdminLoginThroughEdge } from './verify-through-edge.js';
 import { createBackupRunner, type BackupRunner } from '../backups/backup-runner.js';
+import { createRealmTransfer } from '../backups/realm-transfer.js';
 
 /**
  * The `worker` role: provisions orders (reconciler behind the job queue), keeps local instances running
@@ -120,6 +121,7 @@ export async function startWorkerRole(options: {
     db,
     catalog: config.catalog,
     backups,
+    realms: createRealmTransfer({ db, secretBox }),
     driverFor,
     secretBox,
     logger,

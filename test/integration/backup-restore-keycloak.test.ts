@@ -103,8 +103,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       return response.status === 200 && typeof body.access_token === 'string';
     }
 
-    const users = async (instance: { url: string; password: string }) =>
-      (await (await admin(instance)).users.find({ realm: REALM })).map((user) => user.username).sort();
+    const users = async (instance: { url: string; password: string }, realm = REALM) =>
+      (await (await admin(instance)).users.find({ realm })).map((user) => user.username).sort();
 
     beforeAll(async () => {
       keyhouse = await startTestKeyhouse(
@@ -240,6 +240,48 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         expect(backups).toContainEqual(
           expect.objectContaining({ kind: 'pre-restore', status: 'done', orderId: restored.id }),
         );
+
+        // Realm export with users from the source, import on the copy under a new name.
+        const exported = await order(
+          { type: 'realm-export', realm: REALM, includeUsers: true },
+          `/api/v1/instances/${source.id}/orders`,
+        );
+        const json = await keyhouse.request({
+          method: 'GET',
+          url: `/api/v1/orders/${exported.id}/realm-export`,
+          headers,
+        });
+        expect(json.statusCode).toBe(200);
+        const realm = json.json<{
+          realm: string;
+          clients: { clientId: string }[];
+          users: { username: string }[];
+        }>();
+        expect(realm.realm).toBe(REALM);
+        expect(realm.clients.map((c) => c.clientId)).toContain(CLIENT);
+        expect(realm.users.map((u) => u.username).sort()).toEqual(['alice', 'carol']);
+
+        const clash = await keyhouse.request({
+          method: 'POST',
+          url: `/api/v1/instances/${copy.id}/orders`,
+          headers,
+          payload: { type: 'realm-import', exportOrderId: exported.id },
+        });
+        expect(clash.statusCode).toBe(201);
+        expect(await finished(clash.json().id, 5 * 60_000)).toMatchObject({
+          status: 'failed',
+          failureReason: `A realm named "${REALM}" exists on this instance already.`,
+        });
+
+        await order(
+          { type: 'realm-import', exportOrderId: exported.id, realmName: 'shop-imported' },
+          `/api/v1/instances/${copy.id}/orders`,
+        );
+        expect(await users(copy, 'shop-imported')).toEqual(['alice', 'carol']);
+        const [imported] = await (
+          await admin(copy)
+        ).clients.find({ realm: 'shop-imported', clientId: CLIENT });
+        expect(imported?.directAccessGrantsEnabled).toBe(true);
       },
       40 * 60_000,
     );

@@ -1,11 +1,13 @@
 -- Backups, restores and maintenance windows (issue 12).
 
--- New order types: an on-demand backup, a restore in place, a change of the backup policy (retention and windows).
+-- New order types: an on-demand backup, a restore in place, a change of the backup policy (retention and windows),
+-- a realm's export and a realm's import.
 ALTER TABLE orders DROP CONSTRAINT orders_type_check;
 ALTER TABLE orders ADD CONSTRAINT orders_type_check CHECK (type IN (
   'create', 'scale', 'storage', 'trusted-sources', 'restart', 'upgrade', 'delete',
-  'backup', 'restore', 'backup-policy'));
--- What an order asks for beyond the spec: the backup to restore ({ restoreFrom } or { backupId }).
+  'backup', 'restore', 'backup-policy', 'realm-export', 'realm-import'));
+-- What an order asks for beyond the spec: the backup to restore ({ restoreFrom } or { backupId }), the realm to
+-- export ({ realm, includeUsers }) or the export to import ({ exportOrderId, realmName }).
 ALTER TABLE orders ADD COLUMN details jsonb;
 
 -- One row per backup of an instance database. `location` is the driver's name for it (a dump file of the local
@@ -54,3 +56,15 @@ CREATE TABLE backup_keys (
 
 -- Metering: nightly backups kept beyond the included ones are billed like storage, per hour.
 ALTER TABLE usage_records ADD COLUMN backup_retention integer NOT NULL DEFAULT 7 CHECK (backup_retention >= 1);
+
+-- A realm exported by a `realm-export` order, as Keycloak's JSON, sealed (it holds the customer's users' data).
+CREATE TABLE realm_exports (
+  order_id uuid PRIMARY KEY REFERENCES orders(id),
+  organization_id uuid NOT NULL REFERENCES organizations(id),
+  instance_id uuid NOT NULL REFERENCES instances(id),
+  realm text NOT NULL CHECK (length(realm) BETWEEN 1 AND 255),
+  users integer NOT NULL CHECK (users >= 0),
+  size_bytes integer NOT NULL CHECK (size_bytes >= 0),
+  sealed_json text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);

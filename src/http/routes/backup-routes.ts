@@ -47,6 +47,31 @@ export function backupRoutes(backups: BackupService): FastifyPluginAsyncZod {
     );
 
     app.get(
+      '/api/v1/orders/:id/realm-export',
+      {
+        config: { permission: 'instances:reveal-credentials' },
+        schema: {
+          operationId: 'downloadRealmExport',
+          summary: "A realm-export order's result: the realm as Keycloak's JSON (audited)",
+          tags: ['backups'],
+          params: idParamsSchema,
+          response: {
+            200: z.any().describe("application/json: Keycloak's realm representation"),
+            ...problemResponses(400, 401, 403, 404),
+          },
+        },
+      },
+      async (request, reply) => {
+        const file = await backups.downloadRealmExport(signedInActorOf(request), request.params.id);
+        return reply
+          .header('content-type', 'application/json; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${file.filename}"`)
+          .header('cache-control', 'no-store')
+          .send(file.body);
+      },
+    );
+
+    app.get(
       '/api/v1/instances/:id/backups/:backupId/download',
       {
         config: { permission: 'instances:reveal-credentials' },
