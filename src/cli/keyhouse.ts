@@ -42,6 +42,9 @@ Commands:
   backups key <instance-id> --public-key-file <file>
   backups download <instance-id> <backup-id> --out <file>
   (restore into a new instance: order create … --restore-from-instance <id> --restore-from-backup <id>)
+  realms export <instance-id> --realm <name> [--include-users] [--wait]
+  realms download <export-order-id> --out <file>
+  realms import <instance-id> --export-order-id <id> [--realm-name <name>] [--wait]
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
 
 Global options: --output table|json (default table), --url <url>, --token <token>
@@ -531,6 +534,42 @@ const commands: Record<
       ctx.io.err(`written ${out} (OpenPGP-encrypted; decrypt with your private key, e.g. gpg --decrypt)`);
       return 0;
     },
+  },
+  'realms export': {
+    options: { realm: { type: 'string' }, 'include-users': { type: 'boolean' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'realm-export',
+        realm: required(ctx, 'realm'),
+        includeUsers: ctx.values['include-users'] === true,
+      }),
+  },
+  'realms download': {
+    options: { out: { type: 'string' } },
+    async run(ctx) {
+      const orderId = encodeURIComponent(positional(ctx, 0, 'export order id'));
+      const out = required(ctx, 'out');
+      const response = await ctx.api().download(`/api/v1/orders/${orderId}/realm-export`);
+      await pipeline(
+        Readable.fromWeb(response.body as NodeReadableStream),
+        createWriteStream(out, { flags: 'wx' }),
+      );
+      ctx.io.err(`written ${out}`);
+      return 0;
+    },
+  },
+  'realms import': {
+    options: {
+      'export-order-id': { type: 'string' },
+      'realm-name': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'realm-import',
+        exportOrderId: required(ctx, 'export-order-id'),
+        ...(str(ctx, 'realm-name') ? { realmName: str(ctx, 'realm-name') } : {}),
+      }),
   },
   'tickets list': {
     async run(ctx) {
