@@ -26,6 +26,8 @@ export type RealmOutcome =
 type RealmJson = RealmRepresentation;
 
 const USERS_PAGE = 500;
+/** Realm attribute naming the import order that created the realm. */
+const IMPORT_MARKER = 'keyhouse.importOrder';
 
 export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }) {
   const { db } = deps;
@@ -133,7 +135,12 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
     },
 
     async importRealm(
-      order: { instanceId: string; organizationId: string; details: Record<string, unknown> | null },
+      order: {
+        id: string;
+        instanceId: string;
+        organizationId: string;
+        details: Record<string, unknown> | null;
+      },
       report: StepReporter,
     ): Promise<RealmOutcome> {
       const exported = await findRealmExport(
@@ -156,9 +163,17 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
             : 'Keycloak refused the realm.',
         async () => {
           const client = await adminClient(order.instanceId);
-          if (await client.realms.findOne({ realm }))
+          // The realm carries the order that created it: a retry after a crash finds its own realm and is done, a
+          // realm of that name from anywhere else is a clash (Keycloak's 409 below).
+          const existing = await client.realms.findOne({ realm });
+          if (existing?.attributes?.[IMPORT_MARKER] === order.id)
             return `${realm} exists (imported by an earlier attempt)`;
-          await client.realms.create({ ...representation, realm, enabled: true });
+          await client.realms.create({
+            ...representation,
+            realm,
+            enabled: true,
+            attributes: { ...representation.attributes, [IMPORT_MARKER]: order.id },
+          });
           return `${realm} created${json.users ? ` with ${json.users.length} users` : ''}`;
         },
       );
