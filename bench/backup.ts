@@ -24,9 +24,9 @@ import pg from 'pg';
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 import { createKeyhouse } from '../src/app.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { instanceDatabaseName } from '../src/drivers/local-driver.js';
-import { compatiblePgTools, findPgTools, serverMajor } from '../src/drivers/postgres-dump.js';
-import { runCommand } from '../src/drivers/process-runner.js';
+import { instanceDatabaseName } from '../src/drivers/local/instance-database.js';
+import { compatiblePgTools, findPgTools, serverMajor } from '../src/drivers/local/postgres-dump.js';
+import { runCommand } from '../src/platform/process-runner.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
 
@@ -281,7 +281,7 @@ async function main() {
   } finally {
     for (const instance of instances)
       await keyhouse
-        .worker!.localDriver.destroy(instance, async () => undefined)
+        .localBackend!.driver.destroy(instance, async () => undefined)
         .catch((error: Error) => console.error(`cleanup of ${instance.name}: ${error.message}`));
     await keyhouse.close();
     await withAdmin(async (client) => {

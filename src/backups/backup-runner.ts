@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { BackupRef, BackupResult, Driver, StepReporter, TakenBackup } from '../drivers/driver.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { backupPolicyOf, type BackupKind } from './backup-schemas.js';
 import {
   backupsInUse,
@@ -57,6 +57,8 @@ export function createBackupRunner(deps: {
         if (stored.kind === 'nightly') await expire(instance);
         return { outcome: 'done', backup: stored };
       }
+      // A backend whose backup still runs (an operator's Backup object): look again later, like a transient error.
+      case 'progressing':
       case 'transient-error':
         if (!lastAttempt) return { outcome: 'retry', message: result.message };
         return fail(

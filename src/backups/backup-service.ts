@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
-import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
+import type { SignedInActor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import { formatAmount, retentionPricePerMonth } from '../catalog/pricing.js';
 import type { Database } from '../db/database.js';
-import type { Condition } from '../drivers/driver.js';
+import type { Condition } from '../instances/instance-schemas.js';
 import { findInstance, type StoredInstance } from '../instances/instance-store.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../platform/errors.js';
 import { nextPatchVersion } from './schedule-rules.js';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import type { TakenBackup } from '../drivers/driver.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import type { BackupKind, BackupStatus } from './backup-schemas.js';
 
 /** Persistence of backups and backup keys (migration 008). Status changes are compare-and-set. */

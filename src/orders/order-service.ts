@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { recordAudit, type Actor, type SignedInActor } from '../audit/audit-store.js';
+import type { Actor, SignedInActor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import { backupOrderDetails, restoreFromDetails } from '../backups/backup-orders.js';
 import { insertBillingProfile, findBillingProfile } from '../billing/billing-profile-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
@@ -17,12 +18,12 @@ import {
 } from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import {
   changeOrderRequestSchema,
   specAfter,
   type ChangeOrderRequest,
   type CreateOrderRequest,
-  type InstanceSpec,
   type Order,
 } from './order-schemas.js';
 import {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { isTrustedAddress } from '../access/trusted-sources.js';
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import type { Actor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -12,7 +12,7 @@ import {
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
@@ -23,12 +23,12 @@ import {
   type InstanceSecrets,
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
-import { desiredInstance } from './desired-instance.js';
+import { desiredInstance } from '../drivers/desired-instance.js';
+import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { BackupRunner } from '../backups/backup-runner.js';
-import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
-import type { EdgeCheck } from './verify-through-edge.js';
+import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -45,29 +45,27 @@ export type ReconcileOutcome =
   | { outcome: 'failed'; reason: string }
   /** Transient: run again later (the queue retries with back-off). */
   | { outcome: 'retry'; message: string }
+  /** The driver applied but waits for its backend: run again after `retryAfterSeconds`, not counted as a retry. */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** The region is full; the order stays `new`. */
   | { outcome: 'waiting'; message: string }
   | { outcome: 'skipped'; why: string };
 
-/** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
-class PermanentOrderError extends Error {}
-
 export type ReconcilerDeps = {
   db: Database;
   catalog: Catalog;
-  /** The driver of a region's backend; undefined when this deployment has none for it. */
-  driverFor(driver: 'local' | 'kubernetes'): Driver | undefined;
+  /** The drivers of the regions' backends that this process runs. */
+  drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
-  /** Logs in as the customer's admin through the edge. */
-  verifyThroughEdge(options: { url: string; username: string; password: string }): Promise<EdgeCheck>;
   /** Backups of backup, restore and upgrade orders (src/backups). */
   backups: BackupRunner;
   /** Realm export and import orders (src/backups). */
   realms: RealmTransfer;
 };
 
-const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
+/** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
+class PermanentOrderError extends Error {}
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -132,31 +130,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function finish(
     order: StoredOrder,
     instance: ProvisioningView,
+    driver: Driver,
+    desired: DesiredInstance,
     url: string,
-    secrets: InstanceSecrets,
   ) {
     const report = (state: 'running' | 'done' | 'failed', message?: string) =>
       recordOrderStep(db.pool, order.id, 'verify', state, message);
     await report('running');
-    if (EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.spec.trustedSources))) {
-      const check = await deps.verifyThroughEdge({
-        url,
-        username: instance.adminUsername,
-        password: secrets.adminPassword,
-      });
-      if (!check.ok) {
-        await report('failed', check.message);
-        return { outcome: 'retry' as const, message: check.message };
-      }
-      await report('done', 'the admin logged in through the edge');
-    } else {
-      // The edge refuses this host too, as the customer's allowlist says: the driver's login on the instance itself
-      // is the check we can make.
-      await report(
-        'done',
-        'this host is not a trusted source; login verified on the instance behind the edge',
-      );
+    const check = await driver.verifyAdminLogin(desired, url);
+    if (!check.ok) {
+      await report('failed', check.message);
+      return { outcome: 'retry' as const, message: check.message };
     }
+    await report('done', check.note);
     await db.transaction(async (tx) => {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
@@ -199,13 +185,14 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function afterApply(
     order: StoredOrder,
     instance: ProvisioningView,
-    secrets: InstanceSecrets,
+    driver: Driver,
+    desired: DesiredInstance,
     result: ApplyResult,
     lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
     switch (result.outcome) {
       case 'ready': {
-        const finished = await finish(order, instance, result.url, secrets);
+        const finished = await finish(order, instance, driver, desired, result.url);
         if (finished.outcome === 'retry' && lastAttempt) {
           return fail(
             order,
@@ -215,6 +202,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
         return finished;
       }
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -222,6 +211,15 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  function progressing(
+    order: StoredOrder,
+    result: { message: string; retryAfterSeconds: number },
+  ): ReconcileOutcome {
+    const retryAfterSeconds = Math.min(3600, Math.max(1, Math.ceil(result.retryAfterSeconds)));
+    logger.info({ orderId: order.id, message: result.message, retryAfterSeconds }, 'applied; not ready yet');
+    return { outcome: 'progressing', message: result.message, retryAfterSeconds };
   }
 
   async function transient(
@@ -260,13 +258,13 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
     if (result.outcome === 'ready' || result.outcome === 'rolled-back')
       await deps.backups.afterUpgrade(backupId, result.backup);
-    else if (result.outcome === 'permanent-error' || lastAttempt)
+    else if (result.outcome === 'permanent-error' || (result.outcome === 'transient-error' && lastAttempt))
       await deps.backups.afterUpgrade(backupId, {
         failed: result.outcome === 'permanent-error' ? result.detail : result.message,
       });
     switch (result.outcome) {
       case 'ready':
-        return afterApply(order, instance, to.secrets, { outcome: 'ready', url: result.url }, lastAttempt);
+        return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
       case 'rolled-back':
         logger.warn({ orderId: order.id, detail: result.detail }, 'upgrade rolled back');
         await db.transaction(async (tx) => {
@@ -293,6 +291,8 @@ export function createReconciler(deps: ReconcilerDeps) {
           });
         });
         return { outcome: 'failed', reason: result.reason };
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -313,29 +313,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     return { ...desired, restoreFrom: source };
   }
 
-  /** On-demand backup: done when the backup is; no restart, nothing to verify. */
-  async function backupNow(
-    order: StoredOrder,
-    instance: ProvisioningView,
-    report: StepReporter,
-    lastAttempt: boolean,
-  ): Promise<ReconcileOutcome> {
-    const taken = await deps.backups.forOrder(order, instance, 'on-demand', report, { lastAttempt });
-    switch (taken.outcome) {
-      case 'done':
-        await transitionOrder(db.pool, order.id, 'processing', 'done');
-        return { outcome: 'done' };
-      case 'retry':
-        return transient(order, taken.message, lastAttempt);
-      case 'failed':
-        return fail(order, taken.reason, taken.detail);
-      default:
-        return taken satisfies never;
-    }
-  }
-
-  /** A realm export or import: done when its step is; nothing restarts. */
-  async function realmDone(
+  /** An on-demand backup, or a realm export or import: done when its step is; nothing restarts. */
+  async function stepDone(
     order: StoredOrder,
     result: RealmOutcome,
     lastAttempt: boolean,
@@ -358,7 +337,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     order: StoredOrder,
     instance: ProvisioningView,
     driver: Driver,
-    desired: DesiredInstance,
+    target: DesiredInstance,
     report: StepReporter,
     lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
@@ -375,8 +354,9 @@ export function createReconciler(deps: ReconcilerDeps) {
     return afterApply(
       order,
       instance,
-      desired.secrets,
-      await driver.restore(desired, source, report),
+      driver,
+      target,
+      await driver.restore(target, source, report),
       lastAttempt,
     );
   }
@@ -429,7 +409,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         return { outcome: 'skipped', why: order.status };
       const instance = (await findInstanceForProvisioning(db.pool, order.instanceId))!;
       const region = catalog.regions.find((r) => r.id === instance.spec.region);
-      const driver = region && deps.driverFor(region.driver);
+      const driver = region && deps.drivers.forRegion(region);
       if (!region || !driver) {
         return fail(
           order,
@@ -448,7 +428,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       const desired = (spec: InstanceSpec): DesiredInstance =>
         desiredInstance(catalog, instance, spec, secrets!);
       try {
-        return await reconcileOrder(order, instance, driver, secrets, desired, report, options);
+        return await reconcileOrder(order, instance, driver, desired, report, options.lastAttempt);
       } catch (error) {
         if (error instanceof PermanentOrderError) return fail(order, error.message, 'restore source missing');
         throw error;
@@ -460,53 +440,58 @@ export function createReconciler(deps: ReconcilerDeps) {
     order: StoredOrder,
     instance: ProvisioningView,
     driver: Driver,
-    secrets: InstanceSecrets | undefined,
     desired: (spec: InstanceSpec) => DesiredInstance,
     report: StepReporter,
-    options: { lastAttempt: boolean },
+    lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
+    const options = { lastAttempt };
     switch (order.type) {
       case 'delete':
         return remove(order, instance, driver, report, options.lastAttempt);
       // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-      // with the new heap; storage and trusted sources change without a restart).
+      // with the new heap; storage and trusted sources change without a restart; retention and windows are the
+      // control plane's, and a backend keeps what it needs of them).
       case 'create':
-        return afterApply(
-          order,
-          instance,
-          secrets!,
-          await driver.apply(await createDesired(order, desired(instance.spec)), report),
-          options.lastAttempt,
-        );
       case 'scale':
       case 'storage':
       case 'trusted-sources':
-      case 'backup-policy': // retention and windows: apply converges what a backend keeps of them
+      case 'backup-policy': {
+        const target =
+          order.type === 'create'
+            ? await createDesired(order, desired(instance.spec))
+            : desired(instance.spec);
         return afterApply(
           order,
           instance,
-          secrets!,
-          await driver.apply(desired(instance.spec), report),
+          driver,
+          target,
+          await driver.apply(target, report),
           options.lastAttempt,
         );
-      case 'restart':
+      }
+      case 'restart': {
+        const target = desired(instance.spec);
         return afterApply(
           order,
           instance,
-          secrets!,
-          await driver.restart(desired(instance.spec), report),
+          driver,
+          target,
+          await driver.restart(target, report),
           options.lastAttempt,
         );
+      }
       case 'upgrade':
         return upgrade(order, instance, driver, desired, report, options.lastAttempt);
-      case 'backup':
-        return backupNow(order, instance, report, options.lastAttempt);
+      case 'backup': {
+        const taken = await deps.backups.forOrder(order, instance, 'on-demand', report, options);
+        return stepDone(order, taken.outcome === 'done' ? { outcome: 'done' } : taken, options.lastAttempt);
+      }
       case 'restore':
         return restoreInPlace(order, instance, driver, desired(instance.spec), report, options.lastAttempt);
       case 'realm-export':
-        return realmDone(order, await deps.realms.exportRealm(order, report), options.lastAttempt);
+        return stepDone(order, await deps.realms.exportRealm(order, report), options.lastAttempt);
       case 'realm-import':
-        return realmDone(order, await deps.realms.importRealm(order, report), options.lastAttempt);
+        return stepDone(order, await deps.realms.importRealm(order, report), options.lastAttempt);
       default:
         return order.type satisfies never;
     }

@@ -123,8 +123,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     afterAll(async () => {
       // Whatever a failed test left: no Keycloak of this test keeps running.
       for (const instance of instances)
-        if (keyhouse?.worker && existsSync(keyhouse.worker.localDriver.instanceDir(instance)))
-          await keyhouse.worker.localDriver.destroy(
+        if (keyhouse?.localBackend && existsSync(keyhouse.localBackend.driver.instanceDir(instance)))
+          await keyhouse.localBackend.driver.destroy(
             { instanceId: instance.id, name: instance.name },
             async () => undefined,
           );

@@ -12,7 +12,7 @@ import {
   restoringDatabase,
   sha256OfFile,
   swapInRestored,
-} from '../../src/drivers/postgres-dump.js';
+} from '../../src/drivers/local/postgres-dump.js';
 
 /**
  * The backup mechanism against both PostgreSQL servers of the test projects (the embedded 15 and the machine's 15):

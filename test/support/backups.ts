@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { InstanceSpec } from '../../src/orders/order-schemas.js';
+import type { InstanceSpec } from '../../src/instances/instance-schemas.js';
 import { exampleBillingProfile } from './orders.js';
 import type { SignedInUser } from './accounts.js';
 import type { TestKeyhouse } from './test-keyhouse.js';

@@ -5,12 +5,15 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
+import type { LocalDriverTestFaults } from '../../src/drivers/local/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
-  /** The scratch database's superuser URL (instance databases of the local driver live on the same server). */
+  /**
+   * The scratch database's superuser URL: for tests that start parts of Keyhouse of their own beside it, and for
+   * instance databases of the local driver, which live on the same server.
+   */
   databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { runCommand } from './process-runner.js';
+import { runCommand } from '../../platform/process-runner.js';
 
 /**
  * The one backup mechanism of instance databases on a PostgreSQL that Keyhouse reaches directly (the local region):
