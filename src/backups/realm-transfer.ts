@@ -26,6 +26,17 @@ export type RealmOutcome =
 type RealmJson = RealmRepresentation;
 
 const USERS_PAGE = 500;
+
+/** The representation without the source's object ids (`id`, and `containerId`/`parentId` that point to them). */
+function withoutIds(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutIds);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'id' && key !== 'containerId' && key !== 'parentId')
+      .map(([key, inner]) => [key, withoutIds(inner)]),
+  );
+}
 /** Realm attribute naming the import order that created the realm. */
 const IMPORT_MARKER = 'keyhouse.importOrder';
 
@@ -152,8 +163,9 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
         return { outcome: 'failed', reason: 'The realm export is no longer available.', detail: '' };
       const json = JSON.parse(deps.secretBox.open(exported.sealedJson)) as RealmJson;
       const realm = typeof order.details?.realmName === 'string' ? order.details.realmName : exported.realm;
-      // Ids belong to the source Keycloak: a realm id that exists elsewhere would clash, so Keycloak assigns new ones.
-      const { id: _id, ...representation } = json;
+      // Ids belong to the source Keycloak and may exist on this one (an instance restored from the source's backup
+      // has the same clients and roles): without them, Keycloak assigns new ones.
+      const representation = withoutIds(json) as RealmJson;
       return step(
         report,
         'realm-import',
