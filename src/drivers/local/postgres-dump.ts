@@ -110,12 +110,19 @@ async function runPiped(
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-  const piped = connect({ stdin: child.stdin, stdout: child.stdout }).catch((error: Error) => {
-    child.kill('SIGTERM');
-    throw error;
-  });
-  const [code] = await Promise.all([exited, piped]);
-  if (code !== 0) throw new Error(`${path.basename(file)} exited with ${code}: ${stderr.trim()}`);
+  const piped = connect({ stdin: child.stdin, stdout: child.stdout }).then(
+    () => undefined,
+    (error: Error) => {
+      // The stream broke (our side failed, or the tool stopped reading): the tool must not go on alone.
+      child.kill('SIGTERM');
+      return error;
+    },
+  );
+  const [code, brokenPipe] = await Promise.all([exited, piped]);
+  // The tool's own complaint says more than a broken pipe (e.g. pg_restore refusing its input half-way).
+  if (code !== 0)
+    throw new Error(`${path.basename(file)} exited with ${code}: ${stderr.trim() || brokenPipe?.message}`);
+  if (brokenPipe) throw brokenPipe;
 }
 
 export type DumpResult = { sizeBytes: number; sha256: string; durationMs: number; postgresMajor: number };
