@@ -7,6 +7,8 @@ import { createMemberService } from './accounts/member-service.js';
 import { createPasswordResetService } from './accounts/password-reset-service.js';
 import { createTwoFactorService } from './accounts/two-factor-service.js';
 import { createAuditService } from './audit/audit-service.js';
+import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
+import { createBackupService } from './backups/backup-service.js';
 import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
@@ -20,18 +22,15 @@ import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
 import { accountSecurityRoutes } from './http/routes/account-security-routes.js';
-import { metricsRoutes } from './http/routes/metrics-routes.js';
-import { operatorRoutes } from './http/routes/operator-routes.js';
-import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
-import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { createInstanceLogReader } from './operators/instance-log.js';
-import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { auditRoutes } from './http/routes/audit-routes.js';
+import { backupRoutes } from './http/routes/backup-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
+import { metricsRoutes } from './http/routes/metrics-routes.js';
+import { operatorRoutes } from './http/routes/operator-routes.js';
 import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { osbRoutes } from './http/routes/osb-routes.js';
@@ -40,11 +39,16 @@ import { ticketRoutes } from './http/routes/ticket-routes.js';
 import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createInstanceService } from './instances/instance-service.js';
+import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createInstanceLogReader } from './operators/instance-log.js';
+import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
 import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
 import { osbCatalog } from './osb/osb-schemas.js';
 import { createOsbService, startDeprovisionSweep } from './osb/osb-service.js';
+import { UnavailableError } from './platform/errors.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
@@ -67,6 +71,8 @@ export type Keyhouse = {
   /** The outbox's sender, where an SMTP server is configured (API and worker processes). */
   mail: MailSender | undefined;
   metrics: Metrics;
+  /** The backup planner where a worker runs; tests call its `tick` with their clock. */
+  backupScheduler: BackupScheduler | undefined;
   close(): Promise<void>;
 };
 
@@ -89,6 +95,8 @@ export async function createKeyhouse(options: {
     sendingLeaseSeconds?: number;
     testFaults?: MailTestFaults;
   };
+  /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
+  backupSchedule?: boolean;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -124,7 +132,7 @@ export async function createKeyhouse(options: {
         closers.push(() => localBackend!.stop());
       }
       const drivers = createDriverRegistry({ local: localBackend?.driver });
-      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
+      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -148,6 +156,22 @@ export async function createKeyhouse(options: {
     const accountSecurity = createAccountSecurityService({ db, now, twoFactor });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+
+    // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
+    let backupScheduler: BackupScheduler | undefined;
+    if (worker) {
+      backupScheduler = await startBackupScheduler({
+        databaseUrl,
+        db,
+        catalog: config.catalog,
+        logger,
+        now,
+        runner: worker.backups,
+        placeMaintenanceUpgrade: orders.placeMaintenanceUpgrade,
+        schedule: options.backupSchedule !== false,
+      });
+      closers.push(() => backupScheduler!.stop());
+    }
     const instances = createInstanceService({ db, secretBox });
     const tickets = createTicketService({ db, now });
     const metrics = createMetrics({ db, catalog: config.catalog });
@@ -189,6 +213,21 @@ export async function createKeyhouse(options: {
     } else if (!config.mail.smtpUrl) {
       logger.warn('no SMTP server configured (mail.smtpUrl): e-mails wait in the outbox');
     }
+    const backups = createBackupService({
+      db,
+      catalog: config.catalog,
+      now,
+      secretBox,
+      readBackup:
+        worker &&
+        (async (instance, location) => {
+          const region = config.catalog.regions.find((r) => r.id === instance.spec.region);
+          const driver = region && worker!.drivers.forRegion(region);
+          if (!driver)
+            throw new UnavailableError('Backups of this region cannot be read by this Keyhouse process.');
+          return driver.readBackup(instance, location);
+        }),
+    });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
     const orderEvents = createOrderEventHub({ databaseUrl, logger });
@@ -226,6 +265,7 @@ export async function createKeyhouse(options: {
             orderRoutes(orders, config.catalog),
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
+            backupRoutes(backups),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),
@@ -247,7 +287,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, localBackend, mail, metrics, close };
+    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, mail, metrics, close };
   } catch (error) {
     await close();
     throw error;

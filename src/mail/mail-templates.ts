@@ -53,6 +53,11 @@ const orderTypeNames: Record<Language, Record<OrderType, string>> = {
     restart: 'Neustart',
     upgrade: 'Upgrade',
     delete: 'Löschung',
+    backup: 'Sicherung',
+    restore: 'Wiederherstellung',
+    'backup-policy': 'Änderung der Sicherungseinstellungen',
+    'realm-export': 'Realm-Export',
+    'realm-import': 'Realm-Import',
   },
   en: {
     create: 'order',
@@ -62,6 +67,11 @@ const orderTypeNames: Record<Language, Record<OrderType, string>> = {
     restart: 'restart',
     upgrade: 'upgrade',
     delete: 'deletion',
+    backup: 'backup',
+    restore: 'restore',
+    'backup-policy': 'backup settings change',
+    'realm-export': 'realm export',
+    'realm-import': 'realm import',
   },
 };
 

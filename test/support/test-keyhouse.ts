@@ -11,7 +11,10 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
-  /** The scratch database, for tests that start parts of Keyhouse of their own beside it (or a second process). */
+  /**
+   * The scratch database's superuser URL: for tests that start parts of Keyhouse of their own beside it, and for
+   * instance databases of the local driver, which live on the same server.
+   */
   databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
@@ -33,6 +36,7 @@ export async function startTestKeyhouse(
   options: {
     now?: () => Date;
     localDriverTestFaults?: LocalDriverTestFaults;
+    backupSchedule?: boolean;
     mail?: Parameters<typeof createKeyhouse>[0]['mail'];
     /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
     logger?: Logger;
@@ -51,6 +55,7 @@ export async function startTestKeyhouse(
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
     mail: options.mail,
+    backupSchedule: options.backupSchedule,
   });
   return {
     ...keyhouse,
