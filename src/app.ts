@@ -41,7 +41,7 @@ import { buildHttpServer } from './http/server.js';
 import { createInstanceService } from './instances/instance-service.js';
 import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { createInstanceLogReader } from './operators/instance-log.js';
+import { createInstanceLogReader } from './drivers/instance-logs.js';
 import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultInstancesDir, keycloakLogFile } from '../../src/drivers/local/instance-files.js';
 import { operatorRoutes } from '../../src/http/routes/operator-routes.js';
 import type { OperatorService } from '../../src/operators/operator-service.js';
 import { recordOrderStep } from '../../src/orders/order-steps.js';
@@ -178,12 +179,10 @@ describe('orders across organisations', () => {
         headers: { cookie: customer.cookie },
       })
     ).json();
-    const logDir = path.join(keyhouse.config.dataDir, 'instances', instance.name, 'logs');
-    mkdirSync(logDir, { recursive: true });
-    writeFileSync(
-      path.join(logDir, 'keycloak.log'),
-      'starting\nERROR java.lang.OutOfMemoryError: Java heap space\n',
-    );
+    // Where the local driver has Keycloak write its log.
+    const keycloakLog = keycloakLogFile(defaultInstancesDir(keyhouse.config.dataDir), instance.name);
+    mkdirSync(path.dirname(keycloakLog), { recursive: true });
+    writeFileSync(keycloakLog, 'starting\nERROR java.lang.OutOfMemoryError: Java heap space\n');
 
     const detail = (await ops('GET', `/api/v1/ops/orders/${failed.id}`)).json();
     expect(detail.operatorDetail).toMatch(/OutOfMemoryError/);

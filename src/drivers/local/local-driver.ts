@@ -20,6 +20,7 @@ import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
 import {
+  defaultInstancesDir,
   instancePaths,
   readState,
   writeState,
@@ -120,7 +121,7 @@ const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
 export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const { config, edge } = options;
   const logger = options.logger.child({ component: 'local-driver' });
-  const instancesDir = options.instancesDir ?? path.join(config.dataDir, 'instances');
+  const instancesDir = options.instancesDir ?? defaultInstancesDir(config.dataDir);
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
   const maxHeapMb = options.maxHeapMb ?? 1024;
