@@ -4,6 +4,7 @@ import type { PasswordResetService } from '../accounts/password-reset-service.js
 import { hashPassword } from '../accounts/password-hashing.js';
 import type { Actor, OperatorPrincipal } from '../accounts/roles.js';
 import { recordAudit } from '../audit/audit-store.js';
+import { reopenFailedOrderBackups } from '../backups/backup-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database } from '../db/database.js';
 import { countOutboxByState, listOutbox, requeueMail } from '../mail/mail-outbox-store.js';
@@ -65,7 +66,8 @@ export function createOperatorService(deps: {
     /**
      * A failed order goes round its life cycle again, as attempt n + 1. Idempotent: `attempt` names the failed
      * attempt, so a repeated request finds the order already retried and answers it as it is. Only the newest
-     * order of an instance can be retried, and only while no other order of the instance runs.
+     * order of an instance can be retried, and only while no other order of the instance runs. A backup of the
+     * order that failed (on-demand, pre-restore, pre-upgrade) is taken again by the new attempt.
      */
     async retryOrder(actor: OperatorActor, orderId: string, attempt: number): Promise<OpsOrderDetail> {
       const retried = await db.transaction(async (tx) => {
@@ -85,6 +87,7 @@ export function createOperatorService(deps: {
         if (order.instanceStatus === 'deleted') throw new ConflictError('The instance is deleted.');
         if (!(await retryFailedOrder(tx, orderId, attempt, actor.operator.userId))) return false;
         await store.prepareInstanceForRetry(tx, order.instanceId, order);
+        await reopenFailedOrderBackups(tx, orderId);
         await recordAudit(tx, actor, {
           organizationId: order.organizationId,
           action: 'order.retry',

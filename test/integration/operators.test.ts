@@ -1,13 +1,19 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InstanceBackups } from '../../src/backups/backup-schemas.js';
+import { ensureBackup, failBackup, startBackup } from '../../src/backups/backup-store.js';
 import { defaultInstancesDir, keycloakLogFile } from '../../src/drivers/local/instance-files.js';
 import { operatorRoutes } from '../../src/http/routes/operator-routes.js';
+import type { Instance } from '../../src/instances/instance-schemas.js';
 import type { OperatorService } from '../../src/operators/operator-service.js';
 import { recordOrderStep } from '../../src/orders/order-steps.js';
+import type { Order } from '../../src/orders/order-schemas.js';
 import { transitionOrder } from '../../src/orders/order-status.js';
+import { insertOrder } from '../../src/orders/order-store.js';
 import type { TicketService } from '../../src/support/ticket-service.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import {
@@ -18,6 +24,7 @@ import {
   uniqueEmail,
   type SignedInUser,
 } from '../support/accounts.js';
+import { eventually, insertDatabaseOnlyInstance } from '../support/backups.js';
 import { exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
@@ -470,4 +477,90 @@ describe('operators from the configuration', () => {
       await configured.stop();
     }
   });
+});
+
+describe('a retried backup order', () => {
+  // With a worker, on a Keyhouse of its own: the retry runs for real (pg_dump of the instance's real database).
+  let withWorker: TestKeyhouse;
+  beforeAll(async () => {
+    withWorker = await startTestKeyhouse((config) => (config.roles = ['api', 'worker']), {
+      backupSchedule: false,
+    });
+  }, 120_000);
+  afterAll(() => withWorker?.stop());
+
+  it('takes the backup that failed in the first attempt again, under the same id', async () => {
+    const owner = await signUp(withWorker);
+    const staff = await signInOperator(withWorker, 'operator');
+    const instance = await insertDatabaseOnlyInstance(withWorker, owner, {
+      runningSince: new Date(Date.now() - 3_600_000).toISOString(),
+    });
+    const { billingProfileId } = (
+      await withWorker.request({ url: `/api/v1/instances/${instance.id}`, headers: { cookie: owner.cookie } })
+    ).json<Instance>();
+
+    // What the first attempt leaves when pg_dump fails on its last try (written through the functions the
+    // reconciler and the backup runner use): the backup failed, the order failed at its backup step.
+    const pool = withWorker.db.pool;
+    const order = await insertOrder(pool, {
+      id: randomUUID(),
+      organizationId: owner.organization.id,
+      instanceId: instance.id,
+      type: 'backup',
+      spec: instance.spec,
+      price: { currency: 'EUR', perHour: '0.1300', perMonth: '94.60' },
+      priceDelta: null,
+      billingProfileId,
+      terms: null,
+      actorUserId: owner.user.id,
+      idempotencyKey: null,
+      requestHash: null,
+    });
+    await transitionOrder(pool, order.id, 'new', 'processing');
+    const { backup } = await ensureBackup(pool, {
+      id: randomUUID(),
+      instanceId: instance.id,
+      kind: 'on-demand',
+      orderId: order.id,
+      keycloakVersion: instance.spec.version,
+    });
+    await startBackup(pool, backup.id);
+    const pgDumpError = 'pg_dump: error: connection to server failed: the database system is shutting down';
+    await failBackup(pool, backup.id, {
+      reason: 'The backup could not be taken.',
+      operatorDetail: pgDumpError,
+    });
+    await recordOrderStep(pool, order.id, 'backup', 'failed', 'The backup could not be taken.');
+    await withWorker.db.transaction((tx) =>
+      transitionOrder(tx, order.id, 'processing', 'failed', {
+        reason: 'The backup order did not complete after several attempts.',
+        operatorDetail: pgDumpError,
+      }),
+    );
+
+    const retried = await withWorker.request({
+      method: 'POST',
+      url: `/api/v1/ops/orders/${order.id}/retry`,
+      headers: staff.sessionHeaders,
+      payload: { attempt: 1 },
+    });
+    expect(retried.statusCode).toBe(200);
+    const finished = await eventually(async () => {
+      const seen = (
+        await withWorker.request({ url: `/api/v1/orders/${order.id}`, headers: { cookie: owner.cookie } })
+      ).json<Order>();
+      return (seen.status === 'done' || seen.status === 'failed') && seen;
+    }, 120_000);
+    expect(finished).toMatchObject({ status: 'done', attempt: 2, failureReason: null });
+
+    const listed = (
+      await withWorker.request({
+        url: `/api/v1/instances/${instance.id}/backups`,
+        headers: { cookie: owner.cookie },
+      })
+    ).json<InstanceBackups>();
+    const onDemand = listed.items.filter((item) => item.kind === 'on-demand');
+    expect(onDemand).toEqual([expect.objectContaining({ id: backup.id, status: 'done' })]);
+    expect(onDemand[0]!.sizeBytes).toBeGreaterThan(1000);
+  }, 180_000);
 });
