@@ -54,3 +54,12 @@ export async function oldestProcessingOrderSeconds(db: Queryable): Promise<numbe
   );
   return rows[0]!.seconds;
 }
+
+/** Backups that failed within the last 24 hours, by kind (a backup an operator's retry reopened counts no more). */
+export async function countRecentlyFailedBackups(db: Queryable) {
+  const { rows } = await db.query<{ kind: string; count: number }>(
+    `SELECT kind, count(*)::int AS count FROM backups
+      WHERE status = 'failed' AND finished_at > now() - interval '1 day' GROUP BY kind`,
+  );
+  return rows;
+}

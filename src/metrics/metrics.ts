@@ -1,10 +1,12 @@
 import client from 'prom-client';
+import { backupKindSchema } from '../backups/backup-schemas.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database } from '../db/database.js';
 import { countOutboxByState } from '../mail/mail-outbox-store.js';
 import { orderStatusSchema, orderTypeSchema } from '../orders/order-schemas.js';
 import {
   countInstancesByRegionAndState,
+  countRecentlyFailedBackups,
   countOrdersByTypeAndStatus,
   countQueueJobs,
   oldestProcessingOrderSeconds,
@@ -101,12 +103,17 @@ export function createMetrics({ db, catalog }: { db: Database; catalog: Catalog 
     },
   });
 
-  // Backups do not exist yet in this deployment: the series is there (always 0) so alerts can be written now.
-  new client.Counter({
-    name: 'keyhouse_backups_failed_total',
-    help: 'Nightly backups that failed. Always 0 until Keyhouse runs backups.',
+  new client.Gauge({
+    name: 'keyhouse_backups_failed',
+    help: 'Backups that failed within the last 24 hours, by kind (nightly, on-demand, pre-upgrade, pre-restore).',
+    labelNames: ['kind'],
     registers: [registry],
-  }).inc(0);
+    async collect() {
+      this.reset();
+      for (const kind of backupKindSchema.options) this.set({ kind }, 0);
+      for (const row of await countRecentlyFailedBackups(db.pool)) this.set({ kind: row.kind }, row.count);
+    },
+  });
 
   const edgeReloads = new client.Counter({
     name: 'keyhouse_edge_reloads_total',

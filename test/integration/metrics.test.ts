@@ -1,9 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBackup, failBackup, startBackup } from '../../src/backups/backup-store.js';
 import { recordOrderStep } from '../../src/orders/order-steps.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { signUp } from '../support/accounts.js';
@@ -32,6 +34,19 @@ beforeAll(async () => {
   // The first step of its provisioning, as the reconciler records it.
   await recordOrderStep(keyhouse.db.pool, orderId, 'database', 'running');
   await recordOrderStep(keyhouse.db.pool, orderId, 'database', 'done', 'database and role created');
+  // A nightly backup of its instance that failed, as the backup runner records it.
+  const { backup } = await ensureBackup(keyhouse.db.pool, {
+    id: randomUUID(),
+    instanceId: placed.json().instanceId,
+    kind: 'nightly',
+    night: '2027-01-04',
+    keycloakVersion: exampleOrder(keyhouse.config).version,
+  });
+  await startBackup(keyhouse.db.pool, backup.id);
+  await failBackup(keyhouse.db.pool, backup.id, {
+    reason: 'The backup failed.',
+    operatorDetail: 'pg_dump: error',
+  });
 });
 afterAll(() => keyhouse?.stop());
 
@@ -61,7 +76,8 @@ describe('GET /metrics', () => {
     expect(series.get('keyhouse_queue_jobs{queue="provision-local",state="created"}')).toBe(1);
     expect(series.get('keyhouse_queue_jobs{queue="mail",state="created"}')).toBe(0);
     expect(series.get('keyhouse_mail_outbox{state="pending"}')).toBe(0);
-    expect(series.get('keyhouse_backups_failed_total')).toBe(0);
+    expect(series.get('keyhouse_backups_failed{kind="nightly"}')).toBe(1);
+    expect(series.get('keyhouse_backups_failed{kind="on-demand"}')).toBe(0);
     expect(series.get('keyhouse_edge_reloads_total')).toBe(0);
     expect(series.get('keyhouse_order_processing_oldest_seconds')).toBe(0);
     expect(series.get('keyhouse_region_capacity_instances{region="local"}')).toBe(
@@ -156,7 +172,7 @@ describe('a real Prometheus', () => {
       'keyhouse_instances',
       'keyhouse_queue_jobs',
       'keyhouse_mail_outbox',
-      'keyhouse_backups_failed_total',
+      'keyhouse_backups_failed',
       'keyhouse_edge_reloads_total',
       'keyhouse_order_processing_oldest_seconds',
       'keyhouse_region_capacity_instances',
