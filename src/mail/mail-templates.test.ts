@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { orderTypeSchema, type OrderType } from '../orders/order-schemas.js';
 import type { MailData } from './mail-schemas.js';
 import { renderMail } from './mail-templates.js';
+
+type OrderFinished = Extract<MailData, { kind: 'order-finished' }>;
 
 const context = { portalUrl: 'https://portal.example', secret: 'S3cr3t-token_value' };
 
@@ -46,6 +49,27 @@ describe('mail templates', () => {
       expect(de.html).toContain('<html lang="de">');
       expect(en.html).toContain('<html lang="en">');
       expect(de.text).toContain('Ihr Keyhouse-Team');
+    }
+  });
+
+  it('names every order type in German with its own article', () => {
+    const finished = (orderType: OrderType, status: 'done' | 'failed') =>
+      renderMail({ ...(samples[1] as OrderFinished), orderType, status, failureReason: null }, 'de', context);
+    expect(finished('restart', 'done').subject).toBe('Neustart für kc-1a2b3c4d ist fertig');
+    expect(finished('restart', 'done').text).toContain(
+      'Der Neustart für Ihre Instanz kc-1a2b3c4d ist abgeschlossen',
+    );
+    expect(finished('upgrade', 'failed').subject).toBe('Upgrade für kc-1a2b3c4d fehlgeschlagen');
+    expect(finished('upgrade', 'failed').text).toContain(
+      'Leider ist das Upgrade für Ihre Instanz kc-1a2b3c4d',
+    );
+    expect(finished('backup', 'failed').text).toContain('Leider ist die Sicherung für Ihre Instanz');
+    for (const orderType of orderTypeSchema.options.filter((type) => type !== 'create')) {
+      const done = finished(orderType, 'done').text;
+      expect(done, orderType).toMatch(
+        /^(Der|Die|Das) \p{Lu}[^\n]* für Ihre Instanz kc-1a2b3c4d ist abgeschlossen/mu,
+      );
+      expect(finished(orderType, 'failed').text, orderType).toMatch(/Leider ist (der|die|das) \p{Lu}/u);
     }
   });
 

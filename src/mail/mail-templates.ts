@@ -44,36 +44,38 @@ ${parts.link ? `<p><a href="${escapeHtml(parts.link.url)}" style="background: #0
   return { subject: parts.subject, text, html };
 }
 
-const orderTypeNames: Record<Language, Record<OrderType, string>> = {
-  de: {
-    create: 'Bestellung',
-    scale: 'Größenänderung',
-    storage: 'Speichererweiterung',
-    'trusted-sources': 'Änderung der vertrauenswürdigen Quellen',
-    restart: 'Neustart',
-    upgrade: 'Upgrade',
-    delete: 'Löschung',
-    backup: 'Sicherung',
-    restore: 'Wiederherstellung',
-    'backup-policy': 'Änderung der Sicherungseinstellungen',
-    'realm-export': 'Realm-Export',
-    'realm-import': 'Realm-Import',
-  },
-  en: {
-    create: 'order',
-    scale: 'scale change',
-    storage: 'storage change',
-    'trusted-sources': 'trusted-source change',
-    restart: 'restart',
-    upgrade: 'upgrade',
-    delete: 'deletion',
-    backup: 'backup',
-    restore: 'restore',
-    'backup-policy': 'backup settings change',
-    'realm-export': 'realm export',
-    'realm-import': 'realm import',
-  },
+/** German names come with their article, which the sentences need: "der Neustart", "das Upgrade", "die Löschung". */
+const germanOrderTypes: Record<OrderType, `${'der' | 'die' | 'das'} ${string}`> = {
+  create: 'die Bestellung',
+  scale: 'die Größenänderung',
+  storage: 'die Speichererweiterung',
+  'trusted-sources': 'die Änderung der vertrauenswürdigen Quellen',
+  restart: 'der Neustart',
+  upgrade: 'das Upgrade',
+  delete: 'die Löschung',
+  backup: 'die Sicherung',
+  restore: 'die Wiederherstellung',
+  'backup-policy': 'die Änderung der Sicherungseinstellungen',
+  'realm-export': 'der Realm-Export',
+  'realm-import': 'der Realm-Import',
 };
+
+const englishOrderTypes: Record<OrderType, string> = {
+  create: 'order',
+  scale: 'scale change',
+  storage: 'storage change',
+  'trusted-sources': 'trusted-source change',
+  restart: 'restart',
+  upgrade: 'upgrade',
+  delete: 'deletion',
+  backup: 'backup',
+  restore: 'restore',
+  'backup-policy': 'backup settings change',
+  'realm-export': 'realm export',
+  'realm-import': 'realm import',
+};
+
+const capitalised = (text: string) => `${text[0]!.toUpperCase()}${text.slice(1)}`;
 
 const roleNames: Record<Language, Record<string, string>> = {
   de: { admin: 'Administrator', technician: 'Techniker', manager: 'Manager', 'read-only': 'Nur lesen' },
@@ -86,20 +88,22 @@ function parts(data: MailData, language: Language, context: RenderContext): Mail
   const url = (path: string) => new URL(path, context.portalUrl).toString();
   switch (data.kind) {
     case 'order-finished': {
-      const what = orderTypeNames[language][data.orderType];
+      const what = englishOrderTypes[data.orderType];
+      const germanWhat = germanOrderTypes[data.orderType];
+      const germanNoun = germanWhat.slice(germanWhat.indexOf(' ') + 1);
       const link = { label: de ? 'Auftrag ansehen' : 'View the order', url: url(`/orders/${data.orderId}`) };
       if (data.status === 'done') {
         const created = data.orderType === 'create';
         return {
           subject: de
-            ? `${created ? 'Ihre Instanz' : `${what[0]!.toUpperCase()}${what.slice(1)} für`} ${data.instanceName} ist fertig`
+            ? `${created ? 'Ihre Instanz' : `${germanNoun} für`} ${data.instanceName} ist fertig`
             : `${created ? 'Your instance' : `The ${what} of`} ${data.instanceName} is done`,
           greeting,
           paragraphs: [
             de
               ? created
                 ? `Ihre Keycloak-Instanz ${data.instanceName} ist bereitgestellt (Status DONE). Die Zugangsdaten finden Sie im Portal unter „Zugangsdaten anzeigen“.`
-                : `Die ${what} für Ihre Instanz ${data.instanceName} ist abgeschlossen (Status DONE).`
+                : `${capitalised(germanWhat)} für Ihre Instanz ${data.instanceName} ist abgeschlossen (Status DONE).`
               : created
                 ? `Your Keycloak instance ${data.instanceName} is provisioned (status DONE). Its credentials are in the portal under "Show credentials".`
                 : `The ${what} of your instance ${data.instanceName} is complete (status DONE).`,
@@ -109,12 +113,12 @@ function parts(data: MailData, language: Language, context: RenderContext): Mail
       }
       return {
         subject: de
-          ? `${what[0]!.toUpperCase()}${what.slice(1)} für ${data.instanceName} fehlgeschlagen`
+          ? `${germanNoun} für ${data.instanceName} fehlgeschlagen`
           : `The ${what} of ${data.instanceName} failed`,
         greeting,
         paragraphs: [
           de
-            ? `Leider ist die ${what} für Ihre Instanz ${data.instanceName} fehlgeschlagen.`
+            ? `Leider ist ${germanWhat} für Ihre Instanz ${data.instanceName} fehlgeschlagen.`
             : `Unfortunately the ${what} of your instance ${data.instanceName} failed.`,
           ...(data.failureReason ? [(de ? 'Grund: ' : 'Reason: ') + data.failureReason] : []),
           de
