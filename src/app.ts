@@ -9,7 +9,7 @@ import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import type { LocalDriverTestFaults } from './drivers/local-driver.js';
 import { migrate } from './db/migrate.js';
-import type { EdgeGateway } from './edge/edge-gateway.js';
+import type { Edge } from './edge/edge-controller.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
@@ -47,7 +47,8 @@ export type Keyhouse = {
   http: FastifyInstance;
   /** The local CA of <dataDir>/ca; the edge role issues instance certificates from the same one. */
   ca: LocalCa;
-  edge: EdgeGateway | undefined;
+  /** The edge role's control of HAProxy (HAProxy itself outlives close()). */
+  edge: Edge | undefined;
   worker: WorkerRole | undefined;
   close(): Promise<void>;
 };
@@ -103,7 +104,7 @@ export async function createKeyhouse(options: {
     });
     closers.push(() => queue.stop());
 
-    let edge: EdgeGateway | undefined;
+    let edge: Edge | undefined;
     if (roles.has('edge')) {
       edge = await runEdgeRole({ config, databaseUrl, logger, ca });
       closers.push(() => edge!.close());

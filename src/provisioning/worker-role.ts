@@ -84,6 +84,7 @@ export async function startWorkerRole(options: {
           upstreamHost: '127.0.0.1',
           upstreamPort: route.upstreamPort,
           trustedSources: route.trustedSources,
+          adminSources: route.trustedSources,
         },
         { portRange: config.edge.portRange },
       );

@@ -83,6 +83,7 @@ function processesUnder(dir: string): ProcessInfo[] {
 }
 
 const isJvm = (p: ProcessInfo) => path.basename(p.argv[0] ?? '') === 'java';
+const isHaproxy = (p: ProcessInfo) => path.basename(p.argv[0] ?? '') === 'haproxy';
 const homeOf = (p: ProcessInfo) =>
   p.argv.find((arg) => arg.startsWith('-Dkc.home.dir='))?.slice('-Dkc.home.dir='.length);
 
@@ -403,11 +404,14 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const name = instanceRows[0]!.name;
         const instanceHome = path.join(dir, 'instances', name, 'keycloak');
 
-        // Exactly one Keycloak JVM for the instance, and no other process of this data dir but its kc.sh wrapper.
+        // Exactly one Keycloak JVM for the instance, one HAProxy (a master and its workers share a process group),
+        // and no other process of this data dir but the JVM's kc.sh wrapper.
         const processes = processesUnder(dir);
         const jvms = processes.filter(isJvm);
         expect(jvms.map(homeOf)).toEqual([`${instanceHome}/bin/..`]);
-        for (const other of processes.filter((p) => !isJvm(p))) {
+        const haproxies = processes.filter(isHaproxy);
+        expect(new Set(haproxies.map((p) => p.pgid)).size).toBe(1);
+        for (const other of processes.filter((p) => !isJvm(p) && !isHaproxy(p))) {
           expect(other.argv.join(' ')).toContain(`${instanceHome}/bin/kc.sh`);
           expect(other.pgid).toBe(jvms[0]!.pgid);
         }

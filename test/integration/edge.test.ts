@@ -1,46 +1,70 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
-import { startEdgeGateway, type EdgeGateway } from '../../src/edge/edge-gateway.js';
+import { startEdge, type Edge } from '../../src/edge/edge-controller.js';
 import {
   deleteEdgeRoute,
   getEdgeRoute,
   upsertEdgeRoute,
   type EdgeRouteInput,
 } from '../../src/edge/edge-route-store.js';
+import { findHaproxyProcesses } from '../../src/edge/haproxy-process.js';
 import { openLocalCa, type LocalCa } from '../../src/edge/local-ca.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { freePort, httpsGet, probeTls, startEchoServer, waitFor } from '../support/edge-probes.js';
+import { freePort, http2Get, httpsGet, probeTls, startEchoServer, waitFor } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { startTestKeyhouse } from '../support/test-keyhouse.js';
 
+/**
+ * The edge with the real HAProxy (Debian's 2.6), driven from a scratch route table: an echo server stands in for
+ * Keycloak (the provisioning tests run the real one behind it). Sources differ on loopback by address (127.0.0.1,
+ * 127.0.0.2, …); edge-netns.test.ts repeats the refusal from separate network namespaces.
+ */
 const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
+const DAY_MS = 24 * 60 * 60 * 1000;
+const RATE_LIMIT = { requests: 40, windowSeconds: 10 };
 let database: { url: string; drop(): Promise<void> };
 let db: Database;
 let dataDir: string;
 let ca: LocalCa;
-let upstream: { port: number; close(): Promise<void> };
-let gateway: EdgeGateway;
+let upstream: Awaited<ReturnType<typeof startEchoServer>>;
+let edge: Edge;
+// Certificates are first issued 61 days in the past, so that moving the clock to today puts them within their
+// 30-day renewal window while every certificate stays valid for the real clock of the TLS clients.
+let clock = Date.now() - 61 * DAY_MS;
+
+const startTestEdge = () =>
+  startEdge({
+    databaseUrl: database.url,
+    dataDir,
+    // "::" binds IPv4 and IPv6; IPv4 clients must still be matched (and forwarded) as IPv4.
+    edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
+    ca,
+    logger,
+    keyhouseVersion: 'test',
+    now: () => new Date(clock),
+  });
 
 beforeAll(async () => {
   database = await createTestDatabase();
   db = connectDatabase(database.url);
   await migrate(db);
   dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-edge-test-'));
-  ca = await openLocalCa(path.join(dataDir, 'ca'));
+  ca = await openLocalCa(path.join(dataDir, 'ca'), { now: () => new Date(clock) });
   upstream = await startEchoServer();
-  // "::" makes IPv4 clients appear as ::ffff:127.0.0.1, the form the source check must unwrap.
-  gateway = await startEdgeGateway({ databaseUrl: database.url, edge: { listenHost: '::' }, ca, logger });
+  edge = await startTestEdge();
 });
 
 afterAll(async () => {
-  await gateway?.close();
+  await edge?.stopHaproxy();
   await upstream?.close();
   await db?.close();
   await database?.drop();
@@ -57,22 +81,27 @@ async function newRoute(
     upstreamHost: '127.0.0.1',
     upstreamPort: upstream.port,
     trustedSources: ['127.0.0.1/32'],
+    adminSources: ['127.0.0.1/32'],
     listenPort: await freePort(),
     ...overrides,
   };
 }
 
 const PORTS = { from: 18000, to: 18999 };
-const listening = (instanceId: string, version: number) => () =>
-  gateway
+/** A new or deleted route means a reload: 0.2–0.5 s on the test machine with a dozen routes, under load more. */
+const RELOAD_MS = 5_000;
+const serving = (instanceId: string, version: number) => () =>
+  edge
     .status()
-    .routes.some((r) => r.instanceId === instanceId && r.version === version && r.state === 'listening');
+    .routes.some((r) => r.instanceId === instanceId && r.version === version && r.state === 'serving');
+const workerPids = () => edge.status().haproxy?.workers ?? [];
 
-describe('edge gateway', () => {
-  it('opens a new route within 1 s and proxies over TLS with a CA-issued certificate and X-Forwarded-*', async () => {
+describe('edge (HAProxy)', () => {
+  it('serves a new route over TLS with a CA-issued certificate, HTTP/2 and X-Forwarded-* of its own', async () => {
     const input = await newRoute();
     const route = await upsertEdgeRoute(db, input, { portRange: PORTS });
-    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    const took = await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    console.info(`edge test: a new route served ${Math.round(took)} ms after its commit`);
 
     const answer = await httpsGet({
       port: route.listenPort,
@@ -83,6 +112,8 @@ describe('edge gateway', () => {
       headers: {
         'x-forwarded-for': '203.0.113.9',
         'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'http',
+        'x-real-ip': '203.0.113.9',
         forwarded: 'for=1.2.3.4',
       },
     });
@@ -97,13 +128,27 @@ describe('edge gateway', () => {
       'x-forwarded-port': String(route.listenPort),
     });
     expect(echoed.headers).not.toHaveProperty('forwarded');
-    const peer = (answer.socket as import('node:tls').TLSSocket).getPeerX509Certificate();
+    expect(echoed.headers).not.toHaveProperty('x-real-ip');
+    const peer = (answer.socket as TLSSocket).getPeerX509Certificate();
     expect(peer?.subjectAltName).toBe(`DNS:${route.hostname}`);
+    expect(peer?.checkIssued(new X509Certificate(ca.certificatePem))).toBe(true);
+
+    const viaHttp2 = await http2Get({
+      port: route.listenPort,
+      hostname: route.hostname,
+      ca: ca.certificatePem,
+      path: '/realms/master',
+    });
+    expect(viaHttp2).toMatchObject({ status: 200, alpn: 'h2' });
+    expect((JSON.parse(viaHttp2.body) as { headers: Record<string, string> }).headers).toMatchObject({
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'https',
+    });
   });
 
-  it('refuses sources outside the allowlist with zero bytes, live, and revokes their open connections', async () => {
+  it('refuses sources outside the allowlist with zero bytes, changes it live without a reload, and ends what the source had open', async () => {
     const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
-    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
     const probe = {
       host: '127.0.0.1',
       port: route.listenPort,
@@ -113,37 +158,53 @@ describe('edge gateway', () => {
     const allowed = await probeTls(probe);
     expect(allowed.secured).toBe(true);
     expect(allowed.bytesReceived).toBeGreaterThan(0);
-
-    // An open keep-alive connection of the soon-refused source.
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    const first = await httpsGet({
-      port: route.listenPort,
-      hostname: route.hostname,
-      ca: ca.certificatePem,
-      agent,
+    // 127.0.0.2 is loopback too, but not trusted: not a single byte, not even a TLS alert.
+    expect(await probeTls({ ...probe, localAddress: '127.0.0.2' })).toMatchObject({
+      secured: false,
+      bytesReceived: 0,
     });
-    expect(first.status).toBe(200);
-    let keptAliveClosed = false;
-    first.socket.once('close', () => (keptAliveClosed = true));
+    const workers = workerPids();
 
-    // Still allowed after a change that keeps 127.0.0.1: the open connection survives and is reused.
+    // An open keep-alive connection of the soon-refused source, and a long request of it in flight.
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      httpsGet({
+        port: route.listenPort,
+        hostname: route.hostname,
+        ca: ca.certificatePem,
+        agent,
+        path: '/realms/x',
+      });
+    expect((await get()).status).toBe(200);
+    const inFlight = https.get({
+      host: '127.0.0.1',
+      port: route.listenPort,
+      path: '/realms/hold',
+      servername: route.hostname,
+      ca: ca.certificatePem,
+      headers: { host: route.hostname },
+      agent: false,
+    });
+    let inFlightEnded = false;
+    inFlight.on('response', (response) => {
+      response.resume();
+      response.once('close', () => (inFlightEnded = true));
+    });
+    inFlight.once('error', () => (inFlightEnded = true));
+
+    // Widened, still including 127.0.0.1: the open connection survives and is reused; no reload for any of this.
     const widened = await upsertEdgeRoute(
       db,
       { ...route, trustedSources: ['127.0.0.1/32', '192.0.2.0/24'] },
       { portRange: PORTS },
     );
-    await waitFor(listening(route.instanceId, widened.version), 1_000, 'widened allowlist active');
-    const second = await httpsGet({
-      port: route.listenPort,
-      hostname: route.hostname,
-      ca: ca.certificatePem,
-      agent,
-    });
+    await waitFor(serving(route.instanceId, widened.version), 1_000, 'widened allowlist active');
+    const second = await get();
     expect(second.status).toBe(200);
     expect(second.reusedSocket).toBe(true);
-    expect(keptAliveClosed).toBe(false);
 
-    // Exclude 127.0.0.1: within 1 s new connections get nothing at all, and the open one is cut.
+    // 127.0.0.1 excluded: within 1 s new connections get nothing at all; the request in flight is cut, and the
+    // kept-alive connection is closed on its next request without an answer.
     const narrowed = await upsertEdgeRoute(
       db,
       { ...route, trustedSources: ['192.0.2.0/24'] },
@@ -159,37 +220,154 @@ describe('edge gateway', () => {
       'new connections refused',
     );
     expect(took).toBeLessThan(1_000);
-    await waitFor(() => keptAliveClosed, 1_000, 'kept-alive connection revoked');
+    await waitFor(() => inFlightEnded, 1_000, 'the request in flight ended');
+    await expect(get()).rejects.toMatchObject({ code: 'ECONNRESET' });
     for (let i = 0; i < 5; i++) {
-      const refused = await probeTls(probe);
-      expect(refused).toMatchObject({ secured: false, bytesReceived: 0 });
+      expect(await probeTls(probe)).toMatchObject({ secured: false, bytesReceived: 0 });
     }
-    expect(
-      gateway.status().routes.find((r) => r.instanceId === route.instanceId)?.refusedConnections,
-    ).toBeGreaterThan(0);
+    expect((await edge.counters(route.instanceId)).refusedConnections).toBeGreaterThanOrEqual(6);
     agent.destroy();
 
     // And back: allowed again within 1 s.
     await upsertEdgeRoute(db, { ...route, trustedSources: ['127.0.0.0/8'] }, { portRange: PORTS });
     await waitFor(async () => (await probeTls(probe)).secured, 1_000, 'allowed again');
+    expect(workerPids()).toEqual(workers);
   });
 
-  it('closes the listener and its connections when the route is deleted', async () => {
+  it('keeps /admin/ and the admin REST API to the admin sources and never exposes /metrics or /health', async () => {
+    const route = await upsertEdgeRoute(
+      db,
+      await newRoute({ trustedSources: ['127.0.0.0/8'], adminSources: ['127.0.0.3/32'] }),
+      { portRange: PORTS },
+    );
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    const status = async (pathname: string, localAddress: string) =>
+      (
+        await httpsGet({
+          port: route.listenPort,
+          hostname: route.hostname,
+          ca: ca.certificatePem,
+          path: pathname,
+          localAddress,
+        })
+      ).status;
+    const login = '127.0.0.1';
+    const admin = '127.0.0.3';
+    for (const open of [
+      '/realms/kd500001/protocol/openid-connect/token',
+      '/realms/master/.well-known/openid-configuration',
+      '/resources/abc/login/keycloak.v2/css/styles.css',
+      '/.well-known/openid-configuration',
+      '/robots.txt',
+    ]) {
+      expect(await status(open, login), open).toBe(200);
+    }
+    for (const adminOnly of [
+      '/admin/master/console/',
+      '/admin/realms/master/users',
+      '/',
+      '/admin',
+      '/%61dmin/',
+    ]) {
+      expect(await status(adminOnly, login), adminOnly).toBe(403);
+      expect(await status(adminOnly, admin), adminOnly).toBe(200);
+    }
+    for (const sneaky of ['/realms/../admin/realms/master/users', '/realms/%2e%2e/admin/', '/realms/x/.']) {
+      expect(await status(sneaky, login), sneaky).toBe(400);
+      expect(await status(sneaky, admin), sneaky).toBe(400);
+    }
+    for (const never of ['/metrics', '/health', '/health/ready', '/metrics/']) {
+      expect(await status(never, admin), never).toBe(404);
+    }
+
+    // Admin sources changed live: 127.0.0.1 becomes one, 127.0.0.3 stops being one.
+    const changed = await upsertEdgeRoute(
+      db,
+      { ...route, adminSources: ['127.0.0.1/32'] },
+      { portRange: PORTS },
+    );
+    await waitFor(serving(route.instanceId, changed.version), 1_000, 'admin sources changed');
+    expect(await status('/admin/master/console/', login)).toBe(200);
+    expect(await status('/admin/master/console/', admin)).toBe(403);
+  });
+
+  it('limits requests per source and instance: 429 with Retry-After, other sources and instances unaffected', async () => {
+    const route = await upsertEdgeRoute(db, await newRoute({ trustedSources: ['127.0.0.0/8'] }), {
+      portRange: PORTS,
+    });
+    const other = await upsertEdgeRoute(db, await newRoute({ trustedSources: ['127.0.0.0/8'] }), {
+      portRange: PORTS,
+    });
+    await waitFor(serving(other.instanceId, other.version), RELOAD_MS, 'routes serving');
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
+    const get = (target: typeof route, localAddress = '127.0.0.1') =>
+      httpsGet({
+        port: target.listenPort,
+        hostname: target.hostname,
+        ca: ca.certificatePem,
+        path: '/realms/x',
+        agent: localAddress === '127.0.0.1' ? agent : undefined,
+        localAddress,
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < RATE_LIMIT.requests + 5; i++) statuses.push((await get(route)).status);
+    expect(statuses.slice(0, RATE_LIMIT.requests).every((s) => s === 200)).toBe(true);
+    expect(statuses.slice(RATE_LIMIT.requests)).toEqual(Array(5).fill(429));
+    const limited = await get(route);
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe(String(RATE_LIMIT.windowSeconds));
+    expect((await get(route, '127.0.0.4')).status).toBe(200);
+    expect((await get(other)).status).toBe(200);
+    agent.destroy();
+  });
+
+  it('renews a certificate before its end and swaps it in without a reload or a dropped connection', async () => {
     const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
-    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    const before = edge.status().routes.find((r) => r.instanceId === route.instanceId)!.certificate!;
+    const workers = workerPids();
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    const answer = await httpsGet({
+    const get = () =>
+      httpsGet({
+        port: route.listenPort,
+        hostname: route.hostname,
+        ca: ca.certificatePem,
+        agent,
+        path: '/realms/x',
+      });
+    const first = await get();
+    expect((first.socket as TLSSocket).getPeerX509Certificate()?.serialNumber).toBe(before.serial);
+
+    // Today, the 90-day certificate issued 61 days ago is within its 30-day renewal window.
+    clock = Date.now();
+    await edge.resync();
+    const after = edge.status().routes.find((r) => r.instanceId === route.instanceId)!.certificate!;
+    expect(after.serial).not.toBe(before.serial);
+    expect(Date.parse(after.notAfter)).toBeGreaterThan(Date.parse(before.notAfter));
+    const fresh = await httpsGet({
       port: route.listenPort,
       hostname: route.hostname,
       ca: ca.certificatePem,
-      agent,
+      path: '/realms/x',
     });
-    let closed = false;
-    answer.socket.once('close', () => (closed = true));
+    expect((fresh.socket as TLSSocket).getPeerX509Certificate()?.serialNumber).toBe(after.serial);
+    // The connection opened before the renewal goes on working, on the same worker.
+    const again = await get();
+    expect(again.status).toBe(200);
+    expect(again.reusedSocket).toBe(true);
+    expect(workerPids()).toEqual(workers);
+    agent.destroy();
+  });
+
+  it('stops serving a deleted route; the others never notice the reload', async () => {
+    const keep = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
+    const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    const workers = workerPids();
 
     expect(await deleteEdgeRoute(db, route.instanceId)).toBe(true);
     expect(await deleteEdgeRoute(db, route.instanceId)).toBe(false);
-    await waitFor(
+    const took = await waitFor(
       async () => {
         const result = await probeTls({
           host: '127.0.0.1',
@@ -199,36 +377,69 @@ describe('edge gateway', () => {
         });
         return result.error === 'ECONNREFUSED';
       },
-      1_000,
+      RELOAD_MS,
       'listener closed',
     );
-    await waitFor(() => closed, 1_000, 'open connection ended');
-    expect(gateway.status().routes.some((r) => r.instanceId === route.instanceId)).toBe(false);
-    agent.destroy();
+    console.info(`edge test: a deleted route refused ${Math.round(took)} ms after its commit`);
+    await waitFor(
+      () => !edge.status().routes.some((r) => r.instanceId === route.instanceId),
+      RELOAD_MS,
+      'route gone from the status',
+    );
+    expect(workerPids()).not.toEqual(workers);
+    expect(
+      (await httpsGet({ port: keep.listenPort, hostname: keep.hostname, ca: ca.certificatePem })).status,
+    ).toBe(200);
+    // Its files are gone with it.
+    expect(() =>
+      readFileSync(path.join(dataDir, 'edge', 'sources', `${route.instanceId}.trusted`)),
+    ).toThrow();
   });
 
-  it('answers 502 from the edge itself when the instance is down', async () => {
+  it('answers 503 from the edge itself when the instance is down', async () => {
     const route = await upsertEdgeRoute(db, await newRoute({ upstreamPort: await freePort() }), {
       portRange: PORTS,
     });
-    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
     const answer = await httpsGet({
       port: route.listenPort,
       hostname: route.hostname,
       ca: ca.certificatePem,
     });
-    expect(answer.status).toBe(502);
-    expect(answer.body).toContain('Bad gateway');
+    expect(answer.status).toBe(503);
+  });
+
+  it('marks a route whose port another program holds as failed and serves it once the port is free', async () => {
+    const blocker = net.createServer();
+    const port = await freePort('0.0.0.0');
+    await new Promise<void>((resolve) => blocker.listen(port, '0.0.0.0', resolve));
+    const keep = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
+    const route = await upsertEdgeRoute(db, await newRoute({ listenPort: port }), { portRange: PORTS });
+    await waitFor(
+      () => edge.status().routes.some((r) => r.instanceId === route.instanceId && r.state === 'failed'),
+      RELOAD_MS,
+      'route failed',
+    );
+    expect(edge.status().routes.find((r) => r.instanceId === route.instanceId)?.error).toContain(
+      String(port),
+    );
+    expect(edge.status().routes.find((r) => r.instanceId === keep.instanceId)?.state).toBe('serving');
+    await new Promise((resolve) => blocker.close(resolve));
+    await edge.resync();
+    expect(edge.status().routes.find((r) => r.instanceId === route.instanceId)?.state).toBe('serving');
+    expect(
+      (await httpsGet({ port, hostname: route.hostname, ca: ca.certificatePem, path: '/realms/x' })).status,
+    ).toBe(200);
   });
 
   it('keeps serving without its database connection and catches up after reconnecting', async () => {
     const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
-    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
     await db.pool.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
         WHERE application_name = 'keyhouse-edge' AND datname = current_database()`,
     );
-    await waitFor(() => !gateway.status().databaseConnected, 5_000, 'edge noticed the lost connection');
+    await waitFor(() => !edge.status().databaseConnected, 5_000, 'edge noticed the lost connection');
     const meanwhile = await httpsGet({
       port: route.listenPort,
       hostname: route.hostname,
@@ -241,29 +452,59 @@ describe('edge gateway', () => {
       { ...route, trustedSources: ['192.0.2.1/32'] },
       { portRange: PORTS },
     );
-    await waitFor(listening(route.instanceId, changed.version), 10_000, 'change applied after reconnect');
-    expect(gateway.status().databaseConnected).toBe(true);
+    await waitFor(serving(route.instanceId, changed.version), 10_000, 'change applied after reconnect');
+    expect(edge.status().databaseConnected).toBe(true);
+  });
+
+  it('starts HAProxy again within seconds when it dies', async () => {
+    const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    const configFile = path.join(dataDir, 'edge', 'haproxy.cfg');
+    for (const { pid } of findHaproxyProcesses(configFile)) process.kill(pid, 'SIGKILL');
+    const took = await waitFor(
+      async () =>
+        (
+          await probeTls({
+            host: '127.0.0.1',
+            port: route.listenPort,
+            servername: route.hostname,
+            ca: ca.certificatePem,
+          })
+        ).secured,
+      10_000,
+      'HAProxy serving again',
+    );
+    console.info(`edge test: HAProxy serving again ${Math.round(took)} ms after SIGKILL`);
   });
 });
 
-describe('edge gateway shutdown', () => {
-  it('close() ends open connections and returns promptly (and is safe to repeat)', async () => {
+describe('edge (HAProxy) across Keyhouse restarts', () => {
+  it('close() leaves HAProxy serving; the next edge adopts it without a reload and keeps open connections', async () => {
     const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
-    await waitFor(listening(route.instanceId, route.version), 1_000, 'route listening');
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    const workers = workerPids();
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    const answer = await httpsGet({
-      port: route.listenPort,
-      hostname: route.hostname,
-      ca: ca.certificatePem,
-      agent,
-    });
-    let closed = false;
-    answer.socket.once('close', () => (closed = true));
+    const get = () =>
+      httpsGet({
+        port: route.listenPort,
+        hostname: route.hostname,
+        ca: ca.certificatePem,
+        agent,
+        path: '/realms/x',
+      });
+    expect((await get()).status).toBe(200);
+
     const took = performance.now();
-    await gateway.close();
+    await edge.close();
     expect(performance.now() - took).toBeLessThan(1_000);
-    await waitFor(() => closed, 1_000, 'kept-alive connection ended');
-    await gateway.close();
+    expect((await get()).reusedSocket).toBe(true);
+
+    edge = await startTestEdge();
+    expect(edge.status().haproxy?.workers).toEqual(workers);
+    expect(edge.status().routes.find((r) => r.instanceId === route.instanceId)?.state).toBe('serving');
+    const again = await get();
+    expect(again.status).toBe(200);
+    expect(again.reusedSocket).toBe(true);
     agent.destroy();
   });
 });
@@ -274,7 +515,7 @@ describe('edge route store', () => {
     range.to = range.from + 5;
     const inputs = await Promise.all(
       Array.from({ length: 6 }, async () => {
-        const { listenPort: _ignored, ...rest } = await newRoute({ trustedSources: [] });
+        const { listenPort: _ignored, ...rest } = await newRoute({ trustedSources: [], adminSources: [] });
         return rest;
       }),
     );
@@ -289,6 +530,12 @@ describe('edge route store', () => {
     const moved = await upsertEdgeRoute(db, { ...inputs[0]!, upstreamPort: 1 }, { portRange: range });
     expect(moved.listenPort).toBe(first.listenPort);
     expect(moved.version).toBeGreaterThan(first.version);
+    const adminChanged = await upsertEdgeRoute(
+      db,
+      { ...inputs[0]!, upstreamPort: 1, adminSources: ['10.0.0.0/8'] },
+      { portRange: range },
+    );
+    expect(adminChanged.version).toBeGreaterThan(moved.version);
 
     const { listenPort: _p, ...extra } = await newRoute();
     await expect(upsertEdgeRoute(db, extra, { portRange: range })).rejects.toBeInstanceOf(UnavailableError);
@@ -310,9 +557,18 @@ describe('edge route store', () => {
     await expect(
       upsertEdgeRoute(
         db,
-        { ...b, hostname: 'Not A Host', trustedSources: ['10.0.0.0/33'] },
+        { ...b, hostname: 'Not A Host', trustedSources: ['10.0.0.0/33'], adminSources: ['x'] },
         { portRange: PORTS },
       ),
+    ).rejects.toMatchObject({
+      errors: [
+        { path: 'hostname' },
+        { path: 'trustedSources', message: '"10.0.0.0/33" is not a CIDR range.' },
+        { path: 'adminSources', message: '"x" is not a CIDR range.' },
+      ],
+    });
+    await expect(
+      upsertEdgeRoute(db, { ...b, adminSources: ['x'] }, { portRange: PORTS }),
     ).rejects.toBeInstanceOf(ValidationError);
     expect(await getEdgeRoute(db, b.instanceId)).toBeUndefined();
     await deleteEdgeRoute(db, a.instanceId);
