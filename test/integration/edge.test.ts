@@ -1,10 +1,12 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -19,6 +21,7 @@ import { findHaproxyProcesses } from '../../src/edge/haproxy-process.js';
 import { openLocalCa, type LocalCa } from '../../src/edge/local-ca.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { packageRoot } from '../../src/platform/package-root.js';
 import { freePort, http2Get, httpsGet, probeTls, startEchoServer, waitFor } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { startTestKeyhouse } from '../support/test-keyhouse.js';
@@ -28,6 +31,7 @@ import { startTestKeyhouse } from '../support/test-keyhouse.js';
  * Keycloak (the provisioning tests run the real one behind it). Sources differ on loopback by address (127.0.0.1,
  * 127.0.0.2, …); edge-netns.test.ts repeats the refusal from separate network namespaces.
  */
+const run = promisify(execFile);
 const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
 const DAY_MS = 24 * 60 * 60 * 1000;
 const RATE_LIMIT = { requests: 40, windowSeconds: 10 };
@@ -506,6 +510,37 @@ describe('edge (HAProxy) across Keyhouse restarts', () => {
     expect(again.status).toBe(200);
     expect(again.reusedSocket).toBe(true);
     agent.destroy();
+  });
+});
+
+describe('a start without HAProxy', () => {
+  it('fails at once with one message that says what to install, before starting anything', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'keyhouse-no-haproxy-'));
+    try {
+      const config = path.join(dir, 'keyhouse.yaml');
+      writeFileSync(config, 'edge:\n  haproxy: haproxy-not-installed-here\n');
+      const started = performance.now();
+      const result = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: packageRoot,
+        env: { PATH: process.env.PATH, KEYHOUSE_CONFIG: config, DATA_DIR: path.join(dir, 'data') },
+      }).then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trim().split('\n')).toEqual([
+        'The edge needs HAProxy 2.6 or newer, and "haproxy-not-installed-here" was not found. ' +
+          "Install Debian's package (apt-get install haproxy) or point edge.haproxy in the configuration at the program.",
+      ]);
+      // Nothing was started: no embedded PostgreSQL, no data dir lock.
+      expect(existsSync(path.join(dir, 'data'))).toBe(false);
+      console.info(
+        `edge test: a start without HAProxy ended after ${Math.round(performance.now() - started)} ms`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
