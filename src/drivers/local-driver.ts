@@ -65,6 +65,7 @@ export type EdgeRoutes = {
     name: string;
     upstreamPort: number;
     trustedSources: string[];
+    adminSources: string[];
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -625,6 +626,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         name: instance.name,
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
+        adminSources: instance.adminSources,
       });
       try {
         new URL(route.url);

@@ -17,6 +17,8 @@ export const instanceSchema = z.object({
   nodeSize: z.string(),
   storageGb: z.int(),
   trustedSources: z.array(z.string()),
+  /** Sources that may also use /admin/ and the admin REST API; null: every trusted source. */
+  adminSources: z.array(z.string()).nullable(),
   region: z.string(),
   zone: z.string(),
   url: z.string().nullable(),

@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { DesiredInstance } from '../drivers/driver.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 import type { ProvisioningView } from '../instances/instance-store.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import { effectiveAdminSources, type InstanceSpec } from '../orders/order-schemas.js';
 
 /** What a driver is asked to make of an instance with the given spec (the reconciler's and the supervisor's view). */
 export function desiredInstance(
@@ -20,6 +20,7 @@ export function desiredInstance(
     nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
     storageGb: spec.storageGb,
     trustedSources: spec.trustedSources,
+    adminSources: effectiveAdminSources(spec),
     region: spec.region,
     zone: spec.zone,
     secrets,

@@ -84,7 +84,7 @@ export async function startWorkerRole(options: {
           upstreamHost: '127.0.0.1',
           upstreamPort: route.upstreamPort,
           trustedSources: route.trustedSources,
-          adminSources: route.trustedSources,
+          adminSources: route.adminSources,
         },
         { portRange: config.edge.portRange },
       );
