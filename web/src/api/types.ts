@@ -61,6 +61,8 @@ export type Instance = {
   nodeSize: string;
   storageGb: number;
   trustedSources: string[];
+  /** null: every trusted source may also use the admin console and the admin REST API. */
+  adminSources: string[] | null;
   region: string;
   zone?: string | null;
   url?: string | null;
