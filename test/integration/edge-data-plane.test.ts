@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { instanceDatabaseName } from '../../src/drivers/local-driver.js';
 import { createHaproxyCli } from '../../src/edge/haproxy-cli.js';
-import { freePort, probeTls, waitFor } from '../support/edge-probes.js';
+import { freePort, httpsGet, probeTls, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
   buildRelease,
@@ -26,8 +26,10 @@ import { startTokenLoad, type LoadResult, type TokenLoad } from '../support/toke
  * failed 30 of 102 customer requests. Here Keyhouse runs as a real process with a real Keycloak behind the real
  * HAProxy, and a customer's client-credentials token requests go through the edge, 20 a second, each on a new
  * connection, while Keyhouse is (a) killed with SIGKILL and started again, (b) stopped and started, (c) restarted
- * on a new build (compiled with tsc into a directory of its own, with a new version, as an upgrade brings it), and
- * while (d) a second instance is ordered and deleted. Every phase must fail not one request.
+ * on a new build (compiled with tsc into a directory of its own, with a new version, as an upgrade brings it),
+ * while (d) a second instance is ordered and deleted, and while (e) its trusted and admin sources change (where a
+ * trusted source that is no admin source gets tokens but neither the admin console nor the admin REST API). Every
+ * phase must fail not one request.
  *
  * Runs in the embedded-database project only (two Keycloak starts cost minutes here).
  */
@@ -299,6 +301,70 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           10_000,
           'the deleted instance refused at the edge',
         );
+      },
+    );
+
+    it(
+      '(e) admin endpoints apart from logins: a trusted source that is no admin source gets tokens but no admin console or admin API',
+      { timeout: 10 * 60_000 },
+      async () => {
+        const running = load();
+        await tokensAfter(running, 20);
+        const change = async (body: object) => {
+          const placed = await keyhouse.json<{ id: string }>(
+            `/api/v1/instances/${instance.id}/orders`,
+            {
+              method: 'POST',
+              headers: { ...bearer(), 'idempotency-key': randomUUID() },
+              body: JSON.stringify(body),
+            },
+            201,
+          );
+          await untilOrderDone(placed.id);
+        };
+        // The loopback /24 is trusted, only 127.0.0.3 administers. 127.0.0.1 (the load) stays trusted throughout.
+        await change({ type: 'trusted-sources', trustedSources: ['127.0.0.0/24'] });
+        await change({ type: 'admin-sources', adminSources: ['127.0.0.3'] });
+        const port = Number(new URL(instance.url).port);
+        const hostname = new URL(instance.url).hostname;
+        const from = (
+          localAddress: string,
+          path: string,
+          extra: { headers?: Record<string, string>; form?: Record<string, string> } = {},
+        ) => httpsGet({ port, hostname, ca, path, localAddress, ...extra });
+        const credentials = await keyhouse.json<{ username: string; password: string }>(
+          `/api/v1/instances/${instance.id}/credentials/reveal`,
+          { method: 'POST', headers: { authorization: `Bearer ${token}` } },
+          200,
+        );
+        // 127.0.0.1 logs in (the token endpoint is a login path) …
+        const login = await from('127.0.0.1', '/realms/master/protocol/openid-connect/token', {
+          form: { grant_type: 'password', client_id: 'admin-cli', ...credentials },
+        });
+        expect(login.status).toBe(200);
+        const accessToken = (JSON.parse(login.body) as { access_token: string }).access_token;
+        const authorization = { authorization: `Bearer ${accessToken}` };
+        // … but neither the admin console nor the admin REST API answers it, token or not.
+        expect((await from('127.0.0.1', '/admin/master/console/')).status).toBe(403);
+        expect(
+          (await from('127.0.0.1', `/admin/realms/${customerNumber}/clients`, { headers: authorization }))
+            .status,
+        ).toBe(403);
+        // 127.0.0.3 is an admin source: the console loads and the admin API answers.
+        const adminConsole = await from('127.0.0.3', '/admin/master/console/');
+        expect(adminConsole.status).toBe(200);
+        expect(adminConsole.body).toContain('<html');
+        const clients = await from('127.0.0.3', `/admin/realms/${customerNumber}/clients`, {
+          headers: authorization,
+        });
+        expect(clients.status).toBe(200);
+        expect((JSON.parse(clients.body) as { clientId: string }[]).map((c) => c.clientId)).toContain(
+          client.clientId,
+        );
+        // Never exposed, to anyone.
+        expect((await from('127.0.0.3', '/metrics')).status).toBe(404);
+        await tokensAfter(running, 20);
+        report('admin sources changed', await running.stop());
       },
     );
   },

@@ -80,7 +80,7 @@ export type ProxiedAnswer = {
   reusedSocket: boolean;
 };
 
-/** GET over TLS to 127.0.0.1:port with SNI and Host of `hostname`, trusting only `ca`. */
+/** A request over TLS to 127.0.0.1:port with SNI and Host of `hostname`, trusting only `ca`; GET by default. */
 export function httpsGet(options: {
   port: number;
   hostname: string;
@@ -91,10 +91,14 @@ export function httpsGet(options: {
   host?: string;
   /** The source address on this host, e.g. 127.0.0.2 (any 127.x works on loopback). */
   localAddress?: string;
+  /** A form POST instead of a GET. */
+  form?: Record<string, string>;
 }): Promise<ProxiedAnswer> {
+  const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
   return new Promise((resolve, reject) => {
     const request = https.request(
       {
+        method: body === undefined ? 'GET' : 'POST',
         host: options.host ?? '127.0.0.1',
         port: options.port,
         path: options.path ?? '/',
@@ -102,7 +106,11 @@ export function httpsGet(options: {
         ca: options.ca,
         agent: options.agent ?? false,
         localAddress: options.localAddress,
-        headers: { host: `${options.hostname}:${options.port}`, ...options.headers },
+        headers: {
+          host: `${options.hostname}:${options.port}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+          ...options.headers,
+        },
       },
       (response) => {
         // Captured now: a kept-alive socket is detached from the response when it goes back to the agent.
@@ -122,13 +130,13 @@ export function httpsGet(options: {
       },
     );
     request.on('error', reject);
-    request.end();
+    request.end(body);
   });
 }
 
 /**
- * An upstream standing in for Keycloak: answers with what it received. a path ending in `/hold` starts an answer and never
- * finishes it (a long request in flight); `holding` counts those still open.
+ * An upstream standing in for Keycloak: answers with what it received. A path ending in `/hold` starts an answer
+ * and never finishes it (a long request in flight); `holding` counts those still open.
  */
 export async function startEchoServer(): Promise<{
   port: number;
