@@ -170,7 +170,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         return 'started';
       }
       table = await cli.processes();
-      loaded = loadedFingerprint(await cli.worker(table.workers[0]!, 'show info'));
+      const worker = table.workers[0];
+      // No current worker (a failed reload left none): unknown, so loaded again below.
+      loaded = worker === undefined ? undefined : loadedFingerprint(await cli.worker(worker, 'show info'));
       logger.info({ pid: master, workers: table.workers }, 'edge: adopted the running HAProxy');
     }
     if (loaded === rendered.fingerprint) {
@@ -360,30 +362,46 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     return file.slice(file.lastIndexOf('/') + 1).replace(/\.(trusted|admin)$/, '');
   }
 
-  // The data plane does not wait for the database: a configuration on disk is served at once.
-  if (findHaproxyMaster(files.configFile) === undefined && files.read(files.configFile) !== undefined) {
+  // One thing at a time touches HAProxy: a sync, or a restart from disk by the liveness check. Never two starts.
+  let exclusive: Promise<unknown> = Promise.resolve();
+  function serialized<T>(work: () => Promise<T>): Promise<T> {
+    const next = exclusive.then(work, work);
+    exclusive = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * The data plane does not wait for the database: when no HAProxy runs, the configuration and files on disk (what
+   * the last sync wrote) are served at once; the next sync brings them up to date.
+   */
+  async function startFromDisk(): Promise<void> {
+    if (master !== undefined && isAlive(master)) return;
+    if (findHaproxyMaster(files.configFile) !== undefined || files.read(files.configFile) === undefined)
+      return;
+    forgetRuntime();
     try {
       table = await startHaproxy(paths, cli);
       master = table.masterPid;
-      loaded = loadedFingerprint(await cli.worker(table.workers[0]!, 'show info'));
+      const worker = table.workers[0];
+      loaded = worker === undefined ? undefined : loadedFingerprint(await cli.worker(worker, 'show info'));
       logger.info({ pid: master }, 'edge: HAProxy started from the configuration on disk');
     } catch (error) {
       logger.error({ err: errorText(error) }, 'edge: HAProxy did not start from the configuration on disk');
     }
   }
 
+  await serialized(startFromDisk);
   const feed: EdgeRouteFeed = await startEdgeRouteFeed({
     databaseUrl: options.databaseUrl,
     logger,
-    apply,
+    apply: (routes) => serialized(() => apply(routes)),
     resyncIntervalMs: options.resyncIntervalMs,
   });
-  // A dead HAProxy is noticed within a second and started again by the next sync.
+  // A dead HAProxy is noticed within a second, started again from disk, and brought up to date by a sync.
   const liveness = setInterval(() => {
-    if (master !== undefined && !isAlive(master)) {
-      logger.error({ pid: master }, 'edge: HAProxy is gone; starting it again');
-      void feed.resync();
-    }
+    if (master === undefined || isAlive(master)) return;
+    logger.error({ pid: master }, 'edge: HAProxy is gone; starting it again');
+    void serialized(startFromDisk).then(() => feed.resync());
   }, options.livenessIntervalMs ?? 1_000);
   liveness.unref();
 
@@ -414,7 +432,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     async stopHaproxy() {
       clearInterval(liveness);
       await feed.close();
-      await stopHaproxy(files.configFile);
+      await serialized(() => stopHaproxy(files.configFile));
       master = undefined;
       table = null;
     },

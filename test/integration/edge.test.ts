@@ -17,7 +17,7 @@ import {
   upsertEdgeRoute,
   type EdgeRouteInput,
 } from '../../src/edge/edge-route-store.js';
-import { findHaproxyProcesses } from '../../src/edge/haproxy-process.js';
+import { findHaproxyProcesses, stopHaproxy } from '../../src/edge/haproxy-process.js';
 import { openLocalCa, type LocalCa } from '../../src/edge/local-ca.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -510,6 +510,45 @@ describe('edge (HAProxy) across Keyhouse restarts', () => {
     expect(again.status).toBe(200);
     expect(again.reusedSocket).toBe(true);
     agent.destroy();
+  });
+});
+
+describe('edge (HAProxy) without its database', () => {
+  it('serves the configuration on disk at once, and brings a killed HAProxy back from it', async () => {
+    const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
+    await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
+    await edge.close();
+    const configFile = path.join(dataDir, 'edge', 'haproxy.cfg');
+    await stopHaproxy(configFile);
+    const get = () =>
+      httpsGet({
+        port: route.listenPort,
+        hostname: route.hostname,
+        ca: ca.certificatePem,
+        path: '/realms/x',
+      });
+
+    const offline = await startEdge({
+      databaseUrl: 'postgres://keyhouse@127.0.0.1:1/nowhere',
+      dataDir,
+      edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
+      ca,
+      logger,
+      keyhouseVersion: 'test',
+    });
+    try {
+      expect(offline.status().databaseConnected).toBe(false);
+      expect((await get()).status).toBe(200);
+      for (const { pid } of findHaproxyProcesses(configFile)) process.kill(pid, 'SIGKILL');
+      await waitFor(
+        async () => (await get().catch(() => ({ status: 0 }))).status === 200,
+        10_000,
+        'served again',
+      );
+    } finally {
+      await offline.close();
+      edge = await startTestEdge();
+    }
   });
 });
 
