@@ -59,7 +59,7 @@ export function SourceListEditor(props: {
               isDisabled={alreadyMine || full}
               onClick={() => onChange([...sources.filter((s) => s.trim() !== ''), sourceAddress])}
             >
-              {alreadyMine ? t('sources.addedMine') : t('sources.addMine')}
+              {alreadyMine ? t(`${labels}.addedMine`) : t(`${labels}.addMine`)}
             </Button>
           </>
         ) : (
@@ -124,7 +124,7 @@ export function SourceListEditor(props: {
       </FormGroup>
       <div>
         <Button variant="link" icon={<PlusCircleIcon />} isDisabled={full} onClick={addRow}>
-          {t('sources.add')}
+          {t(`${labels}.add`)}
         </Button>
       </div>
     </Stack>

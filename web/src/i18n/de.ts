@@ -307,6 +307,9 @@ export const de: Messages = {
     empty: 'Niemand: Admin-Konsole und Admin-REST-API bleiben geschlossen.',
     allShort: 'Alle vertrauenswürdigen Quellen',
     noneShort: 'Niemand',
+    add: 'Admin-Quelle hinzufügen',
+    addMine: 'Meine Adresse als Admin-Quelle hinzufügen',
+    addedMine: 'Ihre Adresse ist eine Admin-Quelle',
     edit: 'Admin-Quellen bearbeiten',
   },
   instance: {

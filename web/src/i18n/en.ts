@@ -298,6 +298,9 @@ export const en = {
     empty: 'Nobody: the admin console and the admin REST API stay closed.',
     allShort: 'All trusted sources',
     noneShort: 'Nobody',
+    add: 'Add an admin source',
+    addMine: 'Add my address as an admin source',
+    addedMine: 'Your address is an admin source',
     edit: 'Edit admin sources',
   },
   instance: {
