@@ -4,11 +4,10 @@ import { loadConfig } from '../config/load-config.js';
 import {
   changeOrderRequestSchema,
   createOrderRequestSchema,
-  effectiveAdminSources,
   specAfter,
   storageGbSchema,
-  type InstanceSpec,
 } from './order-schemas.js';
+import { effectiveAdminSources, type InstanceSpec } from '../instances/instance-schemas.js';
 
 const catalog = loadConfig({}).catalog;
 const validOrder = {

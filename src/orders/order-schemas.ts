@@ -6,6 +6,7 @@ import {
   type SourcePolicy,
 } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -118,25 +119,6 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
-
-/** What an instance should be: stored on the instance (desired spec) and on each order (what it asked for). */
-export const instanceSpecSchema = z.object({
-  serviceType: z.string(),
-  version: z.string(),
-  nodeSize: z.string(),
-  storageGb: z.int(),
-  trustedSources: z.array(z.string()),
-  /** null: every trusted source is an admin source too (the default, following changes of the trusted sources). */
-  adminSources: z.array(z.string()).nullable(),
-  region: z.string(),
-  zone: z.string(),
-});
-export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
-
-/** The sources the edge admits to /admin/ and the admin REST API. */
-export function effectiveAdminSources(spec: Pick<InstanceSpec, 'trustedSources' | 'adminSources'>): string[] {
-  return spec.adminSources ?? spec.trustedSources;
-}
 
 /** Compares Keycloak releases such as 26.5.6 and 26.7.3 numerically. */
 export function compareVersions(a: string, b: string): number {

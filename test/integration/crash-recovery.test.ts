@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local-driver.js';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import { freePort } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
