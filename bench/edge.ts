@@ -13,13 +13,15 @@
  * its own database and role on the machine's PostgreSQL at 127.0.0.1:5432 (BENCH_SERVER_URL), and the edge
  * controller with one route on a scratch route table there, rate limit raised out of the way (its stick table
  * still counts every request). Every cell runs twice in A-B-B-A order (direct, edge, edge, direct) after a warm-up
- * of both; the figures are the means of the two runs. The load generator is this process (Node's https client),
- * on the same 2 CPUs as Keycloak and HAProxy, so its CPU share is printed too.
+ * of both; the figures are the means of the two runs. Throughput with 16 connections (and the CPU time Keycloak
+ * and HAProxy spend per request, from /proc), added latency with 1 connection (at 16, latency is mostly queueing on
+ * 2 CPUs). The load generator is this process (Node's https client), on the same 2 CPUs as Keycloak and HAProxy,
+ * so its CPU share is printed too.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,11 +33,15 @@ import { loadConfig } from '../src/config/load-config.js';
 import { connectDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { renderKeycloakSettings } from '../src/drivers/local/keycloak-config.js';
-import { createKeycloakDistributions, keycloakProcessEnv } from '../src/drivers/local/keycloak-distribution.js';
+import {
+  createKeycloakDistributions,
+  keycloakProcessEnv,
+} from '../src/drivers/local/keycloak-distribution.js';
 import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
 import { runCommand } from '../src/platform/process-runner.js';
 import { startEdge } from '../src/edge/edge-controller.js';
 import { upsertEdgeRoute } from '../src/edge/edge-route-store.js';
+import { findHaproxyProcesses } from '../src/edge/haproxy-process.js';
 import { openLocalCa } from '../src/edge/local-ca.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
@@ -77,7 +83,24 @@ type Figures = {
   p50: number;
   p99: number;
   clientCpu: number;
+  /** CPU time per request, in ms, of Keycloak's JVM and of HAProxy's processes. */
+  keycloakCpuMs: number;
+  haproxyCpuMs: number;
 };
+
+/** User plus system CPU seconds of `pids` so far (/proc/<pid>/stat fields 14 and 15, in 1/100 s). */
+function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100;
+}
+
+/** The server side's processes, looked up per run (HAProxy's worker changes on a reload). */
+let serverPids: () => { keycloak: number[]; haproxy: number[] } = () => ({ keycloak: [], haproxy: [] });
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -85,11 +108,20 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** `connections` loops, each sending the next request when the previous one is answered, for `seconds`. */
-async function measure(target: Target, call: Call, keepAlive: boolean, seconds: number): Promise<Figures> {
-  const agent = keepAlive ? new https.Agent({ keepAlive: true, maxSockets: CONNECTIONS }) : false;
+async function measure(
+  target: Target,
+  call: Call,
+  keepAlive: boolean,
+  seconds: number,
+  connections: number,
+): Promise<Figures> {
+  const agent = keepAlive ? new https.Agent({ keepAlive: true, maxSockets: connections }) : false;
   const latencies: number[] = [];
   let errors = 0;
   const deadline = performance.now() + seconds * 1000;
+  const servers = serverPids();
+  const keycloakBefore = cpuSeconds(servers.keycloak);
+  const haproxyBefore = cpuSeconds(servers.haproxy);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const one = () =>
@@ -127,12 +159,13 @@ async function measure(target: Target, call: Call, keepAlive: boolean, seconds: 
       request.end(call.body);
     });
   await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
+    Array.from({ length: connections }, async () => {
       while (performance.now() < deadline) await one();
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const perRequestMs = (seconds: number) => (latencies.length ? (seconds * 1000) / latencies.length : NaN);
   if (agent) agent.destroy();
   latencies.sort((a, b) => a - b);
   return {
@@ -142,6 +175,8 @@ async function measure(target: Target, call: Call, keepAlive: boolean, seconds: 
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     clientCpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+    keycloakCpuMs: perRequestMs(cpuSeconds(servers.keycloak) - keycloakBefore),
+    haproxyCpuMs: perRequestMs(cpuSeconds(servers.haproxy) - haproxyBefore),
   };
 }
 
@@ -152,6 +187,8 @@ const mean = (a: Figures, b: Figures): Figures => ({
   p50: (a.p50 + b.p50) / 2,
   p99: (a.p99 + b.p99) / 2,
   clientCpu: (a.clientCpu + b.clientCpu) / 2,
+  keycloakCpuMs: (a.keycloakCpuMs + b.keycloakCpuMs) / 2,
+  haproxyCpuMs: (a.haproxyCpuMs + b.haproxyCpuMs) / 2,
 });
 
 // ---- set-up ----------------------------------------------------------------------------------------------------
@@ -277,6 +314,10 @@ async function main() {
 
   console.log('starting Keycloak (a first start creates its schema: a minute or two) …');
   const keycloak = await startKeycloak(ca, dir);
+  serverPids = () => ({
+    keycloak: findKeycloakProcesses(path.join(dir, 'keycloak')),
+    haproxy: findHaproxyProcesses(path.join(dir, 'edge', 'haproxy.cfg')).map((p) => p.pid),
+  });
   const edge = await startEdge({
     databaseUrl: `${serverUrl}/${scratch}`,
     dataDir: dir,
@@ -346,52 +387,87 @@ async function main() {
   console.log('warming up …');
   for (const { call } of calls)
     for (const target of targets)
-      for (const keepAlive of [true, false]) await measure(target, call, keepAlive, 3);
+      for (const keepAlive of [true, false]) await measure(target, call, keepAlive, 3, CONNECTIONS);
 
-  const rows: string[][] = [];
+  /** direct, edge, edge, direct: drift of a shared machine hits both sides alike; the means of the two runs. */
+  async function abba(call: Call, keepAlive: boolean, connections: number) {
+    const [direct, edge] = targets as [Target, Target];
+    const d1 = await measure(direct, call, keepAlive, SECONDS, connections);
+    const e1 = await measure(edge, call, keepAlive, SECONDS, connections);
+    const e2 = await measure(edge, call, keepAlive, SECONDS, connections);
+    const d2 = await measure(direct, call, keepAlive, SECONDS, connections);
+    console.log(
+      `  ${connections} connection(s), ${keepAlive ? 'keep-alive' : 'new connections'}: runs direct ` +
+        `${d1.perSecond.toFixed(0)}, edge ${e1.perSecond.toFixed(0)}, edge ${e2.perSecond.toFixed(0)}, direct ` +
+        `${d2.perSecond.toFixed(0)} req/s; load average ${os.loadavg()[0]!.toFixed(1)}`,
+    );
+    return { d: mean(d1, d2), e: mean(e1, e2) };
+  }
+  const mode = (keepAlive: boolean) => (keepAlive ? 'keep-alive' : 'new connection each');
+  const ms = (value: number) => value.toFixed(2);
+
+  const throughput: string[][] = [];
+  const latency: string[][] = [];
   for (const { name, call } of calls) {
     for (const keepAlive of [true, false]) {
-      const [direct, edge] = targets as [Target, Target];
-      const d1 = await measure(direct, call, keepAlive, SECONDS);
-      const e1 = await measure(edge, call, keepAlive, SECONDS);
-      const e2 = await measure(edge, call, keepAlive, SECONDS);
-      const d2 = await measure(direct, call, keepAlive, SECONDS);
-      const d = mean(d1, d2);
-      const e = mean(e1, e2);
-      console.log(
-        `  ${name}, ${keepAlive ? 'keep-alive' : 'new connections'}: runs direct ${d1.perSecond.toFixed(0)}, ` +
-          `edge ${e1.perSecond.toFixed(0)}, edge ${e2.perSecond.toFixed(0)}, direct ${d2.perSecond.toFixed(0)} req/s; ` +
-          `load average ${os.loadavg()[0]!.toFixed(1)}`,
-      );
-      rows.push([
+      console.log(`${name}, ${mode(keepAlive)}:`);
+      const { d, e } = await abba(call, keepAlive, CONNECTIONS);
+      throughput.push([
         name,
-        keepAlive ? 'keep-alive' : 'new connection each',
+        mode(keepAlive),
         d.perSecond.toFixed(0),
         e.perSecond.toFixed(0),
-        (e.perSecond / d.perSecond).toFixed(2),
-        `${d.p50.toFixed(1)} / ${d.p99.toFixed(1)}`,
-        `${e.p50.toFixed(1)} / ${e.p99.toFixed(1)}`,
-        (e.p99 - d.p99).toFixed(1),
+        `**${(e.perSecond / d.perSecond).toFixed(2)}**`,
+        `${ms(d.keycloakCpuMs)} / ${ms(e.keycloakCpuMs)} + ${ms(e.haproxyCpuMs)}`,
         `${d.errors}/${e.errors}`,
         `${(d.clientCpu * 100).toFixed(0)}% / ${(e.clientCpu * 100).toFixed(0)}%`,
       ]);
-      console.log(rows.at(-1)!.join(' | '));
+      const single = await abba(call, keepAlive, 1);
+      latency.push([
+        name,
+        mode(keepAlive),
+        `${ms(single.d.p50)} / ${ms(single.d.p99)}`,
+        `${ms(single.e.p50)} / ${ms(single.e.p99)}`,
+        `**${ms(single.e.p99 - single.d.p99)}**`,
+        `${ms(d.p50)} / ${ms(d.p99)}`,
+        `${ms(e.p50)} / ${ms(e.p99)}`,
+      ]);
     }
   }
-  const header = [
-    'endpoint',
-    'connections',
-    'direct req/s',
-    'edge req/s',
-    'ratio (goal ≥ 0.95)',
-    'direct p50 / p99 ms',
-    'edge p50 / p99 ms',
-    'p99 added ms (goal ≤ 1)',
-    'errors d/e',
-    'client CPU d / e',
-  ];
-  console.log(`\n| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |`);
-  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  const table = (header: string[], rows: string[][]) =>
+    `| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n` +
+    rows.map((row) => `| ${row.join(' | ')} |`).join('\n');
+  console.log(
+    `\nThroughput, ${CONNECTIONS} connections (means of two runs each):\n\n` +
+      table(
+        [
+          'endpoint',
+          'connections',
+          'direct req/s',
+          'edge req/s',
+          'ratio (goal ≥ 0.95)',
+          'CPU ms per request: Keycloak direct / Keycloak + HAProxy via edge',
+          'errors d/e',
+          'load generator CPU d/e',
+        ],
+        throughput,
+      ),
+  );
+  console.log(
+    `\nLatency (ms), 1 connection, and at ${CONNECTIONS} connections for comparison:\n\n` +
+      table(
+        [
+          'endpoint',
+          'connections',
+          'direct p50 / p99',
+          'edge p50 / p99',
+          'p99 added (goal ≤ 1 ms)',
+          `direct p50 / p99 at ${CONNECTIONS}`,
+          `edge p50 / p99 at ${CONNECTIONS}`,
+        ],
+        latency,
+      ),
+  );
 }
 
 async function cleanUp() {

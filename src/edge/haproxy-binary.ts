@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 
 /**
  * The HAProxy program the edge runs. Checked once when the edge role starts, before anything else happens, so a
@@ -32,26 +34,52 @@ function atLeastMinimum(version: string): boolean {
   return major > MINIMUM[0] || (major === MINIMUM[0] && minor >= MINIMUM[1]);
 }
 
-/** Throws HaproxyUnavailableError, one sentence saying what to install, when `binary` is missing or too old. */
-export function requireHaproxy(binary: string): HaproxyBinary {
-  let output: string;
-  let resolved: string;
+/** Where a bare name is looked for after PATH: Debian installs HAProxy in /usr/sbin, which users' PATH lacks. */
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return false;
+    throw error;
+  }
+}
+
+/** The absolute path of `binary`: as given when it names a path, else from PATH, else from the sbin directories. */
+function locate(binary: string): string | undefined {
+  if (binary.includes('/')) return isExecutable(binary) ? path.resolve(binary) : undefined;
   try {
     // The shell looks the name up in PATH the way a user's shell would, and prints where it found it.
-    resolved = execFileSync('sh', ['-c', 'command -v "$1"', 'sh', binary], { encoding: 'utf8' }).trim();
+    return execFileSync('sh', ['-c', 'command -v "$1"', 'sh', binary], { encoding: 'utf8' }).trim();
+  } catch (error) {
+    // Exit status 1 or 127: not in PATH.
+    if (![1, 127].includes((error as { status?: number }).status ?? -1)) throw error;
+  }
+  return SBIN.map((dir) => path.join(dir, binary)).find(isExecutable);
+}
+
+/** Throws HaproxyUnavailableError, one sentence saying what to install, when `binary` is missing or too old. */
+export function requireHaproxy(binary: string): HaproxyBinary {
+  const resolved = locate(binary);
+  if (!resolved) {
+    throw new HaproxyUnavailableError(
+      `The edge needs HAProxy ${MINIMUM.join('.')} or newer, and "${binary}" was not found. ${INSTALL_HINT}`,
+    );
+  }
+  let output: string;
+  try {
     output = execFileSync(resolved, ['-v'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 10_000,
     });
   } catch (error) {
-    const status = (error as { status?: number }).status;
-    const why =
-      status === 1 || status === 127
-        ? `"${binary}" was not found`
-        : `"${binary} -v" failed (${(error as Error).message})`;
     throw new HaproxyUnavailableError(
-      `The edge needs HAProxy ${MINIMUM.join('.')} or newer, and ${why}. ${INSTALL_HINT}`,
+      `The edge needs HAProxy ${MINIMUM.join('.')} or newer, and "${binary} -v" failed ` +
+        `(${(error as Error).message}). ${INSTALL_HINT}`,
     );
   }
   const version = parseHaproxyVersion(output);
