@@ -24,6 +24,13 @@ export type EdgeFiles = EdgeFileLayout & {
 
 export function edgeFiles(dataDir: string): EdgeFiles {
   const directory = path.join(dataDir, 'edge');
+  // The runtime API names pattern and certificate files by path, in commands split at spaces and ";".
+  if (/[\s;#\\"'$]/.test(directory)) {
+    throw new Error(
+      `HAProxy's runtime API cannot name files under ${JSON.stringify(directory)}: use a DATA_DIR without spaces, ` +
+        'quotes, "$", "#", ";" or backslashes.',
+    );
+  }
   const sources = path.join(directory, 'sources');
   const certs = path.join(directory, 'certs');
   for (const dir of [directory, sources, certs]) mkdirSync(dir, { recursive: true, mode: 0o700 });
