@@ -10,7 +10,7 @@ import { openLocalCa, type LocalCa } from './local-ca.js';
  * The `edge` role: runs HAProxy in front of every instance of this host and keeps it in step with the route table.
  * It needs the database URL (routes and their notifications), the CA of the data dir and HAProxy. It runs in the
  * same process as the other roles by default, or alone; HAProxy itself is a process of its own that keeps serving
- * while any Keyhouse process restarts. The schema (migrations 002, 007) must exist: until it does, the edge retries
+ * while any Keyhouse process restarts. The schema (migrations 002, 009) must exist: until it does, the edge retries
  * its sync and serves what it had.
  */
 export async function runEdgeRole(options: {

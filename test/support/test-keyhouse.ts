@@ -10,7 +10,10 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
-  /** The scratch database, for tests that start parts of Keyhouse of their own beside it. */
+  /**
+   * The scratch database's superuser URL: for tests that start parts of Keyhouse of their own beside it, and for
+   * instance databases of the local driver, which live on the same server.
+   */
   databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
@@ -29,7 +32,7 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
+  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults; backupSchedule?: boolean } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -43,6 +46,7 @@ export async function startTestKeyhouse(
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    backupSchedule: options.backupSchedule,
   });
   return {
     ...keyhouse,

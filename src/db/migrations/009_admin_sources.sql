@@ -6,10 +6,11 @@ UPDATE orders SET spec = spec || '{"adminSources": null}'::jsonb WHERE NOT spec 
 UPDATE orders SET previous_spec = previous_spec || '{"adminSources": null}'::jsonb
   WHERE previous_spec IS NOT NULL AND NOT previous_spec ? 'adminSources';
 
+-- Every order type of 008 and the new one.
 ALTER TABLE orders DROP CONSTRAINT orders_type_check;
-ALTER TABLE orders ADD CONSTRAINT orders_type_check CHECK (
-  type IN ('create', 'scale', 'storage', 'trusted-sources', 'admin-sources', 'restart', 'upgrade', 'delete')
-);
+ALTER TABLE orders ADD CONSTRAINT orders_type_check CHECK (type IN (
+  'create', 'scale', 'storage', 'trusted-sources', 'admin-sources', 'restart', 'upgrade', 'delete',
+  'backup', 'restore', 'backup-policy', 'realm-export', 'realm-import'));
 
 ALTER TABLE edge_routes ADD COLUMN admin_sources jsonb CHECK (jsonb_typeof(admin_sources) = 'array');
 UPDATE edge_routes SET admin_sources = trusted_sources;
