@@ -211,9 +211,16 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           standardFlowEnabled: false,
           directAccessGrantsEnabled: false,
         });
-        const warmUp = load();
-        await tokensAfter(warmUp, 20);
-        report('warm-up', await warmUp.stop());
+        // A Keycloak that has only just started (cold JIT, a new client) on a loaded machine may answer its first
+        // grants with 500s; the phases start once a whole warm-up round goes through without one.
+        let warmUp: LoadResult | undefined;
+        for (let round = 1; round <= 5 && (!warmUp || warmUp.failures.length); round++) {
+          const running = load();
+          await tokensAfter(running, 20);
+          warmUp = await running.stop();
+          console.info(`data plane, warm-up round ${round}: ${warmUp.ok}/${warmUp.sent} tokens`);
+        }
+        report('warm-up', warmUp!);
       },
     );
 

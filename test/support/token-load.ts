@@ -3,8 +3,10 @@ import https from 'node:https';
 /**
  * A customer's traffic while the control plane is restarted: client-credentials token requests through the edge at
  * a fixed rate, each on a new connection (a new TCP and TLS handshake every time, so a moment without a listener
- * would show), open loop (the next request does not wait for the previous one). A request fails when it errors,
- * times out, or answers anything but 200 with an access token.
+ * would show), open loop (the next request does not wait for the previous one) up to a bound of requests in
+ * flight: on a machine so loaded that Keycloak answers slowly, requests wait for a free slot instead of piling up
+ * until Keycloak's own database pool gives out. A request fails when it errors, times out (30 s), or answers
+ * anything but 200 with an access token.
  */
 export type LoadResult = {
   sent: number;
@@ -25,7 +27,10 @@ export function startTokenLoad(options: {
   clientSecret: string;
   ca: string;
   perSecond: number;
+  /** At most this many requests at once (default 2 s worth). */
+  maxInFlight?: number;
 }): TokenLoad {
+  const maxInFlight = options.maxInFlight ?? options.perSecond * 2;
   const url = new URL(`/realms/${options.realm}/protocol/openid-connect/token`, options.url);
   const body = new URLSearchParams({
     grant_type: 'client_credentials',
@@ -53,7 +58,7 @@ export function startTokenLoad(options: {
           servername: url.hostname,
           ca: options.ca,
           agent: false,
-          timeout: 10_000,
+          timeout: 30_000,
           headers: {
             host: url.host,
             'content-type': 'application/x-www-form-urlencoded',
@@ -73,7 +78,7 @@ export function startTokenLoad(options: {
           response.on('error', (error) => fail(`response: ${error.message}`));
         },
       );
-      request.on('timeout', () => request.destroy(new Error('timed out after 10 s')));
+      request.on('timeout', () => request.destroy(new Error('timed out after 30 s')));
       request.on('error', (error: NodeJS.ErrnoException) =>
         fail(`${error.code ?? ''} ${error.message}`.trim()),
       );
@@ -85,7 +90,7 @@ export function startTokenLoad(options: {
   const timer = setInterval(
     () => {
       const due = Math.floor(((performance.now() - started) / 1000) * options.perSecond) - sent;
-      for (let i = 0; i < due; i++) {
+      for (let i = 0; i < due && inFlight.size < maxInFlight; i++) {
         sent++;
         const pending = one();
         inFlight.add(pending);
