@@ -17,7 +17,7 @@ import { migrate } from './db/migrate.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
-import type { EdgeGateway } from './edge/edge-gateway.js';
+import type { Edge } from './edge/edge-controller.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
@@ -64,7 +64,8 @@ export type Keyhouse = {
   http: FastifyInstance;
   /** The local CA of <dataDir>/ca; the edge role issues instance certificates from the same one. */
   ca: LocalCa;
-  edge: EdgeGateway | undefined;
+  /** The edge role's control of HAProxy (HAProxy itself outlives close()). */
+  edge: Edge | undefined;
   worker: WorkerRole | undefined;
   /** The backend of the `local` regions, when this process is a worker and the configuration has one. */
   localBackend: LocalBackend | undefined;
@@ -143,7 +144,7 @@ export async function createKeyhouse(options: {
     });
     closers.push(() => queue.stop());
 
-    let edge: EdgeGateway | undefined;
+    let edge: Edge | undefined;
     if (roles.has('edge')) {
       edge = await runEdgeRole({ config, databaseUrl, logger, ca });
       closers.push(() => edge!.close());

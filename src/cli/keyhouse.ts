@@ -25,11 +25,13 @@ Commands:
   login --url <url> (--token <token> | --email <email> [--password-stdin])
   catalog
   order create --node-size <id> --storage-gb <n> --trusted-source <cidr>... --region <id> [--zone <id>]
-               [--service-type keycloak] [--version <v>] --billing-profile-id <id> --accept-terms [--wait]
+               [--admin-source <cidr>...] [--service-type keycloak] [--version <v>] --billing-profile-id <id>
+               --accept-terms [--wait]
   orders list [--status <s>] [--instance-id <id>] | orders show <id> | orders watch <id>
   instances list | instances show <id>
   credentials <instance-id>
   sources set|add|remove <instance-id> <cidr>... [--wait]
+  admin-sources set <instance-id> <cidr>... | admin-sources none|reset <instance-id> [--wait]
   scale <instance-id> --node-size <id> [--wait]
   storage <instance-id> --storage-gb <n> [--wait]
   restart <instance-id> [--wait]
@@ -242,13 +244,14 @@ async function changeOrder(
     nodeSize,
     storageGb,
     trustedSources,
+    adminSources,
     region,
     zone,
   } = instance;
   const schema = changeOrderRequestSchema(catalog, {
     name,
     deletionProtection,
-    spec: { serviceType, version, nodeSize, storageGb, trustedSources, region, zone },
+    spec: { serviceType, version, nodeSize, storageGb, trustedSources, adminSources, region, zone },
   });
   const body = check(schema, change);
   return placed(ctx, await api.post<Order>(`/api/v1/instances/${instance.id}/orders`, body));
@@ -283,6 +286,7 @@ const commands: Record<
       'node-size': { type: 'string' },
       'storage-gb': { type: 'string' },
       'trusted-source': { type: 'string', multiple: true },
+      'admin-source': { type: 'string', multiple: true },
       region: { type: 'string' },
       zone: { type: 'string' },
       'billing-profile-id': { type: 'string' },
@@ -307,6 +311,8 @@ const commands: Record<
         nodeSize: str(ctx, 'node-size'),
         storageGb: storage === undefined ? undefined : /^\d{1,6}$/.test(storage) ? Number(storage) : storage,
         trustedSources: (ctx.values['trusted-source'] as string[] | undefined) ?? [],
+        // Absent: every trusted source may also administer the instance.
+        adminSources: ctx.values['admin-source'] as string[] | undefined,
         region: str(ctx, 'region'),
         zone: str(ctx, 'zone'),
         billingProfileId: str(ctx, 'billing-profile-id'),
@@ -372,7 +378,9 @@ const commands: Record<
       const instance = await ctx
         .api()
         .get<Instance>(`/api/v1/instances/${encodeURIComponent(positional(ctx, 0, 'instance id'))}`);
-      print(ctx, instance, () => details(instance));
+      print(ctx, instance, () =>
+        details({ ...instance, adminSources: instance.adminSources ?? '(all trusted sources)' }),
+      );
       return 0;
     },
   },
@@ -408,6 +416,24 @@ const commands: Record<
               ]
             : instance.trustedSources.filter((s) => !removing.has(bare(s)) && !removing.has(s));
       return changeOrder(ctx, instanceId, { type: 'trusted-sources', trustedSources });
+    },
+  },
+  'admin-sources': {
+    options: { wait: { type: 'boolean' } },
+    async run(ctx) {
+      const action = positional(ctx, 0, 'set, none or reset');
+      const instanceId = positional(ctx, 1, 'instance id');
+      const given = ctx.positionals.slice(2);
+      if (action === 'set' && given.length === 0)
+        throw new UsageError('name at least one address or CIDR range');
+      if (action !== 'set' && ((action !== 'none' && action !== 'reset') || given.length > 0)) {
+        throw new UsageError(
+          'admin-sources set <instance-id> <cidr>... | admin-sources none|reset <instance-id>',
+        );
+      }
+      // none: nobody administers through the edge; reset: every trusted source may again.
+      const adminSources = action === 'set' ? given : action === 'none' ? [] : null;
+      return changeOrder(ctx, instanceId, { type: 'admin-sources', adminSources });
     },
   },
   scale: {

@@ -27,11 +27,21 @@ export const configSchema = z.strictObject({
     embeddedPort: z.int().min(1024).max(65535),
   }),
   edge: z.strictObject({
-    /** Where the per-instance listeners bind. */
+    /** Where the per-instance listeners bind ("::" binds IPv4 and IPv6). */
     listenHost: z.string().min(1).max(255),
     /** Instances are reached at https://<instance name>.<publicHost>:<port>. */
     publicHost: z.string().min(1).max(200),
     portRange: portRangeSchema,
+    /** The HAProxy program the edge runs (2.6 or newer): a name looked up in PATH, or a path. */
+    haproxy: z.string().min(1).max(4096),
+    /**
+     * Requests per source address and instance: more than `requests` within `windowSeconds` are answered 429 with
+     * Retry-After, so one noisy client cannot starve an instance.
+     */
+    rateLimit: z.strictObject({
+      requests: z.int().min(1).max(10_000_000),
+      windowSeconds: z.int().min(1).max(3600),
+    }),
   }),
   keycloak: z.strictObject({
     /** A built Keycloak distribution to use instead of fetching one per version (KEYCLOAK_HOME). */

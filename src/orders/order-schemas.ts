@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
+import {
+  adminSourcesSchema,
+  isWithinSources,
+  trustedSourcesSchema,
+  type SourcePolicy,
+} from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
@@ -27,6 +32,7 @@ export const orderTypeSchema = z.enum([
   'scale',
   'storage',
   'trusted-sources',
+  'admin-sources',
   'restart',
   'upgrade',
   'delete',
@@ -68,6 +74,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       nodeSize: z.enum(ids(catalog.nodeSizes)),
       storageGb: storageGbSchema(catalog.storage),
       trustedSources: z.array(z.string().max(64)).max(200),
+      /** Sources that may also use /admin/ and the admin REST API; absent or null: all trusted sources. */
+      adminSources: z.array(z.string().max(64)).max(200).nullable().optional(),
       region: z.enum(ids(catalog.regions)),
       zone: z.string().max(63).optional(),
       billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
@@ -100,6 +108,14 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
           ctx.addIssue({ code: 'custom', path: ['trustedSources', ...issue.path], message: issue.message });
         }
       }
+      let adminSources: string[] | null = null;
+      if (order.adminSources && sources.success) {
+        const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
+        if (admins.success) adminSources = admins.data;
+        for (const issue of admins.error?.issues ?? []) {
+          ctx.addIssue({ code: 'custom', path: ['adminSources', ...issue.path], message: issue.message });
+        }
+      }
       if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
         ctx.addIssue({
           code: 'custom',
@@ -109,7 +125,7 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
         });
       }
       checkTerms(catalog, order.acceptTerms.version, ctx);
-      return { ...order, zone, trustedSources: sources.success ? sources.data : [] };
+      return { ...order, zone, trustedSources: sources.success ? sources.data : [], adminSources };
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
@@ -153,7 +169,30 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         `storage can only grow: choose more than the current ${instance.spec.storageGb} GB`,
       ),
     }),
-    z.strictObject({ type: z.literal('trusted-sources'), trustedSources: trustedSourcesSchema(region) }),
+    z.strictObject({
+      type: z.literal('trusted-sources'),
+      trustedSources: trustedSourcesSchema(region).superRefine((trusted, ctx) => {
+        const outside = (instance.spec.adminSources ?? []).filter(
+          (admin) => !isWithinSources(admin, trusted),
+        );
+        if (outside.length) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `The admin sources ${outside.join(', ')} would not be within these trusted sources; change the admin sources first.`,
+          });
+        }
+      }),
+    }),
+    z.strictObject({
+      type: z.literal('admin-sources'),
+      /** null: back to "all trusted sources". */
+      adminSources: adminSourcesSchema(region, instance.spec.trustedSources)
+        .nullable()
+        .refine(
+          (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
+          'the instance already has exactly these admin sources',
+        ),
+    }),
     z.strictObject({ type: z.literal('restart') }),
     z.strictObject({
       type: z.literal('upgrade'),
@@ -187,6 +226,8 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, storageGb: change.storageGb };
     case 'trusted-sources':
       return { ...spec, trustedSources: change.trustedSources };
+    case 'admin-sources':
+      return { ...spec, adminSources: change.adminSources };
     case 'upgrade':
       return { ...spec, version: change.version };
     case 'backup-policy':

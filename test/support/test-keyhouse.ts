@@ -63,6 +63,8 @@ export async function startTestKeyhouse(
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();
+      // HAProxy outlives Keyhouse by design; a test's data dir takes its HAProxy with it.
+      await keyhouse.edge?.stopHaproxy();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -64,6 +64,7 @@ export type EdgeRoutes = {
     name: string;
     upstreamPort: number;
     trustedSources: string[];
+    adminSources: string[];
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -278,6 +279,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         name: instance.name,
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
+        adminSources: instance.adminSources,
       });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
