@@ -144,9 +144,10 @@ export async function createKeyhouse(options: {
     });
     closers.push(() => queue.stop());
 
+    const metrics = createMetrics({ db, catalog: config.catalog });
     let edge: Edge | undefined;
     if (roles.has('edge')) {
-      edge = await runEdgeRole({ config, databaseUrl, logger, ca });
+      edge = await runEdgeRole({ config, databaseUrl, logger, ca, onReload: metrics.recordEdgeReload });
       closers.push(() => edge!.close());
     }
 
@@ -175,7 +176,6 @@ export async function createKeyhouse(options: {
     }
     const instances = createInstanceService({ db, secretBox });
     const tickets = createTicketService({ db, now });
-    const metrics = createMetrics({ db, catalog: config.catalog });
     const operators = createOperatorService({
       db,
       catalog: config.catalog,

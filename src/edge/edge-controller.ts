@@ -62,6 +62,8 @@ export type EdgeOptions = {
   resyncIntervalMs?: number;
   /** How often the edge looks whether HAProxy still runs. */
   livenessIntervalMs?: number;
+  /** Told of every seamless reload (the provider's metrics count them). */
+  onReload?: () => void;
 };
 
 export type EdgeRouteStatus = {
@@ -280,6 +282,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     lap('files');
     const rendered = renderHaproxyConfig(usable, renderOptions);
     const outcome = await converge(rendered);
+    if (outcome === 'reloaded') options.onReload?.();
     lap(outcome);
     const current = table!;
     const everyWorker = [...current.workers, ...current.oldWorkers];

@@ -19,6 +19,7 @@ export async function runEdgeRole(options: {
   logger: Logger;
   /** The CA already opened by the API in the same process; otherwise <dataDir>/ca is opened (or created). */
   ca?: LocalCa;
+  onReload?: () => void;
 }): Promise<Edge> {
   const { config } = options;
   const logger = options.logger.child({ role: 'edge' });
@@ -30,6 +31,7 @@ export async function runEdgeRole(options: {
     ca,
     logger,
     keyhouseVersion: keyhouseVersion(),
+    onReload: options.onReload,
   });
   logger.info(
     { listenHost: config.edge.listenHost, routes: edge.status().routes.length },

@@ -44,6 +44,7 @@ let edge: Edge;
 // Certificates are first issued 61 days in the past, so that moving the clock to today puts them within their
 // 30-day renewal window while every certificate stays valid for the real clock of the TLS clients.
 let clock = Date.now() - 61 * DAY_MS;
+let reloads = 0;
 
 const startTestEdge = () =>
   startEdge({
@@ -55,6 +56,7 @@ const startTestEdge = () =>
     logger,
     keyhouseVersion: 'test',
     now: () => new Date(clock),
+    onReload: () => reloads++,
   });
 
 beforeAll(async () => {
@@ -368,6 +370,7 @@ describe('edge (HAProxy)', () => {
     const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
     await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
     const workers = workerPids();
+    const reloadsBefore = reloads;
 
     expect(await deleteEdgeRoute(db, route.instanceId)).toBe(true);
     expect(await deleteEdgeRoute(db, route.instanceId)).toBe(false);
@@ -391,6 +394,7 @@ describe('edge (HAProxy)', () => {
       'route gone from the status',
     );
     expect(workerPids()).not.toEqual(workers);
+    expect(reloads).toBeGreaterThan(reloadsBefore); // what keyhouse_edge_reloads_total counts
     expect(
       (await httpsGet({ port: keep.listenPort, hostname: keep.hostname, ca: ca.certificatePem })).status,
     ).toBe(200);
