@@ -328,6 +328,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         tail,
       );
     });
+    if (instance.warm) return { outcome: 'ready', url };
     await step('admin-account', async () => {
       if (state.adminAccountDone) return { value: null, note: 'already handed over' };
       const note = await handOverAdmin({
