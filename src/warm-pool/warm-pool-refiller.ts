@@ -61,6 +61,8 @@ export function startWarmPoolRefiller(options: {
   const regions = catalog.regions.filter((region) => region.warmPool.length > 0);
   /** Ready members are looked at once per start of this process (after a host restart their Keycloak is gone). */
   const checked = new Set<string>();
+  /** Set by stop(): no new driver work starts; the one in flight is left to finish or to the next start. */
+  let stopped = false;
 
   function desired(member: StoredMember): DesiredInstance {
     const size = catalog.nodeSizes.find((n) => n.id === member.nodeSize)!;
@@ -100,6 +102,7 @@ export function startWarmPoolRefiller(options: {
   const silent = async () => undefined;
 
   async function build(client: pg.PoolClient, driver: Driver, member: StoredMember): Promise<void> {
+    if (stopped) return;
     const started = Date.now();
     const outcome = await locked(client, `instance:${member.id}`, async () => {
       const result = await driver.apply(desired(member), silent);
@@ -131,6 +134,7 @@ export function startWarmPoolRefiller(options: {
 
   /** Removes a member that is `retiring` (ours: no order can claim it any more). */
   async function retire(client: pg.PoolClient, driver: Driver, member: StoredMember): Promise<void> {
+    if (stopped) return;
     await locked(client, `instance:${member.id}`, async () => {
       await driver.destroy({ instanceId: member.id, name: member.name }, silent);
       await deleteRetiredMember(db.pool, member.id);
@@ -191,7 +195,7 @@ export function startWarmPoolRefiller(options: {
           (m) => m.state !== 'retiring' && m.version === entry.version && m.nodeSize === entry.nodeSize,
         ).length < entry.count,
     );
-    if (!short) return;
+    if (!short || stopped) return;
     const active = (await countActiveInstances(db.pool, region.id, NO_INSTANCE)) + members.length;
     const { processing } = await regionOrderLoad(db.pool, region.id);
     if (active >= region.capacity.maxInstances || processing >= region.capacity.concurrentOrders) return;
@@ -224,13 +228,11 @@ export function startWarmPoolRefiller(options: {
     }
   }
 
-  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
   const schedule = (delayMs: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = round()
+      void round()
         .catch((error: unknown) => logger.error({ err: error }, 'warm-pool round failed; next round retries'))
         .finally(() => schedule(options.intervalMs ?? 5000));
     }, delayMs);
@@ -240,10 +242,13 @@ export function startWarmPoolRefiller(options: {
 
   return {
     round,
+    /**
+     * Starts no further work. A member build in flight (minutes, mostly Keycloak's first start) is not waited for:
+     * its row stays `provisioning` and the next start resumes it, as after a crash.
+     */
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await running;
     },
   };
 }

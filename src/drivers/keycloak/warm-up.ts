@@ -31,6 +31,11 @@ export async function warmUpAdminApi(options: {
       realm: WARM_UP_REALM,
       username: user.username,
       enabled: true,
+      // The names and address Keycloak's default user profile requires; without them the login is refused.
+      firstName: 'Warm',
+      lastName: 'Up',
+      email: 'warm-up@keyhouse.invalid',
+      emailVerified: true,
     });
     await client.users.resetPassword({
       realm: WARM_UP_REALM,
