@@ -63,6 +63,8 @@ export function startWarmPoolRefiller(options: {
   const checked = new Set<string>();
   /** Set by stop(): no new driver work starts; the one in flight is left to finish or to the next start. */
   let stopped = false;
+  /** The sessions holding the refiller's advisory locks; stop() ends them, and PostgreSQL drops their locks. */
+  const sessions = new Set<pg.PoolClient>();
 
   function desired(member: StoredMember): DesiredInstance {
     const size = catalog.nodeSizes.find((n) => n.id === member.nodeSize)!;
@@ -220,10 +222,11 @@ export function startWarmPoolRefiller(options: {
       const driver = options.drivers.forRegion(region);
       if (!driver) continue;
       const client = await db.pool.connect();
+      sessions.add(client);
       try {
         await locked(client, `warm-pool:${region.id}`, () => refillRegion(client, region, driver));
       } finally {
-        client.release();
+        if (sessions.delete(client)) client.release();
       }
     }
   }
@@ -233,7 +236,10 @@ export function startWarmPoolRefiller(options: {
     if (stopped) return;
     timer = setTimeout(() => {
       void round()
-        .catch((error: unknown) => logger.error({ err: error }, 'warm-pool round failed; next round retries'))
+        .catch((error: unknown) => {
+          // After stop() the round's session is gone: its failure is the expected end of an abandoned build.
+          if (!stopped) logger.error({ err: error }, 'warm-pool round failed; next round retries');
+        })
         .finally(() => schedule(options.intervalMs ?? 5000));
     }, delayMs);
     timer.unref();
@@ -244,11 +250,17 @@ export function startWarmPoolRefiller(options: {
     round,
     /**
      * Starts no further work. A member build in flight (minutes, mostly Keycloak's first start) is not waited for:
-     * its row stays `provisioning` and the next start resumes it, as after a crash.
+     * its row stays `provisioning` and the next start resumes it, as after a crash (the process exits without
+     * waiting for it: main.ts ends with process.exit).
      */
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      // The pool's shutdown would wait for these sessions, i.e. for a Keycloak start: end them now instead.
+      for (const client of sessions) {
+        sessions.delete(client);
+        client.release(true);
+      }
     },
   };
 }
