@@ -322,7 +322,6 @@ async function orderToDone(bench: BenchKeyhouse, version: string) {
 /** The cold order on a Keyhouse without a warm pool, and its JVM's RSS at DONE and after 30 s idle. */
 async function coldOrder(version: string) {
   const bench = await benchKeyhouse(undefined);
-  cleanups.push(bench.cleanup);
   const order = await orderToDone(bench, version);
   const [pid] = bench.keyhouse.localBackend!.driver.processes(order.instance);
   const rssAtDoneMb = pid ? rssMb(pid) : 0;
@@ -341,7 +340,6 @@ async function coldOrder(version: string) {
  */
 async function warmOrders(version: string, count: number) {
   const bench = await benchKeyhouse({ version, count: 2 });
-  cleanups.push(bench.cleanup);
   const poolReady = async () => {
     const deadline = performance.now() + 15 * 60_000;
     for (;;) {
