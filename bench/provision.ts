@@ -199,6 +199,8 @@ async function benchKeyhouse(warmPool: { version: string; count: number } | unde
     );
     for (const instance of [...instances, ...members]) await destroy(instance);
     await keyhouse.close();
+    // HAProxy outlives Keyhouse by design; the bench's data dir takes its HAProxy with it.
+    await keyhouse.edge?.stopHaproxy();
     await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
     rmSync(dataDir, { recursive: true, force: true });
   };
