@@ -52,6 +52,7 @@ import { UnavailableError } from './platform/errors.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
+import { startWarmPoolRefiller, type WarmPoolRefiller } from './warm-pool/warm-pool-refiller.js';
 import { createTicketService } from './support/ticket-service.js';
 
 /**
@@ -74,6 +75,8 @@ export type Keyhouse = {
   metrics: Metrics;
   /** The backup planner where a worker runs; tests call its `tick` with their clock. */
   backupScheduler: BackupScheduler | undefined;
+  /** The warm pool's refiller where a worker runs (idle without a configured pool). */
+  warmPool: WarmPoolRefiller | undefined;
   close(): Promise<void>;
 };
 
@@ -116,6 +119,7 @@ export async function createKeyhouse(options: {
 
     let worker: WorkerRole | undefined;
     let localBackend: LocalBackend | undefined;
+    let warmPool: WarmPoolRefiller | undefined;
     if (roles.has('worker')) {
       // The backends that the regions' `driver` keys name, each started with its own background work, and their
       // drivers in the registry the worker provisions through. A second backend plugs in here (src/drivers/driver.ts).
@@ -134,6 +138,9 @@ export async function createKeyhouse(options: {
       }
       const drivers = createDriverRegistry({ local: localBackend?.driver });
       worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
+      // Regions with a warm pool keep it filled in the background (src/warm-pool).
+      warmPool = startWarmPoolRefiller({ db, catalog: config.catalog, drivers, secretBox, logger });
+      closers.push(() => warmPool!.stop());
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -288,7 +295,20 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, mail, metrics, close };
+    return {
+      config,
+      db,
+      http,
+      ca,
+      edge,
+      worker,
+      localBackend,
+      backupScheduler,
+      warmPool,
+      mail,
+      metrics,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

@@ -42,6 +42,11 @@ export type DesiredInstance = {
   secrets: InstanceSecrets;
   /** A new instance restored from a backup (of another instance): its database starts as that backup. */
   restoreFrom?: BackupRef;
+  /**
+   * A warm-pool member (src/warm-pool): apply stops at a ready Keycloak with its temporary admin. The hand-over
+   * (customer's admin, first realm) is the apply of the order that claims it.
+   */
+  warm?: true;
 };
 
 export type StepState = 'running' | 'done' | 'failed';

@@ -90,7 +90,7 @@ export const regionCapacitySchema = z.object({
   processingOrders: z.int(),
   concurrentOrders: z.int(),
   waitingOrders: z.int(),
-  /** Null: this deployment has no warm pool yet. */
+  /** Ready warm-pool members; null: the region has no warm pool. */
   warmPool: z.int().nullable(),
 });
 export type RegionCapacity = z.infer<typeof regionCapacitySchema>;

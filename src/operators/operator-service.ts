@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readyByRegion, warmPoolStatus } from '../warm-pool/warm-pool-status.js';
 import * as accounts from '../accounts/account-store.js';
 import type { PasswordResetService } from '../accounts/password-reset-service.js';
 import { hashPassword } from '../accounts/password-hashing.js';
@@ -137,6 +138,7 @@ export function createOperatorService(deps: {
 
     async capacity(): Promise<RegionCapacity[]> {
       const load = new Map((await store.regionLoad(db.pool)).map((row) => [row.region, row]));
+      const warmPool = readyByRegion(await warmPoolStatus(db.pool, catalog), catalog);
       const memoryOf = (size: string) => catalog.nodeSizes.find((s) => s.id === size)?.memoryGb ?? 0;
       return catalog.regions.map((region) => {
         const row = load.get(region.id);
@@ -153,10 +155,13 @@ export function createOperatorService(deps: {
           processingOrders: row?.processingOrders ?? 0,
           concurrentOrders: region.capacity.concurrentOrders,
           waitingOrders: row?.waitingOrders ?? 0,
-          warmPool: null,
+          warmPool: warmPool.get(region.id) ?? null,
         };
       });
     },
+
+    /** The warm pools: configured size, members by state, hits and misses. */
+    warmPool: () => warmPoolStatus(db.pool, catalog),
 
     async outbox(filter: { state?: MailState; limit: number }) {
       return { items: await listOutbox(db.pool, filter), counts: await countOutboxByState(db.pool) };

@@ -7,7 +7,13 @@ import { insertBillingProfile, findBillingProfile } from '../billing/billing-pro
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import { priceDelta, priceOf } from '../catalog/pricing.js';
 import type { Database } from '../db/database.js';
-import { findInstance, insertInstance, type StoredInstance } from '../instances/instance-store.js';
+import {
+  findInstance,
+  insertInstance,
+  storeSecretsOnce,
+  type StoredInstance,
+} from '../instances/instance-store.js';
+import { claimWarmPoolMember } from '../warm-pool/warm-pool-claim.js';
 import { can } from '../accounts/roles.js';
 import {
   ConflictError,
@@ -179,15 +185,22 @@ export function createOrderService(deps: {
           region: request.region,
           zone: request.zone,
         };
+        const orderId = randomUUID();
+        // A ready member of the warm pool becomes this instance (its id, name and secrets), or none does.
+        const member = await claimWarmPoolMember(tx, catalog, spec, {
+          id: orderId,
+          restoring: Boolean(request.restoreFrom),
+        });
         const instance = await insertInstance(tx, {
-          id: randomUUID(),
+          id: member?.id ?? randomUUID(),
           organizationId,
-          name: `kc-${randomBytes(4).toString('hex')}`,
+          name: member?.name ?? `kc-${randomBytes(4).toString('hex')}`,
           spec,
           billingProfileId,
         });
+        if (member) await storeSecretsOnce(tx, instance.id, member.sealedSecrets);
         const order = await insertOrder(tx, {
-          id: randomUUID(),
+          id: orderId,
           organizationId,
           instanceId: instance.id,
           type: 'create',
@@ -205,7 +218,13 @@ export function createOrderService(deps: {
           action: 'order.create',
           targetType: 'order',
           targetId: order.id,
-          details: { instanceId: instance.id, instanceName: instance.name, ...spec, price: order.price },
+          details: {
+            instanceId: instance.id,
+            instanceName: instance.name,
+            ...spec,
+            price: order.price,
+            warmPool: member !== undefined,
+          },
         });
         return order;
       });

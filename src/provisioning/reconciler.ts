@@ -29,6 +29,7 @@ import type { BackupRunner } from '../backups/backup-runner.js';
 import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
+import { countUnclaimedMembers } from '../warm-pool/warm-pool-store.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -113,7 +114,10 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (order.status !== 'new') return undefined;
     const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
     if (order.type === 'create') {
-      const active = await countActiveInstances(db.pool, region.id, instance.id);
+      // Warm-pool members hold capacity too; a claimed one is this instance already (it left the pool).
+      const active =
+        (await countActiveInstances(db.pool, region.id, instance.id)) +
+        (await countUnclaimedMembers(db.pool, region.id));
       if (active >= region.capacity.maxInstances) {
         const message = `Region ${region.name} is full (${active} of ${region.capacity.maxInstances} instances); your order waits for capacity.`;
         await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', message);

@@ -45,6 +45,7 @@ beforeAll(async () => {
       ],
       trustedSourcePrefixes: { ipv4: { min: 24, max: 32 }, ipv6: { min: 48, max: 128 } },
       capacity: { maxInstances: 100, concurrentOrders: 2 },
+      warmPool: [],
     });
   });
   customer = await signUp(keyhouse);

@@ -17,6 +17,7 @@ import type {
 import { outcomeOf, StepFailure, stepper } from '../driver-steps.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
+import { warmUpAdminApi } from '../keycloak/warm-up.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
 import {
@@ -328,6 +329,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         tail,
       );
     });
+    if (instance.warm) {
+      // The hand-over waits for the claiming order; its admin API paths run now, so that they are fast then.
+      await step('warm-up', async () => ({
+        value: null,
+        note: await warmUpAdminApi({ baseUrl: adminApiUrl(state), temporaryAdmin: state.bootstrapAdmin }),
+      }));
+      return { outcome: 'ready', url };
+    }
     await step('admin-account', async () => {
       if (state.adminAccountDone) return { value: null, note: 'already handed over' };
       const note = await handOverAdmin({

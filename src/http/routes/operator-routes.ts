@@ -20,6 +20,7 @@ import {
   ticketStatusSchema,
 } from '../../support/ticket-schemas.js';
 import type { TicketService } from '../../support/ticket-service.js';
+import { warmPoolStatusSchema } from '../../warm-pool/warm-pool-schemas.js';
 import { operatorActorOf } from '../auth-guard.js';
 import { problemResponses } from '../problem.js';
 
@@ -113,6 +114,15 @@ export function operatorRoutes(operators: OperatorService, tickets: TicketServic
         schema: { hide, response: { 200: z.object({ regions: z.array(regionCapacitySchema) }) } },
       },
       async () => ({ regions: await operators.capacity() }),
+    );
+
+    app.get(
+      '/api/v1/ops/warm-pool',
+      {
+        config: read,
+        schema: { hide, response: { 200: z.object({ pools: z.array(warmPoolStatusSchema) }) } },
+      },
+      async () => ({ pools: await operators.warmPool() }),
     );
 
     app.get(
