@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { textSchema } from '../platform/text-schemas.js';
 import { roleSchema } from './roles.js';
 
 /**
@@ -21,7 +22,7 @@ export const newPasswordSchema = z
 /** A password presented at sign-in: rules are not repeated here, a wrong one is simply wrong. */
 const presentedPasswordSchema = z.string().min(1).max(PASSWORD_MAX_LENGTH);
 
-export const organizationNameSchema = z.string().trim().min(1).max(120);
+export const organizationNameSchema = textSchema({ max: 120 });
 
 export const signupRequestSchema = z.strictObject({
   email: emailSchema,
@@ -73,7 +74,7 @@ export const whoAmISchema = z.object({
 });
 export type WhoAmI = z.infer<typeof whoAmISchema>;
 
-export const tokenNameSchema = z.string().trim().min(1).max(80);
+export const tokenNameSchema = textSchema({ max: 80 });
 
 export const createTokenRequestSchema = z.strictObject({ name: tokenNameSchema });
 export type CreateTokenRequest = z.infer<typeof createTokenRequestSchema>;

@@ -49,6 +49,25 @@ function signedIn(actor: Actor): Principal {
   return actor.principal;
 }
 
+/** The invitation, if it can still be accepted at `at`; otherwise the refusal for the person holding the link. */
+function acceptable(
+  invitation: store.InvitationForAcceptance | undefined,
+  at: Date,
+): store.InvitationForAcceptance {
+  if (!invitation) throw new NotFoundError('Invitation');
+  if (invitation.acceptedAt !== null) {
+    throw new ConflictError(
+      'This invitation has already been used; sign in with its e-mail address instead.',
+    );
+  }
+  if (Date.parse(invitation.expiresAt) <= at.getTime()) {
+    throw new UnprocessableError(
+      `This invitation expired at ${invitation.expiresAt}; ask your administrator for a new one.`,
+    );
+  }
+  return invitation;
+}
+
 const emailTakenError = () =>
   new ConflictError('This e-mail address already has a Keyhouse account; sign in instead.');
 
@@ -308,28 +327,26 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
       return store.listPendingInvitations(db.pool, signedIn(actor).organizationId, now(), page);
     },
 
-    /** Creates the invited user in the inviting organisation with the invited role, and signs them in. */
+    /**
+     * Creates the invited user in the inviting organisation with the invited role, and signs them in. The token is
+     * checked before the password is hashed, so a made-up link costs a lookup, not an argon2 hash.
+     */
     async acceptInvitation(
       actor: Actor,
       invitationToken: string,
       request: AcceptInvitationRequest,
     ): Promise<SessionGrant> {
+      const tokenHash = sha256Hex(invitationToken);
+      acceptable(await store.findInvitationByTokenHash(db.pool, tokenHash), now());
       // Hashed before the transaction, so the invitation row is not locked for the duration of argon2.
       const passwordHash = await hashPassword(request.password);
       return db.transaction(async (tx) => {
-        const invitation = await store.lockInvitationByTokenHash(tx, sha256Hex(invitationToken));
-        if (!invitation) throw new NotFoundError('Invitation');
-        if (invitation.acceptedAt !== null) {
-          throw new ConflictError(
-            'This invitation has already been used; sign in with its e-mail address instead.',
-          );
-        }
         const at = now();
-        if (Date.parse(invitation.expiresAt) <= at.getTime()) {
-          throw new UnprocessableError(
-            `This invitation expired at ${invitation.expiresAt}; ask your administrator for a new one.`,
-          );
-        }
+        // Checked again under the row lock: another acceptance may have won in the meantime.
+        const invitation = acceptable(
+          await store.findInvitationByTokenHash(tx, tokenHash, { forUpdate: true }),
+          at,
+        );
         const user = await insertUserOnce(tx, {
           id: randomUUID(),
           organizationId: invitation.organizationId,

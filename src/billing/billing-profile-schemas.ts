@@ -1,16 +1,17 @@
 import { z } from 'zod';
+import { textSchema } from '../platform/text-schemas.js';
 import { ISO_COUNTRY_CODES, normaliseVatId, vatIdProblem } from './countries.js';
 
 /** A billing profile as entered in the portal, the API and the CLI (browser-safe). */
 export const billingProfileInputSchema = z
   .strictObject({
-    company: z.string().trim().min(1, 'required').max(120),
-    street: z.string().trim().min(1, 'required').max(120),
+    company: textSchema({ max: 120 }),
+    street: textSchema({ max: 120 }),
     postalCode: z
       .string()
       .trim()
       .regex(/^[A-Za-z0-9][A-Za-z0-9 -]{1,10}$/, 'a postal code of 2 to 11 letters and digits'),
-    city: z.string().trim().min(1, 'required').max(80),
+    city: textSchema({ max: 80 }),
     country: z
       .string()
       .trim()

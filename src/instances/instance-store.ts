@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Condition, ObservedInstance } from '../drivers/driver.js';
 import type { InstanceSpec } from '../orders/order-schemas.js';
 
@@ -157,7 +157,7 @@ export async function listInstances(
   organizationId: string,
   page: PageQuery,
 ): Promise<Page<StoredInstance>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   const { rows } = await db.query<InstanceRow>(
     `SELECT * FROM instances
       WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))

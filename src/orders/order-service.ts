@@ -14,6 +14,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from '../platform/errors.js';
+import { fieldErrorsOf } from '../platform/field-errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
 import {
@@ -151,12 +152,7 @@ export function createOrderService(deps: {
         if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
         const parsed = changeOrderRequestSchema(catalog, instance).safeParse(body);
         if (!parsed.success) {
-          throw new ValidationError(
-            parsed.error.issues.map((issue) => ({
-              path: issue.path.join('.') || '(body)',
-              message: issue.message,
-            })),
-          );
+          throw new ValidationError(fieldErrorsOf(parsed.error.issues));
         }
         const change = parsed.data;
         // Deleting is the managers' (cancelling); every other change is the technicians'. Admins do both.

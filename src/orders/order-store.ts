@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Price } from '../catalog/pricing.js';
 import type { InstanceSpec, Order, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
 
@@ -120,7 +120,7 @@ export async function listOrders(
   filter: OrderFilter,
   page: PageQuery,
 ): Promise<Page<StoredOrder>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   // Newest first: the dashboard and the order list show the latest orders on top.
   const { rows } = await db.query<OrderRow>(
     `SELECT * FROM orders

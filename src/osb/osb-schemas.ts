@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifierSchema } from '../platform/text-schemas.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import { priceOf } from '../catalog/pricing.js';
 import { MAX_TRUSTED_SOURCES } from '../access/trusted-sources.js';
@@ -74,12 +75,12 @@ export type UpdateParameters = z.output<ReturnType<typeof updateParametersSchema
 
 const contextSchema = z
   .looseObject({
-    platform: z.string().max(100).optional(),
-    organization_guid: z.string().max(200).optional(),
-    organization_name: z.string().max(200).optional(),
-    space_guid: z.string().max(200).optional(),
-    namespace: z.string().max(200).optional(),
-    instance_name: z.string().max(200).optional(),
+    platform: identifierSchema(100).optional(),
+    organization_guid: identifierSchema(200).optional(),
+    organization_name: identifierSchema(200).optional(),
+    space_guid: identifierSchema(200).optional(),
+    namespace: identifierSchema(200).optional(),
+    instance_name: identifierSchema(200).optional(),
   })
   .describe('Contextual data of the platform (see the OSB profile document)');
 

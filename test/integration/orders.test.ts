@@ -151,7 +151,7 @@ describe('POST /api/v1/orders', () => {
     ],
     ['both billing choices', { billingProfileId: randomUUID() }, 'billingProfileId', /not both/],
     ['old terms', { acceptTerms: { version: '2019-01' } }, 'acceptTerms.version', /terms changed/],
-    ['unknown field', { coupon: 'FREE' }, '(body)', /coupon/],
+    ['unknown field', { coupon: 'FREE' }, 'coupon', /not a field/],
     [
       'VAT id of the wrong format',
       { billingProfile: { ...newBillingProfile, vatId: 'DE12' } },

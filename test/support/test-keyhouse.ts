@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -27,7 +28,12 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
+  options: {
+    now?: () => Date;
+    localDriverTestFaults?: LocalDriverTestFaults;
+    /** Where the log lines go (at level info), for tests that read what Keyhouse logs. */
+    logDestination?: DestinationStream;
+  } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -37,7 +43,9 @@ export async function startTestKeyhouse(
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger: options.logDestination
+      ? createLogger({ level: 'info', destination: options.logDestination })
+      : createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,

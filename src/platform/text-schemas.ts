@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * Text that people type (names, subjects, addresses): trimmed, bounded, well-formed Unicode, and without control
+ * characters. PostgreSQL refuses a NUL byte in text and JSON, so letting one through would turn a typing mistake
+ * into a server error after half the work; other control characters have no place in a name either.
+ * Browser-safe: zod only.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROL_EXCEPT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True for text without NUL or other control characters (line breaks and tabs allowed when `multiline`). */
+export function isPlainText(text: string, options: { multiline?: boolean } = {}): boolean {
+  const control = options.multiline ? CONTROL_EXCEPT_LINE_BREAKS : CONTROL_CHARACTER;
+  return !control.test(text) && !LONE_SURROGATE.test(text);
+}
+
+type TextBounds = { min?: number; max: number; multiline?: boolean };
+
+/** One line of text, e.g. a company or token name. */
+export function textSchema({ min = 1, max, multiline = false }: TextBounds) {
+  return z
+    .string()
+    .trim()
+    .min(min, min === 1 ? 'required' : `at least ${min} characters`)
+    .max(max, `at most ${max} characters`)
+    .refine(
+      (text) => isPlainText(text, { multiline }),
+      multiline
+        ? 'no control characters except line breaks and tabs'
+        : 'no control characters or line breaks',
+    );
+}
+
+/**
+ * An identifier a platform sends (the broker's GUIDs and names): not trimmed, since it has to come back exactly as
+ * sent, but bounded and free of control characters all the same.
+ */
+export function identifierSchema(max: number) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((text) => isPlainText(text), 'no control characters');
+}
