@@ -156,7 +156,7 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
     async logIn(actor: Actor, request: LoginRequest): Promise<SessionGrant> {
       const attempt = { email: request.email, address: actor.sourceAddress, now: now() };
       const anonymous = { ...actor, label: request.email };
-      const verdict = await throttle.check(db.pool, attempt);
+      const verdict = await throttle.reserve(db, attempt);
       if (!verdict.allowed) {
         await recordAudit(db.pool, anonymous, {
           action: 'auth.login',
@@ -176,21 +176,20 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
       else await verifyAgainstDummy(request.password);
 
       if (!user || !passwordMatches) {
-        await db.transaction(async (tx) => {
-          await throttle.recordFailure(tx, attempt);
-          await recordAudit(tx, anonymous, {
-            action: 'auth.login',
-            outcome: 'failure',
-            organizationId: user?.organizationId,
-            details: { reason: 'invalid-credentials' },
-          });
+        // The reservation stays: it is this failure's count.
+        await recordAudit(db.pool, anonymous, {
+          action: 'auth.login',
+          outcome: 'failure',
+          organizationId: user?.organizationId,
+          details: { reason: 'invalid-credentials' },
         });
         throw new UnauthenticatedError('The e-mail address or the password is wrong.');
       }
 
       const { organizationId, passwordHash: _passwordHash, ...publicUser } = user;
       return db.transaction(async (tx) => {
-        await throttle.recordSuccess(tx, request.email);
+        await throttle.release(tx, attempt);
+        await throttle.forgetExpired(tx, attempt.now);
         await store.deleteExpiredSessions(tx, user.id, attempt.now);
         const grant = await startSession(tx, publicUser, await organizationOf(tx, organizationId));
         await recordAudit(
