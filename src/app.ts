@@ -111,7 +111,7 @@ export async function createKeyhouse(options: {
 
     const accounts = createAccountService({ db, now });
     const billingProfiles = createBillingProfileService({ db });
-    const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+    const orders = createOrderService({ db, catalog: config.catalog, jobs: queue });
     const instances = createInstanceService({ db, secretBox });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });

@@ -194,6 +194,14 @@ export async function listInstancesToRun(db: Queryable, region: string): Promise
   }));
 }
 
+/** The desired spec, as the last accepted order asked for it. */
+export async function setInstanceSpec(db: Queryable, instanceId: string, spec: InstanceSpec): Promise<void> {
+  await db.query('UPDATE instances SET spec = $2, updated_at = now() WHERE id = $1', [
+    instanceId,
+    JSON.stringify(spec),
+  ]);
+}
+
 export async function setDeletionProtection(
   db: Queryable,
   instanceId: string,

@@ -112,6 +112,21 @@ export async function findOrderByIdempotencyKey(
   return rows[0] && toOrder(rows[0]);
 }
 
+/** Serialises concurrent requests with one Idempotency-Key of an organisation until the transaction ends. */
+export async function lockIdempotencyKey(tx: Queryable, organizationId: string, key: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${organizationId}:${key}`]);
+}
+
+/** The instance's order that is new or processing, if any (at most one runs at a time). */
+export async function findRunningOrder(db: Queryable, instanceId: string): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE instance_id = $1 AND status IN ('new', 'processing')
+      ORDER BY created_at DESC LIMIT 1`,
+    [instanceId],
+  );
+  return rows[0] && toOrder(rows[0]);
+}
+
 export type OrderFilter = { status?: OrderStatus; instanceId?: string };
 
 export async function listOrders(

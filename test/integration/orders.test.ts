@@ -257,6 +257,34 @@ describe('POST /api/v1/orders', () => {
   });
 });
 
+describe('the provisioning job', () => {
+  it('is queued in the order’s own transaction: both rows carry one transaction id', async () => {
+    const response = await order(customerToken, validOrder());
+    expect(response.statusCode).toBe(201);
+    const orderId = response.json<{ id: string }>().id;
+    const { rows } = await keyhouse.db.pool.query<{ order_xid: string; job_xid: string }>(
+      `SELECT (SELECT xmin::text FROM orders WHERE id = $1) AS order_xid,
+              (SELECT xmin::text FROM pgboss.job WHERE singleton_key = $1::text) AS job_xid`,
+      [orderId],
+    );
+    expect(rows[0]!.job_xid).not.toBeNull();
+    expect(rows[0]!.job_xid).toBe(rows[0]!.order_xid);
+  });
+
+  it('is not queued for a refused order', async () => {
+    const jobs = async () =>
+      (await keyhouse.db.pool.query<{ count: number }>('SELECT count(*)::int AS count FROM pgboss.job'))
+        .rows[0]!.count;
+    const before = await jobs();
+    const refused = await order(
+      customerToken,
+      validOrder({ billingProfile: undefined, billingProfileId: randomUUID() }),
+    );
+    expect(refused.statusCode).toBe(400);
+    expect(await jobs()).toBe(before);
+  });
+});
+
 describe('Idempotency-Key', () => {
   it('answers a retry with the same order and refuses the key for another body', async () => {
     const key = randomUUID();
