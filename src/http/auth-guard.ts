@@ -33,15 +33,15 @@ function sameHash(presented: string, expectedHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const BROKER_PATHS = /^\/osb(\/|\?|$)/;
+/** The service broker's paths: it authenticates platforms itself (src/http/routes/osb-routes.ts). */
+export const isBrokerPath = (url: string) => /^\/osb(\/|\?|$)/.test(url);
 
 /** Resolves the principal of every request from its bearer token or session cookie (once, in onRequest). */
 export function authenticateRequest(authenticator: Authenticator) {
   return async (request: FastifyRequest) => {
     request.principal = undefined;
     request.csrfTokenHash = undefined;
-    // The service broker authenticates platforms itself (HTTP basic auth, src/http/routes/osb-routes.ts).
-    if (BROKER_PATHS.test(request.url)) return;
+    if (isBrokerPath(request.url)) return;
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
       const match = /^Bearer ([A-Za-z0-9_-]{10,200})$/.exec(authorization);

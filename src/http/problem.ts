@@ -104,6 +104,12 @@ const frameworkProblems: Record<string, { status: number; type: string; title: s
   },
 };
 
+/** The problem for an error Fastify raised before the handler (malformed body, bad URL, …), if it is one. */
+export function frameworkProblemOf(error: Error) {
+  const { code } = error as FastifyError;
+  return code === undefined ? undefined : frameworkProblems[code];
+}
+
 /** The one place where errors become HTTP responses. Anything unexpected is a 500 without internals. */
 export function handleError(
   error: FastifyError | DomainError | Error,
@@ -118,9 +124,9 @@ export function handleError(
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
     return sendProblem(request, reply, { ...mapped, detail: error.message, ...extra });
   }
-  const { code, statusCode } = error as FastifyError;
-  const known = code === undefined ? undefined : frameworkProblems[code];
+  const known = frameworkProblemOf(error);
   if (known) return sendProblem(request, reply, known);
+  const { statusCode } = error as FastifyError;
   if (statusCode && statusCode >= 400 && statusCode < 500) {
     return sendProblem(request, reply, {
       status: statusCode,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -12,10 +12,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ValidationError } from '../platform/errors.js';
 import { fieldErrorsOf } from '../platform/field-errors.js';
-import { authenticateRequest, authorizeRequest, type Authenticator } from './auth-guard.js';
+import { authenticateRequest, authorizeRequest, isBrokerPath, type Authenticator } from './auth-guard.js';
 import { answerClientError } from './client-errors.js';
 import { completeOpenApiDocument } from './openapi-examples.js';
-import { handleError, pathOf, sendProblem } from './problem.js';
+import { frameworkProblemOf, handleError, pathOf, sendProblem } from './problem.js';
 
 /** How field errors name the part of the request they are in; the body's fields carry no prefix. */
 const PART_PREFIX: Record<string, string | undefined> = {
@@ -45,7 +45,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'ignore',
     // Errors before routing (a broken percent-encoding, an over-long path part) are problem documents too.
-    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
+    // Under /osb in the broker's own format (the OSB specification's `description`).
+    frameworkErrors: (error, request, reply) => {
+      const problem = frameworkProblemOf(error);
+      if (problem && isBrokerPath(request.url)) {
+        return (reply as FastifyReply).status(problem.status).send({ description: problem.detail });
+      }
+      return handleError(error, request, reply);
+    },
     // Errors before Fastify has a request (headers over 16 KB, a broken request line) are written to the socket.
     clientErrorHandler: answerClientError,
     genReqId: (request) => {

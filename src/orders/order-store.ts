@@ -127,6 +127,15 @@ export async function findRunningOrder(db: Queryable, instanceId: string): Promi
   return rows[0] && toOrder(rows[0]);
 }
 
+/** The order that created the instance. */
+export async function findCreateOrder(db: Queryable, instanceId: string): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE instance_id = $1 AND type = 'create'`,
+    [instanceId],
+  );
+  return rows[0] && toOrder(rows[0]);
+}
+
 export type OrderFilter = { status?: OrderStatus; instanceId?: string };
 
 export async function listOrders(

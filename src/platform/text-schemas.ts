@@ -18,6 +18,11 @@ export function isPlainText(text: string, options: { multiline?: boolean } = {})
   return !control.test(text) && !LONE_SURROGATE.test(text);
 }
 
+/** True for text PostgreSQL can store as text or in JSON: no NUL, no lone surrogate. */
+export function fitsPostgres(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+}
+
 type TextBounds = { min?: number; max: number; multiline?: boolean };
 
 /** One line of text, e.g. a company or token name. */
