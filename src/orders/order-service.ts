@@ -173,6 +173,17 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
         async (tx, requestHash) => {
           const instance = await findInstance(tx, organizationId, instanceId, { forUpdate: true });
           if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
+          // First the running order: the rules below are checked against the instance as it is, and a change that
+          // runs now may make a request valid or invalid that was not before (e.g. storage that has just grown).
+          const running = await findRunningOrder(tx, instance.id);
+          if (running) {
+            throw new ConflictError(
+              'Another order of this instance is still running; wait until it is done.',
+              {
+                runningOrder: `/api/v1/orders/${running.id}`,
+              },
+            );
+          }
           const parsed = changeOrderRequestSchema(catalog, instance).safeParse(body);
           if (!parsed.success) {
             throw new ValidationError(fieldErrorsOf(parsed.error.issues));
@@ -183,15 +194,6 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
           if (!can(actor.principal.role, permission)) {
             throw new ForbiddenError(
               `Your role "${actor.principal.role}" may not ${change.type === 'delete' ? 'delete' : 'change'} instances.`,
-            );
-          }
-          const running = await findRunningOrder(tx, instance.id);
-          if (running) {
-            throw new ConflictError(
-              'Another order of this instance is still running; wait until it is done.',
-              {
-                runningOrder: `/api/v1/orders/${running.id}`,
-              },
             );
           }
           if (instance.status === 'failed' && change.type !== 'delete') {
