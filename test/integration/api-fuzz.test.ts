@@ -293,8 +293,9 @@ function refusedBySchema(schema: JsonSchema, segment: string): boolean {
   let value: string;
   try {
     value = decodeURIComponent(segment);
-  } catch {
-    return false;
+  } catch (error) {
+    if (error instanceof URIError) return false;
+    throw error;
   }
   if (value.includes('/') || /^\.+$/.test(value)) return false;
   if (schema.format === 'uuid') return !UUID.test(value);

@@ -63,8 +63,9 @@ function useLiveOrder(id: string) {
       try {
         const order = JSON.parse(event.data) as Order;
         if (order && order.id === id) queryClient.setQueryData(keys.order(id), order);
-      } catch {
+      } catch (error) {
         // A malformed event is skipped; the next one carries the full order again.
+        if (!(error instanceof SyntaxError)) throw error;
       }
     };
     // The API names its events `event: order`; unnamed ones (`message`) are accepted too.
