@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { coded } from '../platform/messages.js';
 import { textSchema } from '../platform/text-schemas.js';
 import { roleSchema } from './roles.js';
 
@@ -8,7 +9,10 @@ import { roleSchema } from './roles.js';
  */
 
 /** E-mail addresses are compared lower-cased; 254 is the longest address SMTP can carry. */
-export const emailSchema = z.email('an e-mail address such as anna@example.com').max(254).toLowerCase();
+export const emailSchema = z
+  .email(coded('account.email'))
+  .max(254, coded('text.tooLong', { max: 254 }))
+  .toLowerCase();
 
 export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 200;
@@ -16,8 +20,8 @@ export const PASSWORD_MAX_LENGTH = 200;
 /** A new password: length is what makes a password strong, so we ask for length and nothing else. */
 export const newPasswordSchema = z
   .string()
-  .min(PASSWORD_MIN_LENGTH, `at least ${PASSWORD_MIN_LENGTH} characters`)
-  .max(PASSWORD_MAX_LENGTH, `at most ${PASSWORD_MAX_LENGTH} characters`);
+  .min(PASSWORD_MIN_LENGTH, coded('text.tooShort', { min: PASSWORD_MIN_LENGTH }))
+  .max(PASSWORD_MAX_LENGTH, coded('text.tooLong', { max: PASSWORD_MAX_LENGTH }));
 
 /** A password presented at sign-in: rules are not repeated here, a wrong one is simply wrong. */
 const presentedPasswordSchema = z.string().min(1).max(PASSWORD_MAX_LENGTH);
@@ -112,7 +116,7 @@ export const invitationTokenSchema = z
   .string()
   .min(20)
   .max(100)
-  .regex(/^[A-Za-z0-9_-]+$/, 'the token part of an invitation link');
+  .regex(/^[A-Za-z0-9_-]+$/, coded('account.invitationToken'));
 
 export const acceptInvitationRequestSchema = z.strictObject({ password: newPasswordSchema });
 export type AcceptInvitationRequest = z.infer<typeof acceptInvitationRequestSchema>;

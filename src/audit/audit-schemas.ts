@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { coded } from '../platform/messages.js';
 import { cursorSchema } from '../platform/pagination.js';
 
 export const auditQuerySchema = z.strictObject({
@@ -7,7 +8,7 @@ export const auditQuerySchema = z.strictObject({
   action: z
     .string()
     .max(100)
-    .regex(/^[a-z0-9.:-]+$/, 'an action such as order.scale or instance.credentials.reveal')
+    .regex(/^[a-z0-9.:-]+$/, coded('format.auditAction'))
     .optional(),
 });
 export type AuditQuery = z.output<typeof auditQuerySchema>;

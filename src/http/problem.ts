@@ -17,7 +17,16 @@ export const problemSchema = z
     detail: z.string(),
     instance: z.string().optional(),
     requestId: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(
+        z.object({
+          path: z.string(),
+          message: z.string(),
+          code: z.string().optional().describe('Message code (translations of the portal)'),
+          params: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+        }),
+      )
+      .optional(),
   })
   .catchall(z.unknown());
 export type Problem = z.infer<typeof problemSchema>;

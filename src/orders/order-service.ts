@@ -14,7 +14,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from '../platform/errors.js';
-import { fieldErrorsOf } from '../platform/field-errors.js';
+import { fieldError, fieldErrorsOf } from '../platform/field-errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
 import {
@@ -106,12 +106,7 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
           } else {
             const profile = await findBillingProfile(tx, organizationId, request.billingProfileId!);
             if (!profile) {
-              throw new ValidationError([
-                {
-                  path: 'billingProfileId',
-                  message: 'No billing profile with this id in your organisation.',
-                },
-              ]);
+              throw new ValidationError([fieldError('billingProfileId', 'billing.profileUnknown')]);
             }
             billingProfileId = profile.id;
           }

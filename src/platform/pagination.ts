@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { codedIssue } from './messages.js';
 
 /** Position after the last item of a page, in (created_at, id) order. Opaque to clients. */
 export type Position = { createdAt: string; id: string };
@@ -61,7 +62,7 @@ export const cursorSchema = (idKind: CursorIdKind = 'uuid') =>
     .max(200)
     .transform((cursor, ctx) => {
       const position = decodeCursor(cursor, idKind);
-      if (!position) ctx.addIssue({ code: 'custom', message: 'not a cursor of this list' });
+      if (!position) ctx.addIssue(codedIssue('list.cursor'));
       return position ?? z.NEVER;
     })
     .describe('nextCursor of the previous page');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { coded } from './messages.js';
 
 /**
  * Text that people type (names, subjects, addresses): trimmed, bounded, well-formed Unicode, and without control
@@ -30,13 +31,11 @@ export function textSchema({ min = 1, max, multiline = false }: TextBounds) {
   return z
     .string()
     .trim()
-    .min(min, min === 1 ? 'required' : `at least ${min} characters`)
-    .max(max, `at most ${max} characters`)
+    .min(min, min === 1 ? coded('value.required') : coded('text.tooShort', { min }))
+    .max(max, coded('text.tooLong', { max }))
     .refine(
       (text) => isPlainText(text, { multiline }),
-      multiline
-        ? 'no control characters except line breaks and tabs'
-        : 'no control characters or line breaks',
+      coded(multiline ? 'text.controlCharactersMultiline' : 'text.controlCharacters'),
     );
 }
 
@@ -49,5 +48,5 @@ export function identifierSchema(max: number) {
     .string()
     .min(1)
     .max(max)
-    .refine((text) => isPlainText(text), 'no control characters');
+    .refine((text) => isPlainText(text), coded('text.controlCharacters'));
 }

@@ -1,5 +1,6 @@
 import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
 import type { Database } from '../db/database.js';
+import { fieldError } from '../platform/field-errors.js';
 import { findInstance } from '../instances/instance-store.js';
 import { findOrder } from '../orders/order-store.js';
 import { ValidationError, type FieldError } from '../platform/errors.js';
@@ -17,10 +18,10 @@ export function createTicketService({ db }: { db: Database }) {
         const problems: FieldError[] = [];
         // Linked resources must be the organisation's own; another tenant's id reads as unknown.
         if (input.orderId && !(await findOrder(tx, organizationId, input.orderId))) {
-          problems.push({ path: 'orderId', message: 'No order with this id in your organisation.' });
+          problems.push(fieldError('orderId', 'ticket.orderUnknown'));
         }
         if (input.instanceId && !(await findInstance(tx, organizationId, input.instanceId))) {
-          problems.push({ path: 'instanceId', message: 'No instance with this id in your organisation.' });
+          problems.push(fieldError('instanceId', 'ticket.instanceUnknown'));
         }
         if (problems.length) throw new ValidationError(problems);
         const ticket = await insertTicket(tx, {

@@ -89,7 +89,7 @@ async function orderThroughWizard(page: Page, language: Language) {
     expect(await nextButton(page, language).isDisabled()).toBe(true);
     await page.getByRole('button', { name: t.addSource }).click();
     await sourceInput(page, language, 1).fill('0.0.0.0/0');
-    await page.getByText('would allow the whole Internet').waitFor();
+    await page.getByText(t.wholeInternet).waitFor();
     expect(await nextButton(page, language).isDisabled()).toBe(true);
     await sourceInput(page, language, 1).fill('10.20.0.0/24');
     await page.locator('#source-0-help').waitFor();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordOrderStep } from '../../src/orders/order-steps.js';
 import { bearerHeaders, createUserWithRole, signUp, type SignedInUser } from '../support/accounts.js';
 import { exampleBillingProfile, exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
@@ -174,7 +175,9 @@ describe('POST /api/v1/orders', () => {
       expect(response.statusCode).toBe(400);
       expect(response.headers['content-type']).toContain('application/problem+json');
       const problem = response.json();
-      expect(problem.errors).toContainEqual({ path, message: expect.stringMatching(text) });
+      expect(problem.errors).toContainEqual(
+        expect.objectContaining({ path, message: expect.stringMatching(text), code: expect.any(String) }),
+      );
       expect(await counts()).toEqual(before);
     },
   );
@@ -191,7 +194,12 @@ describe('POST /api/v1/orders', () => {
     const response = await order(customerToken, { ...rest, billingProfileId: foreign.json().id });
     expect(response.statusCode).toBe(400);
     expect(response.json().errors).toEqual([
-      { path: 'billingProfileId', message: expect.stringMatching(/No billing/) },
+      {
+        path: 'billingProfileId',
+        message: expect.stringMatching(/No billing/),
+        code: 'billing.profileUnknown',
+        params: {},
+      },
     ]);
     expect(await counts()).toEqual(before);
   });
@@ -282,6 +290,37 @@ describe('the provisioning job', () => {
     );
     expect(refused.statusCode).toBe(400);
     expect(await jobs()).toBe(before);
+  });
+});
+
+describe('step messages', () => {
+  it('carry their English text, code and parameters to the API; a later plain text replaces them', async () => {
+    const placed = (await order(customerToken, validOrder())).json<{ id: string }>();
+    const steps = async () =>
+      (
+        await keyhouse.request({
+          method: 'GET',
+          url: `/api/v1/orders/${placed.id}`,
+          headers: bearerHeaders(customerToken),
+        })
+      ).json<{ steps: Record<string, unknown>[] }>().steps;
+    await recordOrderStep(keyhouse.db.pool, placed.id, 'keycloak-ready', 'done', {
+      code: 'step.keycloakReady',
+      params: { seconds: 48 },
+    });
+    expect(await steps()).toEqual([
+      expect.objectContaining({
+        name: 'keycloak-ready',
+        status: 'done',
+        message: 'ready after 48 s of apply',
+        messageCode: 'step.keycloakReady',
+        messageParams: { seconds: 48 },
+      }),
+    ]);
+    await recordOrderStep(keyhouse.db.pool, placed.id, 'keycloak-ready', 'running', 'retrying after a crash');
+    const [step] = await steps();
+    expect(step).toMatchObject({ status: 'running', message: 'retrying after a crash' });
+    expect(step).not.toHaveProperty('messageCode');
   });
 });
 
@@ -429,6 +468,8 @@ describe('tickets', () => {
       payload: { subject: 'Sneaky', message: 'Look', orderId: created.id },
     });
     expect(foreign.statusCode).toBe(400);
-    expect(foreign.json().errors).toEqual([{ path: 'orderId', message: expect.any(String) }]);
+    expect(foreign.json().errors).toEqual([
+      { path: 'orderId', message: expect.any(String), code: 'ticket.orderUnknown', params: {} },
+    ]);
   });
 });

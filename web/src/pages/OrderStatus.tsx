@@ -34,6 +34,7 @@ import {
   SimpleTable,
 } from '../components/ui';
 import { useFormat } from '../format';
+import { localizeMessage } from '../messages';
 
 const TERMINAL: OrderStatus[] = ['done', 'failed'];
 
@@ -235,8 +236,14 @@ export default function OrderStatusPage() {
                       <StepIcon key="icon" step={step} />,
                       <span key="name">
                         {t(`steps.${step.name}`, { defaultValue: step.name })}
-                        {'message' in step && typeof step.message === 'string' && step.message && (
-                          <div className="kh-muted">{step.message}</div>
+                        {step.message && (
+                          <div className="kh-muted">
+                            {localizeMessage({
+                              message: step.message,
+                              code: step.messageCode,
+                              params: step.messageParams,
+                            })}
+                          </div>
                         )}
                       </span>,
                       format.dateTime(step.startedAt),

@@ -1,0 +1,186 @@
+import type { z } from 'zod';
+
+/**
+ * Messages for people, with a code and parameters: the API keeps sending the English text (`message`), and adds
+ * `code` and `params` so that the portal can say the same in German (web/src/i18n/de.ts, `messages.<code>`, one
+ * entry per code — the compiler checks that none is missing). Templates use i18next's `{{param}}` placeholders.
+ * Browser-safe: no imports at run time.
+ */
+export const MESSAGES = {
+  // Any field.
+  'value.required': 'required',
+  'value.invalid': 'invalid value',
+  'value.type': 'expected {{expected}}',
+  'value.oneOf': 'one of {{values}}',
+  'field.unknown': 'not a field of this request',
+  'text.tooShort': 'at least {{min}} characters',
+  'text.tooLong': 'at most {{max}} characters',
+  'text.controlCharacters': 'no control characters or line breaks',
+  'text.controlCharactersMultiline': 'no control characters except line breaks and tabs',
+  'number.tooSmall': 'at least {{min}}',
+  'number.tooLarge': 'at most {{max}}',
+  'number.integer': 'a whole number',
+  'list.tooShort': 'at least {{min}} entries',
+  'list.tooLong': 'at most {{max}} entries',
+  'format.invalid': 'not in the expected format',
+  'format.uuid': 'not a valid id',
+  'format.email': 'an e-mail address',
+  'format.month': 'a month as YYYY-MM, e.g. 2026-03',
+  'format.idempotencyKey': '1 to 200 visible ASCII characters, e.g. a UUID',
+  'format.auditAction': 'an action such as order.scale or instance.credentials.reveal',
+  'list.cursor': 'not a cursor of this list',
+
+  // Accounts.
+  'account.email': 'an e-mail address such as anna@example.com',
+  'account.invitationToken': 'the token part of an invitation link',
+
+  // Billing.
+  'billing.postalCode': 'a postal code of 2 to 11 letters and digits',
+  'billing.country': 'an ISO 3166 country code such as DE',
+  'billing.vatIdOfCountry': 'not a VAT id of {{country}} (expected like {{example}})',
+  'billing.vatId': 'a VAT id has 4 to 20 letters and digits',
+  'billing.profileId': 'the id of one of your billing profiles',
+  'billing.profileUnknown': 'No billing profile with this id in your organisation.',
+  'billing.oneProfile':
+    'choose an existing billing profile (billingProfileId) or enter a new one (billingProfile), not both',
+
+  // Orders.
+  'storage.wholeGb': 'a whole number of GB from {{min}} to {{max}}',
+  'storage.atLeast': 'at least {{min}} GB',
+  'storage.atMost': 'at most {{max}} GB',
+  'storage.step': 'storage grows in steps of {{step}} GB',
+  'storage.onlyGrows': 'storage can only grow: choose more than the current {{current}} GB',
+  'order.termsChanged':
+    'The terms changed (current version {{version}}); please review them and accept again.',
+  'order.versions': 'available versions: {{versions}}',
+  'order.zones': 'zones of {{region}}: {{zones}}',
+  'order.sameNodeSize': 'the instance already runs on {{nodeSize}}',
+  'order.newerVersion': 'upgrades go to a newer version than {{version}}',
+  'order.confirmName': "type the instance's name {{name}} to confirm",
+
+  // Trusted sources (src/access/trusted-sources.ts).
+  'sources.list': 'a list of IPv4/IPv6 addresses or CIDR ranges',
+  'sources.atLeastOne': 'Allow at least one source: until then nobody can reach the instance.',
+  'sources.atMost': 'At most {{max}} trusted sources.',
+  'sources.slashes': '"{{entry}}" has more than one "/".',
+  'sources.notAnAddress': '"{{entry}}" is not an IPv4 or IPv6 address.',
+  'sources.ipv4Mapped': '"{{entry}}" is an IPv4-mapped IPv6 address; write it as {{ipv4}}.',
+  'sources.prefixNotNumber': '"{{entry}}" has a prefix length that is not a number.',
+  'sources.prefixTooLong': '"{{entry}}" has a prefix length above /{{bits}}.',
+  'sources.wholeInternet': '"{{entry}}" would allow the whole Internet; name the addresses you trust.',
+  'sources.hostBits': '"{{entry}}" has host bits set; the network is {{network}} (or use {{address}} alone).',
+  'sources.prefixBounds':
+    '"{{entry}}": {{family}} prefixes must be between /{{min}} and /{{max}} in this region.',
+  'sources.notGlobalIpv6': '"{{entry}}" is not a global unicast IPv6 range (2000::/3).',
+  'sources.rangePublicOnly': '"{{entry}}" is {{range}}; this region accepts only public unicast addresses.',
+  'sources.rangeLocal':
+    '"{{entry}}" is {{range}}; this region accepts only public unicast, loopback or private addresses.',
+  'sources.repeated': '"{{entry}}" repeats entry {{first}}.',
+
+  // Support.
+  'ticket.orderUnknown': 'No order with this id in your organisation.',
+  'ticket.instanceUnknown': 'No instance with this id in your organisation.',
+
+  // Steps of an order, as the status page lists them (src/orders/order-steps.ts): the reconciler's and the local
+  // driver's notes, word for word, so that each can pass its code instead of the text.
+  'step.waitingForCapacity':
+    'Region {{region}} is full ({{active}} of {{max}} instances); your order waits for capacity.',
+  'step.capacityAvailable': 'capacity available',
+  'step.databaseCreated': '{{database}}: database created, role created',
+  'step.databaseExisted': '{{database}}: database existed, role existed',
+  'step.keycloakStarted': 'started (process group {{pid}})',
+  'step.keycloakAdopted': 'adopted running process {{pids}}',
+  'step.keycloakReady': 'ready after {{seconds}} s of apply',
+  'step.adminCreated': 'admin created',
+  'step.adminExisted': 'admin existed',
+  'step.realmCreated': '{{realm}}: realm created',
+  'step.realmExisted': '{{realm}}: realm existed',
+  'step.failedRetrying': 'Step {{step}} failed; it will be retried.',
+} as const satisfies Record<string, string>;
+
+export type MessageCode = keyof typeof MESSAGES;
+export type MessageParams = Record<string, string | number>;
+export type CodedMessage = { code: MessageCode; params: MessageParams };
+
+/** The English text of a message. */
+export function renderMessage(code: MessageCode, params: MessageParams = {}): string {
+  return MESSAGES[code].replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? `{{${name}}}`));
+}
+
+/** Where a coded message travels on a zod issue (`params` is zod's own field for custom issue data). */
+type IssueParams = { messageCode: MessageCode; messageParams: MessageParams };
+
+/**
+ * The error parameter of a zod check, e.g. `.min(3, coded('text.tooShort', { min: 3 }))`: the issue gets the
+ * English text as its message and the code with its parameters in `params`, which fieldErrorsOf passes on.
+ */
+export function coded(code: MessageCode, params: MessageParams = {}) {
+  return {
+    // Called by zod with the issue before it is finalised; what is set on it here stays on it.
+    error: (issue: object) => {
+      Object.assign(issue, { params: { messageCode: code, messageParams: params } satisfies IssueParams });
+      return renderMessage(code, params);
+    },
+  };
+}
+
+/** A custom issue for `ctx.addIssue` in a transform or superRefine. */
+export function codedIssue(code: MessageCode, params: MessageParams = {}, path?: PropertyKey[]) {
+  return {
+    code: 'custom' as const,
+    message: renderMessage(code, params),
+    params: { messageCode: code, messageParams: params } satisfies IssueParams,
+    ...(path ? { path } : {}),
+  };
+}
+
+/** The code and parameters of an issue: its own when coded, otherwise derived from what zod says. */
+export function messageOfIssue(issue: z.core.$ZodIssue): CodedMessage {
+  const own = (issue as { params?: Partial<IssueParams> }).params;
+  if (own?.messageCode && own.messageCode in MESSAGES) {
+    return { code: own.messageCode, params: own.messageParams ?? {} };
+  }
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined
+        ? { code: 'value.required', params: {} }
+        : { code: 'value.type', params: { expected: issue.expected } };
+    case 'invalid_value':
+      return { code: 'value.oneOf', params: { values: issue.values.map(String).join(', ') } };
+    case 'too_small':
+    case 'too_big': {
+      const small = issue.code === 'too_small';
+      const bound = Number(small ? issue.minimum : issue.maximum);
+      if (issue.origin === 'string') {
+        return small && bound === 1
+          ? { code: 'value.required', params: {} }
+          : {
+              code: small ? 'text.tooShort' : 'text.tooLong',
+              params: small ? { min: bound } : { max: bound },
+            };
+      }
+      if (issue.origin === 'array' || issue.origin === 'set') {
+        return {
+          code: small ? 'list.tooShort' : 'list.tooLong',
+          params: small ? { min: bound } : { max: bound },
+        };
+      }
+      return {
+        code: small ? 'number.tooSmall' : 'number.tooLarge',
+        params: small ? { min: bound } : { max: bound },
+      };
+    }
+    case 'invalid_format':
+      return issue.format === 'uuid'
+        ? { code: 'format.uuid', params: {} }
+        : issue.format === 'email'
+          ? { code: 'format.email', params: {} }
+          : { code: 'format.invalid', params: {} };
+    case 'not_multiple_of':
+      return { code: 'number.integer', params: {} };
+    case 'unrecognized_keys':
+      return { code: 'field.unknown', params: {} };
+    default:
+      return { code: 'value.invalid', params: {} };
+  }
+}

@@ -1,0 +1,92 @@
+import type { MessageCode } from '../../../src/platform/messages';
+
+/**
+ * Die Meldungen der API und der gemeinsamen Schemas auf Deutsch, je Code (src/platform/messages.ts). Der Typ
+ * verlangt zu jedem Code einen Text; ein Test prüft, dass die Platzhalter dieselben sind wie im Englischen.
+ */
+export const deMessages = {
+  'value.required': 'Pflichtfeld',
+  'value.invalid': 'ungültiger Wert',
+  'value.type': 'erwartet: {{expected}}',
+  'value.oneOf': 'einer der Werte {{values}}',
+  'field.unknown': 'kein Feld dieser Anfrage',
+  'text.tooShort': 'mindestens {{min}} Zeichen',
+  'text.tooLong': 'höchstens {{max}} Zeichen',
+  'text.controlCharacters': 'keine Steuerzeichen und Zeilenumbrüche',
+  'text.controlCharactersMultiline': 'keine Steuerzeichen außer Zeilenumbrüchen und Tabulatoren',
+  'number.tooSmall': 'mindestens {{min}}',
+  'number.tooLarge': 'höchstens {{max}}',
+  'number.integer': 'eine ganze Zahl',
+  'list.tooShort': 'mindestens {{min}} Einträge',
+  'list.tooLong': 'höchstens {{max}} Einträge',
+  'format.invalid': 'nicht im erwarteten Format',
+  'format.uuid': 'keine gültige ID',
+  'format.email': 'eine E-Mail-Adresse',
+  'format.month': 'ein Monat als JJJJ-MM, z. B. 2026-03',
+  'format.idempotencyKey': '1 bis 200 sichtbare ASCII-Zeichen, z. B. eine UUID',
+  'format.auditAction': 'eine Aktion wie order.scale oder instance.credentials.reveal',
+  'list.cursor': 'kein Cursor dieser Liste',
+
+  'account.email': 'eine E-Mail-Adresse wie anna@example.com',
+  'account.invitationToken': 'der Schlüssel aus einem Einladungslink',
+
+  'billing.postalCode': 'eine Postleitzahl aus 2 bis 11 Buchstaben und Ziffern',
+  'billing.country': 'ein Ländercode nach ISO 3166 wie DE',
+  'billing.vatIdOfCountry': 'keine USt-IdNr. aus {{country}} (erwartet wie {{example}})',
+  'billing.vatId': 'eine USt-IdNr. hat 4 bis 20 Buchstaben und Ziffern',
+  'billing.profileId': 'die ID eines Ihrer Abrechnungsprofile',
+  'billing.profileUnknown': 'In Ihrer Organisation gibt es kein Abrechnungsprofil mit dieser ID.',
+  'billing.oneProfile':
+    'Wählen Sie ein vorhandenes Abrechnungsprofil (billingProfileId) oder geben Sie ein neues ein (billingProfile), nicht beides.',
+
+  'storage.wholeGb': 'eine ganze Zahl an GB von {{min}} bis {{max}}',
+  'storage.atLeast': 'mindestens {{min}} GB',
+  'storage.atMost': 'höchstens {{max}} GB',
+  'storage.step': 'Speicher wächst in Schritten von {{step}} GB',
+  'storage.onlyGrows': 'Speicher kann nur wachsen: wählen Sie mehr als die aktuellen {{current}} GB',
+  'order.termsChanged':
+    'Die Bedingungen haben sich geändert (aktuelle Fassung {{version}}); bitte lesen und akzeptieren Sie sie erneut.',
+  'order.versions': 'verfügbare Versionen: {{versions}}',
+  'order.zones': 'Zonen von {{region}}: {{zones}}',
+  'order.sameNodeSize': 'die Instanz läuft bereits auf {{nodeSize}}',
+  'order.newerVersion': 'ein Upgrade geht auf eine neuere Version als {{version}}',
+  'order.confirmName': 'geben Sie zur Bestätigung den Namen der Instanz {{name}} ein',
+
+  'sources.list': 'eine Liste von IPv4-/IPv6-Adressen oder CIDR-Bereichen',
+  'sources.atLeastOne': 'Erlauben Sie mindestens eine Quelle: bis dahin erreicht niemand die Instanz.',
+  'sources.atMost': 'Höchstens {{max}} vertrauenswürdige Quellen.',
+  'sources.slashes': '„{{entry}}“ enthält mehr als ein „/“.',
+  'sources.notAnAddress': '„{{entry}}“ ist keine IPv4- oder IPv6-Adresse.',
+  'sources.ipv4Mapped': '„{{entry}}“ ist eine IPv4-gemappte IPv6-Adresse; schreiben Sie {{ipv4}}.',
+  'sources.prefixNotNumber': '„{{entry}}“ hat eine Präfixlänge, die keine Zahl ist.',
+  'sources.prefixTooLong': '„{{entry}}“ hat eine Präfixlänge über /{{bits}}.',
+  'sources.wholeInternet':
+    '„{{entry}}“ würde das ganze Internet zulassen; nennen Sie die Adressen, denen Sie vertrauen.',
+  'sources.hostBits':
+    '„{{entry}}“ hat gesetzte Host-Bits; das Netz ist {{network}} (oder verwenden Sie {{address}} allein).',
+  'sources.prefixBounds':
+    '„{{entry}}“: {{family}}-Präfixe müssen in dieser Region zwischen /{{min}} und /{{max}} liegen.',
+  'sources.notGlobalIpv6': '„{{entry}}“ ist kein globaler Unicast-IPv6-Bereich (2000::/3).',
+  'sources.rangePublicOnly':
+    '„{{entry}}“ ist {{range}}; diese Region akzeptiert nur öffentliche Unicast-Adressen.',
+  'sources.rangeLocal':
+    '„{{entry}}“ ist {{range}}; diese Region akzeptiert nur öffentliche Unicast-, Loopback- oder private Adressen.',
+  'sources.repeated': '„{{entry}}“ wiederholt Eintrag {{first}}.',
+
+  'ticket.orderUnknown': 'In Ihrer Organisation gibt es keinen Auftrag mit dieser ID.',
+  'ticket.instanceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
+
+  'step.waitingForCapacity':
+    'Region {{region}} ist voll ({{active}} von {{max}} Instanzen); Ihr Auftrag wartet auf freie Kapazität.',
+  'step.capacityAvailable': 'Kapazität frei',
+  'step.databaseCreated': '{{database}}: Datenbank angelegt, Rolle angelegt',
+  'step.databaseExisted': '{{database}}: Datenbank vorhanden, Rolle vorhanden',
+  'step.keycloakStarted': 'gestartet (Prozessgruppe {{pid}})',
+  'step.keycloakAdopted': 'laufenden Prozess {{pids}} übernommen',
+  'step.keycloakReady': 'bereit nach {{seconds}} s',
+  'step.adminCreated': 'Administrator angelegt',
+  'step.adminExisted': 'Administrator vorhanden',
+  'step.realmCreated': '{{realm}}: Realm angelegt',
+  'step.realmExisted': '{{realm}}: Realm vorhanden',
+  'step.failedRetrying': 'Schritt {{step}} ist fehlgeschlagen; er wird wiederholt.',
+} satisfies Record<MessageCode, string>;
