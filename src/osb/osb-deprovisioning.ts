@@ -34,7 +34,7 @@ export function createDeprovisioning(ctx: OsbContext) {
     }
     const current = await ctx.orderOf(db.pool, row.lastOrderId);
     if (unfinished(current)) return row;
-    let placed;
+    let placed: Awaited<ReturnType<OsbContext['placeDelete']>>;
     try {
       placed = await db.transaction(async (tx) =>
         ctx.placeDelete(tx, row, await ctx.instanceOf(tx, row), ctx.systemCaller()),

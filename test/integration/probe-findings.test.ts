@@ -4,7 +4,14 @@ import { Writable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/accounts/password-hashing.js';
-import { bearerHeaders, signUp, TEST_PASSWORD, uniqueEmail, type SignedInUser } from '../support/accounts.js';
+import {
+  bearerHeaders,
+  createUserWithRole,
+  signUp,
+  TEST_PASSWORD,
+  uniqueEmail,
+  type SignedInUser,
+} from '../support/accounts.js';
 import { exampleBillingProfile, exampleOrder } from '../support/orders.js';
 import { changedTables, snapshotTables } from '../support/table-snapshot.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
@@ -235,15 +242,27 @@ describe('8. authentication before validation', () => {
     expectProblem(text, 401);
   });
 
-  it('answers 403 to a role without the permission before it validates', async () => {
-    const readOnly = await keyhouse.request({
-      method: 'POST',
-      url: '/api/v1/invitations',
-      headers: { cookie: admin.cookie },
-      payload: { email: 'not an address' },
-    });
-    // A cookie without the CSRF token: refused before the body is looked at.
-    expectProblem(readOnly, 403);
+  it('answers 403 to a role without the permission, and to a cookie write without CSRF token, before it validates', async () => {
+    const readOnly = await createUserWithRole(keyhouse, admin, 'read-only');
+    const invalidInvitation = { email: 'not an address' };
+    expectProblem(
+      await keyhouse.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        headers: readOnly.headers,
+        payload: invalidInvitation,
+      }),
+      403,
+    );
+    expectProblem(
+      await keyhouse.request({
+        method: 'POST',
+        url: '/api/v1/invitations',
+        headers: { cookie: admin.cookie },
+        payload: invalidInvitation,
+      }),
+      403,
+    );
   });
 });
 
