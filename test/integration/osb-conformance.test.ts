@@ -153,6 +153,21 @@ describe('6. an originating identity the audit log cannot hold', () => {
   });
 });
 
+describe('2. a NUL byte in what a platform sends', () => {
+  it('is refused in the context (organisation name, platform, ids) before anything is written', async () => {
+    for (const field of ['organization_name', 'platform', 'organization_guid', 'space_guid'] as const) {
+      const body = provisionBody(`org-${randomUUID()}`);
+      await expectRefusedWithoutWrites(
+        () =>
+          osb(keyhouse, 'PUT', `/service_instances/${randomUUID()}${query()}`, {
+            payload: { ...body, context: { ...body.context, [field]: 'Platform\u0000Org' } },
+          }),
+        400,
+      );
+    }
+  });
+});
+
 describe('10. what the OSB specification requires the broker to refuse', () => {
   it('refuses a provision without organization_guid or space_guid', async () => {
     const { space_guid: _space, ...withoutSpace } = provisionBody(`org-${randomUUID()}`);
