@@ -7,8 +7,10 @@ import { createBillingProfileService } from './billing/billing-profile-service.j
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
-import type { LocalDriverTestFaults } from './drivers/local-driver.js';
 import { migrate } from './db/migrate.js';
+import { createDriverRegistry } from './drivers/driver-registry.js';
+import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
+import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
 import type { EdgeGateway } from './edge/edge-gateway.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
@@ -37,6 +39,10 @@ import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
 import { createTicketService } from './support/ticket-service.js';
+import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
+import { UnavailableError } from './platform/errors.js';
+import { createBackupService } from './backups/backup-service.js';
+import { backupRoutes } from './http/routes/backup-routes.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -50,6 +56,10 @@ export type Keyhouse = {
   ca: LocalCa;
   edge: EdgeGateway | undefined;
   worker: WorkerRole | undefined;
+  /** The backend of the `local` regions, when this process is a worker and the configuration has one. */
+  localBackend: LocalBackend | undefined;
+  /** The backup planner where a worker runs; tests call its `tick` with their clock. */
+  backupScheduler: BackupScheduler | undefined;
   close(): Promise<void>;
 };
 
@@ -65,6 +75,8 @@ export async function createKeyhouse(options: {
   distributionCacheDir?: string;
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
+  /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
+  backupSchedule?: boolean;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -82,18 +94,25 @@ export async function createKeyhouse(options: {
     const ca = await openLocalCa(path.join(config.dataDir, 'ca'));
 
     let worker: WorkerRole | undefined;
+    let localBackend: LocalBackend | undefined;
     if (roles.has('worker')) {
-      worker = await startWorkerRole({
-        config,
-        db,
-        adminDatabaseUrl: options.adminDatabaseUrl ?? databaseUrl,
-        secretBox,
-        ca,
-        logger,
-        distributionCacheDir: options.distributionCacheDir,
-        testFaults: options.localDriverTestFaults,
-      });
-      closers.push(() => worker!.stop());
+      // The backends that the regions' `driver` keys name, each started with its own background work, and their
+      // drivers in the registry the worker provisions through. A second backend plugs in here (src/drivers/driver.ts).
+      if (config.catalog.regions.some((region) => region.driver === 'local')) {
+        localBackend = await startLocalBackend({
+          config,
+          db,
+          adminDatabaseUrl: options.adminDatabaseUrl ?? databaseUrl,
+          secretBox,
+          ca,
+          logger,
+          distributionCacheDir: options.distributionCacheDir,
+          testFaults: options.localDriverTestFaults,
+        });
+        closers.push(() => localBackend!.stop());
+      }
+      const drivers = createDriverRegistry({ local: localBackend?.driver });
+      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -113,7 +132,38 @@ export async function createKeyhouse(options: {
     const accounts = createAccountService({ db, now });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, jobs: queue });
+
+    // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
+    let backupScheduler: BackupScheduler | undefined;
+    if (worker) {
+      backupScheduler = await startBackupScheduler({
+        databaseUrl,
+        db,
+        catalog: config.catalog,
+        logger,
+        now,
+        runner: worker.backups,
+        placeMaintenanceUpgrade: orders.placeMaintenanceUpgrade,
+        schedule: options.backupSchedule !== false,
+      });
+      closers.push(() => backupScheduler!.stop());
+    }
     const instances = createInstanceService({ db, secretBox });
+    const backups = createBackupService({
+      db,
+      catalog: config.catalog,
+      now,
+      secretBox,
+      readBackup:
+        worker &&
+        (async (instance, location) => {
+          const region = config.catalog.regions.find((r) => r.id === instance.spec.region);
+          const driver = region && worker!.drivers.forRegion(region);
+          if (!driver)
+            throw new UnavailableError('Backups of this region cannot be read by this Keyhouse process.');
+          return driver.readBackup(instance, location);
+        }),
+    });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -149,6 +199,7 @@ export async function createKeyhouse(options: {
             orderRoutes(orders, config.catalog),
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
+            backupRoutes(backups),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),
@@ -170,7 +221,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, close };
+    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,10 +1,24 @@
+import type { Readable } from 'node:stream';
+import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 
 /**
- * The contract between the provisioning reconciler and a backend (one file per backend: local-driver.ts,
- * later kubernetes-driver.ts). Drivers are level-triggered and idempotent: `apply` converges the world to the
- * desired spec from whatever state it finds (a crash at any point is healed by calling it again), `destroy` is
- * safe to repeat, `observe` only looks.
+ * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
+ * idempotent: `apply` converges the world to the desired spec from whatever state it finds (a crash at any point is
+ * healed by calling it again), `destroy` is safe to repeat, `observe` only looks. An apply that has to wait for its
+ * backend answers `progressing` instead of blocking, and is called again after the seconds it names.
+ *
+ * Where a second driver plugs in:
+ * 1. `src/drivers/<backend>/` implements `Driver` (the local one: `src/drivers/local/local-driver.ts`). The
+ *    Keycloak work that does not depend on the backend (customer's admin replacing the temporary one, first realm,
+ *    the login check, OIDC clients) is in `src/drivers/keycloak/`; step reporting and the mapping of failures to
+ *    outcomes in `driver-steps.ts`.
+ * 2. A `start<Backend>Backend()` beside it starts the driver with whatever background work the backend needs (the
+ *    local one: `local/local-backend.ts`, with its supervisor and observer; `instance-observer.ts` and
+ *    `desiredInstancesIn` serve any backend).
+ * 3. `src/app.ts` starts it when a region of the configuration names its key (`driver:` of a region, see
+ *    `DriverKey` in driver-registry.ts) and puts its driver into the registry. The worker role and the reconciler
+ *    need no change: they look a region's driver up by that key.
  */
 
 export type DesiredInstance = {
@@ -13,6 +27,8 @@ export type DesiredInstance = {
   name: string;
   /** The first realm is named after it, e.g. kd500001. */
   customerNumber: string;
+  /** The customer's permanent admin of the master realm (it replaces Keycloak's temporary bootstrap admin). */
+  adminUsername: string;
   version: string;
   nodeSize: { id: string; vcpu: number; memoryGb: number };
   storageGb: number;
@@ -22,25 +38,8 @@ export type DesiredInstance = {
   zone: string;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
-};
-
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type Condition = {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-};
-
-export type ObservedInstance = {
-  exists: boolean;
-  /** Keycloak answers /health/ready. */
-  ready: boolean;
-  /** https://<name>.<publicHost>:<port>, once an edge route exists. */
-  url: string | null;
-  conditions: Condition[];
-  usage: { storageUsedBytes: number; storageQuotaBytes: number } | null;
+  /** A new instance restored from a backup (of another instance): its database starts as that backup. */
+  restoreFrom?: BackupRef;
 };
 
 export type StepState = 'running' | 'done' | 'failed';
@@ -49,17 +48,43 @@ export type StepReporter = (name: string, state: StepState, message?: string) =>
 
 export type ApplyResult =
   | { outcome: 'ready'; url: string }
+  /**
+   * Applied, not ready yet (an operator still rolls it out): look again in `retryAfterSeconds` (1 to 3600). The
+   * reconciler calls the same method again then, without counting an attempt; the driver decides when waiting
+   * has become an error.
+   */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** Worth retrying with back-off (a port race, a slow start, the database briefly away). */
   | { outcome: 'transient-error'; message: string }
   /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
   | { outcome: 'permanent-error'; reason: string; detail: string };
 
-/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` names the copy). */
+// ---- Backups (src/backups) ------------------------------------------------------------------------------------
+// One mechanism for nightly, on-demand, pre-upgrade and pre-restore backups: the control plane names a backup by its
+// id, the driver takes it and answers where it is (`location`, the driver's own name for it) and what it is.
+
+/** A taken backup, as the control plane keeps it. */
+export type BackupRef = { id: string; location: string; sha256: string };
+
+export type TakenBackup = {
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  durationMs: number;
+  postgresMajor: number;
+};
+
+export type BackupResult = ({ outcome: 'done' } & TakenBackup) | Exclude<ApplyResult, { outcome: 'ready' }>;
+
+/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` is the copy). */
 export type UpgradeResult =
-  | { outcome: 'ready'; url: string; backup: string }
+  | { outcome: 'ready'; url: string; backup: TakenBackup }
   /** The new version did not become ready; the old one runs again on the restored backup. */
-  | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
+  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
+
+/** The login check before DONE: `note` says how the admin's login was verified. */
+export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
 
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
@@ -72,7 +97,32 @@ export type Driver = {
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
    * crash at any point: it resumes the upgrade or the rollback it finds.
    */
-  upgrade(from: DesiredInstance, to: DesiredInstance, report: StepReporter): Promise<UpgradeResult>;
+  upgrade(
+    from: DesiredInstance,
+    to: DesiredInstance,
+    backupId: string,
+    report: StepReporter,
+  ): Promise<UpgradeResult>;
+  /**
+   * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the
+   * way the customer will (the shared Keycloak module's login check), or as close to it as the customer's trusted
+   * sources let the control plane come. Only looks.
+   */
+  verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
+  /**
+   * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
+   * call again after a crash: a partial attempt leaves nothing that looks like a backup.
+   */
+  backup(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, backupId: string): Promise<BackupResult>;
+  /**
+   * Restore in place: the instance's database becomes the backup's, and Keycloak runs on it. The current database
+   * serves until the backup is fully restored beside it; a crash at any point resumes or leaves the old one.
+   */
+  restore(instance: DesiredInstance, from: BackupRef, report: StepReporter): Promise<ApplyResult>;
+  /** Removes a backup (retention); safe to repeat. */
+  removeBackup(instance: Pick<DesiredInstance, 'name'>, location: string): Promise<void>;
+  /** The backup's bytes, for the encrypted download. */
+  readBackup(instance: Pick<DesiredInstance, 'name'>, location: string): Promise<Readable>;
   /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
   destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
 };

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { coded, codedIssue } from '../platform/messages.js';
+import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
+import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -15,6 +17,7 @@ export type OrderableCatalog = {
   storage: { minGb: number; maxGb: number; stepGb: number };
   regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
   terms: { version: string };
+  backups: BackupRules;
 };
 
 export const orderStatusSchema = z.enum(['new', 'processing', 'done', 'failed']);
@@ -28,6 +31,12 @@ export const orderTypeSchema = z.enum([
   'restart',
   'upgrade',
   'delete',
+  // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
+  'backup',
+  'restore',
+  'backup-policy',
+  'realm-export',
+  'realm-import',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
 
@@ -63,6 +72,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       billingProfileId: z.uuid(coded('billing.profileId')).optional(),
       billingProfile: billingProfileInputSchema.optional(),
       acceptTerms: z.strictObject({ version: z.string().max(40) }),
+      /** The new instance starts with the data of this backup (src/backups). */
+      restoreFrom: restoreFromSchema.optional(),
     })
     .transform((order, ctx) => {
       const serviceType = catalog.serviceTypes.find((s) => s.id === order.serviceType)!;
@@ -95,18 +106,6 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
-
-/** What an instance should be: stored on the instance (desired spec) and on each order (what it asked for). */
-export const instanceSpecSchema = z.object({
-  serviceType: z.string(),
-  version: z.string(),
-  nodeSize: z.string(),
-  storageGb: z.int(),
-  trustedSources: z.array(z.string()),
-  region: z.string(),
-  zone: z.string(),
-});
-export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 
 /** Compares Keycloak releases such as 26.5.6 and 26.7.3 numerically. */
 export function compareVersions(a: string, b: string): number {
@@ -167,6 +166,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .max(63)
         .refine((name) => name === instance.name, coded('order.confirmName', { name: instance.name })),
     }),
+    ...backupChangeOrderSchemas(catalog.backups, instance),
   ]);
 }
 export type ChangeOrderRequest = z.output<ReturnType<typeof changeOrderRequestSchema>>;
@@ -182,8 +182,14 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, trustedSources: change.trustedSources };
     case 'upgrade':
       return { ...spec, version: change.version };
+    case 'backup-policy':
+      return { ...spec, backups: change.policy };
     case 'restart':
     case 'delete':
+    case 'backup':
+    case 'restore':
+    case 'realm-export':
+    case 'realm-import':
       return spec;
     default:
       return change satisfies never;
@@ -216,6 +222,8 @@ export const orderSchema = z.object({
   spec: instanceSpecSchema,
   /** For change orders: the instance's spec when the change was placed ("from → to"); null for create orders. */
   previousSpec: instanceSpecSchema.nullable(),
+  /** What a backup order asks for beyond the spec: `{ restoreFrom }` (create) or `{ backupId }` (restore). */
+  details: z.record(z.string(), z.unknown()).nullable(),
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),

@@ -60,7 +60,8 @@ export function createInstanceQueries(
       const found = await store.findOsbInstance(db.pool, serviceInstanceId);
       if (!found) return answer(410);
       const row = await settleDeprovision(found);
-      const instance = await ctx.instanceOf(db.pool, row);
+      // Each branch reads the order before its instance: the transaction that makes an order done also writes the
+      // instance's URL, so an order read as done is never paired with an instance row from before that commit.
       if (operation === DEPROVISION_OPERATION || (operation === undefined && row.deprovisionRequestedAt)) {
         const last = await ctx.orderOf(db.pool, row.lastOrderId);
         if (last.type !== 'delete') {
@@ -69,9 +70,10 @@ export function createInstanceQueries(
             description: 'Deprovisioning: waiting for the provisioning to stop.',
           });
         }
-        return answer(200, lastOperationOf(last, instance));
+        return answer(200, lastOperationOf(last, await ctx.instanceOf(db.pool, row)));
       }
       const order = await findOrderById(db.pool, operation ?? row.lastOrderId);
+      const instance = await ctx.instanceOf(db.pool, row);
       if (!order || order.instanceId !== instance.id) return refuse(400, `Unknown operation "${operation}".`);
       return answer(200, lastOperationOf(order, instance));
     },

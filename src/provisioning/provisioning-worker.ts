@@ -17,6 +17,9 @@ import type { Reconciler } from './reconciler.js';
  * - At most one job works on an instance at a time: a session advisory lock per instance, released by PostgreSQL
  *   itself if the worker dies. The job holding it cancels the jobs of its order that a dead worker left `active`.
  * - Transient errors are retried with exponential back-off; the last attempt turns them into a failed order.
+ * - A driver that applied but waits for its backend (`progressing`) gets another pass after the seconds it named:
+ *   a fresh job of the order that starts then, sent while the instance lock is held, and the current job completes.
+ *   Waiting spends none of the retries, and the queue policy keeps it the order's only queued job.
  */
 export type ProvisioningQueue = {
   /**
@@ -59,12 +62,19 @@ export async function startProvisioningQueue(options: {
   const wake = (order: { spec: { region: string } }) => {
     for (const id of workerIds.get(queueName(order.spec.region)) ?? []) boss.notifyWorker(id);
   };
-  const enqueue = async (order: { id: string; spec: { region: string } }, tx?: Queryable) => {
-    await boss.send(queueName(order.spec.region), { orderId: order.id } satisfies JobData, {
-      singletonKey: order.id,
+  const send = (
+    queue: string,
+    orderId: string,
+    { startAfterSeconds, tx }: { startAfterSeconds?: number; tx?: Queryable } = {},
+  ) =>
+    boss.send(queue, { orderId } satisfies JobData, {
+      singletonKey: orderId,
+      ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}),
       ...RETRY,
       ...(tx ? { db: { executeSql: (text: string, values: unknown[]) => tx.query(text, values) } } : {}),
     });
+  const enqueue = async (order: { id: string; spec: { region: string } }, tx?: Queryable) => {
+    await send(queueName(order.spec.region), order.id, { tx });
     if (!tx) wake(order);
   };
 
@@ -122,7 +132,11 @@ export async function startProvisioningQueue(options: {
             const lastAttempt = job.retryCount >= job.retryLimit;
             const result = await withInstanceLock(orderId, async () => {
               await cancelAbandonedJobs(job.name, orderId, job.id);
-              return reconciler.reconcile(orderId, { lastAttempt });
+              const outcome = await reconciler.reconcile(orderId, { lastAttempt });
+              // Under the lock, so that no sweep finds the order without a job in between.
+              if (outcome.outcome === 'progressing')
+                await send(job.name, orderId, { startAfterSeconds: outcome.retryAfterSeconds });
+              return outcome;
             });
             if (result === 'busy') throw new Error('another job works on this instance; retrying later');
             logger.info({ orderId, ...result }, 'provisioning job finished');

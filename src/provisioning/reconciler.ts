@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { isTrustedAddress } from '../access/trusted-sources.js';
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import type { Actor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -12,7 +12,7 @@ import {
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
@@ -23,8 +23,12 @@ import {
   type InstanceSecrets,
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
-import { desiredInstance } from './desired-instance.js';
-import type { EdgeCheck } from './verify-through-edge.js';
+import { desiredInstance } from '../drivers/desired-instance.js';
+import type { DriverRegistry } from '../drivers/driver-registry.js';
+import type { BackupRunner } from '../backups/backup-runner.js';
+import { backupPolicyOf } from '../backups/backup-schemas.js';
+import { deleteInstanceBackups } from '../backups/backup-store.js';
+import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -41,6 +45,8 @@ export type ReconcileOutcome =
   | { outcome: 'failed'; reason: string }
   /** Transient: run again later (the queue retries with back-off). */
   | { outcome: 'retry'; message: string }
+  /** The driver applied but waits for its backend: run again after `retryAfterSeconds`, not counted as a retry. */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** The region is full; the order stays `new`. */
   | { outcome: 'waiting'; message: string }
   | { outcome: 'skipped'; why: string };
@@ -48,15 +54,18 @@ export type ReconcileOutcome =
 export type ReconcilerDeps = {
   db: Database;
   catalog: Catalog;
-  /** The driver of a region's backend; undefined when this deployment has none for it. */
-  driverFor(driver: 'local' | 'kubernetes'): Driver | undefined;
+  /** The drivers of the regions' backends that this process runs. */
+  drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
-  /** Logs in as the customer's admin through the edge. */
-  verifyThroughEdge(options: { url: string; username: string; password: string }): Promise<EdgeCheck>;
+  /** Backups of backup, restore and upgrade orders (src/backups). */
+  backups: BackupRunner;
+  /** Realm export and import orders (src/backups). */
+  realms: RealmTransfer;
 };
 
-const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
+/** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
+class PermanentOrderError extends Error {}
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -121,31 +130,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function finish(
     order: StoredOrder,
     instance: ProvisioningView,
+    driver: Driver,
+    desired: DesiredInstance,
     url: string,
-    secrets: InstanceSecrets,
   ) {
     const report = (state: 'running' | 'done' | 'failed', message?: string) =>
       recordOrderStep(db.pool, order.id, 'verify', state, message);
     await report('running');
-    if (EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.spec.trustedSources))) {
-      const check = await deps.verifyThroughEdge({
-        url,
-        username: instance.adminUsername,
-        password: secrets.adminPassword,
-      });
-      if (!check.ok) {
-        await report('failed', check.message);
-        return { outcome: 'retry' as const, message: check.message };
-      }
-      await report('done', 'the admin logged in through the edge');
-    } else {
-      // The edge refuses this host too, as the customer's allowlist says: the driver's login on the instance itself
-      // is the check we can make.
-      await report(
-        'done',
-        'this host is not a trusted source; login verified on the instance behind the edge',
-      );
+    const check = await driver.verifyAdminLogin(desired, url);
+    if (!check.ok) {
+      await report('failed', check.message);
+      return { outcome: 'retry' as const, message: check.message };
     }
+    await report('done', check.note);
     await db.transaction(async (tx) => {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
@@ -157,18 +154,27 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   /** The usage record change an order makes effective, in the transaction that makes it DONE. */
   async function meter(tx: Queryable, order: StoredOrder) {
-    const size = { nodeSize: order.spec.nodeSize, storageGb: order.spec.storageGb };
+    const size = {
+      nodeSize: order.spec.nodeSize,
+      storageGb: order.spec.storageGb,
+      backupRetention: backupPolicyOf(order.spec).retention,
+    };
     switch (order.type) {
       case 'create':
         return openUsageRecord(tx, order.instanceId, order.id, size);
       case 'scale':
       case 'storage':
+      case 'backup-policy':
         return switchUsageRecord(tx, order.instanceId, order.id, size);
       case 'delete':
         return closeUsageRecord(tx, order.instanceId);
       case 'trusted-sources':
       case 'restart':
       case 'upgrade':
+      case 'backup':
+      case 'restore':
+      case 'realm-export':
+      case 'realm-import':
         return;
       default:
         return order.type satisfies never;
@@ -179,13 +185,14 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function afterApply(
     order: StoredOrder,
     instance: ProvisioningView,
-    secrets: InstanceSecrets,
+    driver: Driver,
+    desired: DesiredInstance,
     result: ApplyResult,
     lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
     switch (result.outcome) {
       case 'ready': {
-        const finished = await finish(order, instance, result.url, secrets);
+        const finished = await finish(order, instance, driver, desired, result.url);
         if (finished.outcome === 'retry' && lastAttempt) {
           return fail(
             order,
@@ -195,6 +202,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
         return finished;
       }
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -202,6 +211,15 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  function progressing(
+    order: StoredOrder,
+    result: { message: string; retryAfterSeconds: number },
+  ): ReconcileOutcome {
+    const retryAfterSeconds = Math.min(3600, Math.max(1, Math.ceil(result.retryAfterSeconds)));
+    logger.info({ orderId: order.id, message: result.message, retryAfterSeconds }, 'applied; not ready yet');
+    return { outcome: 'progressing', message: result.message, retryAfterSeconds };
   }
 
   async function transient(
@@ -231,10 +249,22 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome> {
     const previousVersion = order.previousSpec?.version ?? instance.spec.version;
     const to = desired(instance.spec);
-    const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
+    const backupId = await deps.backups.beforeUpgrade(order, instance, previousVersion);
+    const result = await driver.upgrade(
+      desired({ ...instance.spec, version: previousVersion }),
+      to,
+      backupId,
+      report,
+    );
+    if (result.outcome === 'ready' || result.outcome === 'rolled-back')
+      await deps.backups.afterUpgrade(backupId, result.backup);
+    else if (result.outcome === 'permanent-error' || (result.outcome === 'transient-error' && lastAttempt))
+      await deps.backups.afterUpgrade(backupId, {
+        failed: result.outcome === 'permanent-error' ? result.detail : result.message,
+      });
     switch (result.outcome) {
       case 'ready':
-        return afterApply(order, instance, to.secrets, { outcome: 'ready', url: result.url }, lastAttempt);
+        return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
       case 'rolled-back':
         logger.warn({ orderId: order.id, detail: result.detail }, 'upgrade rolled back');
         await db.transaction(async (tx) => {
@@ -257,10 +287,12 @@ export function createReconciler(deps: ReconcilerDeps) {
             targetType: 'instance',
             targetId: instance.id,
             outcome: 'failure',
-            details: { orderId: order.id, from: previousVersion, to: to.version, backup: result.backup },
+            details: { orderId: order.id, from: previousVersion, to: to.version, backupId },
           });
         });
         return { outcome: 'failed', reason: result.reason };
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -268,6 +300,65 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  // ---- backups (src/backups) ------------------------------------------------------------------------------------
+
+  /** A create order with `restoreFrom` starts the new instance's database from that backup. */
+  async function createDesired(order: StoredOrder, desired: DesiredInstance): Promise<DesiredInstance> {
+    const backupId = (order.details?.restoreFrom as { backupId?: string } | undefined)?.backupId;
+    if (!backupId) return desired;
+    const source = await deps.backups.restorable(backupId);
+    if ('missing' in source) throw new PermanentOrderError(source.missing);
+    return { ...desired, restoreFrom: source };
+  }
+
+  /** An on-demand backup, or a realm export or import: done when its step is; nothing restarts. */
+  async function stepDone(
+    order: StoredOrder,
+    result: RealmOutcome,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    switch (result.outcome) {
+      case 'done':
+        await transitionOrder(db.pool, order.id, 'processing', 'done');
+        return { outcome: 'done' };
+      case 'retry':
+        return transient(order, result.message, lastAttempt);
+      case 'failed':
+        return fail(order, result.reason, result.detail);
+      default:
+        return result satisfies never;
+    }
+  }
+
+  /** Restore in place: the current state is backed up first (so the restore can be undone), then restored. */
+  async function restoreInPlace(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    target: DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const source = await deps.backups.restorable(String(order.details?.backupId));
+    if ('missing' in source) return fail(order, source.missing, 'backup gone before the restore');
+    const before = await deps.backups.forOrder(order, instance, 'pre-restore', report, { lastAttempt });
+    if (before.outcome === 'retry') return transient(order, before.message, lastAttempt);
+    if (before.outcome === 'failed')
+      return fail(
+        order,
+        `Nothing was restored: the backup of the current state failed (${before.reason})`,
+        before.detail,
+      );
+    return afterApply(
+      order,
+      instance,
+      driver,
+      target,
+      await driver.restore(target, source, report),
+      lastAttempt,
+    );
   }
 
   /** Delete: everything of the instance goes; the instance stays listed as deleted, with its orders. */
@@ -294,6 +385,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
         action: 'instance.deleted',
@@ -317,7 +409,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         return { outcome: 'skipped', why: order.status };
       const instance = (await findInstanceForProvisioning(db.pool, order.instanceId))!;
       const region = catalog.regions.find((r) => r.id === instance.spec.region);
-      const driver = region && deps.driverFor(region.driver);
+      const driver = region && deps.drivers.forRegion(region);
       if (!region || !driver) {
         return fail(
           order,
@@ -335,36 +427,74 @@ export function createReconciler(deps: ReconcilerDeps) {
       const secrets = order.type === 'delete' ? undefined : await secretsOf(instance);
       const desired = (spec: InstanceSpec): DesiredInstance =>
         desiredInstance(catalog, instance, spec, secrets!);
-      switch (order.type) {
-        case 'delete':
-          return remove(order, instance, driver, report, options.lastAttempt);
-        // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-        // with the new heap; storage and trusted sources change without a restart).
-        case 'create':
-        case 'scale':
-        case 'storage':
-        case 'trusted-sources':
-          return afterApply(
-            order,
-            instance,
-            secrets!,
-            await driver.apply(desired(instance.spec), report),
-            options.lastAttempt,
-          );
-        case 'restart':
-          return afterApply(
-            order,
-            instance,
-            secrets!,
-            await driver.restart(desired(instance.spec), report),
-            options.lastAttempt,
-          );
-        case 'upgrade':
-          return upgrade(order, instance, driver, desired, report, options.lastAttempt);
-        default:
-          return order.type satisfies never;
+      try {
+        return await reconcileOrder(order, instance, driver, desired, report, options.lastAttempt);
+      } catch (error) {
+        if (error instanceof PermanentOrderError) return fail(order, error.message, 'restore source missing');
+        throw error;
       }
     },
   };
+
+  async function reconcileOrder(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    desired: (spec: InstanceSpec) => DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const options = { lastAttempt };
+    switch (order.type) {
+      case 'delete':
+        return remove(order, instance, driver, report, options.lastAttempt);
+      // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
+      // with the new heap; storage and trusted sources change without a restart; retention and windows are the
+      // control plane's, and a backend keeps what it needs of them).
+      case 'create':
+      case 'scale':
+      case 'storage':
+      case 'trusted-sources':
+      case 'backup-policy': {
+        const target =
+          order.type === 'create'
+            ? await createDesired(order, desired(instance.spec))
+            : desired(instance.spec);
+        return afterApply(
+          order,
+          instance,
+          driver,
+          target,
+          await driver.apply(target, report),
+          options.lastAttempt,
+        );
+      }
+      case 'restart': {
+        const target = desired(instance.spec);
+        return afterApply(
+          order,
+          instance,
+          driver,
+          target,
+          await driver.restart(target, report),
+          options.lastAttempt,
+        );
+      }
+      case 'upgrade':
+        return upgrade(order, instance, driver, desired, report, options.lastAttempt);
+      case 'backup': {
+        const taken = await deps.backups.forOrder(order, instance, 'on-demand', report, options);
+        return stepDone(order, taken.outcome === 'done' ? { outcome: 'done' } : taken, options.lastAttempt);
+      }
+      case 'restore':
+        return restoreInPlace(order, instance, driver, desired(instance.spec), report, options.lastAttempt);
+      case 'realm-export':
+        return stepDone(order, await deps.realms.exportRealm(order, report), options.lastAttempt);
+      case 'realm-import':
+        return stepDone(order, await deps.realms.importRealm(order, report), options.lastAttempt);
+      default:
+        return order.type satisfies never;
+    }
+  }
 }
 export type Reconciler = ReturnType<typeof createReconciler>;

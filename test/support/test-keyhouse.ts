@@ -6,11 +6,16 @@ import type { DestinationStream } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
+import type { LocalDriverTestFaults } from '../../src/drivers/local/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
+  /**
+   * The scratch database's superuser URL: for tests that start parts of Keyhouse of their own beside it, and for
+   * instance databases of the local driver, which live on the same server.
+   */
+  databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
 };
@@ -31,6 +36,7 @@ export async function startTestKeyhouse(
   options: {
     now?: () => Date;
     localDriverTestFaults?: LocalDriverTestFaults;
+    backupSchedule?: boolean;
     /** Where the log lines go (at level info), for tests that read what Keyhouse logs. */
     logDestination?: DestinationStream;
   } = {},
@@ -49,9 +55,11 @@ export async function startTestKeyhouse(
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    backupSchedule: options.backupSchedule,
   });
   return {
     ...keyhouse,
+    databaseUrl: database.url,
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();

@@ -30,8 +30,8 @@ import {
   compareVersions,
   specAfter,
   type ChangeableInstance,
-  type InstanceSpec,
 } from '../../../src/orders/order-schemas';
+import type { InstanceSpec } from '../../../src/instances/instance-schemas';
 import { api, ApiError } from '../api/client';
 import { priceOfSpec } from '../api/pricing';
 import { keys } from '../api/queries';
@@ -64,6 +64,7 @@ const specOf = (instance: Instance): InstanceSpec => ({
   trustedSources: instance.trustedSources,
   region: instance.region,
   zone: instance.zone ?? '',
+  ...(instance.backups ? { backups: instance.backups } : {}),
 });
 
 const changeableOf = (instance: Instance): ChangeableInstance => ({
@@ -92,7 +93,7 @@ function RunningOrderLink({ error }: { error: unknown }) {
   return <Link to={`/orders/${id}`}>{t('changes.toRunning')}</Link>;
 }
 
-function PriceLines({ price }: { price: Price }) {
+export function PriceLines({ price }: { price: Price }) {
   const { t } = useTranslation();
   const format = useFormat();
   return (
@@ -107,7 +108,7 @@ function PriceLines({ price }: { price: Price }) {
  * A change dialog: the form, then (for changes that alter the price) a confirmation of the new price and the delta
  * with the wizard's "order with costs" wording. One Idempotency-Key per opened dialog: a double click orders once.
  */
-function ChangeModal(props: {
+export function ChangeModal(props: {
   id: string;
   instance: Instance;
   catalog: PublicCatalog;
@@ -243,7 +244,7 @@ function ChangeModal(props: {
   );
 }
 
-type DialogProps = { instance: Instance; catalog: PublicCatalog; onClose(): void };
+export type DialogProps = { instance: Instance; catalog: PublicCatalog; onClose(): void };
 
 function ScaleDialog({ instance, catalog, onClose }: DialogProps) {
   const { t } = useTranslation();
