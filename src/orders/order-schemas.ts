@@ -205,10 +205,12 @@ export const priceSchema = z.object({
 export const orderStepSchema = z.object({
   name: z.string(),
   status: z.enum(['running', 'done', 'failed']),
-  /** In English; `messageCode` and `messageParams` let the portal show it in the reader's language. */
+  /** In English; `messageParts` (code and parameters of each part, joined by "; ") let the portal show it in the
+   * reader's language. */
   message: z.string().optional(),
-  messageCode: z.string().optional(),
-  messageParams: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  messageParts: z
+    .array(z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) }))
+    .optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
 });

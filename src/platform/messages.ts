@@ -81,26 +81,73 @@ export const MESSAGES = {
   'ticket.orderUnknown': 'No order with this id in your organisation.',
   'ticket.instanceUnknown': 'No instance with this id in your organisation.',
 
-  // Steps of an order, as the status page lists them (src/orders/order-steps.ts): the reconciler's and the local
-  // driver's notes, word for word, so that each can pass its code instead of the text.
+  // Notes of an order's steps, as the status page lists them (src/orders/order-steps.ts): the reconciler's, the
+  // backups' and the drivers' (local, shared Keycloak). A note may have several parts, joined by "; ".
   'step.waitingForCapacity':
     'Region {{region}} is full ({{active}} of {{max}} instances); your order waits for capacity.',
   'step.capacityAvailable': 'capacity available',
-  'step.databaseCreated': '{{database}}: database created, role created',
-  'step.databaseExisted': '{{database}}: database existed, role existed',
+  'step.failedRetrying': 'Step {{step}} failed; it will be retried.',
+  'step.removed': 'removed',
+  'step.databaseCreated': '{{database}}: database created',
+  'step.databaseExisted': '{{database}}: database existed',
+  'step.databaseRestored': '{{database}}: database restored from backup {{backup}}',
+  'step.databaseDropped': '{{database}} dropped',
+  'step.scratchDatabasesDropped': 'dropped with {{databases}}',
+  'step.roleCreated': 'role created',
+  'step.roleExisted': 'role existed',
+  'step.homeUpToDate': 'up to date',
+  'step.homeCreated': 'home for Keycloak {{version}} created',
+  'step.ports': 'ports {{http}}/{{management}}',
+  'step.portsMoved': 'ports moved to {{http}}/{{management}} (old ones busy)',
+  'step.keycloakNotRunning': 'Keycloak was not running',
+  'step.keycloakStopped': 'Keycloak stopped',
+  'step.keycloakKilled': 'Keycloak killed (it did not stop in time)',
   'step.keycloakStarted': 'started (process group {{pid}})',
+  'step.keycloakRestarted': 'restarted with new settings (process group {{pid}})',
   'step.keycloakAdopted': 'adopted running process {{pids}}',
   'step.keycloakReady': 'ready after {{seconds}} s of apply',
+  'step.adminHandedOver': 'already handed over',
   'step.adminCreated': 'admin created',
   'step.adminExisted': 'admin existed',
+  'step.temporaryAdminDeleted': 'temporary admin deleted',
+  'step.realmAlreadyCreated': 'already created',
   'step.realmCreated': '{{realm}}: realm created',
   'step.realmExisted': '{{realm}}: realm existed',
-  'step.failedRetrying': 'Step {{step}} failed; it will be retried.',
+  'step.loginThroughEdge': 'the admin logged in through the edge',
+  'step.loginBehindEdge': 'this host is not a trusted source; login verified on the instance behind the edge',
+  'step.upgradePrepared': 'Keycloak {{version}} is ready to install',
+  'step.backupFile': 'pg_dump: {{file}} ({{kib}} KiB, sha256 {{sha256}}…)',
+  'step.upgradeCleanedUp': 'Keycloak {{version}} home removed; backup kept: {{file}}',
+  'step.rolledBack': 'Keycloak {{version}} home and the database restored from {{file}}',
+  'step.restoredBeside': 'restored beside the live database from {{backup}}',
+  'step.restoredSwapped': 'restored database switched in',
+  'step.restoredAlreadySwapped': 'restored database was switched in already',
+  'step.backupTaken': '{{backup}}: {{bytes}} bytes',
+  'step.realmExported': '{{realm}}: {{bytes}} bytes',
+  'step.realmExportedWithUsers': '{{realm}}: {{bytes}} bytes, {{users}} users',
+  'step.realmImported': '{{realm}} created',
+  'step.realmImportedWithUsers': '{{realm}} created with {{users}} users',
+  'step.realmImportedEarlier': '{{realm}} exists (imported by an earlier attempt)',
+  'step.keycloakUnreachable': 'Keycloak could not be reached; the step will be retried.',
 } as const satisfies Record<string, string>;
 
 export type MessageCode = keyof typeof MESSAGES;
 export type MessageParams = Record<string, string | number>;
 export type CodedMessage = { code: MessageCode; params: MessageParams };
+
+/** A note of an order's step: plain English (a URL, an error's own words), or coded parts joined by "; ". */
+export type StepMessage = string | CodedMessage | CodedMessage[];
+
+/** A coded message, e.g. `message('step.keycloakReady', { seconds: 48 })`. */
+export const message = (code: MessageCode, params: MessageParams = {}): CodedMessage => ({ code, params });
+
+/** The English text of a step's note. */
+export function renderStepMessage(note: StepMessage): string {
+  if (typeof note === 'string') return note;
+  return (Array.isArray(note) ? note : [note])
+    .map((part) => renderMessage(part.code, part.params))
+    .join('; ');
+}
 
 /** The English text of a message. */
 export function renderMessage(code: MessageCode, params: MessageParams = {}): string {

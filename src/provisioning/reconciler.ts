@@ -16,6 +16,7 @@ import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
+import { message, renderMessage, type StepMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import {
   generateInstanceSecrets,
@@ -115,14 +116,24 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (order.type === 'create') {
       const active = await countActiveInstances(db.pool, region.id, instance.id);
       if (active >= region.capacity.maxInstances) {
-        const message = `Region ${region.name} is full (${active} of ${region.capacity.maxInstances} instances); your order waits for capacity.`;
-        await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', message);
-        return { outcome: 'waiting', message };
+        const note = message('step.waitingForCapacity', {
+          region: region.name,
+          active,
+          max: region.capacity.maxInstances,
+        });
+        await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', note);
+        return { outcome: 'waiting', message: renderMessage(note.code, note.params) };
       }
     }
     await transitionOrder(db.pool, order.id, 'new', 'processing');
     if (order.steps.some((s) => s.name === 'waiting-for-capacity')) {
-      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'done', 'capacity available');
+      await recordOrderStep(
+        db.pool,
+        order.id,
+        'waiting-for-capacity',
+        'done',
+        message('step.capacityAvailable'),
+      );
     }
     return undefined;
   }
@@ -134,8 +145,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     desired: DesiredInstance,
     url: string,
   ) {
-    const report = (state: 'running' | 'done' | 'failed', message?: string) =>
-      recordOrderStep(db.pool, order.id, 'verify', state, message);
+    const report = (state: 'running' | 'done' | 'failed', note?: StepMessage) =>
+      recordOrderStep(db.pool, order.id, 'verify', state, note);
     await report('running');
     const check = await driver.verifyAdminLogin(desired, url);
     if (!check.ok) {

@@ -2,6 +2,8 @@
 // Code inside page.evaluate runs in the browser.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordOrderStep } from '../../src/orders/order-steps.js';
+import { message } from '../../src/platform/messages.js';
 import {
   expectAccessible,
   launchBrowser,
@@ -166,6 +168,22 @@ describe('the ordering wizard', () => {
         items: unknown[];
       };
       expect(profiles.items).toHaveLength(1);
+
+      // A step note as the driver records it (only the API role runs here; the note is what the local driver
+      // writes for its database step): the status page shows it, live, in the reader's language.
+      await recordOrderStep(portal.keyhouse.db.pool, orders.items[0]!.id, 'database', 'done', [
+        message('step.databaseCreated', { database: 'kc_0e2e0e2e' }),
+        message('step.roleCreated'),
+      ]);
+      await page
+        .getByText(
+          language === 'de'
+            ? 'kc_0e2e0e2e: Datenbank angelegt; Rolle angelegt'
+            : 'kc_0e2e0e2e: database created; role created',
+          { exact: true },
+        )
+        .waitFor();
+      await screenshot(page, `${language}-order-status-step-note`);
 
       // A new run of the wizard starts fresh (and with a new idempotency key).
       await page.getByRole('navigation').getByRole('link', { name: t.orderInstance }).click();

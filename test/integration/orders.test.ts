@@ -313,14 +313,26 @@ describe('step messages', () => {
         name: 'keycloak-ready',
         status: 'done',
         message: 'ready after 48 s of apply',
-        messageCode: 'step.keycloakReady',
-        messageParams: { seconds: 48 },
+        messageParts: [{ code: 'step.keycloakReady', params: { seconds: 48 } }],
       }),
     ]);
+    // A note of several parts: the English joined by "; ", each part with its code.
+    await recordOrderStep(keyhouse.db.pool, placed.id, 'database', 'done', [
+      { code: 'step.databaseCreated', params: { database: 'kc_1a2b3c4d' } },
+      { code: 'step.roleExisted', params: {} },
+    ]);
+    expect((await steps())[1]).toMatchObject({
+      name: 'database',
+      message: 'kc_1a2b3c4d: database created; role existed',
+      messageParts: [
+        { code: 'step.databaseCreated', params: { database: 'kc_1a2b3c4d' } },
+        { code: 'step.roleExisted', params: {} },
+      ],
+    });
     await recordOrderStep(keyhouse.db.pool, placed.id, 'keycloak-ready', 'running', 'retrying after a crash');
     const [step] = await steps();
     expect(step).toMatchObject({ status: 'running', message: 'retrying after a crash' });
-    expect(step).not.toHaveProperty('messageCode');
+    expect(step).not.toHaveProperty('messageParts');
   });
 });
 

@@ -1,3 +1,4 @@
+import { MESSAGES, renderMessage, type MessageCode } from '../../src/platform/messages';
 import i18n, { currentLanguage } from './i18n';
 
 /** A message of the API or of a shared schema: English text, and its code with parameters (src/platform/messages.ts). */
@@ -15,4 +16,22 @@ export function localizeMessage({ message, code, params = {} }: LocalizableMessa
     words.range = i18n.t(`sourceRanges.${params.rangeKind}`, { defaultValue: i18n.t('sourceRanges.other') });
   }
   return i18n.t(code, { ns: 'messages', keySeparator: false, defaultValue: message, ...words });
+}
+
+/**
+ * A step's note in the reader's language: its coded parts each translated and joined by "; " (as the server joins
+ * the English text), or the English text as sent when it has no parts (a URL, an error's own words).
+ */
+export function localizeStepMessage(
+  message: string,
+  parts: { code: string; params: Record<string, string | number> }[] | undefined,
+): string {
+  if (!parts?.length || currentLanguage() === 'en') return message;
+  // A code this portal does not know (a newer server): the English text as a whole rather than half of it.
+  if (!parts.every((part) => part.code in MESSAGES)) return message;
+  return parts
+    .map(({ code, params }) =>
+      localizeMessage({ message: renderMessage(code as MessageCode, params), code, params }),
+    )
+    .join('; ');
 }

@@ -34,7 +34,7 @@ import {
   SimpleTable,
 } from '../components/ui';
 import { useFormat } from '../format';
-import { localizeMessage } from '../messages';
+import { localizeStepMessage } from '../messages';
 
 const TERMINAL: OrderStatus[] = ['done', 'failed'];
 
@@ -238,11 +238,7 @@ export default function OrderStatusPage() {
                         {t(`steps.${step.name}`, { defaultValue: step.name })}
                         {step.message && (
                           <div className="kh-muted">
-                            {localizeMessage({
-                              message: step.message,
-                              code: step.messageCode,
-                              params: step.messageParams,
-                            })}
+                            {localizeStepMessage(step.message, step.messageParts)}
                           </div>
                         )}
                       </span>,
