@@ -135,7 +135,15 @@ export async function updateInstanceRuntime(db: Queryable, instanceId: string, r
   );
 }
 
-/** Instances a region counts against its capacity: everything not deleted or failed. */
+/**
+ * Serialises the capacity checks of a region until the transaction ends: whoever counts the region's instances and
+ * then takes a place holds it, so two workers never both see the last free place.
+ */
+export async function lockRegionCapacity(tx: Queryable, region: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('region-capacity:' || $1, 0))`, [region]);
+}
+
+/** Instances a region counts against its capacity: running ones, and those an order is provisioning. */
 export async function countActiveInstances(
   db: Queryable,
   region: string,

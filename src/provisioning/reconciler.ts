@@ -8,6 +8,7 @@ import type { ApplyResult, DesiredInstance, Driver, StepReporter } from '../driv
 import {
   countActiveInstances,
   findInstanceForProvisioning,
+  lockRegionCapacity,
   storeSecretsOnce,
   updateInstanceRuntime,
   type ProvisioningView,
@@ -113,19 +114,26 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome | undefined> {
     if (order.status !== 'new') return undefined;
     const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
-    if (order.type === 'create') {
-      const active = await countActiveInstances(db.pool, region.id, instance.id);
-      if (active >= region.capacity.maxInstances) {
-        const note = message('step.waitingForCapacity', {
-          region: region.name,
-          active,
-          max: region.capacity.maxInstances,
-        });
-        await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', note);
-        return { outcome: 'waiting', message: renderMessage(note.code, note.params) };
+    // Count and take the place in one transaction under the region's lock: workers starting orders of two
+    // instances at once (each under its own instance lock) would otherwise both see the last free place.
+    const full = await db.transaction(async (tx) => {
+      if (order.type === 'create') {
+        await lockRegionCapacity(tx, region.id);
+        const active = await countActiveInstances(tx, region.id, instance.id);
+        if (active >= region.capacity.maxInstances) return { active };
       }
+      await transitionOrder(tx, order.id, 'new', 'processing');
+      return undefined;
+    });
+    if (full) {
+      const note = message('step.waitingForCapacity', {
+        region: region.name,
+        active: full.active,
+        max: region.capacity.maxInstances,
+      });
+      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', note);
+      return { outcome: 'waiting', message: renderMessage(note.code, note.params) };
     }
-    await transitionOrder(db.pool, order.id, 'new', 'processing');
     if (order.steps.some((s) => s.name === 'waiting-for-capacity')) {
       await recordOrderStep(
         db.pool,
