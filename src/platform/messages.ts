@@ -58,6 +58,30 @@ export const MESSAGES = {
   'order.newerVersion': 'upgrades go to a newer version than {{version}}',
   'order.confirmName': "type the instance's name {{name}} to confirm",
 
+  // Backups, restores, realm export and import (src/backups).
+  'backup.retention': 'a whole number of nightly backups from {{min}} to {{max}}',
+  'backup.retentionAtLeast': 'at least {{min}} nightly backups',
+  'backup.retentionAtMost': 'at most {{max}} nightly backups',
+  'backup.timeZone': 'an IANA time zone such as Europe/Berlin',
+  'backup.windowGap':
+    'the maintenance window (2.5 h) must start at least 2.5 h after the backup window (2 h) ends and end at least ' +
+    '2.5 h before it starts',
+  'backup.id': "the id of one of the instance's backups",
+  'backup.unknown': 'No backup with this id for this instance.',
+  'backup.notDone': 'This backup is {{status}}; only finished backups restore.',
+  'backup.publicKey': 'an ASCII-armored OpenPGP public key',
+  'backup.keyUnreadable': 'not a readable OpenPGP key: {{reason}}',
+  'backup.keyPrivate': 'this is a private key; upload only the public key',
+  'backup.keyCannotEncrypt': 'the key cannot encrypt (revoked, expired or no encryption subkey): {{reason}}',
+  'backup.keyTooLarge': 'the key is larger than {{max}} characters in its standard armor',
+  'restore.sourceUnknown': 'No instance with this id in your organisation.',
+  'restore.nodeSize': 'a restore needs the same or a larger node size than {{nodeSize}}',
+  'restore.storage': 'a restore needs at least the {{storageGb}} GB of the source',
+  'restore.version': 'the backup was taken with Keycloak {{version}}; choose that version or a newer one',
+  'realm.name': 'letters, digits, dots, dashes and underscores, starting with a letter or digit',
+  'realm.exportOrderId': 'the id of a finished realm-export order',
+  'realm.exportUnknown': 'No finished realm export with this order id in your organisation.',
+
   // Trusted sources (src/access/trusted-sources.ts).
   'sources.list': 'a list of IPv4/IPv6 addresses or CIDR ranges',
   'sources.atLeastOne': 'Allow at least one source: until then nobody can reach the instance.',

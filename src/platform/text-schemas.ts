@@ -19,6 +19,16 @@ export function isPlainText(text: string, options: { multiline?: boolean } = {})
   return !control.test(text) && !LONE_SURROGATE.test(text);
 }
 
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
+
+/**
+ * Text from elsewhere (a key's user ids, a library's error message) made fit to show and store: control characters
+ * become U+FFFD. Lone surrogates cannot occur in text decoded from bytes.
+ */
+export function plainText(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, '\ufffd');
+}
+
 /** True for text PostgreSQL can store as text or in JSON: no NUL, no lone surrogate. */
 export function fitsPostgres(text: string): boolean {
   return !text.includes('\u0000') && !LONE_SURROGATE.test(text);

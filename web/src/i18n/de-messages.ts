@@ -52,6 +52,35 @@ export const deMessages = {
   'order.newerVersion': 'ein Upgrade geht auf eine neuere Version als {{version}}',
   'order.confirmName': 'geben Sie zur Bestätigung den Namen der Instanz {{name}} ein',
 
+  'backup.retention': 'eine ganze Zahl nächtlicher Sicherungen von {{min}} bis {{max}}',
+  'backup.retentionAtLeast': 'mindestens {{min}} nächtliche Sicherungen',
+  'backup.retentionAtMost': 'höchstens {{max}} nächtliche Sicherungen',
+  'backup.timeZone': 'eine IANA-Zeitzone wie Europe/Berlin',
+  'backup.windowGap':
+    'das Wartungsfenster (2,5 h) muss mindestens 2,5 h nach dem Ende des Sicherungsfensters (2 h) beginnen und ' +
+    'mindestens 2,5 h vor dessen Beginn enden',
+  'backup.id': 'die ID einer Sicherung dieser Instanz',
+  'backup.unknown': 'Diese Instanz hat keine Sicherung mit dieser ID.',
+  'backup.notDone':
+    'Diese Sicherung ist im Zustand {{status}}; nur abgeschlossene Sicherungen lassen sich wiederherstellen.',
+  'backup.publicKey': 'ein öffentlicher OpenPGP-Schlüssel im ASCII-Format',
+  'backup.keyUnreadable': 'kein lesbarer OpenPGP-Schlüssel: {{reason}}',
+  'backup.keyPrivate': 'das ist ein privater Schlüssel; laden Sie nur den öffentlichen hoch',
+  'backup.keyCannotEncrypt':
+    'mit dem Schlüssel lässt sich nicht verschlüsseln (widerrufen, abgelaufen oder ohne Verschlüsselungs-Unterschlüssel): {{reason}}',
+  'backup.keyTooLarge': 'der Schlüssel hat im Standard-ASCII-Format mehr als {{max}} Zeichen',
+  'restore.sourceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
+  'restore.nodeSize':
+    'eine Wiederherstellung braucht dieselbe oder eine größere Knotengröße als {{nodeSize}}',
+  'restore.storage': 'eine Wiederherstellung braucht mindestens die {{storageGb}} GB der Quelle',
+  'restore.version':
+    'die Sicherung stammt von Keycloak {{version}}; wählen Sie diese oder eine neuere Version',
+  'realm.name':
+    'Buchstaben, Ziffern, Punkte, Binde- und Unterstriche, beginnend mit einem Buchstaben oder einer Ziffer',
+  'realm.exportOrderId': 'die ID eines abgeschlossenen Realm-Export-Auftrags',
+  'realm.exportUnknown':
+    'In Ihrer Organisation gibt es keinen abgeschlossenen Realm-Export mit dieser Auftrags-ID.',
+
   'sources.list': 'eine Liste von IPv4-/IPv6-Adressen oder CIDR-Bereichen',
   'sources.atLeastOne': 'Erlauben Sie mindestens eine Quelle: bis dahin erreicht niemand die Instanz.',
   'sources.atMost': 'Höchstens {{max}} vertrauenswürdige Quellen.',
