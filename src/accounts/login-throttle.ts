@@ -10,7 +10,8 @@ import type { Database, Queryable } from '../db/database.js';
  *   but an address without failures may still try, so failures from elsewhere cannot lock the owner out.
  *
  * Checking and counting are one step: `reserve` takes the rows' locks, decides, and counts the attempt as a failure
- * before the password is checked; `release` takes the count back when the password was right. Parallel attempts
+ * before the password is checked; `release` takes the count back when the password was right (and `giveBack` when
+ * the password was right but the second factor is still to come). Parallel attempts
  * therefore queue on the row locks and each sees the counts of those before it.
  */
 export type LoginThrottleLimits = {
@@ -112,6 +113,15 @@ export function createLoginThrottle(limits: LoginThrottleLimits) {
         `WITH cleared AS (DELETE FROM login_failures WHERE key = ANY($1::text[]))
          UPDATE login_failures SET failures = greatest(failures - 1, 0) WHERE key = $2`,
         [[keys.account, keys.pair], keys.address],
+      );
+    },
+
+    /** The attempt was neither a failure nor a sign-in (the second factor is still to come): its count goes back. */
+    async giveBack(db: Queryable, attempt: LoginAttempt): Promise<void> {
+      const keys = keysOf(attempt);
+      await db.query(
+        'UPDATE login_failures SET failures = greatest(failures - 1, 0) WHERE key = ANY($1::text[])',
+        [[keys.account, keys.address, keys.pair]],
       );
     },
 

@@ -12,10 +12,17 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ValidationError } from '../platform/errors.js';
 import { fieldErrorsOf } from '../platform/field-errors.js';
-import { authenticateRequest, authorizeRequest, isBrokerPath, type Authenticator } from './auth-guard.js';
+import {
+  authenticateRequest,
+  authorizeRequest,
+  hideOperatorRoutes,
+  isBrokerPath,
+  sendNoRoute,
+  type Authenticator,
+} from './auth-guard.js';
 import { answerClientError } from './client-errors.js';
 import { completeOpenApiDocument } from './openapi-examples.js';
-import { frameworkProblemOf, handleError, pathOf, sendProblem } from './problem.js';
+import { frameworkProblemOf, handleError } from './problem.js';
 
 /** How field errors name the part of the request they are in; the body's fields carry no prefix. */
 const PART_PREFIX: Record<string, string | undefined> = {
@@ -74,14 +81,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, {
-      status: 404,
-      type: 'not-found',
-      title: 'Not found',
-      detail: `No route ${request.method} ${pathOf(request.url)}.`,
-    }),
-  );
+  app.setNotFoundHandler(sendNoRoute);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -118,6 +118,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   // Who asks and whether they may, before anything of the request is read: a body, a query or a path id is only
   // parsed and validated for a caller who is allowed to send it.
   app.addHook('onRequest', authenticateRequest(options.authenticator));
+  app.addHook('onRequest', hideOperatorRoutes);
   app.addHook('onRequest', authorizeRequest);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
+import {
+  adminSourcesSchema,
+  isWithinSources,
+  trustedSourcesSchema,
+  type SourcePolicy,
+} from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { coded, codedIssue } from '../platform/messages.js';
 import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
@@ -28,6 +33,7 @@ export const orderTypeSchema = z.enum([
   'scale',
   'storage',
   'trusted-sources',
+  'admin-sources',
   'restart',
   'upgrade',
   'delete',
@@ -67,6 +73,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       nodeSize: z.enum(ids(catalog.nodeSizes)),
       storageGb: storageGbSchema(catalog.storage),
       trustedSources: z.array(z.string().max(64)).max(200),
+      /** Sources that may also use /admin/ and the admin REST API; absent or null: all trusted sources. */
+      adminSources: z.array(z.string().max(64)).max(200).nullable().optional(),
       region: z.enum(ids(catalog.regions)),
       zone: z.string().max(63).optional(),
       billingProfileId: z.uuid(coded('billing.profileId')).optional(),
@@ -98,11 +106,19 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
           ctx.addIssue({ ...issue, code: 'custom', path: ['trustedSources', ...issue.path] });
         }
       }
+      let adminSources: string[] | null = null;
+      if (order.adminSources && sources.success) {
+        const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
+        if (admins.success) adminSources = admins.data;
+        for (const issue of admins.error?.issues ?? []) {
+          ctx.addIssue({ code: 'custom', path: ['adminSources', ...issue.path], message: issue.message });
+        }
+      }
       if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
         ctx.addIssue(codedIssue('billing.oneProfile', {}, ['billingProfileId']));
       }
       checkTerms(catalog, order.acceptTerms.version, ctx);
-      return { ...order, zone, trustedSources: sources.success ? sources.data : [] };
+      return { ...order, zone, trustedSources: sources.success ? sources.data : [], adminSources };
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
@@ -146,7 +162,30 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         coded('storage.onlyGrows', { current: instance.spec.storageGb }),
       ),
     }),
-    z.strictObject({ type: z.literal('trusted-sources'), trustedSources: trustedSourcesSchema(region) }),
+    z.strictObject({
+      type: z.literal('trusted-sources'),
+      trustedSources: trustedSourcesSchema(region).superRefine((trusted, ctx) => {
+        const outside = (instance.spec.adminSources ?? []).filter(
+          (admin) => !isWithinSources(admin, trusted),
+        );
+        if (outside.length) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `The admin sources ${outside.join(', ')} would not be within these trusted sources; change the admin sources first.`,
+          });
+        }
+      }),
+    }),
+    z.strictObject({
+      type: z.literal('admin-sources'),
+      /** null: back to "all trusted sources". */
+      adminSources: adminSourcesSchema(region, instance.spec.trustedSources)
+        .nullable()
+        .refine(
+          (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
+          'the instance already has exactly these admin sources',
+        ),
+    }),
     z.strictObject({ type: z.literal('restart') }),
     z.strictObject({
       type: z.literal('upgrade'),
@@ -180,6 +219,8 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, storageGb: change.storageGb };
     case 'trusted-sources':
       return { ...spec, trustedSources: change.trustedSources };
+    case 'admin-sources':
+      return { ...spec, adminSources: change.adminSources };
     case 'upgrade':
       return { ...spec, version: change.version };
     case 'backup-policy':
@@ -216,6 +257,14 @@ export const orderStepSchema = z.object({
 });
 export type OrderStep = z.infer<typeof orderStepSchema>;
 
+/** An earlier attempt of an order that a provider operator retried: what the customer saw fail. */
+export const orderAttemptSchema = z.object({
+  attempt: z.int(),
+  failureReason: z.string().nullable(),
+  finishedAt: z.string(),
+});
+export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
+
 export const orderSchema = z.object({
   id: z.uuid(),
   type: orderTypeSchema,
@@ -230,6 +279,9 @@ export const orderSchema = z.object({
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
   failureReason: z.string().nullable(),
+  /** 1, and one more for each retry by the provider's operators. */
+  attempt: z.int().min(1),
+  previousAttempts: z.array(orderAttemptSchema),
   billingProfileId: z.uuid(),
   termsVersion: z.string().nullable(),
   createdAt: z.string(),

@@ -181,6 +181,7 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
             nodeSize: request.nodeSize,
             storageGb: request.storageGb,
             trustedSources: request.trustedSources,
+            adminSources: request.adminSources,
             region: request.region,
             zone: request.zone,
           };

@@ -98,6 +98,7 @@ export function createInstanceQueries(
         ...(instance.url ? { dashboard_url: `${instance.url}/admin/master/console/` } : {}),
         parameters: {
           trustedSources: spec.trustedSources,
+          adminSources: spec.adminSources,
           storageGb: spec.storageGb,
           region: spec.region,
           zone: spec.zone,

@@ -73,6 +73,7 @@ export function createProvisioning(ctx: OsbContext) {
         nodeSize,
         storageGb: params.storageGb ?? catalog.storage.minGb,
         trustedSources: params.trustedSources,
+        adminSources: params.adminSources,
         region: params.region ?? catalog.regions[0]!.id,
         zone: params.zone,
         billingProfileId: BILLING_PROFILE_TO_BE_CHOSEN,

@@ -1,4 +1,4 @@
-import { trustedSourcesSchema } from '../access/trusted-sources.js';
+import { adminSourcesSchema, trustedSourcesSchema } from '../access/trusted-sources.js';
 import type { ChangeOrderRequest } from '../orders/order-schemas.js';
 import { findRunningOrder } from '../orders/order-store.js';
 import { answer, asyncRequired, concurrency, describeIssues, refuse, type OsbAnswer } from './osb-answers.js';
@@ -8,7 +8,7 @@ import * as store from './osb-store.js';
 
 /**
  * PATCH /v2/service_instances/:id — a new plan is a scale order; `storageGb` a storage order (grow only);
- * `trustedSources` a trusted-sources order; `version` an upgrade order. One change per request, so the platform
+ * `trustedSources` a trusted-sources order; `adminSources` an admin-sources order; `version` an upgrade order. One change per request, so the platform
  * can follow it; the order, the mapping's last operation and the audit event are written in one transaction.
  */
 export function createUpdates(ctx: OsbContext) {
@@ -57,6 +57,18 @@ export function createUpdates(ctx: OsbContext) {
         }
         const same = [...canonical.data].sort().join(',') === [...spec.trustedSources].sort().join(',');
         if (!same) changes.push({ type: 'trusted-sources', trustedSources: canonical.data });
+      }
+      if (params.adminSources !== undefined) {
+        const region = catalog.regions.find((r) => r.id === spec.region)!;
+        const admins = adminSourcesSchema(region, spec.trustedSources)
+          .nullable()
+          .safeParse(params.adminSources);
+        if (!admins.success) {
+          return refuse(400, describeIssues(admins.error.issues, 'parameters.adminSources'));
+        }
+        if (JSON.stringify(admins.data) !== JSON.stringify(spec.adminSources)) {
+          changes.push({ type: 'admin-sources', adminSources: admins.data });
+        }
       }
       if (params.version !== undefined && params.version !== spec.version) {
         changes.push({ type: 'upgrade', version: params.version });

@@ -33,6 +33,9 @@ export const MESSAGES = {
   // Accounts.
   'account.email': 'an e-mail address such as anna@example.com',
   'account.invitationToken': 'the token part of an invitation link',
+  'account.linkToken': 'the token part of the link from the e-mail',
+  'account.totpCode': 'the six digits your authenticator app shows',
+  'account.recoveryCode': 'a recovery code such as k7m2q-x9d4w',
 
   // Billing.
   'billing.postalCode': 'a postal code of 2 to 11 letters and digits',
@@ -100,6 +103,9 @@ export const MESSAGES = {
   'sources.rangeLocal':
     '"{{entry}}" is {{range}}; this region accepts only public unicast, loopback or private addresses.',
   'sources.repeated': '"{{entry}}" repeats entry {{first}}.',
+  'sources.adminAtMost': 'At most {{max}} admin sources.',
+  'sources.adminNotTrusted':
+    '"{{entry}}" is not within the trusted sources; an admin source must be allowed to connect first.',
 
   // Support.
   'ticket.orderUnknown': 'No order with this id in your organisation.',

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -37,6 +37,9 @@ export async function startTestKeyhouse(
     now?: () => Date;
     localDriverTestFaults?: LocalDriverTestFaults;
     backupSchedule?: boolean;
+    mail?: Parameters<typeof createKeyhouse>[0]['mail'];
+    /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
+    logger?: Logger;
     /** Where the log lines go (at level info), for tests that read what Keyhouse logs. */
     logDestination?: DestinationStream;
   } = {},
@@ -49,12 +52,15 @@ export async function startTestKeyhouse(
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: options.logDestination
-      ? createLogger({ level: 'info', destination: options.logDestination })
-      : createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger:
+      options.logger ??
+      (options.logDestination
+        ? createLogger({ level: 'info', destination: options.logDestination })
+        : createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' })),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    mail: options.mail,
     backupSchedule: options.backupSchedule,
   });
   return {
@@ -63,6 +69,8 @@ export async function startTestKeyhouse(
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();
+      // HAProxy outlives Keyhouse by design; a test's data dir takes its HAProxy with it.
+      await keyhouse.edge?.stopHaproxy();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

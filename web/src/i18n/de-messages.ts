@@ -29,6 +29,9 @@ export const deMessages = {
 
   'account.email': 'eine E-Mail-Adresse wie anna@example.com',
   'account.invitationToken': 'der Schlüssel aus einem Einladungslink',
+  'account.linkToken': 'der Schlüssel aus dem Link der E-Mail',
+  'account.totpCode': 'die sechs Ziffern, die Ihre Authenticator-App zeigt',
+  'account.recoveryCode': 'ein Wiederherstellungscode wie k7m2q-x9d4w',
 
   'billing.postalCode': 'eine Postleitzahl aus 2 bis 11 Buchstaben und Ziffern',
   'billing.country': 'ein Ländercode nach ISO 3166 wie DE',
@@ -101,6 +104,9 @@ export const deMessages = {
   'sources.rangeLocal':
     '„{{entry}}“ ist {{range}}; diese Region akzeptiert nur öffentliche Unicast-, Loopback- oder private Adressen.',
   'sources.repeated': '„{{entry}}“ wiederholt Eintrag {{first}}.',
+  'sources.adminAtMost': 'Höchstens {{max}} Admin-Quellen.',
+  'sources.adminNotTrusted':
+    '„{{entry}}“ liegt nicht in den vertrauenswürdigen Quellen; eine Admin-Quelle muss sich zuerst verbinden dürfen.',
 
   'ticket.orderUnknown': 'In Ihrer Organisation gibt es keinen Auftrag mit dieser ID.',
   'ticket.instanceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
