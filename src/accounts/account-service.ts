@@ -4,7 +4,6 @@ import type { Database, Queryable } from '../db/database.js';
 import {
   ConflictError,
   NotFoundError,
-  RateLimitedError,
   UnauthenticatedError,
   UnprocessableError,
 } from '../platform/errors.js';
@@ -29,7 +28,7 @@ import type {
 } from './account-schemas.js';
 import * as store from './account-store.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password-hashing.js';
-import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE } from './login-throttle.js';
+import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, rateLimitedError } from './login-throttle.js';
 import type { Actor, Principal } from './roles.js';
 import { csrfTokenOf, newSecret, sha256Hex } from './secret-tokens.js';
 import { twoFactorRequiredError, type TwoFactorService } from './two-factor-service.js';
@@ -187,11 +186,7 @@ export function createAccountService({ db, now, twoFactor, secretBox }: AccountS
           outcome: 'failure',
           details: { reason: 'rate-limited', limitedBy: verdict.limitedBy },
         });
-        const minutes = Math.ceil(verdict.retryAfterSeconds / 60);
-        throw new RateLimitedError(
-          `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-          verdict.retryAfterSeconds,
-        );
+        throw rateLimitedError(verdict.retryAfterSeconds);
       }
 
       const user = await store.findUserByEmail(db.pool, request.email);

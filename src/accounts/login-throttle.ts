@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
+import { RateLimitedError } from '../platform/errors.js';
 
 /**
  * The login limit, in PostgreSQL (table login_failures) so that it holds across every API process. Three counters
@@ -25,6 +26,15 @@ export const DEFAULT_LOGIN_THROTTLE: LoginThrottleLimits = {
   failuresPerAccount: 5,
   failuresPerAddress: 20,
 };
+
+/** The refusal of an attempt over the limit: 429 with Retry-After. */
+export function rateLimitedError(retryAfterSeconds: number): RateLimitedError {
+  const minutes = Math.ceil(retryAfterSeconds / 60);
+  return new RateLimitedError(
+    `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+    retryAfterSeconds,
+  );
+}
 
 export type LoginAttempt = { email: string; address: string; now: Date };
 

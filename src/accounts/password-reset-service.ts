@@ -8,7 +8,7 @@ import type { PasswordResetConfirm, PasswordResetRequest } from './account-schem
 import * as accounts from './account-store.js';
 import { hashPassword } from './password-hashing.js';
 import type { Actor } from './roles.js';
-import { insertPasswordReset, lockPasswordReset, spendPasswordResets } from './password-reset-store.js';
+import { findPasswordReset, insertPasswordReset, spendPasswordResets } from './password-reset-store.js';
 import { newSecret, sha256Hex } from './secret-tokens.js';
 
 /**
@@ -17,6 +17,27 @@ import { newSecret, sha256Hex } from './secret-tokens.js';
  * it reaches Keyhouse only in the body of the confirming POST, so no request log ever holds it.
  */
 const PASSWORD_RESET_MINUTES = 30;
+
+/** The reset of a link, if it can still be used; otherwise the refusal for the person holding the link. */
+function usable<T extends { expired: boolean; used: boolean }>(reset: T | undefined): T {
+  if (!reset) {
+    throw new UnprocessableError('This reset link is not valid. Ask for a new one.', {
+      reason: 'reset-link-unknown',
+    });
+  }
+  if (reset.used) {
+    throw new UnprocessableError('This reset link was used already. Ask for a new one.', {
+      reason: 'reset-link-used',
+    });
+  }
+  if (reset.expired) {
+    throw new UnprocessableError(
+      `This reset link expired (it is valid ${PASSWORD_RESET_MINUTES} minutes). Ask for a new one.`,
+      { reason: 'reset-link-expired' },
+    );
+  }
+  return reset;
+}
 
 export function createPasswordResetService({
   db,
@@ -74,27 +95,16 @@ export function createPasswordResetService({
       });
     },
 
-    /** Sets the new password; the token is spent, every session of the user ends. */
+    /**
+     * Sets the new password; the token is spent, every session of the user ends. The token is checked before the
+     * password is hashed (a made-up token costs no argon2 run) and again under the lock.
+     */
     async confirm(actor: Actor, request: PasswordResetConfirm): Promise<void> {
+      const tokenHash = sha256Hex(request.token);
+      usable(await findPasswordReset(db.pool, tokenHash, now()));
       const passwordHash = await hashPassword(request.password);
       await db.transaction(async (tx) => {
-        const reset = await lockPasswordReset(tx, sha256Hex(request.token), now());
-        if (!reset) {
-          throw new UnprocessableError('This reset link is not valid. Ask for a new one.', {
-            reason: 'reset-link-unknown',
-          });
-        }
-        if (reset.used) {
-          throw new UnprocessableError('This reset link was used already. Ask for a new one.', {
-            reason: 'reset-link-used',
-          });
-        }
-        if (reset.expired) {
-          throw new UnprocessableError(
-            `This reset link expired (it is valid ${PASSWORD_RESET_MINUTES} minutes). Ask for a new one.`,
-            { reason: 'reset-link-expired' },
-          );
-        }
+        const reset = usable(await findPasswordReset(tx, tokenHash, now(), { forUpdate: true }));
         const { userId } = reset;
         await spendPasswordResets(tx, userId, now());
         await accounts.updatePasswordHash(tx, userId, passwordHash);

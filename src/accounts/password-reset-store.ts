@@ -12,16 +12,20 @@ export async function insertPasswordReset(
   );
 }
 
-/** Locks the reset of this token until the end of the transaction, so two confirmations cannot both use it. */
-export async function lockPasswordReset(
+/**
+ * The reset of this token; `forUpdate` locks it until the end of the transaction, so two confirmations cannot both
+ * use it.
+ */
+export async function findPasswordReset(
   db: Queryable,
   tokenHash: string,
   now: Date,
+  options: { forUpdate?: boolean } = {},
 ): Promise<{ id: string; userId: string; expired: boolean; used: boolean } | undefined> {
   const { rows } = await db.query<{ id: string; userId: string; expired: boolean; used: boolean }>(
     `SELECT r.id, r.user_id AS "userId", r.expires_at <= $2 AS expired, r.used_at IS NOT NULL AS used
        FROM password_resets r JOIN users u ON u.id = r.user_id
-      WHERE r.token_hash = $1 AND u.removed_at IS NULL FOR UPDATE OF r`,
+      WHERE r.token_hash = $1 AND u.removed_at IS NULL${options.forUpdate ? ' FOR UPDATE OF r' : ''}`,
     [tokenHash, now],
   );
   return rows[0];

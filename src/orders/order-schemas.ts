@@ -111,7 +111,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
         const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
         if (admins.success) adminSources = admins.data;
         for (const issue of admins.error?.issues ?? []) {
-          ctx.addIssue({ code: 'custom', path: ['adminSources', ...issue.path], message: issue.message });
+          // The entry's own code and parameters travel along (`params`).
+          ctx.addIssue({ ...issue, code: 'custom', path: ['adminSources', ...issue.path] });
         }
       }
       if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
@@ -169,10 +170,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
           (admin) => !isWithinSources(admin, trusted),
         );
         if (outside.length) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `The admin sources ${outside.join(', ')} would not be within these trusted sources; change the admin sources first.`,
-          });
+          ctx.addIssue(codedIssue('sources.adminOutside', { sources: outside.join(', ') }));
         }
       }),
     }),
@@ -183,7 +181,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .nullable()
         .refine(
           (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
-          'the instance already has exactly these admin sources',
+          coded('sources.adminUnchanged'),
         ),
     }),
     z.strictObject({ type: z.literal('restart') }),

@@ -36,6 +36,8 @@ export const MESSAGES = {
   'account.linkToken': 'the token part of the link from the e-mail',
   'account.totpCode': 'the six digits your authenticator app shows',
   'account.recoveryCode': 'a recovery code such as k7m2q-x9d4w',
+  'account.totpCodeWrong': 'This code is wrong or expired; enter the code your app shows now.',
+  'account.passwordWrong': 'The password is wrong.',
 
   // Billing.
   'billing.postalCode': 'a postal code of 2 to 11 letters and digits',
@@ -104,6 +106,9 @@ export const MESSAGES = {
     '"{{entry}}" is {{range}}; this region accepts only public unicast, loopback or private addresses.',
   'sources.repeated': '"{{entry}}" repeats entry {{first}}.',
   'sources.adminAtMost': 'At most {{max}} admin sources.',
+  'sources.adminOutside':
+    'The admin sources {{sources}} would not be within these trusted sources; change the admin sources first.',
+  'sources.adminUnchanged': 'the instance already has exactly these admin sources',
   'sources.adminNotTrusted':
     '"{{entry}}" is not within the trusted sources; an admin source must be allowed to connect first.',
 

@@ -42,7 +42,7 @@ export const ticketDetailSchema = ticketSchema.extend({ replies: z.array(ticketR
 export type TicketDetail = z.infer<typeof ticketDetailSchema>;
 
 export const ticketReplyInputSchema = z.strictObject({
-  message: z.string().trim().min(1, 'required').max(10_000),
+  message: textSchema({ max: 10_000, multiline: true }),
 });
 
 /** An operator's reply may set the status at once (default: waiting for the customer). */

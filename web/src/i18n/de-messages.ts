@@ -32,6 +32,9 @@ export const deMessages = {
   'account.linkToken': 'der Schlüssel aus dem Link der E-Mail',
   'account.totpCode': 'die sechs Ziffern, die Ihre Authenticator-App zeigt',
   'account.recoveryCode': 'ein Wiederherstellungscode wie k7m2q-x9d4w',
+  'account.totpCodeWrong':
+    'Dieser Code ist falsch oder abgelaufen; geben Sie den Code ein, den Ihre App jetzt zeigt.',
+  'account.passwordWrong': 'Das Passwort ist falsch.',
 
   'billing.postalCode': 'eine Postleitzahl aus 2 bis 11 Buchstaben und Ziffern',
   'billing.country': 'ein Ländercode nach ISO 3166 wie DE',
@@ -105,6 +108,9 @@ export const deMessages = {
     '„{{entry}}“ ist {{range}}; diese Region akzeptiert nur öffentliche Unicast-, Loopback- oder private Adressen.',
   'sources.repeated': '„{{entry}}“ wiederholt Eintrag {{first}}.',
   'sources.adminAtMost': 'Höchstens {{max}} Admin-Quellen.',
+  'sources.adminOutside':
+    'Die Admin-Quellen {{sources}} lägen nicht mehr in diesen vertrauenswürdigen Quellen; ändern Sie zuerst die Admin-Quellen.',
+  'sources.adminUnchanged': 'die Instanz hat bereits genau diese Admin-Quellen',
   'sources.adminNotTrusted':
     '„{{entry}}“ liegt nicht in den vertrauenswürdigen Quellen; eine Admin-Quelle muss sich zuerst verbinden dürfen.',
 
