@@ -4,8 +4,19 @@ import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import {
+  opsOrderFilterSchema,
+  regionFilterSchema,
+  retryOrderRequestSchema,
+} from '../../src/operators/operator-schemas.js';
 import { provisionParametersSchema, updateParametersSchema } from '../../src/osb/osb-schemas.js';
-import { bearerHeaders, createUserWithRole, signUp } from '../support/accounts.js';
+import { pageQuerySchema } from '../../src/platform/pagination.js';
+import {
+  operatorTicketReplyInputSchema,
+  ticketStatusPatchSchema,
+  ticketStatusSchema,
+} from '../../src/support/ticket-schemas.js';
+import { bearerHeaders, createUserWithRole, signInOperator, signUp } from '../support/accounts.js';
 import {
   badValueOf,
   fieldsOf,
@@ -22,6 +33,7 @@ import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.j
 /**
  * Our own fuzz suite (issue 11): requests generated from the OpenAPI document (every operation, every parameter and
  * body field) and from the shared zod schemas behind fields the document leaves open (the broker's `parameters`),
+ * plus the operator console's routes, which the public document leaves out (described here from their own schemas),
  * then broken one thing at a time — wrong types, boundaries, unicode and control characters, huge values, broken
  * encodings, duplicate and prototype keys, wrong content types, other methods, missing or foreign credentials.
  * Every answer must be: no 5xx; every 4xx a problem document (the broker: `{ description }`); a validation error
@@ -41,6 +53,8 @@ type Operation = {
   method: string;
   path: string;
   broker: boolean;
+  /** An operator console route: for anybody but an operator it does not exist (404). */
+  operator: boolean;
   public: boolean;
   parameters: Parameter[];
   body: JsonSchema | undefined;
@@ -69,6 +83,10 @@ const fixtures = {
   runningInstanceId: '',
   osbRunning: '',
   osbProvisioning: '',
+  memberId: '',
+  ticketId: '',
+  mailId: '',
+  operatorHeaders: {} as Record<string, string>,
 };
 
 beforeAll(async () => {
@@ -125,7 +143,34 @@ beforeAll(async () => {
       WHERE id = (SELECT instance_id FROM osb_service_instances WHERE id = $1)`,
     [fixtures.osbRunning],
   );
-  operations = operationsOf((await keyhouse.request({ method: 'GET', url: '/api/v1/openapi.json' })).json());
+  fixtures.memberId = (
+    await keyhouse.db.pool.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [
+      (await createUserWithRole(keyhouse, admin, 'technician')).session.email,
+    ])
+  ).rows[0]!.id;
+  const ticket = await keyhouse.request({
+    method: 'POST',
+    url: '/api/v1/tickets',
+    headers: bearerHeaders(fixtures.token),
+    payload: { subject: 'Fuzz', message: 'A ticket for the operator routes.' },
+  });
+  fixtures.ticketId = ticket.json<{ id: string }>().id;
+  fixtures.operatorHeaders = (await signInOperator(keyhouse, 'operator')).sessionHeaders;
+  // The operator's answer mails the customer: a mail of the outbox for the resend route.
+  const answered = await keyhouse.request({
+    method: 'POST',
+    url: `/api/v1/ops/tickets/${fixtures.ticketId}/replies`,
+    headers: fixtures.operatorHeaders,
+    payload: { message: 'We are looking into it.' },
+  });
+  expect(answered.statusCode).toBe(201);
+  fixtures.mailId = (
+    await keyhouse.db.pool.query<{ id: string }>('SELECT id FROM mail_outbox LIMIT 1')
+  ).rows[0]!.id;
+  operations = [
+    ...operationsOf((await keyhouse.request({ method: 'GET', url: '/api/v1/openapi.json' })).json()),
+    ...operatorOperations(),
+  ];
 });
 afterAll(() => keyhouse?.stop());
 
@@ -153,6 +198,7 @@ function operationsOf(document: OpenApiDocument): Operation[] {
         method: method.toUpperCase(),
         path,
         broker: path.startsWith('/osb/'),
+        operator: false,
         public: Array.isArray(operation.security) && operation.security.length === 0,
         parameters: operation.parameters ?? [],
         body: media?.schema,
@@ -160,6 +206,78 @@ function operationsOf(document: OpenApiDocument): Operation[] {
       };
     }),
   );
+}
+
+/**
+ * The operator console's routes (src/http/routes/operator-routes.ts): not in the public document, so described here
+ * from the same zod schemas the routes validate with. The read routes without parameters are left out: there is
+ * nothing to break but the credentials, which every route's other cases cover.
+ */
+function operatorOperations(): Operation[] {
+  const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input' }) as JsonSchema;
+  const queryOf = (schema: z.ZodObject): Parameter[] =>
+    Object.entries(schema.shape).map(([name, field]) => ({
+      in: 'query',
+      name,
+      required: false,
+      schema: json(field as z.ZodType),
+    }));
+  const id: Parameter = {
+    in: 'path',
+    name: 'id',
+    required: true,
+    schema: { type: 'string', format: 'uuid' },
+  };
+  const operation = (
+    operationId: string,
+    method: string,
+    path: string,
+    parts: { parameters?: Parameter[]; body?: z.ZodType; example?: unknown } = {},
+  ): Operation => ({
+    id: operationId,
+    method,
+    path,
+    broker: false,
+    operator: true,
+    public: false,
+    parameters: parts.parameters ?? [],
+    body: parts.body && json(parts.body),
+    example: parts.example,
+  });
+  return [
+    operation('opsListOrders', 'GET', '/api/v1/ops/orders', { parameters: queryOf(opsOrderFilterSchema) }),
+    operation('opsGetOrder', 'GET', '/api/v1/ops/orders/{id}', { parameters: [id] }),
+    operation('opsRetryOrder', 'POST', '/api/v1/ops/orders/{id}/retry', {
+      parameters: [id],
+      body: retryOrderRequestSchema,
+      example: { attempt: 1 },
+    }),
+    operation('opsCancelOrder', 'POST', '/api/v1/ops/orders/{id}/cancel', { parameters: [id] }),
+    operation('opsListInstances', 'GET', '/api/v1/ops/instances', {
+      parameters: queryOf(
+        pageQuerySchema.extend({
+          region: regionFilterSchema.optional(),
+          organizationId: z.uuid().optional(),
+          includeDeleted: z.stringbool().optional(),
+        }),
+      ),
+    }),
+    operation('opsListTickets', 'GET', '/api/v1/ops/tickets', {
+      parameters: queryOf(pageQuerySchema.extend({ status: ticketStatusSchema.optional() })),
+    }),
+    operation('opsGetTicket', 'GET', '/api/v1/ops/tickets/{id}', { parameters: [id] }),
+    operation('opsReplyToTicket', 'POST', '/api/v1/ops/tickets/{id}/replies', {
+      parameters: [id],
+      body: operatorTicketReplyInputSchema,
+      example: { message: 'Wir sehen uns das an.', status: 'waiting' },
+    }),
+    operation('opsSetTicketStatus', 'PATCH', '/api/v1/ops/tickets/{id}', {
+      parameters: [id],
+      body: ticketStatusPatchSchema,
+      example: { status: 'open' },
+    }),
+    operation('opsResendMail', 'POST', '/api/v1/ops/mail/{id}/resend', { parameters: [id] }),
+  ];
 }
 
 /** The shared zod schemas behind fields the document leaves open: the broker's parameters. */
@@ -192,6 +310,8 @@ function validRequest(operation: Operation, ids: Record<string, string>) {
       ...provisionBody('fuzz-platform-org', { trustedSources: ['127.0.0.1'], storageGb: 100 }),
     },
     osbUpdate: { service_id: 'keyhouse-keycloak', parameters: { storageGb: 100 } },
+    // Turned on, it would leave the fuzzing admin (without a second factor) nothing but setting one up.
+    updateOrganization: { requireTwoFactor: false },
   };
   const query: Record<string, string> = {};
   for (const parameter of operation.parameters.filter((p) => p.in === 'query')) {
@@ -208,9 +328,11 @@ function validRequest(operation: Operation, ids: Record<string, string>) {
   }
   const headers: Record<string, string> = operation.broker
     ? osbHeaders()
-    : operation.public
-      ? {}
-      : bearerHeaders(fixtures.token);
+    : operation.operator
+      ? { ...fixtures.operatorHeaders }
+      : operation.public
+        ? {}
+        : bearerHeaders(fixtures.token);
   if (operation.parameters.some((p) => p.name === 'idempotency-key')) headers['idempotency-key'] = ids.key!;
   const body = operation.body ? (bodies[operation.id] ?? operation.example ?? {}) : undefined;
   return { pathParams: ids, query, headers, body };
@@ -237,14 +359,24 @@ function pathIdsFor(operation: Operation): fc.Arbitrary<Record<string, string>> 
           { weight: 1, arbitrary: fc.constant(fixtures.osbProvisioning) },
           { weight: 1, arbitrary: fc.uuid() },
         );
+  // The `id` of a path: the fixture of its resource mostly (the instance's by default), sometimes an unknown one.
+  const fixtureIds: [RegExp, string | undefined][] = [
+    [/^\/api\/v1\/(ops\/)?orders\//, fixtures.orderId],
+    [/^\/api\/v1\/tokens\//, fixtures.throwawayTokenId],
+    [/^\/api\/v1\/billing-profiles\//, fixtures.billingProfileId],
+    [/^\/api\/v1\/(ops\/)?tickets\//, fixtures.ticketId],
+    [/^\/api\/v1\/members\//, fixtures.memberId],
+    [/^\/api\/v1\/ops\/mail\//, fixtures.mailId],
+    // Not one of the fuzzing admin's own sessions: revoking it would be a success, and change rows.
+    [/^\/api\/v1\/auth\/sessions\//, undefined],
+  ];
+  const fixtureId = fixtureIds.find(([pattern]) => pattern.test(operation.path));
   const byName: Record<string, fc.Arbitrary<string>> = {
-    id: operation.path.startsWith('/api/v1/orders/')
-      ? fc.oneof({ weight: 3, arbitrary: fc.constant(fixtures.orderId) }, fc.uuid())
-      : operation.path.startsWith('/api/v1/tokens/')
-        ? fc.oneof(fc.constant(fixtures.throwawayTokenId), fc.uuid())
-        : operation.path.startsWith('/api/v1/billing-profiles/')
-          ? fc.oneof({ weight: 3, arbitrary: fc.constant(fixtures.billingProfileId) }, fc.uuid())
-          : instanceIds,
+    id: !fixtureId
+      ? instanceIds
+      : fixtureId[1] === undefined
+        ? fc.uuid()
+        : fc.oneof({ weight: 3, arbitrary: fc.constant(fixtureId[1]) }, fc.uuid()),
     token: fc.base64String({ minLength: 40, maxLength: 44 }).map((s) => s.replace(/[^A-Za-z0-9]/g, 'a')),
     instance_id: osbInstanceIds,
     binding_id: fc.uuid(),
@@ -595,8 +727,8 @@ function checkAnswer(request: FuzzRequest, response: LightMyRequestResponse) {
   const { operation, mutation } = request;
   if (mutation.certain) expect(status, what).toBeGreaterThanOrEqual(400);
   if (mutation.anonymous && !operation.public && !operation.broker) {
-    // Authentication first: whatever else is wrong with the request.
-    expect(status, what).toBe(401);
+    // Authentication first: whatever else is wrong with the request. An operator route does not exist for others.
+    expect(status, what).toBe(operation.operator ? 404 : 401);
   }
   if (status < 400) return;
   const contentType = String(response.headers['content-type'] ?? '');
@@ -643,10 +775,16 @@ function checkAnswer(request: FuzzRequest, response: LightMyRequestResponse) {
   }
 }
 
-/** Tables a refused request may change on purpose: a failed sign-in counts against the limit and is audited. */
+/**
+ * Tables a refused request may change on purpose: a failed sign-in counts against the limit and is audited, and so
+ * does a wrong password when turning two-factor sign-in off.
+ */
 function allowedChanges(request: FuzzRequest, status: number): string[] {
   if (request.operation.id === 'logIn' && (status === 401 || status === 429)) {
     return ['public.login_failures', 'public.audit_events'];
+  }
+  if (request.operation.id === 'disableTwoFactor' && (status === 400 || status === 429)) {
+    return ['public.login_failures'];
   }
   return [];
 }

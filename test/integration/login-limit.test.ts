@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as OTPAuth from 'otpauth';
 import { signUp, uniqueEmail } from '../support/accounts.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
@@ -129,5 +130,96 @@ describe('no lock-out of the owner', () => {
     for (let attempt = 0; attempt < 25; attempt++) {
       expect((await login(user.email, user.password, address)).statusCode).toBe(200);
     }
+  });
+});
+
+describe('the second factor under the same limit', () => {
+  const codeAt = (secret: string, at: number) =>
+    new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 }).generate({
+      timestamp: at,
+    });
+  /** A code that is none of the three the server accepts now (one step of drift either way). */
+  const wrongCode = (secret: string) => {
+    const valid = new Set([-30_000, 0, 30_000].map((drift) => codeAt(secret, current + drift)));
+    for (let n = 0; ; n++) {
+      const code = String(n).padStart(6, '0');
+      if (!valid.has(code)) return code;
+    }
+  };
+
+  async function enrolledUser() {
+    const user = await signUp(keyhouse);
+    const begun = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/auth/two-factor',
+      headers: user.sessionHeaders,
+    });
+    const { secret } = begun.json<{ secret: string }>();
+    const confirmed = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/auth/two-factor/confirm',
+      headers: user.sessionHeaders,
+      payload: { code: codeAt(secret, current) },
+    });
+    expect(confirmed.statusCode).toBe(200);
+    return { ...user, secret };
+  }
+
+  const loginWithCode = (email: string, password: string, totpCode: string, address: string) =>
+    keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'x-forwarded-for': address },
+      payload: { email, password, totpCode },
+    });
+
+  it('lets exactly 5 of 60 parallel wrong codes with the right password be checked', async () => {
+    const user = await enrolledUser();
+    const code = wrongCode(user.secret);
+    const responses = await Promise.all(
+      Array.from({ length: 60 }, () => loginWithCode(user.email, user.password, code, '198.51.100.150')),
+    );
+    expect(tally(responses.map((r) => r.statusCode))).toEqual({ 401: 5, 429: 55 });
+  });
+
+  it('does not count asking for the code, nor let it clear the failures of wrong codes', async () => {
+    const user = await enrolledUser();
+    const address = '198.51.100.151';
+    const code = wrongCode(user.secret);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect((await loginWithCode(user.email, user.password, code, address)).statusCode).toBe(401);
+    }
+    // The password alone, many times: each is asked for the code, none counts as a failure …
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const asked = await login(user.email, user.password, address);
+      expect(asked.statusCode).toBe(401);
+      expect(asked.json()).toMatchObject({ twoFactorRequired: true });
+    }
+    // … and none takes the three wrong codes back: two more, then the address is refused for the account.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect((await loginWithCode(user.email, user.password, code, address)).statusCode).toBe(401);
+    }
+    expect((await loginWithCode(user.email, user.password, code, address)).statusCode).toBe(429);
+    current += 15 * 60_000;
+  });
+
+  it('checks the password for turning two-factor sign-in off under the limit: 5 of 30 parallel guesses', async () => {
+    const user = await enrolledUser();
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        keyhouse.request({
+          method: 'POST',
+          url: '/api/v1/auth/two-factor/disable',
+          headers: { ...user.sessionHeaders, 'x-forwarded-for': '198.51.100.152' },
+          payload: { password: `wrong guess ${i}` },
+        }),
+      ),
+    );
+    expect(tally(responses.map((r) => r.statusCode))).toEqual({ 400: 5, 429: 25 });
+    const refused = responses.find((r) => r.statusCode === 400)!;
+    expect(refused.json().errors).toEqual([
+      expect.objectContaining({ path: 'password', code: 'account.passwordWrong' }),
+    ]);
+    current += 15 * 60_000;
   });
 });
