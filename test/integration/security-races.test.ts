@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OSB_SERVICE_ID, planIdOf } from '../../src/osb/osb-schemas.js';
-import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
+import { insertPasswordReset } from '../../src/accounts/password-reset-store.js';
+import { newSecret, sha256Hex } from '../../src/accounts/secret-tokens.js';
+import { bearerHeaders, createUserWithRole, signUp, type SignedInUser } from '../support/accounts.js';
 import { deleteQuery, enableBroker, osb, provisionBody } from '../support/osb.js';
 import { exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
@@ -9,7 +11,8 @@ import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.j
 /**
  * Every check-then-write on a security boundary, raced (issue 11). The login limit has its own file
  * (login-limit.test.ts); sign-up with one e-mail and accepting one invitation twice are raced in accounts.test.ts,
- * 50 duplicates of one Idempotency-Key in orders.test.ts. The list of what was checked, and how each holds, is in
+ * 50 duplicates of one Idempotency-Key in orders.test.ts; a code of the second factor at sign-in and the password
+ * at turning it off are under the login limit (login-limit.test.ts). The list of what was checked, and how each holds, is in
  * docs/decisions.md ("Checks on a security boundary are atomic").
  */
 let keyhouse: TestKeyhouse;
@@ -92,6 +95,91 @@ describe('accounts', () => {
       [victim.id],
     );
     expect(rows).toHaveLength(1);
+  });
+});
+
+describe('account security (provider, issue 14)', () => {
+  it('sets a new password once when ten confirmations of one reset link race', async () => {
+    const user = await signUp(keyhouse);
+    const { rows } = await keyhouse.db.pool.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [
+      user.email,
+    ]);
+    const token = newSecret();
+    const createdAt = new Date();
+    await insertPasswordReset(keyhouse.db.pool, {
+      id: randomUUID(),
+      userId: rows[0]!.id,
+      tokenHash: sha256Hex(token),
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + 30 * 60_000),
+    });
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        keyhouse.request({
+          method: 'POST',
+          url: '/api/v1/auth/password-reset/confirm',
+          payload: { token, password: `a new password number ${i}` },
+        }),
+      ),
+    );
+    expect(tally(responses.map((r) => r.statusCode))).toEqual({ 204: 1, 422: 9 });
+    const winner = responses.findIndex((r) => r.statusCode === 204);
+    const signIn = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: user.email, password: `a new password number ${winner}` },
+    });
+    expect(signIn.statusCode).toBe(200);
+    const { rows: audited } = await keyhouse.db.pool.query(
+      `SELECT 1 FROM audit_events WHERE action = 'auth.password-reset' AND target_id = $1`,
+      [rows[0]!.id],
+    );
+    expect(audited).toHaveLength(1);
+  });
+
+  it('lets no admin act after being demoted, and keeps one admin, when four admins demote each other at once', async () => {
+    const first = await signUp(keyhouse);
+    const others = await Promise.all([1, 2, 3].map(() => createUserWithRole(keyhouse, first, 'admin')));
+    const admins = [first, ...others.map((other) => other.session)];
+    const ids = await Promise.all(
+      admins.map(async (member) => {
+        const { rows } = await keyhouse.db.pool.query<{ id: string }>(
+          'SELECT id FROM users WHERE email = $1',
+          [member.email],
+        );
+        return rows[0]!.id;
+      }),
+    );
+    // A ring: each admin demotes the next one, all at once.
+    const responses = await Promise.all(
+      admins.map((member, i) =>
+        keyhouse.request({
+          method: 'PATCH',
+          url: `/api/v1/members/${ids[(i + 1) % ids.length]}`,
+          headers: member.sessionHeaders,
+          payload: { role: 'technician' },
+        }),
+      ),
+    );
+    const counts = JSON.stringify(tally(responses.map((r) => r.statusCode)));
+    // In the order the demotions committed (the members' lock serialises them), no actor had been demoted before.
+    const { rows: demotions } = await keyhouse.db.pool.query<{ actor: string; target: string }>(
+      `SELECT actor_user_id AS actor, target_id AS target FROM audit_events
+        WHERE action = 'member.role' AND target_id = ANY($1::text[]) ORDER BY id`,
+      [ids],
+    );
+    const demoted = new Set<string>();
+    for (const { actor, target } of demotions) {
+      expect(demoted.has(actor), counts).toBe(false);
+      demoted.add(target);
+    }
+    expect(demotions.length).toBe(responses.filter((r) => r.statusCode === 200).length);
+    const { rows } = await keyhouse.db.pool.query(
+      `SELECT 1 FROM users WHERE id = ANY($1::uuid[]) AND role = 'admin' AND removed_at IS NULL`,
+      [ids],
+    );
+    expect(rows.length, counts).toBeGreaterThanOrEqual(1);
+    expect(rows.length + demotions.length, counts).toBe(4);
   });
 });
 

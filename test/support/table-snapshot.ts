@@ -12,6 +12,8 @@ export type TableSnapshot = Map<string, { rows: number; hash: string }>;
 const VOLATILE_COLUMNS: Record<string, string[]> = {
   // An API token's use is recorded at most once a minute, also when the request it authenticates is refused.
   'public.api_tokens': ['last_used_at'],
+  // Likewise a session's last activity (the sessions list of the account page shows it).
+  'public.sessions': ['last_seen_at'],
 };
 
 const tablesOf = new WeakMap<Queryable, Promise<{ name: string; sql: string }[]>>();
