@@ -183,7 +183,7 @@ export async function createKeyhouse(options: {
       now,
       passwordResets,
       instanceLogTail: createInstanceLogReader(config),
-      enqueueOrder: queue.enqueue,
+      jobs: queue,
     });
     if (roles.has('api')) {
       const system = {
