@@ -31,6 +31,19 @@ export async function findPasswordReset(
   return rows[0];
 }
 
+/**
+ * Locks the user's row until the end of the transaction and counts the resets issued since `since`: requests for
+ * one address serialise here, so the bound on mails per window holds under concurrency.
+ */
+export async function lockAndCountRecentResets(db: Queryable, userId: string, since: Date): Promise<number> {
+  await db.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+  const { rows } = await db.query<{ count: number }>(
+    'SELECT count(*)::int AS count FROM password_resets WHERE user_id = $1 AND created_at > $2',
+    [userId, since],
+  );
+  return rows[0]!.count;
+}
+
 /** Spends every open reset of the user: the one used, and any other link still in a mailbox. */
 export async function spendPasswordResets(db: Queryable, userId: string, now: Date): Promise<void> {
   await db.query('UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL', [

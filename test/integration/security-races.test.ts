@@ -137,6 +137,27 @@ describe('account security (provider, issue 14)', () => {
     expect(audited).toHaveLength(1);
   });
 
+  it('mails at most 3 reset links per address in 30 minutes when ten requests race, answering each alike', async () => {
+    const user = await signUp(keyhouse);
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        keyhouse.request({
+          method: 'POST',
+          url: '/api/v1/auth/password-reset',
+          payload: { email: user.email },
+        }),
+      ),
+    );
+    expect(tally(responses.map((r) => r.statusCode))).toEqual({ 202: 10 });
+    const { rows } = await keyhouse.db.pool.query<{ resets: number; mails: number }>(
+      `SELECT (SELECT count(*)::int FROM password_resets r JOIN users u ON u.id = r.user_id WHERE u.email = $1)
+                AS resets,
+              (SELECT count(*)::int FROM mail_outbox WHERE recipient = $1 AND kind = 'password-reset') AS mails`,
+      [user.email],
+    );
+    expect(rows[0]).toEqual({ resets: 3, mails: 3 });
+  });
+
   it('lets no admin act after being demoted, and keeps one admin, when four admins demote each other at once', async () => {
     const first = await signUp(keyhouse);
     const others = await Promise.all([1, 2, 3].map(() => createUserWithRole(keyhouse, first, 'admin')));
