@@ -72,8 +72,11 @@ async function healthReady(port: number): Promise<boolean> {
     });
     await response.body?.cancel();
     return response.status === 200;
-  } catch {
-    return false;
+  } catch (error) {
+    // Not listening yet (fetch's TypeError) or not answering in time (TimeoutError): not ready.
+    if (error instanceof TypeError || (error instanceof DOMException && error.name === 'TimeoutError'))
+      return false;
+    throw error;
   }
 }
 

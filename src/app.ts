@@ -47,7 +47,8 @@ import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
 import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
 import { osbCatalog } from './osb/osb-schemas.js';
-import { createOsbService, startDeprovisionSweep } from './osb/osb-service.js';
+import { startDeprovisionSweep } from './osb/osb-deprovisioning.js';
+import { createOsbService } from './osb/osb-service.js';
 import { UnavailableError } from './platform/errors.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
@@ -164,7 +165,7 @@ export async function createKeyhouse(options: {
     const members = createMemberService({ db, now });
     const accountSecurity = createAccountSecurityService({ db, now, twoFactor });
     const billingProfiles = createBillingProfileService({ db });
-    const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+    const orders = createOrderService({ db, catalog: config.catalog, jobs: queue });
 
     // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
     let backupScheduler: BackupScheduler | undefined;
@@ -189,7 +190,7 @@ export async function createKeyhouse(options: {
       now,
       passwordResets,
       instanceLogTail: createInstanceLogReader(config),
-      enqueueOrder: queue.enqueue,
+      jobs: queue,
     });
     if (roles.has('api')) {
       const system = {

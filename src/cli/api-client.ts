@@ -46,7 +46,9 @@ async function refusalOf(response: Response): Promise<ApiRefusal> {
   let problem: Problem;
   try {
     problem = JSON.parse(text) as Problem;
-  } catch {
+  } catch (error) {
+    // Not a problem document (a proxy's error page, say): its text is the detail.
+    if (!(error instanceof SyntaxError)) throw error;
     problem = { title: response.statusText, detail: text.slice(0, 500) || `HTTP ${response.status}` };
   }
   return new ApiRefusal(response.status, problem);

@@ -12,6 +12,7 @@ import type { PublicCatalog } from '../catalog/catalog-service.js';
 import type { Instance } from '../instances/instance-schemas.js';
 import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
 import type { Environment as ServerEnvironment } from '../config/load-config.js';
+import { fieldErrorsOf } from '../platform/field-errors.js';
 import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
 
@@ -162,11 +163,7 @@ function print(ctx: Context, value: unknown, asTable: () => string) {
 function check<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({
-    path: issue.path.join('.') || '(body)',
-    message: issue.code === 'unrecognized_keys' ? `unknown ${issue.keys.join(', ')}` : issue.message,
-  }));
-  throw new LocalRefusal('The request has invalid fields.', errors);
+  throw new LocalRefusal('The request has invalid fields.', fieldErrorsOf(parsed.error.issues));
 }
 
 /** Follows an order until it is done or failed: server-sent events, falling back to polling. */

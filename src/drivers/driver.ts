@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
+import type { StepMessage } from '../platform/messages.js';
 
 /**
  * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
@@ -50,8 +51,13 @@ export type DesiredInstance = {
 };
 
 export type StepState = 'running' | 'done' | 'failed';
-/** Records progress on the order; names are stable identifiers such as "database", "keycloak-start". */
-export type StepReporter = (name: string, state: StepState, message?: string) => Promise<void>;
+/**
+ * Records progress on the order; names are stable identifiers such as "database", "keycloak-start". A note is
+ * coded (src/platform/messages.ts, `step.*`: code and parameters, one or more parts) wherever its words are ours,
+ * so the portal can show it in the reader's language; the API keeps its English text. Plain text is for what
+ * needs no translation (a URL) or is not ours (an error's own words).
+ */
+export type StepReporter = (name: string, state: StepState, message?: StepMessage) => Promise<void>;
 
 export type ApplyResult =
   | { outcome: 'ready'; url: string }
@@ -91,7 +97,7 @@ export type UpgradeResult =
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
 /** The login check before DONE: `note` says how the admin's login was verified. */
-export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
+export type AdminLoginCheck = { ok: true; note: StepMessage } | { ok: false; message: string };
 
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;

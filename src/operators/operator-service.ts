@@ -1,3 +1,4 @@
+import type { ProvisioningQueue } from '../provisioning/provisioning-worker.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readyByRegion, warmPoolStatus } from '../warm-pool/warm-pool-status.js';
 import * as accounts from '../accounts/account-store.js';
@@ -37,8 +38,8 @@ export function createOperatorService(deps: {
   passwordResets: PasswordResetService;
   /** The last lines of an instance's log, where this process can read it. */
   instanceLogTail(instance: { name: string; region: string }): string | null;
-  /** Starts processing an order again (the provisioning queue's enqueue). */
-  enqueueOrder(order: { id: string; spec: { region: string } }): Promise<void>;
+  /** The provisioning queue: the retried order's job is queued in the retry's transaction, the workers woken after. */
+  jobs: Pick<ProvisioningQueue, 'enqueue' | 'wake'>;
 }) {
   const { db, catalog, now } = deps;
 
@@ -88,6 +89,7 @@ export function createOperatorService(deps: {
         if (order.instanceStatus === 'deleted') throw new ConflictError('The instance is deleted.');
         if (!(await retryFailedOrder(tx, orderId, attempt, actor.operator.userId))) return false;
         await store.prepareInstanceForRetry(tx, order.instanceId, order);
+        await deps.jobs.enqueue({ id: orderId, spec: order.spec }, tx);
         await reopenFailedOrderBackups(tx, orderId);
         await recordAudit(tx, actor, {
           organizationId: order.organizationId,
@@ -98,7 +100,7 @@ export function createOperatorService(deps: {
         });
         return order;
       });
-      if (retried) await deps.enqueueOrder({ id: orderId, spec: retried.spec });
+      if (retried) deps.jobs.wake(retried);
       return detail(orderId);
     },
 

@@ -8,6 +8,7 @@ import type { ApplyResult, DesiredInstance, Driver, StepReporter } from '../driv
 import {
   countActiveInstances,
   findInstanceForProvisioning,
+  lockRegionCapacity,
   storeSecretsOnce,
   updateInstanceRuntime,
   type ProvisioningView,
@@ -16,6 +17,7 @@ import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
+import { message, renderMessage, type StepMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import {
   generateInstanceSecrets,
@@ -113,20 +115,37 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome | undefined> {
     if (order.status !== 'new') return undefined;
     const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
-    if (order.type === 'create') {
-      // Warm-pool members hold capacity too; a claimed one is this instance already (it left the pool).
-      const active =
-        (await countActiveInstances(db.pool, region.id, instance.id)) +
-        (await countUnclaimedMembers(db.pool, region.id));
-      if (active >= region.capacity.maxInstances) {
-        const message = `Region ${region.name} is full (${active} of ${region.capacity.maxInstances} instances); your order waits for capacity.`;
-        await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', message);
-        return { outcome: 'waiting', message };
+    // Count and take the place in one transaction under the region's lock: workers starting orders of two
+    // instances at once (each under its own instance lock) would otherwise both see the last free place.
+    const full = await db.transaction(async (tx) => {
+      if (order.type === 'create') {
+        await lockRegionCapacity(tx, region.id);
+        // Warm-pool members hold capacity too; a claimed one is this instance already (it left the pool).
+        const active =
+          (await countActiveInstances(tx, region.id, instance.id)) +
+          (await countUnclaimedMembers(tx, region.id));
+        if (active >= region.capacity.maxInstances) return { active };
       }
+      await transitionOrder(tx, order.id, 'new', 'processing');
+      return undefined;
+    });
+    if (full) {
+      const note = message('step.waitingForCapacity', {
+        region: region.name,
+        active: full.active,
+        max: region.capacity.maxInstances,
+      });
+      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', note);
+      return { outcome: 'waiting', message: renderMessage(note.code, note.params) };
     }
-    await transitionOrder(db.pool, order.id, 'new', 'processing');
     if (order.steps.some((s) => s.name === 'waiting-for-capacity')) {
-      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'done', 'capacity available');
+      await recordOrderStep(
+        db.pool,
+        order.id,
+        'waiting-for-capacity',
+        'done',
+        message('step.capacityAvailable'),
+      );
     }
     return undefined;
   }
@@ -138,8 +157,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     desired: DesiredInstance,
     url: string,
   ) {
-    const report = (state: 'running' | 'done' | 'failed', message?: string) =>
-      recordOrderStep(db.pool, order.id, 'verify', state, message);
+    const report = (state: 'running' | 'done' | 'failed', note?: StepMessage) =>
+      recordOrderStep(db.pool, order.id, 'verify', state, note);
     await report('running');
     const check = await driver.verifyAdminLogin(desired, url);
     if (!check.ok) {

@@ -10,7 +10,7 @@ import {
   openInstanceSecrets,
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
-import { countActiveInstances } from '../instances/instance-store.js';
+import { countActiveInstances, lockRegionCapacity } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import {
   deleteRetiredMember,
@@ -198,18 +198,25 @@ export function startWarmPoolRefiller(options: {
         ).length < entry.count,
     );
     if (!short || stopped) return;
-    const active = (await countActiveInstances(db.pool, region.id, NO_INSTANCE)) + members.length;
-    const { processing } = await regionOrderLoad(db.pool, region.id);
-    if (active >= region.capacity.maxInstances || processing >= region.capacity.concurrentOrders) return;
-    const member = await insertMember(db.pool, {
-      id: randomUUID(),
-      name: `kc-${randomBytes(4).toString('hex')}`,
-      region: region.id,
-      zone,
-      version: short.version,
-      nodeSize: short.nodeSize,
-      secrets: sealInstanceSecrets(options.secretBox, generateInstanceSecrets()),
+    // Counted and taken under the region's capacity lock, as orders take their place: a member and an order never
+    // both get the last free place.
+    const member = await db.transaction(async (tx) => {
+      await lockRegionCapacity(tx, region.id);
+      const active = (await countActiveInstances(tx, region.id, NO_INSTANCE)) + members.length;
+      const { processing } = await regionOrderLoad(tx, region.id);
+      if (active >= region.capacity.maxInstances || processing >= region.capacity.concurrentOrders)
+        return undefined;
+      return insertMember(tx, {
+        id: randomUUID(),
+        name: `kc-${randomBytes(4).toString('hex')}`,
+        region: region.id,
+        zone,
+        version: short.version,
+        nodeSize: short.nodeSize,
+        secrets: sealInstanceSecrets(options.secretBox, generateInstanceSecrets()),
+      });
     });
+    if (!member) return;
     logger.info(
       { member: member.name, version: member.version, nodeSize: member.nodeSize },
       'building a warm-pool member',

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -40,6 +40,8 @@ export async function startTestKeyhouse(
     mail?: Parameters<typeof createKeyhouse>[0]['mail'];
     /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
     logger?: Logger;
+    /** Where the log lines go (at level info), for tests that read what Keyhouse logs. */
+    logDestination?: DestinationStream;
   } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
@@ -50,7 +52,11 @@ export async function startTestKeyhouse(
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: options.logger ?? createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger:
+      options.logger ??
+      (options.logDestination
+        ? createLogger({ level: 'info', destination: options.logDestination })
+        : createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' })),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,

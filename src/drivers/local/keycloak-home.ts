@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readTextIfExists } from '../../platform/errno.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { runCommand } from '../../platform/process-runner.js';
 import { StepFailure } from '../driver-steps.js';
 import type { InstancePorts } from './keycloak-config.js';
 import type { KeycloakDistribution } from './keycloak-distribution.js';
-import { findKeycloakProcesses, stopKeycloak } from './keycloak-process.js';
+import { findKeycloakProcesses, stopKeycloak, stopNote } from './keycloak-process.js';
 import {
   readState,
   recordedPorts,
@@ -43,17 +44,16 @@ export async function prepareHome(options: {
   serialised: <T>(key: string, work: () => Promise<T>) => Promise<T>;
   /** The instance's database was restored from a backup (a new instance from another's backup). */
   restored: boolean;
-}): Promise<{ state: InstanceState; note: string }> {
+}): Promise<{ state: InstanceState; note: CodedMessage[] }> {
   const { paths: p, distribution, version } = options;
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   mkdirSync(path.dirname(p.keycloakLog), { recursive: true });
-  const notes: string[] = [];
+  const notes: CodedMessage[] = [];
 
   const installed = homeVersion(p.home);
   if (installed !== version) {
     if (findKeycloakProcesses(p.home).length) {
-      await stopKeycloak(p.home, options.stopTimeoutMs);
-      notes.push(`stopped Keycloak ${installed ?? '?'}`);
+      notes.push(stopNote(await stopKeycloak(p.home, options.stopTimeoutMs)));
     }
     const staging = `${p.home}.new`;
     rmSync(staging, { recursive: true, force: true });
@@ -72,7 +72,7 @@ export async function prepareHome(options: {
     writeFileSync(path.join(staging, HOME_MARKER), JSON.stringify({ version } satisfies HomeMarker));
     rmSync(p.home, { recursive: true, force: true });
     renameSync(staging, p.home);
-    notes.push(`home for Keycloak ${version} created`);
+    notes.push(message('step.homeCreated', { version }));
   }
 
   let state = readState(p.state);
@@ -109,11 +109,8 @@ export async function prepareHome(options: {
       writeState(p.state, next);
       return next;
     });
-    notes.push(
-      previous
-        ? `ports moved to ${state.ports.httpPort}/${state.ports.managementPort} (old ones busy)`
-        : `ports ${state.ports.httpPort}/${state.ports.managementPort}`,
-    );
+    const ports = { http: state.ports.httpPort, management: state.ports.managementPort };
+    notes.push(message(previous ? 'step.portsMoved' : 'step.ports', ports));
   }
-  return { state, note: notes.join('; ') || 'up to date' };
+  return { state, note: notes.length ? notes : [message('step.homeUpToDate')] };
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoOf, isNotFound } from '../../platform/errno.js';
 import { isProcessAlive } from '../../platform/file-lock.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 
 /**
  * The Keycloak process of one instance home. kc.sh does not exec java: it starts java as a child and waits, so an
@@ -111,12 +112,21 @@ export async function spawnKeycloak(options: {
   }
 }
 
+export type StopResult = 'stopped' | 'killed' | 'not-running';
+
+/** What a stop did, as a step's note. */
+export function stopNote(result: StopResult): CodedMessage {
+  return message(
+    result === 'stopped'
+      ? 'step.keycloakStopped'
+      : result === 'killed'
+        ? 'step.keycloakKilled'
+        : 'step.keycloakNotRunning',
+  );
+}
+
 /** Stops every Keycloak process of `home`: SIGTERM to their process groups, SIGKILL after `timeoutMs`. */
-export async function stopKeycloak(
-  home: string,
-  timeoutMs: number,
-  pollMs = 250,
-): Promise<'stopped' | 'killed' | 'not-running'> {
+export async function stopKeycloak(home: string, timeoutMs: number, pollMs = 250): Promise<StopResult> {
   const pids = findKeycloakProcesses(home);
   if (pids.length === 0) return 'not-running';
   const groups = new Set(pids.map((pid) => processGroup(pid)).filter((g): g is number => g !== null));

@@ -5,6 +5,7 @@ import { isTrustedAddress } from '../../access/trusted-sources.js';
 import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
+import { message, type StepMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -44,6 +45,7 @@ import {
   logTail,
   spawnKeycloak,
   stopKeycloak,
+  stopNote,
   waitForKeycloakReady,
 } from './keycloak-process.js';
 
@@ -145,10 +147,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     try {
       return await options.distributions.get(version);
     } catch (error) {
-      const message = (error as Error).message;
+      const detail = (error as Error).message;
       if (error instanceof DistributionUnavailableError)
-        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, message);
-      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, message);
+        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, detail);
+      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, detail);
     }
   }
 
@@ -294,14 +296,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const settings = settingsFor(instance, p, { ...state, url }, distribution);
       const running = findKeycloakProcesses(p.home);
       if (running.length && state.startedHash === settings.hash)
-        return { value: null, note: `adopted running process ${running.join(', ')}` };
-      let note = '';
-      if (running.length) {
-        await stopKeycloak(p.home, stopTimeoutMs);
-        note = 'restarted with new settings: ';
-      }
+        return { value: null, note: message('step.keycloakAdopted', { pids: running.join(', ') }) };
+      const restarted = running.length > 0;
+      if (restarted) await stopKeycloak(p.home, stopTimeoutMs);
       const pid = await startProcess(p, state, settings, distribution);
-      return { value: null, note: `${note}started (process group ${pid})` };
+      return {
+        value: null,
+        note: message(restarted ? 'step.keycloakRestarted' : 'step.keycloakStarted', { pid }),
+      };
     });
     await step('keycloak-ready', async () => {
       const waited = await waitForKeycloakReady({
@@ -318,7 +320,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       if (waited.outcome === 'ready')
         return {
           value: null,
-          note: `ready after ${Math.round((Date.now() - started) / 1000)} s of apply`,
+          note: message('step.keycloakReady', { seconds: Math.round((Date.now() - started) / 1000) }),
         };
       const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
       throw new StepFailure(
@@ -338,7 +340,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return { outcome: 'ready', url };
     }
     await step('admin-account', async () => {
-      if (state.adminAccountDone) return { value: null, note: 'already handed over' };
+      if (state.adminAccountDone) return { value: null, note: message('step.adminHandedOver') };
       const note = await handOverAdmin({
         baseUrl: adminApiUrl(state),
         temporaryAdmin: state.bootstrapAdmin,
@@ -351,7 +353,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return { value: null, note };
     });
     await step('first-realm', async () => {
-      if (state.firstRealmDone) return { value: null, note: 'already created' };
+      if (state.firstRealmDone) return { value: null, note: message('step.realmAlreadyCreated') };
       const note = await ensureFirstRealm({
         baseUrl: adminApiUrl(state),
         customerAdmin: customerAdmin(instance),
@@ -375,7 +377,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         const p = paths(instance.name);
         await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
           value: null,
-          note: await stopKeycloak(p.home, stopTimeoutMs),
+          note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
         }));
         return applySteps(instance, report);
       }),
@@ -411,10 +413,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     if (!EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.trustedSources))) {
       // The edge refuses this host too, as the customer's allowlist says: the admin's login on the instance
       // itself (the admin-account step) is the check we can make.
-      return {
-        ok: true,
-        note: 'this host is not a trusted source; login verified on the instance behind the edge',
-      };
+      return { ok: true, note: message('step.loginBehindEdge') };
     }
     const check = await verifyAdminLogin({
       url,
@@ -422,7 +421,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       ca: edge.caPem,
       ...customerAdmin(instance),
     });
-    return check.ok ? { ok: true, note: 'the admin logged in through the edge' } : check;
+    return check.ok ? { ok: true, note: message('step.loginThroughEdge') } : check;
   }
 
   // ---- destroy --------------------------------------------------------------------------------------------------
@@ -430,7 +429,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter) {
     await serialised(instance.name, async () => {
       const p = paths(instance.name);
-      const step = async (name: string, work: () => Promise<string>) => {
+      const step = async (name: string, work: () => Promise<StepMessage>) => {
         await report(name, 'running');
         try {
           await report(name, 'done', await work());
@@ -439,17 +438,17 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           throw error;
         }
       };
-      await step('keycloak-stop', async () => stopKeycloak(p.home, stopTimeoutMs));
+      await step('keycloak-stop', async () => stopNote(await stopKeycloak(p.home, stopTimeoutMs)));
       await step('edge-route', async () => {
         await edge.removeRoute(instance.instanceId);
-        return 'removed';
+        return message('step.removed');
       });
       await step('database', () => databases.drop(instance.name));
       await step('instance-directory', async () => {
         rmSync(p.dir, { recursive: true, force: true });
         rmSync(p.backups, { recursive: true, force: true });
         observation.forget(instance.name);
-        return 'removed';
+        return message('step.removed');
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
     });

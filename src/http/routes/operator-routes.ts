@@ -8,6 +8,7 @@ import {
   opsOrderSummarySchema,
   organizationRefSchema,
   regionCapacitySchema,
+  regionFilterSchema,
   retryOrderRequestSchema,
 } from '../../operators/operator-schemas.js';
 import type { OperatorService } from '../../operators/operator-service.js';
@@ -88,7 +89,7 @@ export function operatorRoutes(operators: OperatorService, tickets: TicketServic
         schema: {
           hide,
           querystring: pageQuerySchema.extend({
-            region: z.string().max(63).optional(),
+            region: regionFilterSchema.optional(),
             organizationId: z.uuid().optional(),
             includeDeleted: z.stringbool().optional(),
           }),

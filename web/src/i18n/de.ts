@@ -13,6 +13,19 @@ export const de: Messages = {
     cancel: 'Abbrechen',
     save: 'Speichern',
     language: 'Sprache',
+    invalidFields: 'Einige Felder sind nicht gültig.',
+  },
+  sourceRanges: {
+    private: 'ein privater Bereich',
+    loopback: 'Loopback',
+    uniqueLocal: 'ein Unique-Local-Bereich (privat)',
+    multicast: 'Multicast',
+    linkLocal: 'Link-Local',
+    broadcast: 'Broadcast',
+    unspecified: 'die unspezifizierte Adresse',
+    carrierGradeNat: 'Carrier-Grade-NAT (nicht routbar)',
+    reserved: 'ein reservierter oder Dokumentationsbereich',
+    other: 'ein Bereich für besondere Zwecke',
   },
   public: {
     tagline:

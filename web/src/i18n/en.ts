@@ -12,6 +12,20 @@ export const en = {
     cancel: 'Cancel',
     save: 'Save',
     language: 'Language',
+    invalidFields: 'Some fields are not valid.',
+  },
+  /** ipaddr.js's names of address ranges, in messages about trusted sources. */
+  sourceRanges: {
+    private: 'a private range',
+    loopback: 'loopback',
+    uniqueLocal: 'a unique-local (private) range',
+    multicast: 'multicast',
+    linkLocal: 'link-local',
+    broadcast: 'broadcast',
+    unspecified: 'the unspecified address',
+    carrierGradeNat: 'carrier-grade NAT (not routable)',
+    reserved: 'a reserved or documentation range',
+    other: 'a special-purpose range',
   },
   public: {
     tagline:
