@@ -33,7 +33,7 @@ import {
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
-import { prepareHome } from './keycloak-home.js';
+import { homeHasCurrentBuild, prepareHome } from './keycloak-home.js';
 import {
   findKeycloakProcesses,
   logTail,
@@ -157,6 +157,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       logFile: p.keycloakLog,
       javaHome: distribution.javaHome,
       maxHeapMb,
+      responseTimeBuckets: homeHasCurrentBuild(p.home),
     });
   }
 
@@ -192,10 +193,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
-  /** The steps of apply; the caller holds the instance's mutex. Throws StepFailure. */
+  /**
+   * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. `refreshBuild`: a restart also
+   * makes a home built with older build options again (prepareHome).
+   */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
+    { refreshBuild = false }: { refreshBuild?: boolean } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -219,6 +224,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
         serialised,
+        refreshBuild,
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
     });
@@ -316,7 +322,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           value: null,
           note: await stopKeycloak(p.home, stopTimeoutMs),
         }));
-        return applySteps(instance, report);
+        return applySteps(instance, report, { refreshBuild: true });
       }),
     );
   }
