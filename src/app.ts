@@ -20,6 +20,7 @@ import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
+import { instanceLogRoutes } from './http/routes/instance-log-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
 import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
@@ -28,6 +29,7 @@ import { portalRoutes } from './http/routes/portal-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
 import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
+import { createInstanceLogService } from './instances/instance-log-service.js';
 import { createInstanceService } from './instances/instance-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
@@ -86,6 +88,9 @@ export async function createKeyhouse(options: {
 
     let worker: WorkerRole | undefined;
     let localBackend: LocalBackend | undefined;
+    // Filled below with the backends this process runs; the worker provisions through it, the API reads logs.
+    const driversByKey: Parameters<typeof createDriverRegistry>[0] = {};
+    const drivers = createDriverRegistry(driversByKey);
     if (roles.has('worker')) {
       // The backends that the regions' `driver` keys name, each started with its own background work, and their
       // drivers in the registry the worker provisions through. A second backend plugs in here (src/drivers/driver.ts).
@@ -101,8 +106,8 @@ export async function createKeyhouse(options: {
           testFaults: options.localDriverTestFaults,
         });
         closers.push(() => localBackend!.stop());
+        driversByKey.local = localBackend.driver;
       }
-      const drivers = createDriverRegistry({ local: localBackend?.driver });
       worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
     }
     const queue = await startProvisioningQueue({
@@ -124,6 +129,7 @@ export async function createKeyhouse(options: {
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
     const instances = createInstanceService({ db, secretBox });
+    const instanceLogs = createInstanceLogService({ db, catalog: config.catalog, drivers, secretBox, now });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -159,6 +165,7 @@ export async function createKeyhouse(options: {
             orderRoutes(orders, config.catalog),
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
+            instanceLogRoutes(instanceLogs),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),

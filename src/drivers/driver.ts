@@ -1,3 +1,4 @@
+import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 
@@ -66,6 +67,11 @@ export type UpgradeResult =
 /** The login check before DONE: `note` says how the admin's login was verified. */
 export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
 
+/** Whose log to read; the instance's secrets are cut out of every entry (a guard beside Keycloak logging none). */
+export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'secrets'>;
+/** Entries from `since` on, containing `search` (any case): the newest `limit` of them. */
+export type LogRead = { since: Date; search?: string; limit: number };
+
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
   /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
@@ -84,6 +90,13 @@ export type Driver = {
    * sources let the control plane come. Only looks.
    */
   verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
+  /**
+   * The instance's Keycloak log (local: its log files; Kubernetes: the pod's log): the newest `limit` entries from
+   * `since` on that contain `search`, oldest first. Only looks.
+   */
+  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
+  /** The entries written from now on, in batches as they come, until `signal` aborts. Only looks. */
+  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
   destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
 };

@@ -25,6 +25,7 @@ import {
   type InstancePaths,
   type InstanceState,
 } from './instance-files.js';
+import { followInstanceLog, readInstanceLog } from './instance-log.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { renderKeycloakSettings, type KeycloakSettings } from './keycloak-config.js';
@@ -424,6 +425,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     destroy,
     verifyAdminLogin: verify,
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
+    readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
+    followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,
