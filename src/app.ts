@@ -21,6 +21,7 @@ import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
 import { instanceLogRoutes } from './http/routes/instance-log-routes.js';
+import { instanceMetricsRoutes } from './http/routes/instance-metrics-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
 import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
@@ -31,6 +32,8 @@ import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createInstanceLogService } from './instances/instance-log-service.js';
 import { createInstanceService } from './instances/instance-service.js';
+import { createInstanceMetricsService } from './metrics/instance-metrics-service.js';
+import { startMetricsRole } from './metrics/metrics-role.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
 import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
@@ -107,6 +110,8 @@ export async function createKeyhouse(options: {
         });
         closers.push(() => localBackend!.stop());
         driversByKey.local = localBackend.driver;
+        const metrics = await startMetricsRole({ config, sources: localBackend.metricsSources, logger });
+        closers.push(() => metrics.stop());
       }
       worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
     }
@@ -130,6 +135,11 @@ export async function createKeyhouse(options: {
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
     const instances = createInstanceService({ db, secretBox });
     const instanceLogs = createInstanceLogService({ db, catalog: config.catalog, drivers, secretBox, now });
+    const instanceMetrics = createInstanceMetricsService({
+      db,
+      prometheusUrl: config.metrics.prometheusUrl ?? `http://127.0.0.1:${config.metrics.prometheus.port}/`,
+      now,
+    });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -166,6 +176,7 @@ export async function createKeyhouse(options: {
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
             instanceLogRoutes(instanceLogs),
+            instanceMetricsRoutes(instanceMetrics),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),

@@ -204,6 +204,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           `  portRange: { from: ${base}, to: ${base + 20} }`,
           'keycloak:',
           `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
+          'metrics:',
+          `  prometheus: { port: ${base + 150} }`,
+          `  exporterPort: ${base + 151}`,
           '',
         ].join('\n'),
       );
@@ -403,11 +406,15 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const name = instanceRows[0]!.name;
         const instanceHome = path.join(dir, 'instances', name, 'keycloak');
 
-        // Exactly one Keycloak JVM for the instance, and no other process of this data dir but its kc.sh wrapper.
+        // Exactly one Keycloak JVM for the instance, exactly one Prometheus, and no other process of this data dir
+        // but the JVM's kc.sh wrapper.
         const processes = processesUnder(dir);
         const jvms = processes.filter(isJvm);
         expect(jvms.map(homeOf)).toEqual([`${instanceHome}/bin/..`]);
-        for (const other of processes.filter((p) => !isJvm(p))) {
+        const isPrometheus = (p: ProcessInfo) =>
+          p.argv.includes(`--config.file=${path.join(dir, 'prometheus', 'prometheus.yml')}`);
+        expect(processes.filter(isPrometheus)).toHaveLength(1);
+        for (const other of processes.filter((p) => !isJvm(p) && !isPrometheus(p))) {
           expect(other.argv.join(' ')).toContain(`${instanceHome}/bin/kc.sh`);
           expect(other.pgid).toBe(jvms[0]!.pgid);
         }

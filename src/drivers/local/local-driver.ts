@@ -108,6 +108,13 @@ export type LocalDriver = Driver & {
   processes(instance: Pick<DesiredInstance, 'name'>): number[];
   /** Where the instance lives on disk. */
   instanceDir(instance: Pick<DesiredInstance, 'name'>): string;
+  /**
+   * Keycloak's management interface (health, /metrics) on loopback, where Prometheus scrapes it; null before the
+   * instance's first apply chose its ports. Never routed through the edge.
+   */
+  managementEndpoint(instance: Pick<DesiredInstance, 'name'>): { host: string; port: number } | null;
+  /** The size of the instance's database in bytes (0 when it does not exist). */
+  databaseBytes(instance: Pick<DesiredInstance, 'name'>): Promise<number>;
 };
 
 /** The edge listens on this host: the login check goes through it when the customer trusts this host. */
@@ -430,5 +437,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,
+    managementEndpoint: (instance) => {
+      const state = readState(paths(instance.name).state);
+      return state && { host: '127.0.0.1', port: state.ports.managementPort };
+    },
+    databaseBytes: (instance) => databases.sizeBytes(instance.name),
   };
 }
