@@ -27,6 +27,7 @@ import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { osbRoutes } from './http/routes/osb-routes.js';
 import { portalRoutes } from './http/routes/portal-routes.js';
+import { themeRoutes } from './http/routes/theme-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
 import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
@@ -43,6 +44,7 @@ import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
 import { createTicketService } from './support/ticket-service.js';
+import { createThemeService } from './themes/theme-service.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -140,6 +142,7 @@ export async function createKeyhouse(options: {
       prometheusUrl: config.metrics.prometheusUrl ?? `http://127.0.0.1:${config.metrics.prometheus.port}/`,
       now,
     });
+    const themes = createThemeService({ db });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -177,6 +180,7 @@ export async function createKeyhouse(options: {
             instanceRoutes(instances),
             instanceLogRoutes(instanceLogs),
             instanceMetricsRoutes(instanceMetrics),
+            themeRoutes(themes),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),

@@ -224,11 +224,12 @@ async function changeOrder(
     trustedSources,
     region,
     zone,
+    themes,
   } = instance;
   const schema = changeOrderRequestSchema(catalog, {
     name,
     deletionProtection,
-    spec: { serviceType, version, nodeSize, storageGb, trustedSources, region, zone },
+    spec: { serviceType, version, nodeSize, storageGb, trustedSources, region, zone, themes },
   });
   const body = check(schema, change);
   return placed(ctx, await api.post<Order>(`/api/v1/instances/${instance.id}/orders`, body));

@@ -25,6 +25,7 @@ export function desiredInstance(
     trustedSources: spec.trustedSources,
     region: spec.region,
     zone: spec.zone,
+    themes: spec.themes,
     secrets,
   };
 }

@@ -1,6 +1,7 @@
 import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
+import type { ThemeRef } from '../themes/theme-schemas.js';
 
 /**
  * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
@@ -36,6 +37,8 @@ export type DesiredInstance = {
   trustedSources: string[];
   region: string;
   zone: string;
+  /** The customer's login themes to deploy, by name and uploaded version (the driver fetches the archives). */
+  themes: ThemeRef[];
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
 };

@@ -89,7 +89,11 @@ export function handleError(
   if (status && status >= 400 && status < 500) {
     const known: Record<number, { type: string; title: string; detail: string }> = {
       400: { type: 'malformed', title: 'Malformed request', detail: 'The request body is not valid JSON.' },
-      413: { type: 'too-large', title: 'Body too large', detail: 'The request body is larger than 64 KB.' },
+      413: {
+        type: 'too-large',
+        title: 'Body too large',
+        detail: `The request body is larger than ${Math.round((request.routeOptions.bodyLimit ?? 65_536) / 1024)} KB.`,
+      },
       415: {
         type: 'unsupported-media-type',
         title: 'Unsupported media type',
@@ -114,7 +118,7 @@ const problemDescriptions: Record<number, string> = {
   403: 'The role may not do this, or the CSRF token is missing',
   404: 'Not found (also for resources of other organisations)',
   409: 'Conflicts with the current state, e.g. another order of the instance is running',
-  413: 'Body larger than 64 KB',
+  413: 'Body larger than the operation takes (64 KB; a theme upload 7 MB)',
   415: 'Body is not application/json',
   422: 'Idempotency-Key reused with a different request',
   429: 'Too many attempts; see Retry-After',

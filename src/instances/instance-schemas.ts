@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_DEPLOYED_THEMES, themeRefSchema } from '../themes/theme-schemas.js';
 
 export const conditionSchema = z.object({
   type: z.string(),
@@ -34,6 +35,8 @@ export const instanceSpecSchema = z.object({
   trustedSources: z.array(z.string()),
   region: z.string(),
   zone: z.string(),
+  /** The login themes deployed (src/themes/), by name and uploaded version. */
+  themes: z.array(themeRefSchema).max(MAX_DEPLOYED_THEMES),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
+import { MAX_DEPLOYED_THEMES, themeNameSchema, type ThemeRef } from '../themes/theme-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -28,6 +29,8 @@ export const orderTypeSchema = z.enum([
   'restart',
   'upgrade',
   'delete',
+  'theme-deploy',
+  'theme-remove',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
 
@@ -115,8 +118,16 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The instance a change order is checked against. */
-export type ChangeableInstance = { name: string; spec: InstanceSpec; deletionProtection: boolean };
+/**
+ * The instance a change order is checked against; `themeVersions`: the theme versions uploaded to it (the server
+ * passes them; a client that leaves them out gets theme deployments checked by the server only).
+ */
+export type ChangeableInstance = {
+  name: string;
+  spec: InstanceSpec;
+  deletionProtection: boolean;
+  themeVersions?: readonly ThemeRef[];
+};
 
 /**
  * POST /api/v1/instances/{id}/orders: a change to an existing instance, checked against the catalog and the
@@ -156,6 +167,41 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
           `upgrades go to a newer version than ${instance.spec.version}`,
         ),
     }),
+    z
+      .strictObject({
+        type: z.literal('theme-deploy'),
+        name: themeNameSchema,
+        version: z.int().min(1),
+      })
+      .superRefine((deploy, ctx) => {
+        const versions = instance.themeVersions;
+        if (versions && !versions.some((v) => v.name === deploy.name && v.version === deploy.version))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['version'],
+            message: `no uploaded version ${deploy.version} of the theme ${deploy.name}; upload it first`,
+          });
+        const deployed = instance.spec.themes.find((t) => t.name === deploy.name);
+        if (deployed?.version === deploy.version)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['version'],
+            message: `version ${deploy.version} runs already`,
+          });
+        if (!deployed && instance.spec.themes.length >= MAX_DEPLOYED_THEMES)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['name'],
+            message: `at most ${MAX_DEPLOYED_THEMES} themes per instance; remove one first`,
+          });
+      }),
+    z.strictObject({
+      type: z.literal('theme-remove'),
+      name: themeNameSchema.refine(
+        (name) => instance.spec.themes.some((t) => t.name === name),
+        'no theme of this name is deployed',
+      ),
+    }),
     z.strictObject({
       type: z.literal('delete'),
       confirmName: z
@@ -178,6 +224,16 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, trustedSources: change.trustedSources };
     case 'upgrade':
       return { ...spec, version: change.version };
+    case 'theme-deploy':
+      return {
+        ...spec,
+        themes: [
+          ...spec.themes.filter((t) => t.name !== change.name),
+          { name: change.name, version: change.version },
+        ].sort((a, b) => a.name.localeCompare(b.name)),
+      };
+    case 'theme-remove':
+      return { ...spec, themes: spec.themes.filter((t) => t.name !== change.name) };
     case 'restart':
     case 'delete':
       return spec;

@@ -18,6 +18,7 @@ import {
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { listThemeVersions } from '../themes/theme-store.js';
 import { changeOrderRequestSchema, specAfter, type CreateOrderRequest, type Order } from './order-schemas.js';
 import {
   findOrder,
@@ -102,6 +103,7 @@ export function createOrderService(deps: {
           trustedSources: request.trustedSources,
           region: request.region,
           zone: request.zone,
+          themes: [],
         };
         const instance = await insertInstance(tx, {
           id: randomUUID(),
@@ -145,7 +147,8 @@ export function createOrderService(deps: {
       return once(actor, idempotencyKey, { instanceId, body }, async (tx, requestHash) => {
         const instance = await findInstance(tx, organizationId, instanceId, { forUpdate: true });
         if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
-        const parsed = changeOrderRequestSchema(catalog, instance).safeParse(body);
+        const themeVersions = await listThemeVersions(tx, instance.id);
+        const parsed = changeOrderRequestSchema(catalog, { ...instance, themeVersions }).safeParse(body);
         if (!parsed.success) {
           throw new ValidationError(
             parsed.error.issues.map((issue) => ({

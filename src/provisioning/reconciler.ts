@@ -155,6 +155,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'trusted-sources':
       case 'restart':
       case 'upgrade':
+      case 'theme-deploy':
+      case 'theme-remove':
         return;
       default:
         return order.type satisfies never;
@@ -339,11 +341,14 @@ export function createReconciler(deps: ReconcilerDeps) {
         case 'delete':
           return remove(order, instance, driver, report, options.lastAttempt);
         // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-        // with the new heap; storage and trusted sources change without a restart).
+        // with the new heap; storage and trusted sources change without a restart; a new theme comes without
+        // one, a replaced or removed theme with one, since Keycloak caches the themes it loaded).
         case 'create':
         case 'scale':
         case 'storage':
-        case 'trusted-sources': {
+        case 'trusted-sources':
+        case 'theme-deploy':
+        case 'theme-remove': {
           const target = desired(instance.spec);
           return afterApply(
             order,

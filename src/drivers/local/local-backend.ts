@@ -5,6 +5,7 @@ import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../../edge/edge-
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { MetricsSources } from '../../metrics/metrics-role.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import { readThemeArchive } from '../../themes/theme-store.js';
 import { desiredInstancesIn } from '../desired-instance.js';
 import { observeInstances } from '../instance-observer.js';
 import {
@@ -97,6 +98,7 @@ export async function startLocalBackend(options: {
     distributions,
     logger,
     edge,
+    themeArchive: (instanceId, theme) => readThemeArchive(db.pool, instanceId, theme),
     testFaults: options.testFaults,
   });
 

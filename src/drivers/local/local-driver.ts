@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isTrustedAddress } from '../../access/trusted-sources.js';
 import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
 import type {
   AdminLoginCheck,
@@ -26,6 +27,7 @@ import {
   type InstanceState,
 } from './instance-files.js';
 import { followInstanceLog, readInstanceLog } from './instance-log.js';
+import { deployedThemes, syncThemes } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { renderKeycloakSettings, type KeycloakSettings } from './keycloak-config.js';
@@ -75,6 +77,8 @@ export type LocalDriverOptions = {
   distributions: { get(version: string): Promise<KeycloakDistribution> };
   logger: Logger;
   edge: EdgeRoutes;
+  /** The archive of an uploaded theme version (the control plane stores them). */
+  themeArchive: (instanceId: string, theme: ThemeRef) => Promise<Buffer | undefined>;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
   /** From start to /health/ready; a first start creates the schema (about a minute on 2 vCPUs). */
@@ -251,15 +255,27 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       }
       return { value: route.url, note: route.url };
     });
+    // Only when there is something to do or undo: most instances never have a theme.
+    const themesChanged =
+      instance.themes.length || deployedThemes(p.home).length
+        ? await step('themes', async () => {
+            const synced = await syncThemes({
+              home: p.home,
+              themes: instance.themes,
+              archiveOf: (theme) => options.themeArchive(instance.instanceId, theme),
+            });
+            return { value: synced.restart, note: synced.note };
+          })
+        : false;
     await step('keycloak-start', async () => {
       const settings = settingsFor(instance, p, { ...state, url }, distribution);
       const running = findKeycloakProcesses(p.home);
-      if (running.length && state.startedHash === settings.hash)
+      if (running.length && state.startedHash === settings.hash && !themesChanged)
         return { value: null, note: `adopted running process ${running.join(', ')}` };
       let note = '';
       if (running.length) {
         await stopKeycloak(p.home, stopTimeoutMs);
-        note = 'restarted with new settings: ';
+        note = themesChanged ? 'restarted for the changed theme: ' : 'restarted with new settings: ';
       }
       const pid = await startProcess(p, state, settings, distribution);
       return { value: null, note: `${note}started (process group ${pid})` };

@@ -63,6 +63,7 @@ const specOf = (instance: Instance): InstanceSpec => ({
   trustedSources: instance.trustedSources,
   region: instance.region,
   zone: instance.zone ?? '',
+  themes: instance.themes,
 });
 
 const changeableOf = (instance: Instance): ChangeableInstance => ({
