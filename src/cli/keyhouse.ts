@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import type { PublicCatalog } from '../catalog/catalog-service.js';
+import { logQuerySchema, type LogEntry, type LogPage } from '../instances/instance-log-schemas.js';
 import type { Instance } from '../instances/instance-schemas.js';
+import { metricsQuerySchema, type InstanceMetrics } from '../metrics/metrics-schemas.js';
+import { themeUploadSchema, type InstanceThemes, type ThemeVersion } from '../themes/theme-schemas.js';
 import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
 import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
@@ -30,6 +35,10 @@ Commands:
   restart <instance-id> [--wait]
   upgrade <instance-id> --version <v> [--wait]
   delete <instance-id> --confirm-name <instance name> [--wait]
+  logs <instance-id> [--search <text>] [--since <30m|6h|2d|RFC 3339>] [--limit <n>] [--follow]
+  metrics <instance-id> [--range hour|day|week]
+  themes list <instance-id> | themes upload <instance-id> <file.zip|file.jar> [--deploy] [--wait]
+  themes deploy <instance-id> --name <theme> --version <n> [--wait] | themes remove <instance-id> --name <theme> [--wait]
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
 
 Global options: --output table|json (default table), --url <url>, --token <token>
@@ -148,6 +157,26 @@ function check<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
 }
 
 /** Follows an order until it is done or failed: server-sent events, falling back to polling. */
+/** The `data` of each server-sent event of a streaming response, as it arrives. */
+async function* serverSentData(response: Response): AsyncIterable<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => line.slice(6))
+        .join('\n');
+      if (data) yield data;
+    }
+  }
+}
+
 async function watchOrder(ctx: Context, orderId: string): Promise<Order> {
   const api = ctx.api();
   let last = '';
@@ -160,26 +189,12 @@ async function watchOrder(ctx: Context, orderId: string): Promise<Order> {
   const controller = new AbortController();
   try {
     const response = await api.stream(`/api/v1/orders/${orderId}/events`, controller.signal);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = event
-          .split('\n')
-          .filter((line) => line.startsWith('data: '))
-          .map((line) => line.slice(6))
-          .join('\n');
-        if (!data) continue;
-        const order = JSON.parse(data) as Order;
-        show(order);
-        if (finished(order)) {
-          controller.abort();
-          return order;
-        }
+    for await (const data of serverSentData(response)) {
+      const order = JSON.parse(data) as Order;
+      show(order);
+      if (finished(order)) {
+        controller.abort();
+        return order;
       }
     }
   } catch (error) {
@@ -417,6 +432,128 @@ const commands: Record<
         confirmName: required(ctx, 'confirm-name'),
       }),
   },
+  logs: {
+    options: {
+      search: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+    },
+    async run(ctx) {
+      const instanceId = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const since = str(ctx, 'since');
+      const query = check(logQuerySchema, {
+        search: str(ctx, 'search'),
+        since: since && /^\d+[mhd]$/.test(since) ? sinceAgo(since) : since,
+        limit: str(ctx, 'limit') ?? (ctx.values.follow ? '20' : undefined),
+      });
+      const params = new URLSearchParams(
+        Object.entries(query).flatMap(([key, value]) => (value === undefined ? [] : [[key, String(value)]])),
+      );
+      const api = ctx.api();
+      const show = (entries: LogEntry[]) => {
+        for (const entry of entries) {
+          if (query.search && !entry.text.toLowerCase().includes(query.search.toLowerCase())) continue;
+          ctx.io.out(ctx.output === 'json' ? JSON.stringify(entry) : entry.text);
+        }
+      };
+      const page = await api.get<LogPage>(`/api/v1/instances/${instanceId}/logs?${params}`);
+      show(page.entries);
+      if (!ctx.values.follow) return 0;
+      // Until interrupted (Ctrl-C ends the process).
+      const response = await api.stream(
+        `/api/v1/instances/${instanceId}/logs/stream`,
+        new AbortController().signal,
+      );
+      for await (const data of serverSentData(response))
+        show((JSON.parse(data) as { entries: LogEntry[] }).entries);
+      return 0;
+    },
+  },
+  metrics: {
+    options: { range: { type: 'string' } },
+    async run(ctx) {
+      const instanceId = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const { range } = check(metricsQuerySchema, { range: str(ctx, 'range') });
+      const metrics = await ctx
+        .api()
+        .get<InstanceMetrics>(`/api/v1/instances/${instanceId}/metrics?range=${range}`);
+      const latest = (name: keyof InstanceMetrics['series']) =>
+        metrics.series[name].filter(([, value]) => value !== null).at(-1)?.[1] ?? null;
+      print(ctx, metrics, () =>
+        details({
+          range: `${metrics.from} – ${metrics.to} (every ${metrics.stepSeconds} s)`,
+          logins: metrics.totals.logins,
+          failedLogins: metrics.totals.failedLogins,
+          tokensIssued: metrics.totals.tokensIssued,
+          requestsPerSecond: latest('requestsPerSecond')?.toFixed(2),
+          responseTimeP95Ms: latest('responseTimeP95Ms')?.toFixed(0),
+          heapUsedMb: ((latest('heapUsedBytes') ?? 0) / 1024 ** 2).toFixed(0),
+          cpuPercent: latest('cpuPercent')?.toFixed(1),
+          databaseMb: ((latest('databaseBytes') ?? 0) / 1024 ** 2).toFixed(1),
+        }),
+      );
+      return 0;
+    },
+  },
+  'themes list': {
+    async run(ctx) {
+      const instanceId = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const listed = await ctx.api().get<InstanceThemes>(`/api/v1/instances/${instanceId}/themes`);
+      const rows = listed.themes.flatMap((theme) =>
+        theme.versions.map((v) => ({
+          ...v,
+          deployed: v.version === theme.deployedVersion ? 'yes' : '',
+        })),
+      );
+      print(ctx, listed, () =>
+        table(rows, ['name', 'version', 'deployed', 'types', 'fileName', 'uploadedAt']),
+      );
+      return 0;
+    },
+  },
+  'themes upload': {
+    options: { deploy: { type: 'boolean' }, wait: { type: 'boolean' } },
+    async run(ctx) {
+      const instanceId = positional(ctx, 0, 'instance id');
+      const file = positional(ctx, 1, 'theme archive (zip or jar)');
+      const archive = await readFile(file);
+      const body = check(themeUploadSchema, {
+        fileName: path.basename(file),
+        archive: archive.toString('base64'),
+      });
+      const version = await ctx
+        .api()
+        .post<ThemeVersion>(`/api/v1/instances/${encodeURIComponent(instanceId)}/themes`, body);
+      ctx.io.err(`uploaded ${version.name} version ${version.version} (${version.types.join(', ')})`);
+      if (!ctx.values.deploy) {
+        print(ctx, version, () => details(version));
+        return 0;
+      }
+      return changeOrder(ctx, instanceId, {
+        type: 'theme-deploy',
+        name: version.name,
+        version: version.version,
+      });
+    },
+  },
+  'themes deploy': {
+    options: { name: { type: 'string' }, version: { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'theme-deploy',
+        name: required(ctx, 'name'),
+        version: Number(required(ctx, 'version')),
+      }),
+  },
+  'themes remove': {
+    options: { name: { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'theme-remove',
+        name: required(ctx, 'name'),
+      }),
+  },
   'tickets list': {
     async run(ctx) {
       const page = await ctx.api().get<{ items: Record<string, unknown>[] }>('/api/v1/tickets');
@@ -447,6 +584,13 @@ const commands: Record<
 };
 // "tickets" alone lists them.
 commands.tickets = commands['tickets list']!;
+commands.themes = commands['themes list']!;
+
+/** `30m`, `6h`, `2d` before now, as RFC 3339. */
+function sinceAgo(ago: string): string {
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[ago.slice(-1) as 'm' | 'h' | 'd'];
+  return new Date(Date.now() - Number(ago.slice(0, -1)) * unit).toISOString();
+}
 
 async function login(args: string[], env: Environment, io: Io): Promise<number> {
   const { values } = parseArgs({

@@ -11,6 +11,7 @@ import { findPrometheus, stopPrometheus } from '../../src/metrics/prometheus-pro
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort } from '../support/edge-probes.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import { until } from '../support/until.js';
 import { signUp, type SignedInUser } from '../support/accounts.js';
 import { exampleOrder } from '../support/orders.js';
 
@@ -24,16 +25,6 @@ let config: Config;
 let role: MetricsRole | undefined;
 let keyhouse: TestKeyhouse;
 let owner: SignedInUser;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function promQuery(
   query: string,
