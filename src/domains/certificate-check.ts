@@ -32,8 +32,8 @@ export function certificateNames(certificate: X509Certificate): string[] {
 export function certificateInfo(certificate: X509Certificate, now: Date): CertificateInfo {
   const notAfter = new Date(certificate.validTo);
   return {
-    subject: certificate.subject.replace(/\n/g, ', '),
-    issuer: certificate.issuer.replace(/\n/g, ', '),
+    subject: (certificate.subject ?? '').replace(/\n/g, ', '),
+    issuer: (certificate.issuer ?? '').replace(/\n/g, ', '),
     names: certificateNames(certificate),
     notBefore: new Date(certificate.validFrom).toISOString(),
     notAfter: notAfter.toISOString(),
@@ -97,7 +97,7 @@ export function checkCertificate(options: {
   if (!anchored)
     errors.push({
       path: CHAIN,
-      message: `The chain is incomplete: "${last.issuer.replace(/\n/g, ', ')}" issued its last certificate, and it is neither included nor a trusted root. Add the intermediate certificates.`,
+      message: `The chain is incomplete: "${(last.issuer ?? '').replace(/\n/g, ', ')}" issued its last certificate, and it is neither included nor a trusted root. Add the intermediate certificates.`,
     });
 
   if (!leaf.checkHost(options.hostname))

@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import dnsPacket from 'dns-packet';
 
 /**
@@ -17,7 +18,7 @@ export type TestDnsServer = {
 export async function startTestDnsServer(): Promise<TestDnsServer> {
   const zone: TestDnsServer['zone'] = new Map();
   const socket = createSocket('udp4');
-  socket.on('message', (message: Buffer, remote: RemoteInfo) => {
+  const answer = (message: Buffer): Buffer => {
     const query = dnsPacket.decode(message);
     const question = query.questions?.[0];
     const answers: dnsPacket.Answer[] = [];
@@ -37,20 +38,44 @@ export async function startTestDnsServer(): Promise<TestDnsServer> {
       break;
     }
     known ||= answers.length > 0;
-    const response = dnsPacket.encode({
+    return dnsPacket.encode({
       type: 'response',
       id: query.id,
       flags: dnsPacket.AUTHORITATIVE_ANSWER | (known ? 0 : 3), // rcode 3: NXDOMAIN
       questions: query.questions,
       answers,
     });
-    socket.send(response, remote.port, remote.address);
-  });
+  };
+  socket.on('message', (message: Buffer, remote: RemoteInfo) =>
+    socket.send(answer(message), remote.port, remote.address),
+  );
   socket.bind(0, '127.0.0.1');
   await once(socket, 'listening');
+  const port = socket.address().port;
+  // The same over TCP (pebble's resolver asks over TCP): each message with a two-byte length before it.
+  const tcp = createServer((connection) => {
+    let buffered = Buffer.alloc(0);
+    connection.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const message = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
+        buffered = buffered.subarray(2 + message.length);
+        const response = answer(Buffer.from(message));
+        const length = Buffer.alloc(2);
+        length.writeUInt16BE(response.length);
+        connection.write(Buffer.concat([length, response]));
+      }
+    });
+    connection.on('error', () => connection.destroy());
+  });
+  tcp.listen(port, '127.0.0.1');
+  await once(tcp, 'listening');
   return {
-    address: `127.0.0.1:${socket.address().port}`,
+    address: `127.0.0.1:${port}`,
     zone,
-    close: () => new Promise((resolve) => socket.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    },
   };
 }

@@ -23,6 +23,8 @@ export function issueCertificate(options: {
   commonName: string;
   /** DNS names; none for a CA. */
   names?: string[];
+  /** IP addresses, e.g. 127.0.0.1 for a server tests reach by address. */
+  ips?: string[];
   issuer?: TestCertificate;
   ca?: boolean;
   notBefore?: Date;
@@ -41,8 +43,16 @@ export function issueCertificate(options: {
     options.ca
       ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }
       : { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    ...(options.names
-      ? [{ name: 'subjectAltName', altNames: options.names.map((value) => ({ type: 2, value })) }]
+    ...(options.names || options.ips
+      ? [
+          {
+            name: 'subjectAltName',
+            altNames: [
+              ...(options.names ?? []).map((value) => ({ type: 2, value })),
+              ...(options.ips ?? []).map((ip) => ({ type: 7, ip })),
+            ],
+          },
+        ]
       : []),
   ]);
   cert.sign((options.issuer?.key ?? key) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
