@@ -8,6 +8,7 @@ import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createDomainService } from './domains/domain-service.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
@@ -19,6 +20,7 @@ import { auditRoutes } from './http/routes/audit-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
+import { domainRoutes } from './http/routes/domain-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
 import { instanceLogRoutes } from './http/routes/instance-log-routes.js';
 import { instanceMetricsRoutes } from './http/routes/instance-metrics-routes.js';
@@ -143,6 +145,7 @@ export async function createKeyhouse(options: {
       now,
     });
     const themes = createThemeService({ db });
+    const domains = createDomainService({ db, config, secretBox, now });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -181,6 +184,7 @@ export async function createKeyhouse(options: {
             instanceLogRoutes(instanceLogs),
             instanceMetricsRoutes(instanceMetrics),
             themeRoutes(themes),
+            domainRoutes(domains),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),

@@ -67,6 +67,20 @@ export const configSchema = z.strictObject({
     /** Loopback port of Keyhouse's own exporter (the instances' database sizes), scraped by Prometheus. */
     exporterPort: z.int().min(1024).max(65535),
   }),
+  /** Customers' own host names for their instances (src/domains/). */
+  domains: z.strictObject({
+    /** Resolvers for the DNS check (`ip` or `ip:port`); empty: the system's. */
+    dnsServers: z.array(z.string().min(1).max(60)).max(3),
+    /** The ACME directory certificates come from (Let's Encrypt's by default). */
+    acmeDirectoryUrl: z
+      .string()
+      .max(2048)
+      .regex(/^https:\/\/[^\s]+$/, 'an https:// URL'),
+    /** Contact for the ACME account (expiry notices); optional. */
+    acmeEmail: z.email().max(254).nullable(),
+    /** PEM file of roots that uploaded chains may end in besides the public ones (e.g. a company CA). */
+    extraRootsFile: z.string().min(1).max(4096).nullable(),
+  }),
   /** Key for secrets at rest (KEYHOUSE_SECRET_KEY, 32 bytes as base64); otherwise a key file in the data dir. */
   secretKey: z.string().min(1).max(200).nullable(),
   catalog: catalogSchema,

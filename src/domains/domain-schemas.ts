@@ -41,11 +41,11 @@ export const domainRequestSchema = z.strictObject({
 export type DomainRequest = z.infer<typeof domainRequestSchema>;
 
 export const domainStatusSchema = z.enum([
-  /** The CNAME is not (yet) seen. */
+  /** The CNAME is not (yet) seen; `message` says what DNS answers. */
   'pending-dns',
-  /** DNS points here; the certificate is being obtained (ACME). */
-  'pending-certificate',
-  /** DNS and certificate are in place: the edge serves the domain. */
+  /** DNS points at the instance; the edge takes the domain on with its certificate next. */
+  'dns-verified',
+  /** The edge serves the domain with its certificate, and Keycloak's hostname is the domain. */
   'active',
   /** Obtaining or renewing the certificate failed; `message` says why. */
   'failed',

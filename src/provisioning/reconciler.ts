@@ -13,6 +13,7 @@ import {
   type ProvisioningView,
 } from '../instances/instance-store.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { deleteDomain } from '../domains/domain-store.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
@@ -296,6 +297,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      // The custom domain is free for another instance again.
+      await deleteDomain(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
         action: 'instance.deleted',

@@ -130,7 +130,19 @@ describe('the instance page: metrics, logs and themes (de)', () => {
             `${after.tokensIssued} ausgestellte Tokens.`,
         );
       for (const series of ['requestsPerSecond', 'logins', 'failedLogins', 'heapUsedBytes', 'databaseBytes'])
-        await page.getByTestId(`metric-${series}`).locator('svg path').first().waitFor();
+        // A drawn area: a path with a shape of its own (the charts also hold empty, hidden helper paths).
+        await expect
+          .poll(() =>
+            page
+              .getByTestId(`metric-${series}`)
+              .locator('svg path')
+              .evaluateAll((paths) =>
+                paths.some(
+                  (p) => (p.getAttribute('d') ?? '').length > 20 && p.getBoundingClientRect().width > 0,
+                ),
+              ),
+          )
+          .toBe(true);
       expect(await page.getByTestId('metric-heapUsedBytes-latest').textContent()).toMatch(/^\d+ MB$/);
       await expectAccessible(page, 'metrics tab (de)');
       await docsScreenshot(page, 'de-instance-metrics');
