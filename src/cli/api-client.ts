@@ -34,6 +34,8 @@ export type ApiClient = {
   readonly baseUrl: string;
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
+  delete(path: string): Promise<void>;
   /** The raw response of a streaming GET (server-sent events). */
   stream(path: string, signal: AbortSignal): Promise<Response>;
 };
@@ -73,6 +75,8 @@ export function createApiClient(options: { url: string; token?: string; cookie?:
     baseUrl,
     get: (path) => send('GET', path),
     post: (path, body, extra) => send('POST', path, body, extra),
+    put: (path, body) => send('PUT', path, body),
+    delete: (path) => send('DELETE', path),
     async stream(path, signal) {
       const response = await fetch(baseUrl + path, {
         headers: headers({ accept: 'text/event-stream' }),

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import type { PublicCatalog } from '../catalog/catalog-service.js';
+import { domainRequestSchema, type CustomDomain } from '../domains/domain-schemas.js';
 import { logQuerySchema, type LogEntry, type LogPage } from '../instances/instance-log-schemas.js';
 import type { Instance } from '../instances/instance-schemas.js';
 import { metricsQuerySchema, type InstanceMetrics } from '../metrics/metrics-schemas.js';
@@ -39,6 +40,8 @@ Commands:
   metrics <instance-id> [--range hour|day|week]
   themes list <instance-id> | themes upload <instance-id> <file.zip|file.jar> [--deploy] [--wait]
   themes deploy <instance-id> --name <theme> --version <n> [--wait] | themes remove <instance-id> --name <theme> [--wait]
+  domain show|check|remove <instance-id>
+  domain set <instance-id> --hostname <name> (--certificate <chain.pem> --key <key.pem> | --acme)
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
 
 Global options: --output table|json (default table), --url <url>, --token <token>
@@ -448,7 +451,9 @@ const commands: Record<
         limit: str(ctx, 'limit') ?? (ctx.values.follow ? '20' : undefined),
       });
       const params = new URLSearchParams(
-        Object.entries(query).flatMap(([key, value]) => (value === undefined ? [] : [[key, String(value)]])),
+        Object.entries(query).flatMap(([key, value]): [string, string][] =>
+          value === undefined ? [] : [[key, String(value)]],
+        ),
       );
       const api = ctx.api();
       const show = (entries: LogEntry[]) => {
@@ -554,6 +559,50 @@ const commands: Record<
         name: required(ctx, 'name'),
       }),
   },
+  'domain show': {
+    async run(ctx) {
+      const domain = await ctx.api().get<CustomDomain>(`/api/v1/instances/${instancePath(ctx)}/domain`);
+      print(ctx, domain, () => describeDomain(domain));
+      return 0;
+    },
+  },
+  'domain set': {
+    options: {
+      hostname: { type: 'string' },
+      certificate: { type: 'string' },
+      key: { type: 'string' },
+      acme: { type: 'boolean' },
+    },
+    async run(ctx) {
+      const certificate = ctx.values.acme
+        ? { source: 'acme' }
+        : {
+            source: 'upload',
+            certificateChainPem: await readFile(required(ctx, 'certificate'), 'utf8'),
+            privateKeyPem: await readFile(required(ctx, 'key'), 'utf8'),
+          };
+      const body = check(domainRequestSchema, { hostname: required(ctx, 'hostname'), certificate });
+      const domain = await ctx.api().put<CustomDomain>(`/api/v1/instances/${instancePath(ctx)}/domain`, body);
+      print(ctx, domain, () => describeDomain(domain));
+      return 0;
+    },
+  },
+  'domain check': {
+    async run(ctx) {
+      const domain = await ctx
+        .api()
+        .post<CustomDomain>(`/api/v1/instances/${instancePath(ctx)}/domain/check`, {});
+      print(ctx, domain, () => describeDomain(domain));
+      return domain.status === 'pending-dns' || domain.status === 'failed' ? 1 : 0;
+    },
+  },
+  'domain remove': {
+    async run(ctx) {
+      await ctx.api().delete(`/api/v1/instances/${instancePath(ctx)}/domain`);
+      ctx.io.err('custom domain removed; the instance answers at its own host name');
+      return 0;
+    },
+  },
   'tickets list': {
     async run(ctx) {
       const page = await ctx.api().get<{ items: Record<string, unknown>[] }>('/api/v1/tickets');
@@ -585,6 +634,26 @@ const commands: Record<
 // "tickets" alone lists them.
 commands.tickets = commands['tickets list']!;
 commands.themes = commands['themes list']!;
+commands.domain = commands['domain show']!;
+
+function instancePath(ctx: Context) {
+  return encodeURIComponent(positional(ctx, 0, 'instance id'));
+}
+
+function describeDomain(domain: CustomDomain): string {
+  return details({
+    hostname: domain.hostname,
+    dnsRecord: `${domain.hostname}. CNAME ${domain.cnameTarget}.`,
+    status: domain.status,
+    message: domain.message,
+    certificate: domain.certificate
+      ? `${domain.certificate.names.join(', ')}, valid until ${domain.certificate.notAfter}` +
+        (domain.certificate.expiresSoon ? ' (expires within 30 days)' : '')
+      : domain.source === 'acme'
+        ? 'by ACME, once DNS points here'
+        : null,
+  });
+}
 
 /** `30m`, `6h`, `2d` before now, as RFC 3339. */
 function sinceAgo(ago: string): string {

@@ -48,7 +48,20 @@ export const requestExamples: Record<string, unknown> = {
     acceptTerms: { version: '2026-11' },
   },
   createChangeOrder: { type: 'trusted-sources', trustedSources: ['85.214.132.0/24', '2a01:238:4000::/48'] },
+  // Other change orders: { "type": "theme-deploy", "name": "beispiel", "version": 2 }, { "type": "theme-remove", … }.
   updateInstance: { deletionProtection: false },
+  // A zip with beispiel/login/theme.properties …, base64 (shortened here).
+  uploadInstanceTheme: { fileName: 'beispiel-theme.zip', archive: 'UEsDBBQAAAAIAGZ0g1kAAAAAAAAAAAAAAAAa...' },
+  setInstanceDomain: {
+    hostname: 'login.beispiel.de',
+    certificate: {
+      source: 'upload',
+      certificateChainPem:
+        '-----BEGIN CERTIFICATE-----\n(login.beispiel.de)\n-----END CERTIFICATE-----\n' +
+        '-----BEGIN CERTIFICATE-----\n(the intermediate that issued it)\n-----END CERTIFICATE-----\n',
+      privateKeyPem: '-----BEGIN PRIVATE KEY-----\n(its key)\n-----END PRIVATE KEY-----\n',
+    },
+  },
   createTicket: {
     subject: 'Order failed in DE-NORTH',
     message: 'My order failed at the step "keycloak-start"; can you have a look?',

@@ -129,20 +129,24 @@ describe('the instance page: metrics, logs and themes (de)', () => {
           `Letzte Stunde: ${after.logins} Anmeldungen, ${after.failedLogins} fehlgeschlagene Anmeldungen, ` +
             `${after.tokensIssued} ausgestellte Tokens.`,
         );
-      for (const series of ['requestsPerSecond', 'logins', 'failedLogins', 'heapUsedBytes', 'databaseBytes'])
-        // A drawn area: a path with a shape of its own (the charts also hold empty, hidden helper paths).
+      await screenshot(page, 'de-instance-metrics-before-check');
+      for (const series of [
+        'requestsPerSecond',
+        'logins',
+        'failedLogins',
+        'heapUsedBytes',
+        'databaseBytes',
+      ]) {
+        // A drawn area: a path with a shape of its own (the charts also hold empty helper paths).
+        const shapes = () =>
+          page
+            .getByTestId(`metric-${series}`)
+            .locator('svg path')
+            .evaluateAll((paths) => paths.map((p) => (p.getAttribute('d') ?? '').length));
         await expect
-          .poll(() =>
-            page
-              .getByTestId(`metric-${series}`)
-              .locator('svg path')
-              .evaluateAll((paths) =>
-                paths.some(
-                  (p) => (p.getAttribute('d') ?? '').length > 20 && p.getBoundingClientRect().width > 0,
-                ),
-              ),
-          )
-          .toBe(true);
+          .poll(async () => Math.max(0, ...(await shapes())), { message: series, timeout: 30_000 })
+          .toBeGreaterThan(20);
+      }
       expect(await page.getByTestId('metric-heapUsedBytes-latest').textContent()).toMatch(/^\d+ MB$/);
       await expectAccessible(page, 'metrics tab (de)');
       await docsScreenshot(page, 'de-instance-metrics');
@@ -152,14 +156,8 @@ describe('the instance page: metrics, logs and themes (de)', () => {
       await page.getByRole('log').waitFor();
       await page.locator('label[for="logs-follow"]').click();
       const stranger = `unbekannt-${randomBytes(4).toString('hex')}`;
-      // The stream is open once the switch is on; give EventSource its connection before the line is written.
-      await until('the tail to be connected', async () =>
-        (await page.evaluate(() =>
-          performance.getEntriesByType('resource').some((e) => e.name.endsWith('/logs/stream')),
-        ))
-          ? true
-          : undefined,
-      );
+      // The tail is connected (EventSource open) before the line is written.
+      await page.getByTestId('logs-live').getByText('live', { exact: true }).waitFor();
       expect(await passwordLogin({ url: instance.url, ca, realm, username: stranger, password: 'x' })).toBe(
         401,
       );

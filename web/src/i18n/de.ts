@@ -516,6 +516,8 @@ export const de: Messages = {
       'Das Log Ihres Keycloak aus den letzten 7 Tagen, das Neueste unten. Passwörter und andere Geheimnisse erscheinen darin nie.',
     search: 'Log durchsuchen',
     follow: 'Live mitlesen',
+    live: 'live',
+    connecting: 'verbinde…',
     download: 'Herunterladen',
     none: 'Keine Log-Einträge (für diese Suche).',
     truncated:

@@ -501,6 +501,8 @@ export const en = {
       "Your Keycloak's own log of the last 7 days, newest at the bottom. Passwords and other secrets never appear in it.",
     search: 'Search the log',
     follow: 'Follow live',
+    live: 'live',
+    connecting: 'connecting…',
     download: 'Download',
     none: 'No log entries (for this search).',
     truncated: 'Older entries are left out; search to narrow down, or download the log.',

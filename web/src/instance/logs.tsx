@@ -24,6 +24,7 @@ export function LogsTab({ instance }: { instance: Instance }) {
   const [search, setSearch] = useState('');
   const [follow, setFollow] = useState(false);
   const [live, setLive] = useState<LogEntry[]>([]);
+  const [connected, setConnected] = useState(false);
   const query = useQuery({
     queryKey: ['instance', instance.id, 'logs', search],
     queryFn: () =>
@@ -32,14 +33,21 @@ export function LogsTab({ instance }: { instance: Instance }) {
 
   useEffect(() => {
     setLive([]);
+    setConnected(false);
     if (!follow) return;
     const source = new EventSource(`${base}/stream`);
+    source.onopen = () => setConnected(true);
+    // EventSource reconnects by itself; until then the tail is not live.
+    source.onerror = () => setConnected(false);
     source.addEventListener('entries', (event) => {
       const { entries } = JSON.parse((event as MessageEvent<string>).data) as { entries: LogEntry[] };
       const matching = entries.filter((e) => !search || e.text.toLowerCase().includes(search.toLowerCase()));
       if (matching.length) setLive((before) => [...before, ...matching].slice(-KEEP));
     });
-    return () => source.close();
+    return () => {
+      source.close();
+      setConnected(false);
+    };
   }, [follow, base, search]);
 
   const entries = [...(query.data?.entries ?? []), ...live].slice(-KEEP);
@@ -66,6 +74,11 @@ export function LogsTab({ instance }: { instance: Instance }) {
           isChecked={follow}
           onChange={(_event, checked) => setFollow(checked)}
         />
+        {follow && (
+          <Label color={connected ? 'green' : 'grey'} isCompact data-testid="logs-live">
+            {connected ? t('logs.live') : t('logs.connecting')}
+          </Label>
+        )}
         <Button
           component="a"
           href={`${base}/download${search ? `?search=${encodeURIComponent(search)}` : ''}`}
