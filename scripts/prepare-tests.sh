@@ -14,8 +14,8 @@ as_root() {
 }
 
 # Debian packages: PostgreSQL for the external-database tests; Chromium for the browser tests; HAProxy for the edge;
-# Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests; Prometheus for the
-# instance metrics.
+# Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests; Prometheus for
+# the instance metrics and the metrics test (it scrapes /metrics and loads the example alert rules).
 declare -A package_of=(
   [pg_ctlcluster]=postgresql [chromium]=chromium [haproxy]=haproxy [mvn]=maven [unzip]=unzip
   [java]=openjdk-17-jdk-headless [ip]=iproute2 [prometheus]=prometheus
@@ -28,6 +28,14 @@ if ((${#missing[@]})); then
   echo "prepare-tests: installing ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Backups use pg_dump/pg_restore of the server's major version: 15, the embedded PostgreSQL's and Debian 12's
+# (docs/decisions.md, "One backup mechanism"). The postgresql package brings them; a client-only machine needs them.
+if [ ! -x /usr/lib/postgresql/15/bin/pg_restore ]; then
+  echo "prepare-tests: installing postgresql-client-15"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client-15 >/dev/null
 fi
 
 # The machine's PostgreSQL on 127.0.0.1:5432 with trust for 127.0.0.1 (a test server only: nothing else listens

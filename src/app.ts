@@ -1,8 +1,14 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createAccountSecurityService } from './accounts/account-security-service.js';
 import { createAccountService } from './accounts/account-service.js';
+import { createMemberService } from './accounts/member-service.js';
+import { createPasswordResetService } from './accounts/password-reset-service.js';
+import { createTwoFactorService } from './accounts/two-factor-service.js';
 import { createAuditService } from './audit/audit-service.js';
+import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
+import { createBackupService } from './backups/backup-service.js';
 import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
@@ -12,11 +18,13 @@ import { createDomainService } from './domains/domain-service.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
-import type { EdgeGateway } from './edge/edge-gateway.js';
+import type { Edge } from './edge/edge-controller.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
+import { accountSecurityRoutes } from './http/routes/account-security-routes.js';
 import { auditRoutes } from './http/routes/audit-routes.js';
+import { backupRoutes } from './http/routes/backup-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
@@ -25,6 +33,8 @@ import { edgeRoutes } from './http/routes/edge-routes.js';
 import { instanceLogRoutes } from './http/routes/instance-log-routes.js';
 import { instanceMetricsRoutes } from './http/routes/instance-metrics-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
+import { metricsRoutes } from './http/routes/metrics-routes.js';
+import { operatorRoutes } from './http/routes/operator-routes.js';
 import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { osbRoutes } from './http/routes/osb-routes.js';
@@ -37,11 +47,16 @@ import { createInstanceLogService } from './instances/instance-log-service.js';
 import { createInstanceService } from './instances/instance-service.js';
 import { createInstanceMetricsService } from './metrics/instance-metrics-service.js';
 import { startMetricsRole } from './metrics/metrics-role.js';
+import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createInstanceLogReader } from './drivers/instance-logs.js';
+import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
 import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
 import { osbCatalog } from './osb/osb-schemas.js';
 import { createOsbService, startDeprovisionSweep } from './osb/osb-service.js';
+import { UnavailableError } from './platform/errors.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
@@ -58,10 +73,16 @@ export type Keyhouse = {
   http: FastifyInstance;
   /** The local CA of <dataDir>/ca; the edge role issues instance certificates from the same one. */
   ca: LocalCa;
-  edge: EdgeGateway | undefined;
+  /** The edge role's control of HAProxy (HAProxy itself outlives close()). */
+  edge: Edge | undefined;
   worker: WorkerRole | undefined;
   /** The backend of the `local` regions, when this process is a worker and the configuration has one. */
   localBackend: LocalBackend | undefined;
+  /** The outbox's sender, where an SMTP server is configured (API and worker processes). */
+  mail: MailSender | undefined;
+  metrics: Metrics;
+  /** The backup planner where a worker runs; tests call its `tick` with their clock. */
+  backupScheduler: BackupScheduler | undefined;
   close(): Promise<void>;
 };
 
@@ -77,6 +98,15 @@ export async function createKeyhouse(options: {
   distributionCacheDir?: string;
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
+  /** Only tests: a shorter first retry of the mail sender, and faults it injects. */
+  mail?: {
+    retryBaseMs?: number;
+    dispatchIntervalMs?: number;
+    sendingLeaseSeconds?: number;
+    testFaults?: MailTestFaults;
+  };
+  /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
+  backupSchedule?: boolean;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -117,7 +147,7 @@ export async function createKeyhouse(options: {
         const metrics = await startMetricsRole({ config, sources: localBackend.metricsSources, logger });
         closers.push(() => metrics.stop());
       }
-      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
+      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -128,15 +158,35 @@ export async function createKeyhouse(options: {
     });
     closers.push(() => queue.stop());
 
-    let edge: EdgeGateway | undefined;
+    let edge: Edge | undefined;
     if (roles.has('edge')) {
       edge = await runEdgeRole({ config, databaseUrl, logger, ca });
       closers.push(() => edge!.close());
     }
 
-    const accounts = createAccountService({ db, now });
+    const twoFactor = createTwoFactorService({ db, secretBox, now });
+    const accounts = createAccountService({ db, now, twoFactor, secretBox });
+    const passwordResets = createPasswordResetService({ db, secretBox, now });
+    const members = createMemberService({ db, now });
+    const accountSecurity = createAccountSecurityService({ db, now, twoFactor });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+
+    // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
+    let backupScheduler: BackupScheduler | undefined;
+    if (worker) {
+      backupScheduler = await startBackupScheduler({
+        databaseUrl,
+        db,
+        catalog: config.catalog,
+        logger,
+        now,
+        runner: worker.backups,
+        placeMaintenanceUpgrade: orders.placeMaintenanceUpgrade,
+        schedule: options.backupSchedule !== false,
+      });
+      closers.push(() => backupScheduler!.stop());
+    }
     const instances = createInstanceService({ db, secretBox });
     const instanceLogs = createInstanceLogService({ db, catalog: config.catalog, drivers, secretBox, now });
     const instanceMetrics = createInstanceMetricsService({
@@ -146,7 +196,61 @@ export async function createKeyhouse(options: {
     });
     const themes = createThemeService({ db });
     const domains = createDomainService({ db, config, secretBox, now });
-    const tickets = createTicketService({ db });
+    const tickets = createTicketService({ db, now });
+    const metrics = createMetrics({ db, catalog: config.catalog });
+    const operators = createOperatorService({
+      db,
+      catalog: config.catalog,
+      now,
+      passwordResets,
+      instanceLogTail: createInstanceLogReader(config),
+      enqueueOrder: queue.enqueue,
+    });
+    if (roles.has('api')) {
+      const system = {
+        principal: undefined,
+        label: 'system',
+        requestId: 'start-up',
+        sourceAddress: 'keyhouse',
+      };
+      for (const operator of config.operators) {
+        const outcome = await createOperator({ db, now, passwordResets }, operator, system);
+        if (outcome === 'created')
+          logger.info({ email: operator.email }, 'operator created from the configuration');
+      }
+    }
+
+    let mail: MailSender | undefined;
+    if (config.mail.smtpUrl && (roles.has('api') || roles.has('worker'))) {
+      mail = await startMailSender({
+        databaseUrl,
+        db,
+        smtpUrl: config.mail.smtpUrl,
+        from: config.mail.from,
+        portalUrl: config.portal.publicUrl,
+        secretBox,
+        logger,
+        ...options.mail,
+      });
+      closers.push(() => mail!.stop());
+    } else if (!config.mail.smtpUrl) {
+      logger.warn('no SMTP server configured (mail.smtpUrl): e-mails wait in the outbox');
+    }
+    const backups = createBackupService({
+      db,
+      catalog: config.catalog,
+      now,
+      secretBox,
+      readBackup:
+        worker &&
+        (async (instance, location) => {
+          const region = config.catalog.regions.find((r) => r.id === instance.spec.region);
+          const driver = region && worker!.drivers.forRegion(region);
+          if (!driver)
+            throw new UnavailableError('Backups of this region cannot be read by this Keyhouse process.');
+          return driver.readBackup(instance, location);
+        }),
+    });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
     const orderEvents = createOrderEventHub({ databaseUrl, logger });
@@ -176,6 +280,9 @@ export async function createKeyhouse(options: {
       routes: roles.has('api')
         ? [
             accountRoutes(accounts),
+            accountSecurityRoutes({ accounts, passwordResets, members, security: accountSecurity }),
+            operatorRoutes(operators, tickets),
+            metricsRoutes(metrics),
             catalogRoutes(config.catalog),
             billingProfileRoutes(billingProfiles),
             orderRoutes(orders, config.catalog),
@@ -185,6 +292,7 @@ export async function createKeyhouse(options: {
             instanceMetricsRoutes(instanceMetrics),
             themeRoutes(themes),
             domainRoutes(domains),
+            backupRoutes(backups),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),
@@ -206,7 +314,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, localBackend, close };
+    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, mail, metrics, close };
   } catch (error) {
     await close();
     throw error;

@@ -36,6 +36,8 @@ export type ApiClient = {
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
   delete(path: string): Promise<void>;
+  /** A GET whose answer is a file (a backup download): the raw response, refusals as ApiRefusal. */
+  download(path: string): Promise<Response>;
   /** The raw response of a streaming GET (server-sent events). */
   stream(path: string, signal: AbortSignal): Promise<Response>;
 };
@@ -77,6 +79,11 @@ export function createApiClient(options: { url: string; token?: string; cookie?:
     post: (path, body, extra) => send('POST', path, body, extra),
     put: (path, body) => send('PUT', path, body),
     delete: (path) => send('DELETE', path),
+    async download(path) {
+      const response = await fetch(baseUrl + path, { headers: headers({ accept: '*/*' }) });
+      if (!response.ok) throw await refusalOf(response);
+      return response;
+    },
     async stream(path, signal) {
       const response = await fetch(baseUrl + path, {
         headers: headers({ accept: 'text/event-stream' }),

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { createWriteStream, readFileSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { InstanceBackups } from '../backups/backup-schemas.js';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -13,6 +17,7 @@ import type { Instance } from '../instances/instance-schemas.js';
 import { metricsQuerySchema, type InstanceMetrics } from '../metrics/metrics-schemas.js';
 import { themeUploadSchema, type InstanceThemes, type ThemeVersion } from '../themes/theme-schemas.js';
 import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
+import type { Environment as ServerEnvironment } from '../config/load-config.js';
 import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
 
@@ -26,11 +31,13 @@ Commands:
   login --url <url> (--token <token> | --email <email> [--password-stdin])
   catalog
   order create --node-size <id> --storage-gb <n> --trusted-source <cidr>... --region <id> [--zone <id>]
-               [--service-type keycloak] [--version <v>] --billing-profile-id <id> --accept-terms [--wait]
+               [--admin-source <cidr>...] [--service-type keycloak] [--version <v>] --billing-profile-id <id>
+               --accept-terms [--wait]
   orders list [--status <s>] [--instance-id <id>] | orders show <id> | orders watch <id>
   instances list | instances show <id>
   credentials <instance-id>
   sources set|add|remove <instance-id> <cidr>... [--wait]
+  admin-sources set <instance-id> <cidr>... | admin-sources none|reset <instance-id> [--wait]
   scale <instance-id> --node-size <id> [--wait]
   storage <instance-id> --storage-gb <n> [--wait]
   restart <instance-id> [--wait]
@@ -42,7 +49,20 @@ Commands:
   themes deploy <instance-id> --name <theme> --version <n> [--wait] | themes remove <instance-id> --name <theme> [--wait]
   domain show|check|remove <instance-id>
   domain set <instance-id> --hostname <name> (--certificate <chain.pem> --key <key.pem> | --acme)
+  backups list <instance-id>
+  backups create <instance-id> [--wait]
+  backups restore <instance-id> --backup-id <id> --confirm-name <instance name> [--wait]
+  backups policy <instance-id> [--retention <n>] [--time-zone <tz>] [--backup-window-start <hour>]
+                 [--maintenance-day <weekday>] [--maintenance-start <hour>] [--wait]
+  backups key <instance-id> --public-key-file <file>
+  backups download <instance-id> <backup-id> --out <file>
+  (restore into a new instance: order create … --restore-from-instance <id> --restore-from-backup <id>)
+  realms export <instance-id> --realm <name> [--include-users] [--wait]
+  realms download <export-order-id> --out <file>
+  realms import <instance-id> --export-order-id <id> [--realm-name <name>] [--wait]
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
+  admin create-operator --email <email> [--role operator|operator-read-only] [--password-stdin]
+               (on the server: works on Keyhouse's database, see keyhouse admin --help)
 
 Global options: --output table|json (default table), --url <url>, --token <token>
 Environment: KEYHOUSE_URL, KEYHOUSE_TOKEN`;
@@ -54,6 +74,8 @@ type Environment = {
   KEYHOUSE_TOKEN?: string;
   HOME?: string;
   XDG_CONFIG_HOME?: string;
+  /** What `keyhouse admin` hands to the server's configuration loader. */
+  server: ServerEnvironment;
 };
 
 type Output = 'table' | 'json';
@@ -240,6 +262,7 @@ async function changeOrder(
     nodeSize,
     storageGb,
     trustedSources,
+    adminSources,
     region,
     zone,
     themes,
@@ -247,7 +270,7 @@ async function changeOrder(
   const schema = changeOrderRequestSchema(catalog, {
     name,
     deletionProtection,
-    spec: { serviceType, version, nodeSize, storageGb, trustedSources, region, zone, themes },
+    spec: { serviceType, version, nodeSize, storageGb, trustedSources, adminSources, region, zone, themes },
   });
   const body = check(schema, change);
   return placed(ctx, await api.post<Order>(`/api/v1/instances/${instance.id}/orders`, body));
@@ -282,11 +305,14 @@ const commands: Record<
       'node-size': { type: 'string' },
       'storage-gb': { type: 'string' },
       'trusted-source': { type: 'string', multiple: true },
+      'admin-source': { type: 'string', multiple: true },
       region: { type: 'string' },
       zone: { type: 'string' },
       'billing-profile-id': { type: 'string' },
       'accept-terms': { type: 'boolean' },
       'idempotency-key': { type: 'string' },
+      'restore-from-instance': { type: 'string' },
+      'restore-from-backup': { type: 'string' },
       wait: { type: 'boolean' },
     },
     async run(ctx) {
@@ -304,10 +330,20 @@ const commands: Record<
         nodeSize: str(ctx, 'node-size'),
         storageGb: storage === undefined ? undefined : /^\d{1,6}$/.test(storage) ? Number(storage) : storage,
         trustedSources: (ctx.values['trusted-source'] as string[] | undefined) ?? [],
+        // Absent: every trusted source may also administer the instance.
+        adminSources: ctx.values['admin-source'] as string[] | undefined,
         region: str(ctx, 'region'),
         zone: str(ctx, 'zone'),
         billingProfileId: str(ctx, 'billing-profile-id'),
         acceptTerms: { version: catalog.terms.version },
+        ...(str(ctx, 'restore-from-instance') || str(ctx, 'restore-from-backup')
+          ? {
+              restoreFrom: {
+                instanceId: str(ctx, 'restore-from-instance'),
+                backupId: str(ctx, 'restore-from-backup'),
+              },
+            }
+          : {}),
       };
       check(createOrderRequestSchema(catalog), request);
       const key = str(ctx, 'idempotency-key');
@@ -361,7 +397,9 @@ const commands: Record<
       const instance = await ctx
         .api()
         .get<Instance>(`/api/v1/instances/${encodeURIComponent(positional(ctx, 0, 'instance id'))}`);
-      print(ctx, instance, () => details(instance));
+      print(ctx, instance, () =>
+        details({ ...instance, adminSources: instance.adminSources ?? '(all trusted sources)' }),
+      );
       return 0;
     },
   },
@@ -397,6 +435,24 @@ const commands: Record<
               ]
             : instance.trustedSources.filter((s) => !removing.has(bare(s)) && !removing.has(s));
       return changeOrder(ctx, instanceId, { type: 'trusted-sources', trustedSources });
+    },
+  },
+  'admin-sources': {
+    options: { wait: { type: 'boolean' } },
+    async run(ctx) {
+      const action = positional(ctx, 0, 'set, none or reset');
+      const instanceId = positional(ctx, 1, 'instance id');
+      const given = ctx.positionals.slice(2);
+      if (action === 'set' && given.length === 0)
+        throw new UsageError('name at least one address or CIDR range');
+      if (action !== 'set' && ((action !== 'none' && action !== 'reset') || given.length > 0)) {
+        throw new UsageError(
+          'admin-sources set <instance-id> <cidr>... | admin-sources none|reset <instance-id>',
+        );
+      }
+      // none: nobody administers through the edge; reset: every trusted source may again.
+      const adminSources = action === 'set' ? given : action === 'none' ? [] : null;
+      return changeOrder(ctx, instanceId, { type: 'admin-sources', adminSources });
     },
   },
   scale: {
@@ -603,6 +659,136 @@ const commands: Record<
       return 0;
     },
   },
+  'backups list': {
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const backups = await ctx.api().get<InstanceBackups>(`/api/v1/instances/${id}/backups`);
+      const { policy } = backups;
+      print(ctx, backups, () =>
+        [
+          `retention: ${policy.retention} nightly backups (+${backups.retentionPricePerMonth} EUR/month); ` +
+            `backup window ${policy.backupWindow.startHour}:00 for 2 h, maintenance ${policy.maintenanceWindow.day} ` +
+            `${policy.maintenanceWindow.startHour}:00 for 2.5 h (${policy.timeZone})`,
+          `next backup window: ${backups.nextBackupWindow.start}; next maintenance: ${backups.nextMaintenanceWindow.start}` +
+            (backups.nextPatch ? `, patch to ${backups.nextPatch.version}` : ''),
+          `download key: ${backups.encryptionKey ? backups.encryptionKey.fingerprint : 'none (downloads need one)'}`,
+          '',
+          table(backups.items, ['id', 'kind', 'night', 'status', 'sizeBytes', 'durationMs', 'createdAt']),
+        ].join('\n'),
+      );
+      return 0;
+    },
+  },
+  'backups create': {
+    options: { wait: { type: 'boolean' } },
+    run: (ctx) => changeOrder(ctx, positional(ctx, 0, 'instance id'), { type: 'backup' }),
+  },
+  'backups restore': {
+    options: {
+      'backup-id': { type: 'string' },
+      'confirm-name': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'restore',
+        backupId: required(ctx, 'backup-id'),
+        confirmName: required(ctx, 'confirm-name'),
+      }),
+  },
+  'backups policy': {
+    options: {
+      retention: { type: 'string' },
+      'time-zone': { type: 'string' },
+      'backup-window-start': { type: 'string' },
+      'maintenance-day': { type: 'string' },
+      'maintenance-start': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    async run(ctx) {
+      const instanceId = positional(ctx, 0, 'instance id');
+      const { policy } = await ctx
+        .api()
+        .get<InstanceBackups>(`/api/v1/instances/${encodeURIComponent(instanceId)}/backups`);
+      const given = (name: string) => (str(ctx, name) === undefined ? undefined : integer(ctx, name));
+      return changeOrder(ctx, instanceId, {
+        type: 'backup-policy',
+        policy: {
+          retention: given('retention') ?? policy.retention,
+          timeZone: str(ctx, 'time-zone') ?? policy.timeZone,
+          backupWindow: { startHour: given('backup-window-start') ?? policy.backupWindow.startHour },
+          maintenanceWindow: {
+            day: str(ctx, 'maintenance-day') ?? policy.maintenanceWindow.day,
+            startHour: given('maintenance-start') ?? policy.maintenanceWindow.startHour,
+          },
+        },
+      });
+    },
+  },
+  'backups key': {
+    options: { 'public-key-file': { type: 'string' } },
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const publicKey = readFileSync(required(ctx, 'public-key-file'), 'utf8');
+      const key = await ctx
+        .api()
+        .put<Record<string, unknown>>(`/api/v1/instances/${id}/backup-key`, { publicKey });
+      print(ctx, key, () => details(key));
+      return 0;
+    },
+  },
+  'backups download': {
+    options: { out: { type: 'string' } },
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const backupId = encodeURIComponent(positional(ctx, 1, 'backup id'));
+      const out = required(ctx, 'out');
+      const response = await ctx.api().download(`/api/v1/instances/${id}/backups/${backupId}/download`);
+      // Written to a new file only (never over an existing one), streamed.
+      await pipeline(
+        Readable.fromWeb(response.body as NodeReadableStream),
+        createWriteStream(out, { flags: 'wx' }),
+      );
+      ctx.io.err(`written ${out} (OpenPGP-encrypted; decrypt with your private key, e.g. gpg --decrypt)`);
+      return 0;
+    },
+  },
+  'realms export': {
+    options: { realm: { type: 'string' }, 'include-users': { type: 'boolean' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'realm-export',
+        realm: required(ctx, 'realm'),
+        includeUsers: ctx.values['include-users'] === true,
+      }),
+  },
+  'realms download': {
+    options: { out: { type: 'string' } },
+    async run(ctx) {
+      const orderId = encodeURIComponent(positional(ctx, 0, 'export order id'));
+      const out = required(ctx, 'out');
+      const response = await ctx.api().download(`/api/v1/orders/${orderId}/realm-export`);
+      await pipeline(
+        Readable.fromWeb(response.body as NodeReadableStream),
+        createWriteStream(out, { flags: 'wx' }),
+      );
+      ctx.io.err(`written ${out}`);
+      return 0;
+    },
+  },
+  'realms import': {
+    options: {
+      'export-order-id': { type: 'string' },
+      'realm-name': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'realm-import',
+        exportOrderId: required(ctx, 'export-order-id'),
+        ...(str(ctx, 'realm-name') ? { realmName: str(ctx, 'realm-name') } : {}),
+      }),
+  },
   'tickets list': {
     async run(ctx) {
       const page = await ctx.api().get<{ items: Record<string, unknown>[] }>('/api/v1/tickets');
@@ -715,6 +901,11 @@ export async function main(argv: string[], env: Environment, io: Io): Promise<nu
   }
   try {
     if (first === 'login') return await login(argv.slice(1), env, io);
+    if (first === 'admin') {
+      // Loaded only here: the API client needs none of the server's modules.
+      const { runAdmin } = await import('./admin.js');
+      return await runAdmin(argv.slice(1), env.server, io);
+    }
     const twoWords = second && commands[`${first} ${second}`] ? `${first} ${second}` : undefined;
     const name = twoWords ?? first;
     const command = commands[name];
@@ -777,7 +968,7 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
   const { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME } = process.env;
   process.exitCode = await main(
     process.argv.slice(2),
-    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME },
+    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME, server: process.env },
     io,
   );
 }

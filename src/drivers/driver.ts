@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
@@ -35,12 +36,16 @@ export type DesiredInstance = {
   storageGb: number;
   /** Canonical CIDRs, already validated. */
   trustedSources: string[];
+  /** The trusted sources that may also use /admin/ and the admin REST API (canonical, within trustedSources). */
+  adminSources: string[];
   region: string;
   zone: string;
   /** The customer's login themes to deploy, by name and uploaded version (the driver fetches the archives). */
   themes: ThemeRef[];
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
+  /** A new instance restored from a backup (of another instance): its database starts as that backup. */
+  restoreFrom?: BackupRef;
 };
 
 export type StepState = 'running' | 'done' | 'failed';
@@ -60,11 +65,28 @@ export type ApplyResult =
   /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
   | { outcome: 'permanent-error'; reason: string; detail: string };
 
-/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` names the copy). */
+// ---- Backups (src/backups) ------------------------------------------------------------------------------------
+// One mechanism for nightly, on-demand, pre-upgrade and pre-restore backups: the control plane names a backup by its
+// id, the driver takes it and answers where it is (`location`, the driver's own name for it) and what it is.
+
+/** A taken backup, as the control plane keeps it. */
+export type BackupRef = { id: string; location: string; sha256: string };
+
+export type TakenBackup = {
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  durationMs: number;
+  postgresMajor: number;
+};
+
+export type BackupResult = ({ outcome: 'done' } & TakenBackup) | Exclude<ApplyResult, { outcome: 'ready' }>;
+
+/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` is the copy). */
 export type UpgradeResult =
-  | { outcome: 'ready'; url: string; backup: string }
+  | { outcome: 'ready'; url: string; backup: TakenBackup }
   /** The new version did not become ready; the old one runs again on the restored backup. */
-  | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
+  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
 /** The login check before DONE: `note` says how the admin's login was verified. */
@@ -86,7 +108,12 @@ export type Driver = {
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
    * crash at any point: it resumes the upgrade or the rollback it finds.
    */
-  upgrade(from: DesiredInstance, to: DesiredInstance, report: StepReporter): Promise<UpgradeResult>;
+  upgrade(
+    from: DesiredInstance,
+    to: DesiredInstance,
+    backupId: string,
+    report: StepReporter,
+  ): Promise<UpgradeResult>;
   /**
    * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the
    * way the customer will (the shared Keycloak module's login check), or as close to it as the customer's trusted
@@ -100,6 +127,20 @@ export type Driver = {
   readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
   /** The entries written from now on, in batches as they come, until `signal` aborts. Only looks. */
   followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
+  /**
+   * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
+   * call again after a crash: a partial attempt leaves nothing that looks like a backup.
+   */
+  backup(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, backupId: string): Promise<BackupResult>;
+  /**
+   * Restore in place: the instance's database becomes the backup's, and Keycloak runs on it. The current database
+   * serves until the backup is fully restored beside it; a crash at any point resumes or leaves the old one.
+   */
+  restore(instance: DesiredInstance, from: BackupRef, report: StepReporter): Promise<ApplyResult>;
+  /** Removes a backup (retention); safe to repeat. */
+  removeBackup(instance: Pick<DesiredInstance, 'name'>, location: string): Promise<void>;
+  /** The backup's bytes, for the encrypted download. */
+  readBackup(instance: Pick<DesiredInstance, 'name'>, location: string): Promise<Readable>;
   /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
   destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_DEPLOYED_THEMES, themeRefSchema } from '../themes/theme-schemas.js';
+import { storedBackupPolicySchema } from '../backups/backup-schemas.js';
 
 export const conditionSchema = z.object({
   type: z.string(),
@@ -33,12 +34,21 @@ export const instanceSpecSchema = z.object({
   nodeSize: z.string(),
   storageGb: z.int(),
   trustedSources: z.array(z.string()),
+  /** Sources that may also use /admin/ and the admin REST API; null: every trusted source. */
+  adminSources: z.array(z.string()).nullable(),
   region: z.string(),
   zone: z.string(),
   /** The login themes deployed (src/themes/), by name and uploaded version. */
   themes: z.array(themeRefSchema).max(MAX_DEPLOYED_THEMES),
+  /** Retention and windows (src/backups); absent on instances ordered before backups existed: the defaults. */
+  backups: storedBackupPolicySchema.optional(),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
+
+/** The sources the edge admits to /admin/ and the admin REST API. */
+export function effectiveAdminSources(spec: Pick<InstanceSpec, 'trustedSources' | 'adminSources'>): string[] {
+  return spec.adminSources ?? spec.trustedSources;
+}
 
 export const instanceSchema = z.object({
   id: z.uuid(),

@@ -1,6 +1,12 @@
 import { z } from 'zod';
-import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
+import {
+  adminSourcesSchema,
+  isWithinSources,
+  trustedSourcesSchema,
+  type SourcePolicy,
+} from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
 import { MAX_DEPLOYED_THEMES, themeNameSchema, type ThemeRef } from '../themes/theme-schemas.js';
 
@@ -16,6 +22,7 @@ export type OrderableCatalog = {
   storage: { minGb: number; maxGb: number; stepGb: number };
   regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
   terms: { version: string };
+  backups: BackupRules;
 };
 
 export const orderStatusSchema = z.enum(['new', 'processing', 'done', 'failed']);
@@ -26,11 +33,18 @@ export const orderTypeSchema = z.enum([
   'scale',
   'storage',
   'trusted-sources',
+  'admin-sources',
   'restart',
   'upgrade',
   'delete',
   'theme-deploy',
   'theme-remove',
+  // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
+  'backup',
+  'restore',
+  'backup-policy',
+  'realm-export',
+  'realm-import',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
 
@@ -63,11 +77,15 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       nodeSize: z.enum(ids(catalog.nodeSizes)),
       storageGb: storageGbSchema(catalog.storage),
       trustedSources: z.array(z.string().max(64)).max(200),
+      /** Sources that may also use /admin/ and the admin REST API; absent or null: all trusted sources. */
+      adminSources: z.array(z.string().max(64)).max(200).nullable().optional(),
       region: z.enum(ids(catalog.regions)),
       zone: z.string().max(63).optional(),
       billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
       billingProfile: billingProfileInputSchema.optional(),
       acceptTerms: z.strictObject({ version: z.string().max(40) }),
+      /** The new instance starts with the data of this backup (src/backups). */
+      restoreFrom: restoreFromSchema.optional(),
     })
     .transform((order, ctx) => {
       const serviceType = catalog.serviceTypes.find((s) => s.id === order.serviceType)!;
@@ -93,6 +111,14 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
           ctx.addIssue({ code: 'custom', path: ['trustedSources', ...issue.path], message: issue.message });
         }
       }
+      let adminSources: string[] | null = null;
+      if (order.adminSources && sources.success) {
+        const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
+        if (admins.success) adminSources = admins.data;
+        for (const issue of admins.error?.issues ?? []) {
+          ctx.addIssue({ code: 'custom', path: ['adminSources', ...issue.path], message: issue.message });
+        }
+      }
       if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
         ctx.addIssue({
           code: 'custom',
@@ -102,7 +128,7 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
         });
       }
       checkTerms(catalog, order.acceptTerms.version, ctx);
-      return { ...order, zone, trustedSources: sources.success ? sources.data : [] };
+      return { ...order, zone, trustedSources: sources.success ? sources.data : [], adminSources };
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
@@ -154,7 +180,30 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         `storage can only grow: choose more than the current ${instance.spec.storageGb} GB`,
       ),
     }),
-    z.strictObject({ type: z.literal('trusted-sources'), trustedSources: trustedSourcesSchema(region) }),
+    z.strictObject({
+      type: z.literal('trusted-sources'),
+      trustedSources: trustedSourcesSchema(region).superRefine((trusted, ctx) => {
+        const outside = (instance.spec.adminSources ?? []).filter(
+          (admin) => !isWithinSources(admin, trusted),
+        );
+        if (outside.length) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `The admin sources ${outside.join(', ')} would not be within these trusted sources; change the admin sources first.`,
+          });
+        }
+      }),
+    }),
+    z.strictObject({
+      type: z.literal('admin-sources'),
+      /** null: back to "all trusted sources". */
+      adminSources: adminSourcesSchema(region, instance.spec.trustedSources)
+        .nullable()
+        .refine(
+          (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
+          'the instance already has exactly these admin sources',
+        ),
+    }),
     z.strictObject({ type: z.literal('restart') }),
     z.strictObject({
       type: z.literal('upgrade'),
@@ -209,6 +258,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .max(63)
         .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
     }),
+    ...backupChangeOrderSchemas(catalog.backups, instance),
   ]);
 }
 export type ChangeOrderRequest = z.output<ReturnType<typeof changeOrderRequestSchema>>;
@@ -222,6 +272,8 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, storageGb: change.storageGb };
     case 'trusted-sources':
       return { ...spec, trustedSources: change.trustedSources };
+    case 'admin-sources':
+      return { ...spec, adminSources: change.adminSources };
     case 'upgrade':
       return { ...spec, version: change.version };
     case 'theme-deploy':
@@ -234,8 +286,14 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       };
     case 'theme-remove':
       return { ...spec, themes: spec.themes.filter((t) => t.name !== change.name) };
+    case 'backup-policy':
+      return { ...spec, backups: change.policy };
     case 'restart':
     case 'delete':
+    case 'backup':
+    case 'restore':
+    case 'realm-export':
+    case 'realm-import':
       return spec;
     default:
       return change satisfies never;
@@ -257,6 +315,14 @@ export const orderStepSchema = z.object({
 });
 export type OrderStep = z.infer<typeof orderStepSchema>;
 
+/** An earlier attempt of an order that a provider operator retried: what the customer saw fail. */
+export const orderAttemptSchema = z.object({
+  attempt: z.int(),
+  failureReason: z.string().nullable(),
+  finishedAt: z.string(),
+});
+export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
+
 export const orderSchema = z.object({
   id: z.uuid(),
   type: orderTypeSchema,
@@ -265,10 +331,15 @@ export const orderSchema = z.object({
   spec: instanceSpecSchema,
   /** For change orders: the instance's spec when the change was placed ("from → to"); null for create orders. */
   previousSpec: instanceSpecSchema.nullable(),
+  /** What a backup order asks for beyond the spec: `{ restoreFrom }` (create) or `{ backupId }` (restore). */
+  details: z.record(z.string(), z.unknown()).nullable(),
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
   failureReason: z.string().nullable(),
+  /** 1, and one more for each retry by the provider's operators. */
+  attempt: z.int().min(1),
+  previousAttempts: z.array(orderAttemptSchema),
   billingProfileId: z.uuid(),
   termsVersion: z.string().nullable(),
   createdAt: z.string(),

@@ -26,13 +26,17 @@ import {
 } from '../instances/instance-secrets.js';
 import { desiredInstance } from '../drivers/desired-instance.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
+import type { BackupRunner } from '../backups/backup-runner.js';
+import { backupPolicyOf } from '../backups/backup-schemas.js';
+import { deleteInstanceBackups } from '../backups/backup-store.js';
+import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
  * cycle. Level-triggered: whatever a crash left behind, running it again converges (the driver's apply is
  * idempotent, secrets are stored before use, status changes are compare-and-set).
  *
- * One reconciler for every order type (switched over exhaustively): create, scale, storage and trusted-sources
+ * One reconciler for every order type (switched over exhaustively): create, scale, storage, trusted-sources, admin-sources
  * apply the desired spec; restart forces a restart; upgrade backs up, upgrades and rolls back on failure; delete
  * destroys. The transaction that makes an order DONE also writes its usage record (metering), so billing follows
  * exactly the changes that took effect.
@@ -55,7 +59,14 @@ export type ReconcilerDeps = {
   drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
+  /** Backups of backup, restore and upgrade orders (src/backups). */
+  backups: BackupRunner;
+  /** Realm export and import orders (src/backups). */
+  realms: RealmTransfer;
 };
+
+/** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
+class PermanentOrderError extends Error {}
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -144,20 +155,30 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   /** The usage record change an order makes effective, in the transaction that makes it DONE. */
   async function meter(tx: Queryable, order: StoredOrder) {
-    const size = { nodeSize: order.spec.nodeSize, storageGb: order.spec.storageGb };
+    const size = {
+      nodeSize: order.spec.nodeSize,
+      storageGb: order.spec.storageGb,
+      backupRetention: backupPolicyOf(order.spec).retention,
+    };
     switch (order.type) {
       case 'create':
         return openUsageRecord(tx, order.instanceId, order.id, size);
       case 'scale':
       case 'storage':
+      case 'backup-policy':
         return switchUsageRecord(tx, order.instanceId, order.id, size);
       case 'delete':
         return closeUsageRecord(tx, order.instanceId);
       case 'trusted-sources':
+      case 'admin-sources':
       case 'restart':
       case 'upgrade':
       case 'theme-deploy':
       case 'theme-remove':
+      case 'backup':
+      case 'restore':
+      case 'realm-export':
+      case 'realm-import':
         return;
       default:
         return order.type satisfies never;
@@ -232,7 +253,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome> {
     const previousVersion = order.previousSpec?.version ?? instance.spec.version;
     const to = desired(instance.spec);
-    const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
+    const backupId = await deps.backups.beforeUpgrade(order, instance, previousVersion);
+    const result = await driver.upgrade(
+      desired({ ...instance.spec, version: previousVersion }),
+      to,
+      backupId,
+      report,
+    );
+    if (result.outcome === 'ready' || result.outcome === 'rolled-back')
+      await deps.backups.afterUpgrade(backupId, result.backup);
+    else if (result.outcome === 'permanent-error' || (result.outcome === 'transient-error' && lastAttempt))
+      await deps.backups.afterUpgrade(backupId, {
+        failed: result.outcome === 'permanent-error' ? result.detail : result.message,
+      });
     switch (result.outcome) {
       case 'ready':
         return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
@@ -258,7 +291,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             targetType: 'instance',
             targetId: instance.id,
             outcome: 'failure',
-            details: { orderId: order.id, from: previousVersion, to: to.version, backup: result.backup },
+            details: { orderId: order.id, from: previousVersion, to: to.version, backupId },
           });
         });
         return { outcome: 'failed', reason: result.reason };
@@ -271,6 +304,65 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  // ---- backups (src/backups) ------------------------------------------------------------------------------------
+
+  /** A create order with `restoreFrom` starts the new instance's database from that backup. */
+  async function createDesired(order: StoredOrder, desired: DesiredInstance): Promise<DesiredInstance> {
+    const backupId = (order.details?.restoreFrom as { backupId?: string } | undefined)?.backupId;
+    if (!backupId) return desired;
+    const source = await deps.backups.restorable(backupId);
+    if ('missing' in source) throw new PermanentOrderError(source.missing);
+    return { ...desired, restoreFrom: source };
+  }
+
+  /** An on-demand backup, or a realm export or import: done when its step is; nothing restarts. */
+  async function stepDone(
+    order: StoredOrder,
+    result: RealmOutcome,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    switch (result.outcome) {
+      case 'done':
+        await transitionOrder(db.pool, order.id, 'processing', 'done');
+        return { outcome: 'done' };
+      case 'retry':
+        return transient(order, result.message, lastAttempt);
+      case 'failed':
+        return fail(order, result.reason, result.detail);
+      default:
+        return result satisfies never;
+    }
+  }
+
+  /** Restore in place: the current state is backed up first (so the restore can be undone), then restored. */
+  async function restoreInPlace(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    target: DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const source = await deps.backups.restorable(String(order.details?.backupId));
+    if ('missing' in source) return fail(order, source.missing, 'backup gone before the restore');
+    const before = await deps.backups.forOrder(order, instance, 'pre-restore', report, { lastAttempt });
+    if (before.outcome === 'retry') return transient(order, before.message, lastAttempt);
+    if (before.outcome === 'failed')
+      return fail(
+        order,
+        `Nothing was restored: the backup of the current state failed (${before.reason})`,
+        before.detail,
+      );
+    return afterApply(
+      order,
+      instance,
+      driver,
+      target,
+      await driver.restore(target, source, report),
+      lastAttempt,
+    );
   }
 
   /** Delete: everything of the instance goes; the instance stays listed as deleted, with its orders. */
@@ -299,6 +391,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       await meter(tx, order);
       // The custom domain is free for another instance again.
       await deleteDomain(tx, instance.id);
+      await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
         action: 'instance.deleted',
@@ -340,45 +433,78 @@ export function createReconciler(deps: ReconcilerDeps) {
       const secrets = order.type === 'delete' ? undefined : await secretsOf(instance);
       const desired = (spec: InstanceSpec): DesiredInstance =>
         desiredInstance(catalog, instance, spec, secrets!);
-      switch (order.type) {
-        case 'delete':
-          return remove(order, instance, driver, report, options.lastAttempt);
-        // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-        // with the new heap; storage and trusted sources change without a restart; a new theme comes without
-        // one, a replaced or removed theme with one, since Keycloak caches the themes it loaded).
-        case 'create':
-        case 'scale':
-        case 'storage':
-        case 'trusted-sources':
-        case 'theme-deploy':
-        case 'theme-remove': {
-          const target = desired(instance.spec);
-          return afterApply(
-            order,
-            instance,
-            driver,
-            target,
-            await driver.apply(target, report),
-            options.lastAttempt,
-          );
-        }
-        case 'restart': {
-          const target = desired(instance.spec);
-          return afterApply(
-            order,
-            instance,
-            driver,
-            target,
-            await driver.restart(target, report),
-            options.lastAttempt,
-          );
-        }
-        case 'upgrade':
-          return upgrade(order, instance, driver, desired, report, options.lastAttempt);
-        default:
-          return order.type satisfies never;
+      try {
+        return await reconcileOrder(order, instance, driver, desired, report, options.lastAttempt);
+      } catch (error) {
+        if (error instanceof PermanentOrderError) return fail(order, error.message, 'restore source missing');
+        throw error;
       }
     },
   };
+
+  async function reconcileOrder(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    desired: (spec: InstanceSpec) => DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const options = { lastAttempt };
+    switch (order.type) {
+      case 'delete':
+        return remove(order, instance, driver, report, options.lastAttempt);
+      // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
+      // with the new heap; storage, trusted and admin sources change without a restart; retention and windows are
+      // the control plane's, and a backend keeps what it needs of them; a new theme comes without a restart, a
+      // replaced or removed theme with one, since Keycloak caches the themes it loaded).
+      case 'create':
+      case 'scale':
+      case 'storage':
+      case 'trusted-sources':
+      case 'admin-sources':
+      case 'backup-policy':
+      case 'theme-deploy':
+      case 'theme-remove': {
+        const target =
+          order.type === 'create'
+            ? await createDesired(order, desired(instance.spec))
+            : desired(instance.spec);
+        return afterApply(
+          order,
+          instance,
+          driver,
+          target,
+          await driver.apply(target, report),
+          options.lastAttempt,
+        );
+      }
+      case 'restart': {
+        const target = desired(instance.spec);
+        return afterApply(
+          order,
+          instance,
+          driver,
+          target,
+          await driver.restart(target, report),
+          options.lastAttempt,
+        );
+      }
+      case 'upgrade':
+        return upgrade(order, instance, driver, desired, report, options.lastAttempt);
+      case 'backup': {
+        const taken = await deps.backups.forOrder(order, instance, 'on-demand', report, options);
+        return stepDone(order, taken.outcome === 'done' ? { outcome: 'done' } : taken, options.lastAttempt);
+      }
+      case 'restore':
+        return restoreInPlace(order, instance, driver, desired(instance.spec), report, options.lastAttempt);
+      case 'realm-export':
+        return stepDone(order, await deps.realms.exportRealm(order, report), options.lastAttempt);
+      case 'realm-import':
+        return stepDone(order, await deps.realms.importRealm(order, report), options.lastAttempt);
+      default:
+        return order.type satisfies never;
+    }
+  }
 }
 export type Reconciler = ReturnType<typeof createReconciler>;

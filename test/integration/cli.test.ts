@@ -1,14 +1,16 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { bearerHeaders, signUp, TEST_PASSWORD, type SignedInUser } from '../support/accounts.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 import { exampleBillingProfile } from '../support/orders.js';
+import { insertDatabaseOnlyInstance } from '../support/backups.js';
 
 /**
  * The built `keyhouse` binary (package.json "bin") against a Keyhouse listening on loopback: JSON output parsed,
@@ -218,6 +220,31 @@ describe('keyhouse CLI', () => {
     expect(JSON.parse(failedWatch.stdout)).toMatchObject({ status: 'failed', failureReason: 'Region full' });
   });
 
+  it('orders with admin sources and changes them (set, none, reset), checked locally against the trusted sources', async () => {
+    const outside = await cli(orderArgs(['--admin-source', '192.168.9.9']));
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toMatch(/adminSources\.0: .*not within the trusted sources/);
+
+    const set = json(await cli(['admin-sources', 'set', instanceId, '192.168.7.3', '--output', 'json']));
+    expect(set).toMatchObject({ type: 'admin-sources', spec: { adminSources: ['192.168.7.3/32'] } });
+    await setOrder(set.id, 'done', 'running');
+    const shown = await cli(['instances', 'show', instanceId]);
+    expect(shown.stdout).toMatch(/adminSources\s+192\.168\.7\.3\/32/);
+    const notTrusted = await cli(['admin-sources', 'set', instanceId, '10.9.9.9']);
+    expect(notTrusted.code).toBe(1);
+    expect(notTrusted.stderr).toMatch(/adminSources\.0: .*not within the trusted sources/);
+    const none = json(await cli(['admin-sources', 'none', instanceId, '--output', 'json']));
+    expect(none.spec.adminSources).toEqual([]);
+    await setOrder(none.id, 'done', 'running');
+    const reset = json(await cli(['admin-sources', 'reset', instanceId, '--output', 'json']));
+    expect(reset.spec.adminSources).toBeNull();
+    await setOrder(reset.id, 'done', 'running');
+    expect((await cli(['instances', 'show', instanceId])).stdout).toMatch(
+      /adminSources\s+\(all trusted sources\)/,
+    );
+    expect((await cli(['admin-sources', 'frob', instanceId])).code).toBe(2);
+  });
+
   it('opens and lists tickets', async () => {
     const ticket = json(
       await cli([
@@ -312,5 +339,50 @@ describe('keyhouse themes, domain and logs (issue 15)', () => {
     const logs = await cli(['logs', instanceId]);
     expect(logs.code).toBe(1);
     expect(logs.stderr).toMatch(/no log yet/);
+  });
+});
+
+describe('keyhouse backups', () => {
+  it('changes the policy with local checks, lists it, uploads a key and refuses an unknown download', async () => {
+    const instance = await insertDatabaseOnlyInstance(keyhouse, customer, {
+      runningSince: new Date().toISOString(),
+      rows: 1,
+      headers: bearerHeaders(token),
+    });
+    const tooClose = await cli(['backups', 'policy', instance.id, '--maintenance-start', '2']);
+    expect(tooClose.code).toBe(1);
+    expect(tooClose.stderr).toContain('policy.maintenanceWindow.startHour');
+
+    const placed = json(
+      await cli(['backups', 'policy', instance.id, '--retention', '30', '--output', 'json']),
+    );
+    expect(placed).toMatchObject({ type: 'backup-policy', priceDelta: { perMonth: '6.67' } });
+
+    const listed = await cli(['backups', 'list', instance.id]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('retention: 30 nightly backups (+6.67 EUR/month)');
+    expect(listed.stdout).toContain('download key: none');
+
+    const { publicKey } = await openpgp.generateKey({
+      userIDs: [{ email: 'ops@beispiel.de' }],
+      format: 'armored',
+    });
+    const keyFile = path.join(home, 'backup-key.asc');
+    writeFileSync(keyFile, publicKey);
+    const uploaded = json(
+      await cli(['backups', 'key', instance.id, '--public-key-file', keyFile, '--output', 'json']),
+    );
+    expect(uploaded.userIds).toEqual(['<ops@beispiel.de>']);
+
+    const missing = await cli([
+      'backups',
+      'download',
+      instance.id,
+      '00000000-0000-4000-8000-000000000000',
+      '--out',
+      path.join(home, 'x.pgp'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('404');
   });
 });

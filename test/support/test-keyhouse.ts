@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -13,7 +14,10 @@ import { freePort } from './edge-probes.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
-  /** The scratch database, for tests that start parts of Keyhouse of their own beside it. */
+  /**
+   * The scratch database's superuser URL: for tests that start parts of Keyhouse of their own beside it, and for
+   * instance databases of the local driver, which live on the same server.
+   */
   databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
@@ -32,7 +36,14 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
+  options: {
+    now?: () => Date;
+    localDriverTestFaults?: LocalDriverTestFaults;
+    backupSchedule?: boolean;
+    mail?: Parameters<typeof createKeyhouse>[0]['mail'];
+    /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
+    logger?: Logger;
+  } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -46,10 +57,12 @@ export async function startTestKeyhouse(
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger: options.logger ?? createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    mail: options.mail,
+    backupSchedule: options.backupSchedule,
   });
   return {
     ...keyhouse,
@@ -59,6 +72,8 @@ export async function startTestKeyhouse(
       await keyhouse.close();
       // Detached like in production (it outlives Keyhouse); a test's Prometheus goes with its data dir.
       await stopPrometheus(prometheusFiles(dataDir));
+      // HAProxy outlives Keyhouse by design; a test's data dir takes its HAProxy with it.
+      await keyhouse.edge?.stopHaproxy();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -3,8 +3,9 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isNotFound, readTextIfExists } from '../../platform/errno.js';
 import { StepFailure } from '../driver-steps.js';
-import type { DatabaseBackup } from './database-backup.js';
+import type { TakenBackup } from '../driver.js';
 import type { InstancePorts } from './keycloak-config.js';
+import { logTail } from './keycloak-process.js';
 
 /**
  * An instance's directory on this host, `<instancesDir>/<name>`: its Keycloak home, logs, pid file, backups, and
@@ -20,9 +21,14 @@ export type InstancePaths = {
   pid: string;
   keycloakLog: string;
   consoleLog: string;
+  /** The instance's backups (dump files), outside its directory: they do not count against its storage. */
+  backups: string;
 };
 
-export function instancePaths(instancesDir: string, name: string): InstancePaths {
+/** Where the local driver keeps its instances unless told otherwise. */
+export const defaultInstancesDir = (dataDir: string) => path.join(dataDir, 'instances');
+
+export function instancePaths(instancesDir: string, name: string, backupsDir: string): InstancePaths {
   if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
   const dir = path.join(instancesDir, name);
   return {
@@ -30,9 +36,24 @@ export function instancePaths(instancesDir: string, name: string): InstancePaths
     home: path.join(dir, 'keycloak'),
     state: path.join(dir, 'state.json'),
     pid: path.join(dir, 'keycloak.pid'),
-    keycloakLog: path.join(dir, 'logs', 'keycloak.log'),
+    keycloakLog: keycloakLogFile(instancesDir, name),
     consoleLog: path.join(dir, 'logs', 'console.log'),
+    backups: path.join(backupsDir, name),
   };
+}
+
+/** Where Keycloak writes the instance's log (its `log-file` option). */
+export const keycloakLogFile = (instancesDir: string, name: string) =>
+  path.join(instancesDir, name, 'logs', 'keycloak.log');
+
+/**
+ * The last lines of the instance's Keycloak log, for the operator console; null where there is none on this host.
+ * Reads files only, so an API process beside the worker (same data dir) answers without running the driver.
+ */
+export function readKeycloakLogTail(instancesDir: string, name: string, lines: number): string | null {
+  if (!NAME_PATTERN.test(name)) return null;
+  const tail = logTail(keycloakLogFile(instancesDir, name), lines);
+  return tail === '' ? null : tail;
 }
 
 /** Kept in `<instanceDir>/state.json` (mode 0600: it holds the temporary admin's password until handover). */
@@ -45,11 +66,18 @@ export type InstanceState = {
   firstRealmDone: boolean;
   /** Settings hash the running process was started with; another hash means restart. */
   startedHash: string | null;
+  /**
+   * 'command': the database came from a backup, whose master realm exists already, so Keycloak ignores the
+   * bootstrap variables; `kc.sh bootstrap-admin` creates the temporary admin before the next start instead.
+   */
+  bootstrapAdminBy?: 'start' | 'command';
+  /** A restore in place in progress; `swapped` once the restored database has taken the instance's name. */
+  restore?: { backupId: string; phase: 'restoring' | 'swapped' };
   /** An upgrade in progress (or its rollback), so a retry after a crash resumes it instead of starting over. */
   upgrade?: {
     fromVersion: string;
     toVersion: string;
-    backup: DatabaseBackup;
+    backup: TakenBackup;
     phase: 'upgrading' | 'rolling-back';
     failure?: { reason: string; detail: string };
   };

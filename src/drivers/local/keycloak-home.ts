@@ -56,6 +56,8 @@ export async function prepareHome(options: {
    * business, since it stops Keycloak; a plain apply keeps a running home of the right version.
    */
   refreshBuild?: boolean;
+  /** The instance's database was restored from a backup (a new instance from another's backup). */
+  restored: boolean;
 }): Promise<{ state: InstanceState; note: string }> {
   const { paths: p, distribution, version } = options;
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
@@ -125,6 +127,8 @@ export async function prepareHome(options: {
             adminAccountDone: false,
             firstRealmDone: false,
             startedHash: null,
+            // A restored database has its master realm: the temporary admin comes from `kc.sh bootstrap-admin`.
+            bootstrapAdminBy: options.restored ? 'command' : 'start',
           };
       writeState(p.state, next);
       return next;

@@ -9,6 +9,7 @@ import { createKeyedMutex } from '../../platform/file-lock.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
+  BackupRef,
   DesiredInstance,
   Driver,
   StepReporter,
@@ -20,6 +21,7 @@ import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
 import {
+  defaultInstancesDir,
   instancePaths,
   readState,
   writeState,
@@ -30,6 +32,8 @@ import { followInstanceLog, readInstanceLog } from './instance-log.js';
 import { deployedThemes, syncThemes } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
+import { createInstanceBackups } from './instance-backups.js';
+import { runCommand } from '../../platform/process-runner.js';
 import { renderKeycloakSettings, type KeycloakSettings } from './keycloak-config.js';
 import {
   DistributionUnavailableError,
@@ -63,6 +67,7 @@ export type EdgeRoutes = {
     name: string;
     upstreamPort: number;
     trustedSources: string[];
+    adminSources: string[];
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -81,6 +86,8 @@ export type LocalDriverOptions = {
   themeArchive: (instanceId: string, theme: ThemeRef) => Promise<Buffer | undefined>;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
+  /** Where the dumps go, one folder per instance; default `<dataDir>/backups` (outside the storage quota). */
+  backupsDir?: string;
   /** From start to /health/ready; a first start creates the schema (about a minute on 2 vCPUs). */
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL. */
@@ -127,7 +134,7 @@ const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
 export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const { config, edge } = options;
   const logger = options.logger.child({ component: 'local-driver' });
-  const instancesDir = options.instancesDir ?? path.join(config.dataDir, 'instances');
+  const instancesDir = options.instancesDir ?? defaultInstancesDir(config.dataDir);
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
   const maxHeapMb = options.maxHeapMb ?? 1024;
@@ -135,7 +142,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const serialised = createKeyedMutex();
   const databases = createInstanceDatabases(options.adminDatabaseUrl);
   const observation = createInstanceObservation({ databases, now });
-  const paths = (name: string) => instancePaths(instancesDir, name);
+  const backupsDir = options.backupsDir ?? path.join(config.dataDir, 'backups');
+  const paths = (name: string) => instancePaths(instancesDir, name, backupsDir);
+  const backups = createInstanceBackups({ adminDatabaseUrl: options.adminDatabaseUrl, backupsDir, logger });
   /** Keycloak's own HTTP port on loopback: the admin API the driver and the shared Keycloak module use. */
   const adminApiUrl = (state: InstanceState) => `http://127.0.0.1:${state.ports.httpPort}`;
   const customerAdmin = (instance: DesiredInstance) => ({
@@ -183,6 +192,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     writeFileSync(confFile, settings.conf);
     // The file came from the distribution as 0644; it now holds the database password.
     chmodSync(confFile, 0o600);
+    if (state.bootstrapAdmin && !state.adminAccountDone && state.bootstrapAdminBy === 'command') {
+      await bootstrapAdminByCommand(p, state.bootstrapAdmin, settings, distribution);
+      state.bootstrapAdminBy = 'start';
+      writeState(p.state, state);
+    }
     // Only acts when the master realm is created (first start on an empty database); harmless afterwards.
     const bootstrap: Record<string, string> =
       state.bootstrapAdmin && !state.adminAccountDone
@@ -203,6 +217,42 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return pid;
   }
 
+  /**
+   * Creates the temporary admin in a database that has its master realm already (a restored backup), with Keycloak
+   * stopped: `kc.sh bootstrap-admin user` on the instance's own configuration. The admin hand-over then works as
+   * on a first start: the customer's admin gets the instance's password, the temporary one goes.
+   */
+  async function bootstrapAdminByCommand(
+    p: InstancePaths,
+    admin: { username: string; password: string },
+    settings: KeycloakSettings,
+    distribution: KeycloakDistribution,
+  ) {
+    const result = await runCommand(
+      path.join(p.home, 'bin', 'kc.sh'),
+      [
+        'bootstrap-admin',
+        'user',
+        '--optimized',
+        '--username:env',
+        'KEYHOUSE_BOOTSTRAP_USERNAME',
+        '--password:env',
+        'KEYHOUSE_BOOTSTRAP_PASSWORD',
+      ],
+      {
+        cwd: p.dir,
+        env: keycloakProcessEnv(distribution.javaHome, {
+          ...settings.env,
+          KEYHOUSE_BOOTSTRAP_USERNAME: admin.username,
+          KEYHOUSE_BOOTSTRAP_PASSWORD: admin.password,
+        }),
+      },
+    );
+    // A second run after a crash finds the user there: Keycloak says so, and the hand-over can go on.
+    if (result.code !== 0 && !/already exists/i.test(result.tail))
+      throw new StepFailure('transient', 'The temporary admin could not be created.', result.tail);
+  }
+
   // ---- apply ----------------------------------------------------------------------------------------------------
 
   /**
@@ -220,10 +270,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const p = paths(instance.name);
     await step('database', async () => ({
       value: null,
-      note: await databases.ensure({
-        name: instance.name,
-        databasePassword: instance.secrets.databasePassword,
-      }),
+      note: await databases.ensure(
+        { name: instance.name, databasePassword: instance.secrets.databasePassword },
+        instance.restoreFrom && (() => backups.restoreNew(instance.name, instance.restoreFrom!)),
+      ),
     }));
     const { distribution, state } = await step('keycloak-home', async () => {
       const distribution = await distributionOf(instance.version);
@@ -237,6 +287,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         stopTimeoutMs,
         serialised,
         refreshBuild,
+        restored: Boolean(instance.restoreFrom),
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
     });
@@ -246,6 +297,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         name: instance.name,
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
+        adminSources: instance.adminSources,
       });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
@@ -354,6 +406,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function upgrade(
     from: DesiredInstance,
     to: DesiredInstance,
+    backupId: string,
     report: StepReporter,
   ): Promise<UpgradeResult> {
     return outcomeOf(() =>
@@ -361,6 +414,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         upgradeInstance({
           from,
           to,
+          backupId,
+          backups,
           report,
           paths: paths(to.name),
           step: stepper(logger.child({ instance: to.name }), report),
@@ -368,7 +423,6 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           applySteps,
           adminDatabaseUrl: options.adminDatabaseUrl,
           stopTimeoutMs,
-          now,
         }),
       ),
     );
@@ -414,11 +468,34 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       await step('database', () => databases.drop(instance.name));
       await step('instance-directory', async () => {
         rmSync(p.dir, { recursive: true, force: true });
+        rmSync(p.backups, { recursive: true, force: true });
         observation.forget(instance.name);
         return 'removed';
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
     });
+  }
+
+  // ---- backups (src/backups) ------------------------------------------------------------------------------------
+
+  async function restore(
+    instance: DesiredInstance,
+    from: BackupRef,
+    report: StepReporter,
+  ): Promise<ApplyResult> {
+    return outcomeOf(() =>
+      serialised(instance.name, () =>
+        backups.restoreInPlace({
+          instance,
+          from,
+          paths: paths(instance.name),
+          step: stepper(logger.child({ instance: instance.name }), report),
+          report,
+          stopTimeoutMs,
+          applySteps,
+        }),
+      ),
+    );
   }
 
   // ---- supervision ----------------------------------------------------------------------------------------------
@@ -447,6 +524,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     upgrade,
     destroy,
     verifyAdminLogin: verify,
+    backup: (instance, backupId) => backups.backup(paths(instance.name), instance.name, backupId),
+    restore,
+    removeBackup: async (instance, location) => {
+      paths(instance.name);
+      await backups.remove(location);
+    },
+    readBackup: async (instance, location) => {
+      paths(instance.name);
+      return backups.read(location);
+    },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
     readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
     followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),

@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { providerDe } from './provider-de';
 
 /** Deutsche Texte; die Schlüssel prüft der Typ Messages gegen en.ts. */
 export const de: Messages = {
+  provider: providerDe,
   common: {
     loading: 'Wird geladen …',
     error: 'Etwas ist schiefgegangen',
@@ -95,6 +97,7 @@ export const de: Messages = {
     scale: 'Nodesize',
     storage: 'Speicher',
     'trusted-sources': 'Vertrauenswürdige Quellen',
+    'admin-sources': 'Admin-Quellen',
     restart: 'Neustart',
     upgrade: 'Upgrade',
     delete: 'Löschung',
@@ -295,6 +298,24 @@ export const de: Messages = {
     broad:
       'Ein großer Bereich: alle darin können die Instanz erreichen. Geben Sie nur frei, was Sie brauchen.',
   },
+  adminSources: {
+    section: 'Admin-Konsole und Admin-API (optional)',
+    intro:
+      'Die Admin-Konsole (/admin/) und die Admin-REST-API von Keycloak antworten nur Admin-Quellen; Logins, Tokens und die Account-Konsole bleiben für alle vertrauenswürdigen Quellen offen. Keycloak empfiehlt, die Admin-Pfade nicht weiter als nötig freizugeben.',
+    mode: 'Wer die Instanz administrieren darf',
+    all: 'Alle vertrauenswürdigen Quellen',
+    some: 'Nur diese vertrauenswürdigen Quellen',
+    listLabel: 'Admin-Quellen',
+    entry: 'Admin-Quelle {{n}}',
+    remove: 'Admin-Quelle {{n}} entfernen',
+    empty: 'Niemand: Admin-Konsole und Admin-REST-API bleiben geschlossen.',
+    allShort: 'Alle vertrauenswürdigen Quellen',
+    noneShort: 'Niemand',
+    add: 'Admin-Quelle hinzufügen',
+    addMine: 'Meine Adresse als Admin-Quelle hinzufügen',
+    addedMine: 'Ihre Adresse ist eine Admin-Quelle',
+    edit: 'Admin-Quellen bearbeiten',
+  },
   instance: {
     access: 'Zugang',
     url: 'URL',
@@ -320,6 +341,86 @@ export const de: Messages = {
     placeSourcesOrder: 'Änderung beauftragen',
     deleted: 'Diese Instanz ist gelöscht; ihr Verlauf bleibt sichtbar.',
     changes: 'Änderungen',
+  },
+  backups: {
+    tab: 'Backups',
+    overviewTab: 'Übersicht',
+    schedule: 'Zeitplan',
+    retention: 'Aufbewahrung',
+    retentionValue_one: '{{count}} nächtliches Backup',
+    retentionValue_other: '{{count}} nächtliche Backups',
+    timeZone: 'Zeitzone',
+    backupWindow: 'Backup-Fenster',
+    maintenanceWindow: 'Wartungsfenster',
+    maintenanceStart: 'Beginn des Wartungsfensters',
+    weekday: 'Wochentag',
+    daily: 'täglich {{from}}–{{to}} ({{timeZone}})',
+    weekly: '{{day}} {{from}}–{{to}} ({{timeZone}})',
+    next: 'nächstes: {{when}}',
+    nextPatch: 'Nächster Patch',
+    patchPlanned: 'Keycloak {{version}} im Wartungsfenster am {{when}}',
+    noPatch: 'Für diese Version gibt es keinen Patch.',
+    runPatchNow: 'Patch jetzt einspielen',
+    backupNow: 'Jetzt sichern',
+    backupNowPlace: 'Backup bestellen',
+    backupNowIntro:
+      'Die Datenbank wird gesichert, während Keycloak weiterläuft. Das Backup wird 30 Tage aufbewahrt, zusätzlich zu den nächtlichen, und kostet nichts.',
+    list: 'Backups',
+    none: 'Noch keine Backups: das erste nächtliche Backup läuft im nächsten Backup-Fenster.',
+    download: 'Herunterladen',
+    downloadNeedsKey:
+      'Downloads werden mit Ihrem OpenPGP-Schlüssel verschlüsselt: laden Sie ihn oben hoch, um Backups herunterzuladen.',
+    columns: { taken: 'Erstellt', kind: 'Art', status: 'Status', size: 'Größe', actions: 'Aktionen' },
+    kinds: {
+      nightly: 'Nächtlich ({{night}})',
+      'on-demand': 'Auf Anforderung',
+      'pre-upgrade': 'Vor einem Upgrade',
+      'pre-restore': 'Vor einer Wiederherstellung',
+    },
+    status: {
+      pending: 'Wartet',
+      running: 'Läuft',
+      done: 'Fertig',
+      failed: 'Fehlgeschlagen',
+      expiring: 'Wird entfernt',
+    },
+    days: {
+      monday: 'Montag',
+      tuesday: 'Dienstag',
+      wednesday: 'Mittwoch',
+      thursday: 'Donnerstag',
+      friday: 'Freitag',
+      saturday: 'Samstag',
+      sunday: 'Sonntag',
+    },
+    policy: {
+      open: 'Aufbewahrung und Fenster ändern',
+      title: 'Aufbewahrung und Fenster',
+      intro:
+        '{{included}} nächtliche Backups sind enthalten; jedes weitere wird pro Speicherstufe und Monat berechnet, wie Speicher. Das Backup-Fenster dauert 2 Stunden, das Wartungsfenster 2,5 Stunden; sie müssen mindestens 2,5 Stunden auseinanderliegen.',
+      tooClose:
+        'Das Wartungsfenster muss auf beiden Seiten mindestens 2,5 Stunden vom Backup-Fenster entfernt sein.',
+    },
+    restore: {
+      open: 'Wiederherstellen',
+      title: 'Dieses Backup wiederherstellen',
+      intro:
+        'Die Instanz erhält die Daten des Backups vom {{when}}. Zuerst wird ihr jetziger Stand gesichert, damit sich die Wiederherstellung rückgängig machen lässt; Keycloak startet einmal neu.',
+      place: 'Wiederherstellung bestellen',
+    },
+    restoreNew: {
+      open: 'In neue Instanz wiederherstellen',
+      title: 'In eine neue Instanz wiederherstellen',
+      intro:
+        'Eine neue Instanz wie {{name}} ({{size}}, {{gb}} GB, gleiche Version, Region und vertrauenswürdige Quellen) startet mit den Daten dieses Backups; {{name}} bleibt, wie sie ist. Sie wird wie jede neue Instanz berechnet:',
+    },
+    key: {
+      title: 'Schlüssel für Downloads',
+      none: 'Noch kein OpenPGP-Schlüssel: Backups lassen sich nur damit verschlüsselt herunterladen.',
+      current: 'Downloads werden mit dem Schlüssel {{fingerprint}} ({{userIds}}) verschlüsselt.',
+      label: 'Öffentlicher OpenPGP-Schlüssel (ASCII-armored)',
+      upload: 'Schlüssel hochladen',
+    },
   },
   changes: {
     intro: 'Jede Änderung ist ein Auftrag: Sie verfolgen ihn auf seiner Statusseite.',
@@ -477,7 +578,6 @@ export const de: Messages = {
     none: 'Keine Mitglieder',
   },
   insights: {
-    overviewTab: 'Übersicht',
     metricsTab: 'Metriken',
     logsTab: 'Logs',
     themesTab: 'Login-Themes',

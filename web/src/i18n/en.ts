@@ -1,5 +1,8 @@
+import { providerEn } from './provider-en';
+
 /** English texts; the German ones (de.ts) have the same keys, checked by the type below. */
 export const en = {
+  provider: providerEn,
   common: {
     loading: 'Loading…',
     error: 'Something went wrong',
@@ -92,6 +95,7 @@ export const en = {
     scale: 'Node size',
     storage: 'Storage',
     'trusted-sources': 'Trusted sources',
+    'admin-sources': 'Admin sources',
     restart: 'Restart',
     upgrade: 'Upgrade',
     delete: 'Deletion',
@@ -286,6 +290,24 @@ export const en = {
     emptyRow: 'Enter an address or range, or remove the row.',
     broad: 'A broad range: everyone in it can reach the instance. Allow only what you need.',
   },
+  adminSources: {
+    section: 'Admin console and admin API (optional)',
+    intro:
+      'The admin console (/admin/) and Keycloak\u2019s admin REST API answer only to admin sources; logins, tokens and the account console stay open to every trusted source. Keycloak recommends exposing the admin paths no more than needed.',
+    mode: 'Who may administer the instance',
+    all: 'Every trusted source',
+    some: 'Only these trusted sources',
+    listLabel: 'Admin sources',
+    entry: 'Admin source {{n}}',
+    remove: 'Remove admin source {{n}}',
+    empty: 'Nobody: the admin console and the admin REST API stay closed.',
+    allShort: 'All trusted sources',
+    noneShort: 'Nobody',
+    add: 'Add an admin source',
+    addMine: 'Add my address as an admin source',
+    addedMine: 'Your address is an admin source',
+    edit: 'Edit admin sources',
+  },
   instance: {
     access: 'Access',
     url: 'URL',
@@ -310,6 +332,85 @@ export const en = {
     placeSourcesOrder: 'Order the change',
     deleted: 'This instance is deleted; its history stays visible.',
     changes: 'Changes',
+  },
+  backups: {
+    tab: 'Backups',
+    overviewTab: 'Overview',
+    schedule: 'Schedule',
+    retention: 'Retention',
+    retentionValue_one: '{{count}} nightly backup',
+    retentionValue_other: '{{count}} nightly backups',
+    timeZone: 'Time zone',
+    backupWindow: 'Backup window',
+    maintenanceWindow: 'Maintenance window',
+    maintenanceStart: 'Start of the maintenance window',
+    weekday: 'Weekday',
+    daily: 'daily {{from}}–{{to}} ({{timeZone}})',
+    weekly: '{{day}} {{from}}–{{to}} ({{timeZone}})',
+    next: 'next: {{when}}',
+    nextPatch: 'Next patch',
+    patchPlanned: 'Keycloak {{version}} in the maintenance window of {{when}}',
+    noPatch: 'No patch release of this version is available.',
+    runPatchNow: 'Run the patch now',
+    backupNow: 'Back up now',
+    backupNowPlace: 'Order the backup',
+    backupNowIntro:
+      'A backup of the database is taken while Keycloak keeps running. It is kept for 30 days, besides the nightly ones, and costs nothing.',
+    list: 'Backups',
+    none: 'No backups yet: the first nightly backup runs in the next backup window.',
+    download: 'Download',
+    downloadNeedsKey: 'Downloads are encrypted to your OpenPGP key: upload it above to download backups.',
+    columns: { taken: 'Taken', kind: 'Kind', status: 'Status', size: 'Size', actions: 'Actions' },
+    kinds: {
+      nightly: 'Nightly ({{night}})',
+      'on-demand': 'On demand',
+      'pre-upgrade': 'Before an upgrade',
+      'pre-restore': 'Before a restore',
+    },
+    status: {
+      pending: 'Waiting',
+      running: 'Running',
+      done: 'Done',
+      failed: 'Failed',
+      expiring: 'Being removed',
+    },
+    days: {
+      monday: 'Monday',
+      tuesday: 'Tuesday',
+      wednesday: 'Wednesday',
+      thursday: 'Thursday',
+      friday: 'Friday',
+      saturday: 'Saturday',
+      sunday: 'Sunday',
+    },
+    policy: {
+      open: 'Change retention and windows',
+      title: 'Retention and windows',
+      intro:
+        '{{included}} nightly backups are included; each one more is billed per storage step and month, like storage. The backup window lasts 2 hours, the maintenance window 2.5 hours; they must be at least 2.5 hours apart.',
+      tooClose:
+        'The maintenance window must be at least 2.5 hours away from the backup window on both sides.',
+    },
+    restore: {
+      open: 'Restore',
+      title: 'Restore this backup in place',
+      intro:
+        'The instance gets the data of the backup of {{when}}. First its current state is backed up, so the restore can be undone; Keycloak restarts once.',
+      place: 'Order the restore',
+    },
+    restoreNew: {
+      open: 'Restore into a new instance',
+      title: 'Restore into a new instance',
+      intro:
+        'A new instance like {{name}} ({{size}}, {{gb}} GB, same version, region and trusted sources) starts with the data of this backup; {{name}} stays as it is. It is billed like any new instance:',
+    },
+    key: {
+      title: 'Download key',
+      none: 'No OpenPGP key yet: backups can only be downloaded encrypted to one.',
+      current: 'Downloads are encrypted to the key {{fingerprint}} ({{userIds}}).',
+      label: 'OpenPGP public key (ASCII-armored)',
+      upload: 'Upload the key',
+    },
   },
   changes: {
     intro: 'Every change is an order: you follow it on its status page.',
@@ -463,7 +564,6 @@ export const en = {
     none: 'No members',
   },
   insights: {
-    overviewTab: 'Overview',
     metricsTab: 'Metrics',
     logsTab: 'Logs',
     themesTab: 'Login themes',
