@@ -18,6 +18,7 @@
  * 2 CPUs). The load generator is this process (Node's https client), on the same 2 CPUs as Keycloak and HAProxy,
  * so its CPU share is printed too.
  */
+import { createSecretBox } from '../src/platform/secret-box.js';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -328,6 +329,7 @@ async function main() {
       rateLimit: { requests: 10_000_000, windowSeconds: 10 },
     },
     ca,
+    openSealed: createSecretBox({ secretKey: null, dataDir: dir }).open,
     logger,
     keyhouseVersion: 'bench',
   });

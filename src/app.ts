@@ -160,7 +160,7 @@ export async function createKeyhouse(options: {
 
     let edge: Edge | undefined;
     if (roles.has('edge')) {
-      edge = await runEdgeRole({ config, databaseUrl, logger, ca });
+      edge = await runEdgeRole({ config, databaseUrl, logger, ca, secretBox });
       closers.push(() => edge!.close());
     }
 

@@ -100,3 +100,12 @@ export async function deleteDomain(db: Queryable, instanceId: string): Promise<b
   const { rowCount } = await db.query('DELETE FROM custom_domains WHERE instance_id = $1', [instanceId]);
   return (rowCount ?? 0) > 0;
 }
+
+/** The edge serves the domain and Keycloak answers as it (a custom-domain order is DONE); unless it changed since. */
+export async function markDomainActive(db: Queryable, instanceId: string, hostname: string): Promise<void> {
+  await db.query(
+    `UPDATE custom_domains SET status = 'active', message = NULL, updated_at = now()
+      WHERE instance_id = $1 AND hostname = $2 AND status IN ('dns-verified', 'active')`,
+    [instanceId, hostname],
+  );
+}

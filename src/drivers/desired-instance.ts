@@ -27,6 +27,7 @@ export function desiredInstance(
     region: spec.region,
     zone: spec.zone,
     themes: spec.themes,
+    customHostname: spec.customHostname ?? null,
     secrets,
   };
 }

@@ -42,6 +42,11 @@ export type DesiredInstance = {
   zone: string;
   /** The customer's login themes to deploy, by name and uploaded version (the driver fetches the archives). */
   themes: ThemeRef[];
+  /**
+   * The customer's own host name (src/domains): the edge serves it beside the instance's own with its certificate,
+   * and Keycloak answers as it (its `hostname`). Null: the instance's own host name.
+   */
+  customHostname: string | null;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
   /** A new instance restored from a backup (of another instance): its database starts as that backup. */

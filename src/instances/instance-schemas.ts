@@ -42,6 +42,11 @@ export const instanceSpecSchema = z.object({
   themes: z.array(themeRefSchema).max(MAX_DEPLOYED_THEMES),
   /** Retention and windows (src/backups); absent on instances ordered before backups existed: the defaults. */
   backups: storedBackupPolicySchema.optional(),
+  /**
+   * The customer's own host name that Keycloak answers as (src/domains), set by a custom-domain order once DNS
+   * points at the instance; absent or null: the instance's own host name.
+   */
+  customHostname: z.string().max(253).nullable().optional(),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 

@@ -61,6 +61,7 @@ const germanOrderTypes: Record<OrderType, `${'der' | 'die' | 'das'} ${string}`> 
   'realm-import': 'der Realm-Import',
   'theme-deploy': 'die Bereitstellung des Login-Themes',
   'theme-remove': 'die Entfernung des Login-Themes',
+  'custom-domain': 'die Änderung der eigenen Domain',
 };
 
 const englishOrderTypes: Record<OrderType, string> = {
@@ -79,6 +80,7 @@ const englishOrderTypes: Record<OrderType, string> = {
   'realm-import': 'realm import',
   'theme-deploy': 'login theme deployment',
   'theme-remove': 'login theme removal',
+  'custom-domain': 'custom domain change',
 };
 
 const capitalised = (text: string) => `${text[0]!.toUpperCase()}${text.slice(1)}`;

@@ -8,6 +8,7 @@ import {
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
+import { customHostnameSchema } from '../domains/domain-schemas.js';
 import { MAX_DEPLOYED_THEMES, themeNameSchema, type ThemeRef } from '../themes/theme-schemas.js';
 
 /**
@@ -39,6 +40,8 @@ export const orderTypeSchema = z.enum([
   'delete',
   'theme-deploy',
   'theme-remove',
+  // Placed by the custom-domain service (src/domains) once DNS points at the instance, and when it is removed.
+  'custom-domain',
   // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
   'backup',
   'restore',
@@ -252,6 +255,16 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
       ),
     }),
     z.strictObject({
+      type: z.literal('custom-domain'),
+      /** null: back to the instance's own host name. */
+      hostname: customHostnameSchema
+        .nullable()
+        .refine(
+          (hostname) => hostname !== (instance.spec.customHostname ?? null),
+          'Keycloak answers as this host name already',
+        ),
+    }),
+    z.strictObject({
       type: z.literal('delete'),
       confirmName: z
         .string()
@@ -286,6 +299,8 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       };
     case 'theme-remove':
       return { ...spec, themes: spec.themes.filter((t) => t.name !== change.name) };
+    case 'custom-domain':
+      return { ...spec, customHostname: change.hostname };
     case 'backup-policy':
       return { ...spec, backups: change.policy };
     case 'restart':

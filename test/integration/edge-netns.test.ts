@@ -1,3 +1,4 @@
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -180,6 +181,7 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
       dataDir: workDir,
       edge: { listenHost: '0.0.0.0', haproxy: 'haproxy', rateLimit: { requests: 1000, windowSeconds: 10 } },
       ca,
+      openSealed: createSecretBox({ secretKey: null, dataDir: workDir }).open,
       logger,
       keyhouseVersion: 'test',
     });

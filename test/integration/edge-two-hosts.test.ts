@@ -1,3 +1,4 @@
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,7 @@ describe('two edges on two hosts from the same routes', () => {
         dataDir,
         edge: { listenHost: address, haproxy: 'haproxy', rateLimit: { requests: 1000, windowSeconds: 10 } },
         ca: await openLocalCa(path.join(dataDir, 'ca')),
+        openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
         logger,
         keyhouseVersion: 'test',
       });

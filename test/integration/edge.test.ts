@@ -1,3 +1,4 @@
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +53,7 @@ const startTestEdge = () =>
     // "::" binds IPv4 and IPv6; IPv4 clients must still be matched (and forwarded) as IPv4.
     edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
     ca,
+    openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
     logger,
     keyhouseVersion: 'test',
     now: () => new Date(clock),
@@ -533,6 +535,7 @@ describe('edge (HAProxy) without its database', () => {
       dataDir,
       edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
       ca,
+      openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
       logger,
       keyhouseVersion: 'test',
     });

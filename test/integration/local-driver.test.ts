@@ -67,6 +67,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     region: 'local',
     zone: 'local-1',
     themes: [],
+    customHostname: null,
     secrets: {
       adminPassword: `Adm1n-${randomBytes(9).toString('base64url')}`,
       // Characters that keycloak.conf (a properties file with ${} expressions) would otherwise mangle.

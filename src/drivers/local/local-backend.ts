@@ -83,6 +83,7 @@ export async function startLocalBackend(options: {
           upstreamPort: route.upstreamPort,
           trustedSources: route.trustedSources,
           adminSources: route.adminSources,
+          customHostname: route.customHostname,
         },
         { portRange: config.edge.portRange },
       );

@@ -68,6 +68,8 @@ export type EdgeRoutes = {
     upstreamPort: number;
     trustedSources: string[];
     adminSources: string[];
+    /** Served beside the instance's own name with the certificate stored for it (src/domains). */
+    customHostname: string | null;
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -170,10 +172,13 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     distribution: KeycloakDistribution,
   ): KeycloakSettings {
     const database = instanceDatabaseName(instance.name);
+    // A custom domain is served on the instance's own edge port; Keycloak's links and issuer follow it.
+    const publicUrl = new URL(state.url);
+    if (instance.customHostname) publicUrl.hostname = instance.customHostname;
     return renderKeycloakSettings({
       instance,
       ports: state.ports,
-      publicUrl: state.url,
+      publicUrl: publicUrl.origin,
       database: { ...databases.server, name: database, user: database },
       logFile: p.keycloakLog,
       javaHome: distribution.javaHome,
@@ -298,6 +303,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
         adminSources: instance.adminSources,
+        customHostname: instance.customHostname,
       });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);

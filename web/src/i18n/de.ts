@@ -103,6 +103,7 @@ export const de: Messages = {
     delete: 'Löschung',
     'theme-deploy': 'Theme-Bereitstellung',
     'theme-remove': 'Theme-Entfernung',
+    'custom-domain': 'Eigene Domain',
   },
   orderStatus: {
     title: 'Auftrag: {{type}}',

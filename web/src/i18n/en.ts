@@ -101,6 +101,7 @@ export const en = {
     delete: 'Deletion',
     'theme-deploy': 'Theme deployment',
     'theme-remove': 'Theme removal',
+    'custom-domain': 'Custom domain',
   },
   orderStatus: {
     title: 'Order: {{type}}',
