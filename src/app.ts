@@ -195,7 +195,13 @@ export async function createKeyhouse(options: {
       now,
     });
     const themes = createThemeService({ db });
-    const domains = createDomainService({ db, config, secretBox, now });
+    const domains = createDomainService({
+      db,
+      config,
+      secretBox,
+      now,
+      placeChangeOrder: orders.placeChangeOrder,
+    });
     const tickets = createTicketService({ db, now });
     const metrics = createMetrics({ db, catalog: config.catalog });
     const operators = createOperatorService({

@@ -35,7 +35,7 @@ export type ApiClient = {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
-  delete(path: string): Promise<void>;
+  delete<T>(path: string): Promise<T>;
   /** A GET whose answer is a file (a backup download): the raw response, refusals as ApiRefusal. */
   download(path: string): Promise<Response>;
   /** The raw response of a streaming GET (server-sent events). */

@@ -654,8 +654,14 @@ const commands: Record<
   },
   'domain remove': {
     async run(ctx) {
-      await ctx.api().delete(`/api/v1/instances/${instancePath(ctx)}/domain`);
-      ctx.io.err('custom domain removed; the instance answers at its own host name');
+      const removed = await ctx
+        .api()
+        .delete<{ orderId: string | null }>(`/api/v1/instances/${instancePath(ctx)}/domain`);
+      ctx.io.err(
+        removed.orderId
+          ? `custom domain removed; order ${removed.orderId} brings Keycloak back to its own host name`
+          : 'custom domain removed; the instance answers at its own host name',
+      );
       return 0;
     },
   },
@@ -838,6 +844,9 @@ function describeDomain(domain: CustomDomain): string {
       : domain.source === 'acme'
         ? 'by ACME, once DNS points here'
         : null,
+    order: domain.orderId
+      ? `${domain.orderId} (serves the domain; keyhouse orders watch ${domain.orderId})`
+      : null,
   });
 }
 

@@ -73,5 +73,7 @@ export const customDomainSchema = z.object({
   certificate: certificateInfoSchema.nullable(),
   dnsCheckedAt: z.string().nullable(),
   updatedAt: z.string(),
+  /** The custom-domain change order a check placed (follow it like any order: GET /api/v1/orders/{id}). */
+  orderId: z.uuid().optional(),
 });
 export type CustomDomain = z.infer<typeof customDomainSchema>;

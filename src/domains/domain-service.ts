@@ -4,22 +4,36 @@ import { recordAudit } from '../audit/audit-store.js';
 import type { Config } from '../config/config-schema.js';
 import type { Database } from '../db/database.js';
 import { findInstance } from '../instances/instance-store.js';
-import { NotFoundError, ValidationError } from '../platform/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { checkCertificate } from './certificate-check.js';
 import { checkDomainDns } from './dns-check.js';
+import type { Order } from '../orders/order-schemas.js';
 import type { CustomDomain, DomainRequest } from './domain-schemas.js';
-import { deleteDomain, findDomain, recordDnsCheck, saveDomain, type StoredDomain } from './domain-store.js';
+import {
+  deleteDomain,
+  findDomain,
+  markDomainActive,
+  recordDnsCheck,
+  saveDomain,
+  type StoredDomain,
+} from './domain-store.js';
 
 /**
  * An instance's custom domain: set (with an uploaded certificate, checked first, or by ACME), its DNS checked,
  * removed (the instance keeps its own host name). A host name is one instance's at a time, across all customers.
+ *
+ * Serving it is a change order (`custom-domain`, placed here, not by the public order API): once DNS points at the
+ * instance and the certificate is there, the check places one that puts the name on the edge beside the
+ * instance's own and makes it Keycloak's hostname; removing the domain places one back to the own host name.
  */
 export function createDomainService(deps: {
   db: Database;
   config: Pick<Config, 'domains' | 'edge'>;
   secretBox: SecretBox;
   now: () => Date;
+  /** The order service's change orders (refusals such as "another order runs" come from there). */
+  placeChangeOrder: (actor: SignedInActor, instanceId: string, body: unknown) => Promise<{ order: Order }>;
 }) {
   const { db, config } = deps;
   const extraRoots = config.domains.extraRootsFile
@@ -100,9 +114,12 @@ export function createDomainService(deps: {
         return view(instance.name, result.saved);
       }),
 
-    /** Asks DNS now whether the domain points at the instance, and records the answer. */
-    async checkDns(organizationId: string, instanceId: string): Promise<CustomDomain> {
-      const instance = await instanceOf(organizationId, instanceId);
+    /**
+     * Asks DNS now whether the domain points at the instance, and records the answer. Verified, with its
+     * certificate, and not yet what Keycloak answers as: places the custom-domain order (`orderId`).
+     */
+    async checkDns(actor: SignedInActor, instanceId: string): Promise<CustomDomain> {
+      const instance = await instanceOf(actor.principal.organizationId, instanceId);
       const domain = await findDomain(db.pool, instanceId);
       if (!domain) throw new NotFoundError('Custom domain');
       const dns = await checkDomainDns({
@@ -115,24 +132,53 @@ export function createDomainService(deps: {
         message: dns.ok ? null : dns.message,
       });
       // Replaced while DNS answered: the new domain is what the caller sees.
-      return view(instance.name, recorded ?? (await findDomain(db.pool, instanceId))!);
+      if (!recorded) return view(instance.name, (await findDomain(db.pool, instanceId))!);
+      if (recorded.status !== 'dns-verified' || recorded.certificate === null)
+        return view(instance.name, recorded);
+      if (instance.spec.customHostname === recorded.hostname) {
+        // A replaced certificate of the name Keycloak answers as already: the edge took it on by itself.
+        await markDomainActive(db.pool, instanceId, recorded.hostname);
+        return view(instance.name, (await findDomain(db.pool, instanceId))!);
+      }
+      try {
+        const { order } = await deps.placeChangeOrder(actor, instanceId, {
+          type: 'custom-domain',
+          hostname: recorded.hostname,
+        });
+        return { ...view(instance.name, recorded), orderId: order.id };
+      } catch (error) {
+        // Verified all the same; the instance is busy (another order) or not running yet.
+        if (!(error instanceof ConflictError)) throw error;
+        return {
+          ...view(instance.name, recorded),
+          message: `DNS points at the instance. ${error.message} Then check again to serve the domain.`,
+        };
+      }
     },
 
-    remove: (actor: SignedInActor, instanceId: string): Promise<void> =>
-      db.transaction(async (tx) => {
-        const instance = await findInstance(tx, actor.principal.organizationId, instanceId, {
-          forUpdate: true,
-        });
-        if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
+    /**
+     * Removes the domain. While Keycloak answers as it, the order back to the instance's own host name is placed
+     * first: refused (another order runs), nothing is removed; placed, the edge stops serving the name at once and
+     * the order restarts Keycloak under its own. Answers that order, if any.
+     */
+    async remove(actor: SignedInActor, instanceId: string): Promise<{ orderId: string | null }> {
+      const instance = await instanceOf(actor.principal.organizationId, instanceId);
+      if (!(await findDomain(db.pool, instanceId))) throw new NotFoundError('Custom domain');
+      const placed = instance.spec.customHostname
+        ? await deps.placeChangeOrder(actor, instanceId, { type: 'custom-domain', hostname: null })
+        : undefined;
+      await db.transaction(async (tx) => {
         const domain = await findDomain(tx, instanceId);
         if (!domain || !(await deleteDomain(tx, instanceId))) throw new NotFoundError('Custom domain');
         await recordAudit(tx, actor, {
           action: 'domain.remove',
           targetType: 'instance',
           targetId: instanceId,
-          details: { hostname: domain.hostname },
+          details: { hostname: domain.hostname, orderId: placed?.order.id },
         });
-      }),
+      });
+      return { orderId: placed?.order.id ?? null };
+    },
   };
 }
 export type DomainService = ReturnType<typeof createDomainService>;

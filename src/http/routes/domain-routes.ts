@@ -50,13 +50,17 @@ export function domainRoutes(domains: DomainService): FastifyPluginAsyncZod {
         schema: {
           operationId: 'checkInstanceDomain',
           summary: 'Check now whether DNS points the custom domain at the instance',
+          description:
+            'Records what DNS answers. Once the CNAME (or the same addresses) is seen and the certificate is ' +
+            'there, places the `custom-domain` change order (`orderId`): the edge serves the name beside the ' +
+            "instance's own on the same port, and Keycloak restarts with it as its hostname. 409 while another " +
+            'order of the instance runs.',
           tags: ['domains'],
           params: idParamsSchema,
-          response: { 200: customDomainSchema, ...problemResponses(401, 403, 404) },
+          response: { 200: customDomainSchema, ...problemResponses(401, 403, 404, 409) },
         },
       },
-      async (request) =>
-        domains.checkDns(signedInActorOf(request).principal.organizationId, request.params.id),
+      async (request) => domains.checkDns(signedInActorOf(request), request.params.id),
     );
 
     app.delete(
@@ -66,15 +70,18 @@ export function domainRoutes(domains: DomainService): FastifyPluginAsyncZod {
         schema: {
           operationId: 'removeInstanceDomain',
           summary: 'Remove the custom domain; the instance is reached at its own host name again',
+          description:
+            'While Keycloak answers as the domain, places the `custom-domain` change order back to the ' +
+            "instance's own host name first (`orderId`; 409 while another order runs, and nothing is removed).",
           tags: ['domains'],
           params: idParamsSchema,
-          response: { 204: z.null().describe('Removed'), ...problemResponses(401, 403, 404) },
+          response: {
+            200: z.object({ orderId: z.uuid().nullable() }).describe('Removed'),
+            ...problemResponses(401, 403, 404, 409),
+          },
         },
       },
-      async (request, reply) => {
-        await domains.remove(signedInActorOf(request), request.params.id);
-        return reply.status(204).send(null);
-      },
+      async (request) => domains.remove(signedInActorOf(request), request.params.id),
     );
   };
 }

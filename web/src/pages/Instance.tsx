@@ -40,6 +40,7 @@ import { AdminSourcesField } from '../components/AdminSourcesField';
 import { SourceListEditor } from '../components/SourceListEditor';
 import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
 import { InstanceChanges, useRunningOrder } from '../instance/changes';
+import { DomainTab } from '../instance/domain';
 import { LogsTab } from '../instance/logs';
 import { ThemesTab } from '../instance/themes';
 import { BackupsTab } from '../instance/backups';
@@ -570,6 +571,11 @@ export default function InstancePage() {
             <Tab eventKey="themes" title={<TabTitleText>{t('insights.themesTab')}</TabTitleText>}>
               <div className="kh-tab-body">
                 <ThemesTab instance={i} />
+              </div>
+            </Tab>
+            <Tab eventKey="domain" title={<TabTitleText>{t('insights.domainTab')}</TabTitleText>}>
+              <div className="kh-tab-body">
+                <DomainTab instance={i} />
               </div>
             </Tab>
             <Tab
