@@ -1,14 +1,18 @@
 /// <reference lib="dom" />
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { strToU8, zipSync, type Zippable } from 'fflate';
-import type { Browser, Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceMetrics } from '../../src/metrics/metrics-schemas.js';
 import { packageRoot } from '../../src/platform/package-root.js';
+import { startTestDnsServer, type TestDnsServer } from '../support/dns-server.js';
+import { probeTls } from '../support/edge-probes.js';
 import { adminClientThroughEdge, passwordLogin } from '../support/keycloak-through-edge.js';
 import { exampleOrder } from '../support/orders.js';
+import { issueCertificate } from '../support/test-pki.js';
 import { until } from '../support/until.js';
 import {
   expectAccessible,
@@ -24,10 +28,15 @@ import {
 // The instance page's new tabs in a real Chromium, in German, on one real Keycloak behind the edge with a real
 // Prometheus: the metrics after logins this test makes (the totals the portal shows are the API's, and the API's
 // count exactly what the test did), the log tail showing a line this test causes, and a login theme uploaded
-// (a refused one first), deployed by an order and seen on Keycloak's login page. The German screenshots of the
-// tabs go to docs/screenshots/ (the README shows them).
+// (a refused one first), deployed by an order and seen on Keycloak's login page; then a custom domain with an
+// uploaded certificate (a refused one first), its DNS record in the test's own DNS server, served through the edge
+// with its own certificate to a Chromium that resolves the name to loopback (--host-resolver-rules), and removed
+// again. The German screenshots of the tabs go to docs/screenshots/ (the README shows them) when
+// KEYHOUSE_UPDATE_SCREENSHOTS=1, otherwise to test-results/ only, so a test run leaves the checkout as it was.
 
 const DOCS_SCREENSHOTS = path.join(packageRoot, 'docs', 'screenshots');
+const UPDATE_DOCS_SCREENSHOTS = process.env.KEYHOUSE_UPDATE_SCREENSHOTS === '1';
+const DOMAIN = 'login.beispiel.test';
 const zip = (files: Record<string, string>) =>
   Buffer.from(
     zipSync(Object.fromEntries(Object.entries(files).map(([n, c]) => [n, strToU8(c)])) as Zippable),
@@ -35,11 +44,40 @@ const zip = (files: Record<string, string>) =>
 
 let portal: Portal;
 let browser: Browser;
+let dns: TestDnsServer;
+let dir: string;
+// The customer's PKI: a root the platform is told to trust (domains.extraRootsFile), an intermediate, the leaf.
+const root = issueCertificate({ commonName: 'Beispiel Root', ca: true });
+const intermediate = issueCertificate({ commonName: 'Beispiel Intermediate', ca: true, issuer: root });
+const leaf = issueCertificate({ commonName: DOMAIN, names: [DOMAIN], issuer: intermediate });
+/** The instance the first test provisions; the custom-domain test goes on with it. */
+let provisioned:
+  | {
+      instanceId: string;
+      url: string;
+      name: string;
+      realm: string;
+      signedIn: Awaited<ReturnType<typeof newPage>>;
+    }
+  | undefined;
+
 beforeAll(async () => {
-  [portal, browser] = await Promise.all([startPortal(provisioningConfig), launchBrowser()]);
+  dir = mkdtempSync(path.join(tmpdir(), 'keyhouse-e2e-domain-'));
+  writeFileSync(path.join(dir, 'roots.pem'), root.certPem);
+  dns = await startTestDnsServer();
+  [portal, browser] = await Promise.all([
+    startPortal((config) => {
+      provisioningConfig(config);
+      config.domains.dnsServers = [dns.address];
+      config.domains.extraRootsFile = path.join(dir, 'roots.pem');
+    }),
+    launchBrowser(),
+  ]);
 }, 10 * 60_000);
 afterAll(async () => {
   await browser?.close();
+  await dns?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
   if (portal) {
     const { rows } = await portal.keyhouse.db.pool.query<{ id: string; name: string }>(
       "SELECT id, name FROM instances WHERE status <> 'deleted'",
@@ -51,8 +89,10 @@ afterAll(async () => {
 }, 180_000);
 
 async function docsScreenshot(page: Page, name: string) {
-  mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(DOCS_SCREENSHOTS, `${name}.png`), fullPage: true });
+  if (UPDATE_DOCS_SCREENSHOTS) {
+    mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(DOCS_SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
   await screenshot(page, name);
 }
 
@@ -61,7 +101,8 @@ describe('the instance page: metrics, logs and themes (de)', () => {
     'shows metrics after logins, a log line the test caused, and a deployed login theme',
     { timeout: 20 * 60_000 },
     async () => {
-      const { page, context, errors } = await newPage(browser, portal.baseUrl, 'de');
+      const signedIn = await newPage(browser, portal.baseUrl, 'de');
+      const { page, errors } = signedIn;
       await signUp(page, 'de');
       const csrf = await page.evaluate(() => sessionStorage.getItem('keyhouse.csrf'));
       const write = { 'x-csrf-token': csrf ?? '' };
@@ -88,6 +129,7 @@ describe('the instance page: metrics, logs and themes (de)', () => {
       const session = await getJson<{ organization: { customerNumber: string } }>('/api/v1/auth/session');
       const realm = session.organization.customerNumber;
       const ca = portal.keyhouse.ca.certificatePem;
+      provisioned = { instanceId, url: instance.url, name: instance.name, realm, signedIn };
 
       // ---- Metrics: a baseline once scraped, then 4 logins and 2 failed ones.
       const metrics = () => getJson<InstanceMetrics>(`/api/v1/instances/${instanceId}/metrics?range=hour`);
@@ -225,6 +267,117 @@ describe('the instance page: metrics, logs and themes (de)', () => {
       await page.getByRole('tab', { name: 'Login-Themes' }).click();
       await page.getByText('bereitgestellt').waitFor();
       await docsScreenshot(page, 'de-instance-themes-deployed');
+      expect(errors).toEqual([]);
+    },
+  );
+
+  it(
+    'serves a custom domain with the uploaded certificate through the edge, then falls back when it is removed',
+    { timeout: 20 * 60_000 },
+    async () => {
+      if (!provisioned) throw new Error('needs the instance of the test before');
+      const { instanceId, url, name, realm } = provisioned;
+      const port = Number(new URL(url).port);
+      // The same customer, still signed in.
+      const { page, context, errors } = provisioned.signedIn;
+      await page.goto(`/instances/${instanceId}`);
+      await page.getByRole('tab', { name: 'Eigene Domain' }).click();
+      await page.getByText('Noch keine eigene Domain').waitFor();
+
+      // A certificate of another name is refused at the chain's field, before anything is stored.
+      const other = issueCertificate({
+        commonName: 'andere.test',
+        names: ['andere.test'],
+        issuer: intermediate,
+      });
+      const fill = async (chain: string, key: string) => {
+        await page.getByLabel('Hostname').fill(DOMAIN);
+        await page.getByLabel(/^Zertifikatskette/).fill(chain);
+        await page.getByLabel(/^Privater Schlüssel/).fill(key);
+        await page.getByRole('button', { name: 'Speichern' }).click();
+      };
+      await fill(other.certPem + intermediate.certPem, other.keyPem);
+      await page.getByText(/does not cover login\.beispiel\.test/).waitFor();
+      await screenshot(page, 'de-instance-domain-refused');
+      await fill(leaf.certPem + intermediate.certPem, leaf.keyPem);
+      const record = page.getByTestId('domain-dns-record');
+      await record.waitFor();
+      expect(await record.textContent()).toBe(`${DOMAIN}. CNAME ${name}.localhost.`);
+      expect(await page.getByTestId('domain-status').textContent()).toBe('wartet auf DNS');
+
+      // The customer creates the record; the check sees it and places the order that serves the domain.
+      dns.zone.set(`${name}.localhost`, { A: ['127.0.0.1'] });
+      dns.zone.set(DOMAIN, { CNAME: `${name}.localhost` });
+      await page.getByRole('button', { name: 'DNS prüfen und bereitstellen' }).click();
+      await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+      await page
+        .locator('.pf-v6-c-progress-stepper__step.pf-m-current')
+        .getByText('DONE')
+        .waitFor({ timeout: 8 * 60_000 });
+      await page.goto(`/instances/${instanceId}`);
+      await page.getByRole('tab', { name: 'Eigene Domain' }).click();
+      await page.getByTestId('domain-status').getByText('aktiv').waitFor();
+      await expectAccessible(page, 'domain tab (de)');
+      await docsScreenshot(page, 'de-instance-domain');
+
+      // Same refusal before TLS as the instance's own name: an untrusted source gets not one byte.
+      const untrusted = await probeTls({
+        host: '127.0.0.1',
+        port,
+        servername: DOMAIN,
+        ca: root.certPem,
+        localAddress: '127.0.0.2',
+      });
+      expect(untrusted).toMatchObject({ bytesReceived: 0, secured: false });
+      // A trusted one gets the uploaded chain, which verifies against the customer's root for the name.
+      const trusted = await probeTls({ host: '127.0.0.1', port, servername: DOMAIN, ca: root.certPem });
+      expect(trusted).toMatchObject({ secured: true, error: null });
+
+      // Chromium, with the customer's name on loopback, gets the uploaded certificate, and Keycloak answers as the
+      // custom domain (its hostname): the login page stays on it.
+      const customerBrowser = await chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          `--host-resolver-rules=MAP ${DOMAIN} 127.0.0.1`,
+        ],
+      });
+      try {
+        const keycloak = await customerBrowser.newContext({ ignoreHTTPSErrors: true, locale: 'de-DE' });
+        const loginPage = await keycloak.newPage();
+        const response = await loginPage.goto(`https://${DOMAIN}:${port}/realms/${realm}/account/`);
+        expect(await response!.securityDetails()).toMatchObject({
+          subjectName: DOMAIN,
+          issuer: 'Beispiel Intermediate',
+        });
+        await loginPage.locator('#kc-form-login').waitFor({ timeout: 30_000 });
+        expect(new URL(loginPage.url()).host).toBe(`${DOMAIN}:${port}`);
+        expect(new URL((await loginPage.locator('#kc-form-login').getAttribute('action'))!).host).toBe(
+          `${DOMAIN}:${port}`,
+        );
+        await docsScreenshot(loginPage, 'de-keycloak-custom-domain');
+
+        // Removed: an order brings Keycloak back to its own name; the edge no longer has a certificate for the
+        // customer's name (its own is the default).
+        await page.getByRole('button', { name: 'Domain entfernen' }).click();
+        await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+        await page
+          .locator('.pf-v6-c-progress-stepper__step.pf-m-current')
+          .getByText('DONE')
+          .waitFor({ timeout: 8 * 60_000 });
+        const fallback = await loginPage.goto(`https://${DOMAIN}:${port}/realms/${realm}/account/`);
+        expect((await fallback!.securityDetails())?.subjectName).toBe(`${name}.localhost`);
+        const own = await loginPage.goto(`${url}/realms/${realm}/account/`);
+        expect((await own!.securityDetails())?.subjectName).toBe(`${name}.localhost`);
+        await loginPage.locator('#kc-form-login').waitFor({ timeout: 30_000 });
+        expect(new URL(loginPage.url()).host).toBe(new URL(url).host);
+        await keycloak.close();
+      } finally {
+        await customerBrowser.close();
+      }
       expect(errors).toEqual([]);
       await context.close();
     },
