@@ -96,7 +96,14 @@ export function LogsTab({ instance }: { instance: Instance }) {
       ) : entries.length === 0 ? (
         <Content component="p">{t('logs.none')}</Content>
       ) : (
-        <div className="kh-log" role="log" aria-label={t('logs.title')} aria-live={follow ? 'polite' : 'off'}>
+        // Focusable, so that keyboard users can scroll the log (it scrolls on its own).
+        <div
+          className="kh-log"
+          role="log"
+          tabIndex={0}
+          aria-label={t('logs.title')}
+          aria-live={follow ? 'polite' : 'off'}
+        >
           {query.data?.truncated && <div className="kh-muted">{t('logs.truncated')}</div>}
           {entries.map((entry, index) => (
             <div className="kh-log-entry" key={`${entry.time}-${index}`} data-testid="log-entry">
