@@ -18,7 +18,6 @@
  * 2 CPUs). The load generator is this process (Node's https client), on the same 2 CPUs as Keycloak and HAProxy,
  * so its CPU share is printed too.
  */
-import { createSecretBox } from '../src/platform/secret-box.js';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -39,6 +38,7 @@ import {
   keycloakProcessEnv,
 } from '../src/drivers/local/keycloak-distribution.js';
 import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
+import { createSecretBox } from '../src/platform/secret-box.js';
 import { runCommand } from '../src/platform/process-runner.js';
 import { startEdge } from '../src/edge/edge-controller.js';
 import { upsertEdgeRoute } from '../src/edge/edge-route-store.js';

@@ -1,4 +1,3 @@
-import { createSecretBox } from '../../src/platform/secret-box.js';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +10,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { startEdge, type Edge } from '../../src/edge/edge-controller.js';
 import { upsertEdgeRoute, type EdgeRoute } from '../../src/edge/edge-route-store.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort, startEchoServer, waitFor, type RawProbe } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';

@@ -1,4 +1,3 @@
-import { createSecretBox } from '../../src/platform/secret-box.js';
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { startEdge, type Edge } from '../../src/edge/edge-controller.js';
 import { deleteEdgeRoute, upsertEdgeRoute } from '../../src/edge/edge-route-store.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort, httpsGet, probeTls, startEchoServer, waitFor } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';

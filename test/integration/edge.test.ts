@@ -1,4 +1,3 @@
-import { createSecretBox } from '../../src/platform/secret-box.js';
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +19,7 @@ import {
 } from '../../src/edge/edge-route-store.js';
 import { findHaproxyProcesses, stopHaproxy } from '../../src/edge/haproxy-process.js';
 import { openLocalCa, type LocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { packageRoot } from '../../src/platform/package-root.js';
