@@ -75,6 +75,15 @@ export function createDomainService(deps: {
               message: `Names under ${platform} are the platform's own; use a domain of yours.`,
             },
           ]);
+        // Keycloak answers as the served name: another one would leave it answering as a name nobody serves.
+        const served = instance.spec.customHostname;
+        if (served && served !== request.hostname)
+          throw new ValidationError([
+            {
+              path: 'hostname',
+              message: `Keycloak answers as ${served}; remove that domain first, then add ${request.hostname}.`,
+            },
+          ]);
         let certificate = null;
         if (request.certificate.source === 'upload') {
           const check = checkCertificate({

@@ -49,8 +49,12 @@ export async function saveDomain(
       `INSERT INTO custom_domains (instance_id, organization_id, hostname, source, status, certificate_chain_pem,
                                    sealed_private_key, certificate)
        VALUES ($1, $2, $3, $4, 'pending-dns', $5, $6, $7)
-       ON CONFLICT (instance_id) DO UPDATE SET hostname = $3, source = $4, status = 'pending-dns', message = NULL,
-         certificate_chain_pem = $5, sealed_private_key = $6, certificate = $7, dns_checked_at = NULL,
+       ON CONFLICT (instance_id) DO UPDATE SET hostname = $3, source = $4,
+         -- A new certificate for the name being served: served at once (the edge swaps it in), still active.
+         status = CASE WHEN custom_domains.hostname = $3 AND custom_domains.status = 'active' THEN 'active'
+                       ELSE 'pending-dns' END,
+         message = NULL, certificate_chain_pem = $5, sealed_private_key = $6, certificate = $7,
+         dns_checked_at = CASE WHEN custom_domains.hostname = $3 THEN custom_domains.dns_checked_at END,
          updated_at = now()
        RETURNING ${COLUMNS}`,
       [

@@ -189,4 +189,42 @@ describe('custom domains', () => {
     ]);
     expect(rows.rows).toEqual([{ instance_id: [...winners][0] }]);
   });
+
+  it('while Keycloak answers as a domain: refuses another name at hostname, takes a new certificate for it', async () => {
+    const [a] = owners;
+    const served = (n: number) =>
+      issueCertificate({ commonName: `served-${n}`, names: ['served.beispiel.test'], issuer: intermediate });
+    const first = served(1);
+    expect(
+      (await put(a!, upload('served.beispiel.test', first.certPem + intermediate.certPem, first.keyPem)))
+        .statusCode,
+    ).toBe(200);
+    // What a DONE custom-domain order leaves (the order itself runs with a real Keycloak in test/e2e).
+    await keyhouse.db.pool.query(
+      `UPDATE instances SET spec = spec || '{"customHostname": "served.beispiel.test"}'::jsonb WHERE id = $1`,
+      [a!.instanceId],
+    );
+    await keyhouse.db.pool.query(`UPDATE custom_domains SET status = 'active' WHERE instance_id = $1`, [
+      a!.instanceId,
+    ]);
+    const other = await put(a!, upload('login.beispiel.test'));
+    expect(other.statusCode).toBe(400);
+    expect(fieldErrors(other)).toEqual([
+      {
+        path: 'hostname',
+        message:
+          'Keycloak answers as served.beispiel.test; remove that domain first, then add login.beispiel.test.',
+      },
+    ]);
+    const second = served(2);
+    const renewed = await put(
+      a!,
+      upload('served.beispiel.test', second.certPem + intermediate.certPem, second.keyPem),
+    );
+    expect(renewed.statusCode).toBe(200);
+    expect(renewed.json<CustomDomain>()).toMatchObject({
+      status: 'active',
+      certificate: { subject: expect.stringContaining('served-2') },
+    });
+  });
 });
