@@ -251,7 +251,16 @@ describe('the instance page: metrics, logs and themes (de)', () => {
 
       // The customer picks the theme in Keycloak, as usual; then Keycloak's login page shows it, through the edge.
       const client = await adminClientThroughEdge({ url: instance.url, ca, ...admin });
-      await client.realms.update({ realm }, { loginTheme: 'acme' });
+      // German login pages need the realm's internationalization (off in a new realm: English only).
+      await client.realms.update(
+        { realm },
+        {
+          loginTheme: 'acme',
+          internationalizationEnabled: true,
+          supportedLocales: ['de', 'en'],
+          defaultLocale: 'de',
+        },
+      );
       const keycloak = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'de-DE' });
       const loginPage = await keycloak.newPage();
       await loginPage.goto(`${instance.url}/realms/${realm}/account/`);
