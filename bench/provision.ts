@@ -131,6 +131,7 @@ async function bareStart(distribution: KeycloakDistribution, label: string) {
     logFile: path.join(dir, 'logs', 'keycloak.log'),
     javaHome: distribution.javaHome,
     maxHeapMb: DRIVER_MAX_HEAP_MB,
+    responseTimeBuckets: true,
   });
   const conf = path.join(home, 'conf', 'keycloak.conf');
   writeFileSync(conf, settings.conf);

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
+import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 import type { StepMessage } from '../platform/messages.js';
+import type { ThemeRef } from '../themes/theme-schemas.js';
 
 /**
  * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
@@ -39,6 +41,13 @@ export type DesiredInstance = {
   adminSources: string[];
   region: string;
   zone: string;
+  /** The customer's login themes to deploy, by name and uploaded version (the driver fetches the archives). */
+  themes: ThemeRef[];
+  /**
+   * The customer's own host name (src/domains): the edge serves it beside the instance's own with its certificate,
+   * and Keycloak answers as it (its `hostname`). Null: the instance's own host name.
+   */
+  customHostname: string | null;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
   /** A new instance restored from a backup (of another instance): its database starts as that backup. */
@@ -99,6 +108,11 @@ export type UpgradeResult =
 /** The login check before DONE: `note` says how the admin's login was verified. */
 export type AdminLoginCheck = { ok: true; note: StepMessage } | { ok: false; message: string };
 
+/** Whose log to read; the instance's secrets are cut out of every entry (a guard beside Keycloak logging none). */
+export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'secrets'>;
+/** Entries from `since` on, containing `search` (any case): the newest `limit` of them. */
+export type LogRead = { since: Date; search?: string; limit: number };
+
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
   /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
@@ -122,6 +136,13 @@ export type Driver = {
    * sources let the control plane come. Only looks.
    */
   verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
+  /**
+   * The instance's Keycloak log (local: its log files; Kubernetes: the pod's log): the newest `limit` entries from
+   * `since` on that contain `search`, oldest first. Only looks.
+   */
+  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
+  /** The entries written from now on, in batches as they come, until `signal` aborts. Only looks. */
+  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   /**
    * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
    * call again after a crash: a partial attempt leaves nothing that looks like a backup.

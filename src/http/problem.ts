@@ -141,6 +141,11 @@ export function handleError(
     return sendProblem(request, reply, { ...mapped, detail: error.message, ...extra });
   }
   const known = frameworkProblemOf(error);
+  if (known?.status === 413) {
+    // Routes take different bodies (a theme archive is larger than any JSON body): name this route's limit.
+    const kb = Math.round((request.routeOptions.bodyLimit ?? 65_536) / 1024);
+    return sendProblem(request, reply, { ...known, detail: `The request body is larger than ${kb} KB.` });
+  }
   if (known) return sendProblem(request, reply, known);
   const { statusCode } = error as FastifyError;
   if (statusCode && statusCode >= 400 && statusCode < 500) {
@@ -166,7 +171,7 @@ const problemDescriptions: Record<number, string> = {
   403: 'The role may not do this, or the CSRF token is missing',
   404: 'Not found (also for resources of other organisations)',
   409: 'Conflicts with the current state, e.g. another order of the instance is running',
-  413: 'Body larger than 64 KB',
+  413: 'Body larger than the operation takes (64 KB; a theme upload 7 MB)',
   415: 'Body is not application/json',
   422: 'Idempotency-Key reused with a different request',
   429: 'Too many attempts; see Retry-After',

@@ -9,6 +9,8 @@ import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js
 import { coded, codedIssue } from '../platform/messages.js';
 import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
+import { customHostnameSchema } from '../domains/domain-schemas.js';
+import { MAX_DEPLOYED_THEMES, themeNameSchema, type ThemeRef } from '../themes/theme-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -37,6 +39,10 @@ export const orderTypeSchema = z.enum([
   'restart',
   'upgrade',
   'delete',
+  'theme-deploy',
+  'theme-remove',
+  // Placed by the custom-domain service (src/domains) once DNS points at the instance, and when it is removed.
+  'custom-domain',
   // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
   'backup',
   'restore',
@@ -135,8 +141,16 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The instance a change order is checked against. */
-export type ChangeableInstance = { name: string; spec: InstanceSpec; deletionProtection: boolean };
+/**
+ * The instance a change order is checked against; `themeVersions`: the theme versions uploaded to it (the server
+ * passes them; a client that leaves them out gets theme deployments checked by the server only).
+ */
+export type ChangeableInstance = {
+  name: string;
+  spec: InstanceSpec;
+  deletionProtection: boolean;
+  themeVersions?: readonly ThemeRef[];
+};
 
 /**
  * POST /api/v1/instances/{id}/orders: a change to an existing instance, checked against the catalog and the
@@ -196,6 +210,51 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
           coded('order.newerVersion', { version: instance.spec.version }),
         ),
     }),
+    z
+      .strictObject({
+        type: z.literal('theme-deploy'),
+        name: themeNameSchema,
+        version: z.int().min(1),
+      })
+      .superRefine((deploy, ctx) => {
+        const versions = instance.themeVersions;
+        if (versions && !versions.some((v) => v.name === deploy.name && v.version === deploy.version))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['version'],
+            message: `no uploaded version ${deploy.version} of the theme ${deploy.name}; upload it first`,
+          });
+        const deployed = instance.spec.themes.find((t) => t.name === deploy.name);
+        if (deployed?.version === deploy.version)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['version'],
+            message: `version ${deploy.version} runs already`,
+          });
+        if (!deployed && instance.spec.themes.length >= MAX_DEPLOYED_THEMES)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['name'],
+            message: `at most ${MAX_DEPLOYED_THEMES} themes per instance; remove one first`,
+          });
+      }),
+    z.strictObject({
+      type: z.literal('theme-remove'),
+      name: themeNameSchema.refine(
+        (name) => instance.spec.themes.some((t) => t.name === name),
+        'no theme of this name is deployed',
+      ),
+    }),
+    z.strictObject({
+      type: z.literal('custom-domain'),
+      /** null: back to the instance's own host name. */
+      hostname: customHostnameSchema
+        .nullable()
+        .refine(
+          (hostname) => hostname !== (instance.spec.customHostname ?? null),
+          'Keycloak answers as this host name already',
+        ),
+    }),
     z.strictObject({
       type: z.literal('delete'),
       confirmName: z
@@ -221,6 +280,18 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, adminSources: change.adminSources };
     case 'upgrade':
       return { ...spec, version: change.version };
+    case 'theme-deploy':
+      return {
+        ...spec,
+        themes: [
+          ...spec.themes.filter((t) => t.name !== change.name),
+          { name: change.name, version: change.version },
+        ].sort((a, b) => a.name.localeCompare(b.name)),
+      };
+    case 'theme-remove':
+      return { ...spec, themes: spec.themes.filter((t) => t.name !== change.name) };
+    case 'custom-domain':
+      return { ...spec, customHostname: change.hostname };
     case 'backup-policy':
       return { ...spec, backups: change.policy };
     case 'restart':

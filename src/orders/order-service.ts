@@ -34,6 +34,7 @@ import {
   type CreateOrderRequest,
   type Order,
 } from './order-schemas.js';
+import { listThemeVersions } from '../themes/theme-store.js';
 import {
   findOrder,
   findOrderByIdempotencyKey,
@@ -186,6 +187,7 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
             adminSources: request.adminSources,
             region: request.region,
             zone: request.zone,
+            themes: [],
           };
           const orderId = randomUUID();
           // A ready member of the warm pool becomes this instance (its id, name and secrets), or none does.
@@ -261,7 +263,8 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
               },
             );
           }
-          const parsed = changeOrderRequestSchema(catalog, instance).safeParse(body);
+          const themeVersions = await listThemeVersions(tx, instance.id);
+          const parsed = changeOrderRequestSchema(catalog, { ...instance, themeVersions }).safeParse(body);
           if (!parsed.success) {
             throw new ValidationError(fieldErrorsOf(parsed.error.issues));
           }

@@ -14,6 +14,7 @@ import {
   type ProvisioningView,
 } from '../instances/instance-store.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { deleteDomain, markDomainActive } from '../domains/domain-store.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
@@ -170,6 +171,9 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
         await meter(tx, order);
+        // The domain the edge now serves and Keycloak answers as (src/domains).
+        if (order.type === 'custom-domain' && order.spec.customHostname)
+          await markDomainActive(tx, instance.id, order.spec.customHostname);
       }
     });
     return { outcome: 'done' as const };
@@ -195,6 +199,9 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'admin-sources':
       case 'restart':
       case 'upgrade':
+      case 'theme-deploy':
+      case 'theme-remove':
+      case 'custom-domain':
       case 'backup':
       case 'restore':
       case 'realm-export':
@@ -409,6 +416,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      // The custom domain is free for another instance again.
+      await deleteDomain(tx, instance.id);
       await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
@@ -474,13 +483,18 @@ export function createReconciler(deps: ReconcilerDeps) {
         return remove(order, instance, driver, report, options.lastAttempt);
       // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
       // with the new heap; storage, trusted and admin sources change without a restart; retention and windows are
-      // the control plane's, and a backend keeps what it needs of them).
+      // the control plane's, and a backend keeps what it needs of them; a new theme comes without a restart, a
+      // replaced or removed theme with one, since Keycloak caches the themes it loaded; a custom domain goes to the
+      // edge at once and restarts Keycloak with it as its hostname).
       case 'create':
       case 'scale':
       case 'storage':
       case 'trusted-sources':
       case 'admin-sources':
-      case 'backup-policy': {
+      case 'backup-policy':
+      case 'theme-deploy':
+      case 'theme-remove':
+      case 'custom-domain': {
         const target =
           order.type === 'create'
             ? await createDesired(order, desired(instance.spec))

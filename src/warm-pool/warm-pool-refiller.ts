@@ -82,6 +82,8 @@ export function startWarmPoolRefiller(options: {
       adminSources: [],
       region: member.region,
       zone: member.zone,
+      themes: [],
+      customHostname: null,
       secrets: openInstanceSecrets(options.secretBox, member.secrets),
       warm: true,
     };

@@ -19,6 +19,7 @@ import {
 } from '../../src/edge/edge-route-store.js';
 import { findHaproxyProcesses, stopHaproxy } from '../../src/edge/haproxy-process.js';
 import { openLocalCa, type LocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { packageRoot } from '../../src/platform/package-root.js';
@@ -53,6 +54,7 @@ const startTestEdge = () =>
     // "::" binds IPv4 and IPv6; IPv4 clients must still be matched (and forwarded) as IPv4.
     edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
     ca,
+    openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
     logger,
     keyhouseVersion: 'test',
     now: () => new Date(clock),
@@ -537,6 +539,7 @@ describe('edge (HAProxy) without its database', () => {
       dataDir,
       edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
       ca,
+      openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
       logger,
       keyhouseVersion: 'test',
     });

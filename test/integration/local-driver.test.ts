@@ -68,6 +68,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     adminSources: ['127.0.0.1/32'],
     region: 'local',
     zone: 'local-1',
+    themes: [],
+    customHostname: null,
     secrets: {
       adminPassword: `Adm1n-${randomBytes(9).toString('base64url')}`,
       // Characters that keycloak.conf (a properties file with ${} expressions) would otherwise mangle.
@@ -105,7 +107,15 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     adminDatabaseUrl = `${inject('serverUrl')}/postgres`;
     distributions = createKeycloakDistributions({ config, logger, cacheDir });
     await distributions.get(VERSION);
-    driver = createLocalDriver({ config, adminDatabaseUrl, distributions, logger, edge });
+    driver = createLocalDriver({
+      config,
+      adminDatabaseUrl,
+      distributions,
+      logger,
+      edge,
+      // This instance has no theme (the themes are the observability test's).
+      themeArchive: () => Promise.reject(new Error('no theme here')),
+    });
     // Partial state of an earlier, crashed attempt: the role exists with another password. Apply must heal it.
     await withServer((client) =>
       client.query(

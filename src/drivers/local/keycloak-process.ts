@@ -5,7 +5,6 @@ import {
   existsSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   realpathSync,
   writeFileSync,
@@ -13,8 +12,8 @@ import {
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoOf, isNotFound } from '../../platform/errno.js';
-import { isProcessAlive } from '../../platform/file-lock.js';
 import { message, type CodedMessage } from '../../platform/messages.js';
+import { processesWithArgument, readProcFile } from '../../platform/proc.js';
 
 /**
  * The Keycloak process of one instance home. kc.sh does not exec java: it starts java as a child and waits, so an
@@ -34,34 +33,9 @@ function homeMarker(home: string): string {
   return `-Dkc.home.dir=${real}/bin/..`;
 }
 
-/** A file of /proc/<pid>; null when the process exited while we looked (ENOENT, ESRCH) or is not ours (EACCES). */
-function readProcFile(pid: number | string, name: string): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
-  } catch (error) {
-    if (isNotFound(error) || errnoOf(error) === 'ESRCH' || errnoOf(error) === 'EACCES') return null;
-    throw error;
-  }
-}
-
 /** Pids of live Keycloak JVMs started from `home`. */
 export function findKeycloakProcesses(home: string): number[] {
-  const marker = homeMarker(home);
-  const pids: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch (error) {
-    if (isNotFound(error)) return pids; // no /proc: not Linux
-    throw error;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = readProcFile(entry, 'cmdline');
-    if (cmdline === null) continue;
-    if (cmdline.split('\0').includes(marker) && isProcessAlive(Number(entry))) pids.push(Number(entry));
-  }
-  return pids;
+  return processesWithArgument(homeMarker(home)).map((process) => process.pid);
 }
 
 function processGroup(pid: number): number | null {

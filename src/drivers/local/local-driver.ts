@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isTrustedAddress } from '../../access/trusted-sources.js';
 import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
 import { message, type StepMessage } from '../../platform/messages.js';
 import type {
@@ -29,6 +30,8 @@ import {
   type InstancePaths,
   type InstanceState,
 } from './instance-files.js';
+import { followInstanceLog, readInstanceLog } from './instance-log.js';
+import { deployedThemes, syncThemes } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { createInstanceBackups } from './instance-backups.js';
@@ -39,7 +42,7 @@ import {
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
-import { prepareHome } from './keycloak-home.js';
+import { homeHasCurrentBuild, prepareHome } from './keycloak-home.js';
 import {
   findKeycloakProcesses,
   logTail,
@@ -68,6 +71,8 @@ export type EdgeRoutes = {
     upstreamPort: number;
     trustedSources: string[];
     adminSources: string[];
+    /** Served beside the instance's own name with the certificate stored for it (src/domains). */
+    customHostname: string | null;
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -82,6 +87,8 @@ export type LocalDriverOptions = {
   distributions: { get(version: string): Promise<KeycloakDistribution> };
   logger: Logger;
   edge: EdgeRoutes;
+  /** The archive of an uploaded theme version (the control plane stores them). */
+  themeArchive: (instanceId: string, theme: ThemeRef) => Promise<Buffer | undefined>;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
   /** Where the dumps go, one folder per instance; default `<dataDir>/backups` (outside the storage quota). */
@@ -117,6 +124,13 @@ export type LocalDriver = Driver & {
   processes(instance: Pick<DesiredInstance, 'name'>): number[];
   /** Where the instance lives on disk. */
   instanceDir(instance: Pick<DesiredInstance, 'name'>): string;
+  /**
+   * Keycloak's management interface (health, /metrics) on loopback, where Prometheus scrapes it; null before the
+   * instance's first apply chose its ports. Never routed through the edge.
+   */
+  managementEndpoint(instance: Pick<DesiredInstance, 'name'>): { host: string; port: number } | null;
+  /** The size of the instance's database in bytes (0 when it does not exist). */
+  databaseBytes(instance: Pick<DesiredInstance, 'name'>): Promise<number>;
 };
 
 /** The edge listens on this host: the login check goes through it when the customer trusts this host. */
@@ -161,14 +175,18 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     distribution: KeycloakDistribution,
   ): KeycloakSettings {
     const database = instanceDatabaseName(instance.name);
+    // A custom domain is served on the instance's own edge port; Keycloak's links and issuer follow it.
+    const publicUrl = new URL(state.url);
+    if (instance.customHostname) publicUrl.hostname = instance.customHostname;
     return renderKeycloakSettings({
       instance,
       ports: state.ports,
-      publicUrl: state.url,
+      publicUrl: publicUrl.origin,
       database: { ...databases.server, name: database, user: database },
       logFile: p.keycloakLog,
       javaHome: distribution.javaHome,
       maxHeapMb,
+      responseTimeBuckets: homeHasCurrentBuild(p.home),
     });
   }
 
@@ -245,10 +263,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
-  /** The steps of apply; the caller holds the instance's mutex. Throws StepFailure. */
+  /**
+   * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. `refreshBuild`: a restart also
+   * makes a home built with older build options again (prepareHome).
+   */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
+    { refreshBuild = false }: { refreshBuild?: boolean } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -272,6 +294,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
         serialised,
+        refreshBuild,
         restored: Boolean(instance.restoreFrom),
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
@@ -283,6 +306,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
         adminSources: instance.adminSources,
+        customHostname: instance.customHostname,
       });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
@@ -292,17 +316,36 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       }
       return { value: route.url, note: route.url };
     });
+    // Only when there is something to do or undo: most instances never have a theme.
+    const themesChanged =
+      instance.themes.length || deployedThemes(p.home).length
+        ? await step('themes', async () => {
+            const synced = await syncThemes({
+              home: p.home,
+              themes: instance.themes,
+              archiveOf: (theme) => options.themeArchive(instance.instanceId, theme),
+            });
+            return { value: synced.restart, note: synced.note };
+          })
+        : false;
     await step('keycloak-start', async () => {
       const settings = settingsFor(instance, p, { ...state, url }, distribution);
       const running = findKeycloakProcesses(p.home);
-      if (running.length && state.startedHash === settings.hash)
+      if (running.length && state.startedHash === settings.hash && !themesChanged)
         return { value: null, note: message('step.keycloakAdopted', { pids: running.join(', ') }) };
       const restarted = running.length > 0;
       if (restarted) await stopKeycloak(p.home, stopTimeoutMs);
       const pid = await startProcess(p, state, settings, distribution);
       return {
         value: null,
-        note: message(restarted ? 'step.keycloakRestarted' : 'step.keycloakStarted', { pid }),
+        note: message(
+          !restarted
+            ? 'step.keycloakStarted'
+            : themesChanged
+              ? 'step.keycloakRestartedForTheme'
+              : 'step.keycloakRestarted',
+          { pid },
+        ),
       };
     });
     await step('keycloak-ready', async () => {
@@ -379,7 +422,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           value: null,
           note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
         }));
-        return applySteps(instance, report);
+        return applySteps(instance, report, { refreshBuild: true });
       }),
     );
   }
@@ -513,8 +556,15 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return backups.read(location);
     },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
+    readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
+    followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,
+    managementEndpoint: (instance) => {
+      const state = readState(paths(instance.name).state);
+      return state && { host: '127.0.0.1', port: state.ports.managementPort };
+    },
+    databaseBytes: (instance) => databases.sizeBytes(instance.name),
   };
 }

@@ -65,6 +65,7 @@ const specOf = (instance: Instance): InstanceSpec => ({
   adminSources: instance.adminSources,
   region: instance.region,
   zone: instance.zone ?? '',
+  themes: instance.themes,
   ...(instance.backups ? { backups: instance.backups } : {}),
 });
 
