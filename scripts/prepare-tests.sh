@@ -14,10 +14,11 @@ as_root() {
 }
 
 # Debian packages: PostgreSQL for the external-database tests; Chromium for the browser tests; HAProxy for the edge;
-# Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests.
+# Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests; etcd for the
+# Kubernetes API server of the Kubernetes-region tests.
 declare -A package_of=(
   [pg_ctlcluster]=postgresql [chromium]=chromium [haproxy]=haproxy [mvn]=maven [unzip]=unzip
-  [java]=openjdk-17-jdk-headless [ip]=iproute2
+  [java]=openjdk-17-jdk-headless [ip]=iproute2 [etcd]=etcd-server
 )
 missing=()
 for command in "${!package_of[@]}"; do
@@ -44,3 +45,7 @@ fi
 
 # Keycloak: fetched (Maven Central) and built once per catalog version; later runs reuse the cache.
 npx tsx scripts/prepare-keycloak.ts
+
+# Kubernetes: the real kube-apiserver and kube-controller-manager, built with Go once per machine into a cache outside
+# the clone (scripts/build-kubernetes-control-plane.sh; several minutes the first time, then instant).
+bash scripts/build-kubernetes-control-plane.sh >/dev/null

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes control plane of the tests (test/kubernetes-control-plane: the real kube-apiserver and
+# kube-controller-manager of k8s.io/kubernetes in one binary) once per machine, into a cache outside the clone:
+#   $KEYHOUSE_TEST_KUBERNETES_CACHE (default /var/tmp/keyhouse-test-kubernetes)/<version>-<source hash>/kube-control-plane
+# with the Go module and build caches beside it. A second run finds the binary and prints its path at once.
+# Needs Go ≥ 1.26 (the version k8s.io/kubernetes v1.36 asks for). A cold build takes about 4 CPU-minutes of
+# downloads and compilation; measured figures are in README.md.
+set -euo pipefail
+cd "$(dirname "$0")/../test/kubernetes-control-plane"
+
+cache=${KEYHOUSE_TEST_KUBERNETES_CACHE:-/var/tmp/keyhouse-test-kubernetes}
+version=$(awk '$1 == "k8s.io/kubernetes" { print $2 } $1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' go.mod)
+source_hash=$(cat go.mod go.sum main.go | sha256sum | cut -c1-12)
+target="$cache/$version-$source_hash/kube-control-plane"
+if [ -x "$target" ]; then
+  echo "$target"
+  exit 0
+fi
+
+if ! command -v go >/dev/null; then
+  echo "build-kubernetes-control-plane: Go is missing; install Go ≥ 1.26 (the tests build kube-apiserver with it)." >&2
+  exit 1
+fi
+mkdir -p "$cache"
+export GOMODCACHE="$cache/gomodcache" GOCACHE="$cache/gocache" GOFLAGS=-modcacherw
+# Another run on this machine may be building the same thing: one builds, the other waits and reuses it.
+exec 9>"$cache/build.lock"
+flock 9
+if [ ! -x "$target" ]; then
+  echo "build-kubernetes-control-plane: building kube-apiserver and kube-controller-manager $version (once per machine)" >&2
+  started=$(date +%s)
+  minor=$(echo "$version" | cut -d. -f2)
+  stamp="k8s.io/component-base/version"
+  mkdir -p "$(dirname "$target")"
+  go build -trimpath -o "$target.partial" \
+    -ldflags "-s -w -X $stamp.gitVersion=$version -X $stamp.gitMajor=1 -X $stamp.gitMinor=$minor -X $stamp.gitTreeState=clean" .
+  mv "$target.partial" "$target"
+  echo "build-kubernetes-control-plane: built in $(($(date +%s) - started)) s" >&2
+fi
+echo "$target"
