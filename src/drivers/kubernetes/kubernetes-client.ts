@@ -1,0 +1,195 @@
+import {
+  ApiException,
+  ApiextensionsV1Api,
+  createConfiguration,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  ServerConfiguration,
+  type KubernetesObject,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
+import { FIELD_MANAGER, KEYCLOAK_API_VERSIONS, type KeycloakApi } from './instance-objects.js';
+
+/**
+ * The driver's narrow view of a cluster: server-side apply, read, delete, and which Keycloak API the server serves.
+ * Every call has a deadline, so an unreachable cluster is an answer (`KubernetesUnreachable`) and not a hang.
+ */
+export type KubernetesClient = {
+  /** Server-side apply as field manager `keyhouse`; fields another manager took are taken back (force). */
+  apply<T extends KubernetesObject>(object: T): Promise<T>;
+  /** The object as the API server has it, or null. */
+  read<T extends KubernetesObject>(ref: ObjectRef): Promise<T | null>;
+  /** Asks for deletion; `absent` when the API server no longer has it (deletion may take longer: read again). */
+  delete(ref: ObjectRef): Promise<'deleting' | 'absent'>;
+  /** What the installed Keycloak Operator's CRD serves (v2beta1 where served, else v2alpha1); null without it. */
+  keycloakApi(): Promise<KeycloakApi | null>;
+};
+
+export type ObjectRef = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+
+/** The API server refused an object (validation, CEL rule, immutable field, admission, RBAC): retrying will not help. */
+export class KubernetesRefusal extends Error {
+  constructor(
+    readonly status: number,
+    /** The API server's reason, e.g. Invalid, Forbidden, Conflict. */
+    readonly reason: string,
+    message: string,
+    /** Each refused field with the API server's words, e.g. `spec: Invalid value: … BackupSpec is immutable once set`. */
+    readonly causes: string[],
+  ) {
+    super(message);
+    this.name = 'KubernetesRefusal';
+  }
+}
+
+/** No answer in time, a refused connection, or a server error: worth trying again later. */
+export class KubernetesUnreachable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubernetesUnreachable';
+  }
+}
+
+const KEYCLOAK_CRD = 'keycloaks.k8s.keycloak.org';
+
+type Status = {
+  kind?: string;
+  reason?: string;
+  message?: string;
+  details?: { causes?: { field?: string; message?: string }[] };
+};
+
+function describe(ref: ObjectRef): string {
+  const where = ref.metadata.namespace ? `${ref.metadata.namespace}/` : '';
+  return `${ref.kind} ${where}${ref.metadata.name}`;
+}
+
+/** Maps the client's failures to the two the driver acts on; a 404 is handled by the callers that expect it. */
+function classify(error: unknown, ref: ObjectRef, server: string): Error {
+  if (error instanceof ApiException) {
+    const code = (error as ApiException<unknown>).code;
+    const body = parseStatus((error as ApiException<unknown>).body);
+    // Server-side apply answers 500 for a field the schema does not declare: a refusal, not an outage.
+    const undeclaredField = code === 500 && /failed to create typed patch object/.test(body.message ?? '');
+    if ((code >= 500 || code === 429) && !undeclaredField)
+      return new KubernetesUnreachable(`${describe(ref)}: ${code} ${body.message ?? 'from the API server'}`);
+    const causes = (body.details?.causes ?? []).map((cause) =>
+      [cause.field, cause.message].filter(Boolean).join(': '),
+    );
+    return new KubernetesRefusal(
+      code,
+      body.reason ?? String(code),
+      `${describe(ref)} refused: ${body.message ?? `HTTP ${code}`}`,
+      causes,
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new KubernetesUnreachable(`${describe(ref)}: no answer from ${server}: ${message}`);
+}
+
+function parseStatus(body: unknown): Status {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as Status;
+    } catch (error) {
+      // Not a Status document (e.g. a proxy's HTML page): its text is the message.
+      return { message: `${body.slice(0, 300)} (${(error as Error).name})` };
+    }
+  }
+  return (body ?? {}) as Status;
+}
+
+const isNotFound = (error: unknown) => error instanceof ApiException && error.code === 404;
+
+export function loadKubeConfig(cluster: KubernetesRegion['cluster']): KubeConfig {
+  const config = new KubeConfig();
+  if ('inCluster' in cluster) config.loadFromCluster();
+  else {
+    config.loadFromFile(cluster.kubeconfig);
+    if (cluster.context) config.setCurrentContext(cluster.context);
+  }
+  return config;
+}
+
+export function createKubernetesClient(
+  kubeConfig: KubeConfig,
+  options: { requestTimeoutMs?: number } = {},
+): KubernetesClient {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const timeoutMs = options.requestTimeoutMs ?? 15_000;
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kubeConfig },
+    promiseMiddleware: [
+      {
+        pre: async (context) => {
+          context.setSignal(AbortSignal.timeout(timeoutMs));
+          return context;
+        },
+        post: async (response) => response,
+      },
+    ],
+  });
+  const objects = new KubernetesObjectApi(configuration);
+  const extensions = new ApiextensionsV1Api(configuration);
+
+  return {
+    async apply(object) {
+      try {
+        return await objects.patch(
+          object,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        );
+      } catch (error) {
+        throw classify(error, object as ObjectRef, cluster.server);
+      }
+    },
+    async read<T extends KubernetesObject>(ref: ObjectRef) {
+      try {
+        return (await objects.read<T>(ref as T & ObjectRef)) as T;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw classify(error, ref, cluster.server);
+      }
+    },
+    async delete(ref) {
+      try {
+        await objects.delete(ref, undefined, undefined, undefined, undefined, 'Foreground');
+        return 'deleting';
+      } catch (error) {
+        if (isNotFound(error)) return 'absent';
+        throw classify(error, ref, cluster.server);
+      }
+    },
+    async keycloakApi() {
+      const ref = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: KEYCLOAK_CRD },
+      };
+      let crd: V1CustomResourceDefinition;
+      try {
+        crd = await extensions.readCustomResourceDefinition({ name: KEYCLOAK_CRD });
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw classify(error, ref, cluster.server);
+      }
+      for (const apiVersion of KEYCLOAK_API_VERSIONS) {
+        const version = crd.spec.versions.find(
+          (v) => `${crd.spec.group}/${v.name}` === apiVersion && v.served,
+        );
+        if (!version) continue;
+        const specFields = version.schema?.openAPIV3Schema?.properties?.spec?.properties ?? {};
+        return { apiVersion, hasNetworkPolicy: 'networkPolicy' in specFields };
+      }
+      return null;
+    },
+  };
+}
