@@ -23,6 +23,7 @@ import {
 } from '../../src/drivers/kubernetes/kubernetes-client.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
 import { packageRoot } from '../../src/platform/package-root.js';
+import { waitFor } from '../support/edge-probes.js';
 import { startTestKubernetes, type TestKubernetes } from '../support/kube-apiserver.js';
 
 // A real kube-apiserver (with etcd and the namespace controller) judges every object the Kubernetes driver writes:
@@ -196,6 +197,22 @@ describe('instance objects against a real API server (Keycloak CRD with v2beta1 
     expect(JSON.stringify(keycloak!.spec)).toContain(`"${RESTART_ANNOTATION}":"order-1234"`);
     instance = { ...instance, version: '26.7.3' };
     expect(await changedBy(await inputFor(instance, 'order-1234'))).toEqual(['Keycloak/keycloak']);
+  });
+
+  it('deletes the instance with its namespace: the namespace controller removes every object, then the namespace', async () => {
+    const instance = desired();
+    const input = await inputFor(instance);
+    await applyAll(input);
+    await client.apply(upgradeBackup({ instance, region }, 'pre-upgrade-order-2'));
+    const [namespace] = instanceObjects(input);
+    expect(await client.delete(namespace as never)).toBe('deleting');
+    await waitFor(async () => (await client.read(namespace as never)) === null, 60_000, 'namespace gone');
+    for (const object of [
+      ...instanceObjects(input),
+      upgradeBackup({ instance, region }, 'pre-upgrade-order-2'),
+    ])
+      expect(await client.read(object as never), keyOf(object)).toBeNull();
+    expect(await client.delete(namespace as never)).toBe('absent');
   });
 
   it('stores the upgrade backup once and refuses to change it (CEL: BackupSpec is immutable once set)', async () => {

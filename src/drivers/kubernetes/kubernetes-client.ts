@@ -161,7 +161,7 @@ export function createKubernetesClient(
     },
     async delete(ref) {
       try {
-        await objects.delete(ref, undefined, undefined, undefined, undefined, 'Foreground');
+        await objects.delete(ref);
         return 'deleting';
       } catch (error) {
         if (isNotFound(error)) return 'absent';
