@@ -67,7 +67,7 @@ function describe(ref: ObjectRef): string {
 }
 
 /** Maps the client's failures to the two the driver acts on; a 404 is handled by the callers that expect it. */
-function classify(error: unknown, ref: ObjectRef, server: string): Error {
+function classify(error: unknown, ref: ObjectRef, server: string, timeoutMs: number): Error {
   if (error instanceof ApiException) {
     const code = (error as ApiException<unknown>).code;
     const body = parseStatus((error as ApiException<unknown>).body);
@@ -86,7 +86,10 @@ function classify(error: unknown, ref: ObjectRef, server: string): Error {
     );
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new KubernetesUnreachable(`${describe(ref)}: no answer from ${server}: ${message}`);
+  const timedOut = error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+  return new KubernetesUnreachable(
+    `${describe(ref)}: no answer from ${server}: ${timedOut ? `nothing within ${timeoutMs} ms` : message}`,
+  );
 }
 
 function parseStatus(body: unknown): Status {
@@ -148,7 +151,7 @@ export function createKubernetesClient(
           PatchStrategy.ServerSideApply,
         );
       } catch (error) {
-        throw classify(error, object as ObjectRef, cluster.server);
+        throw classify(error, object as ObjectRef, cluster.server, timeoutMs);
       }
     },
     async read<T extends KubernetesObject>(ref: ObjectRef) {
@@ -156,7 +159,7 @@ export function createKubernetesClient(
         return (await objects.read<T>(ref as T & ObjectRef)) as T;
       } catch (error) {
         if (isNotFound(error)) return null;
-        throw classify(error, ref, cluster.server);
+        throw classify(error, ref, cluster.server, timeoutMs);
       }
     },
     async delete(ref) {
@@ -165,7 +168,7 @@ export function createKubernetesClient(
         return 'deleting';
       } catch (error) {
         if (isNotFound(error)) return 'absent';
-        throw classify(error, ref, cluster.server);
+        throw classify(error, ref, cluster.server, timeoutMs);
       }
     },
     async keycloakApi() {
@@ -179,7 +182,7 @@ export function createKubernetesClient(
         crd = await extensions.readCustomResourceDefinition({ name: KEYCLOAK_CRD });
       } catch (error) {
         if (isNotFound(error)) return null;
-        throw classify(error, ref, cluster.server);
+        throw classify(error, ref, cluster.server, timeoutMs);
       }
       for (const apiVersion of KEYCLOAK_API_VERSIONS) {
         const version = crd.spec.versions.find(
