@@ -28,8 +28,6 @@ export default defineConfig({
         test: {
           name: 'kubernetes',
           include: ['test/kubernetes/**/*.test.ts'],
-          globalSetup: ['test/support/global-setup.ts'],
-          env: { KEYHOUSE_TEST_DATABASE: 'embedded' },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
