@@ -3,8 +3,8 @@
 # kube-controller-manager of k8s.io/kubernetes in one binary) once per machine, into a cache outside the clone:
 #   $KEYHOUSE_TEST_KUBERNETES_CACHE (default /var/tmp/keyhouse-test-kubernetes)/<version>-<source hash>/kube-control-plane
 # with the Go module and build caches beside it. A second run finds the binary and prints its path at once.
-# Needs Go ≥ 1.26 (the version k8s.io/kubernetes v1.36 asks for). A cold build takes about 4 CPU-minutes of
-# downloads and compilation; measured figures are in README.md.
+# Needs Go ≥ 1.26 (the version k8s.io/kubernetes v1.36 asks for). A cold build is about 8 CPU-minutes of compilation
+# plus the module downloads (3.3 GB of caches); measured figures are in README.md ("Running on Kubernetes").
 set -euo pipefail
 cd "$(dirname "$0")/../test/kubernetes-control-plane"
 
