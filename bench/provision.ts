@@ -24,14 +24,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { createKeyhouse } from '../src/app.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { renderKeycloakSettings } from '../src/drivers/keycloak-config.js';
+import { renderKeycloakSettings } from '../src/drivers/local/keycloak-config.js';
 import {
   createKeycloakDistributions,
   keycloakProcessEnv,
   type KeycloakDistribution,
-} from '../src/drivers/keycloak-distribution.js';
-import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/keycloak-process.js';
-import { runCommand } from '../src/drivers/process-runner.js';
+} from '../src/drivers/local/keycloak-distribution.js';
+import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
+import { runCommand } from '../src/platform/process-runner.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
 
@@ -180,7 +180,8 @@ async function orderToDone(version: string) {
     distributionCacheDir: cacheDir,
   });
   const cleanup = async () => {
-    if (created.instance) await keyhouse.worker!.localDriver.destroy(created.instance, async () => undefined);
+    if (created.instance)
+      await keyhouse.localBackend!.driver.destroy(created.instance, async () => undefined);
     await keyhouse.close();
     await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
     rmSync(dataDir, { recursive: true, force: true });
@@ -285,7 +286,7 @@ async function orderToDone(version: string) {
   const doneMs = seen.get('done')! - accepted;
   const processingMs = (seen.get('processing') ?? seen.get('done')!) - accepted;
 
-  const [pid] = keyhouse.worker!.localDriver.processes(instance);
+  const [pid] = keyhouse.localBackend!.driver.processes(instance);
   const rssAtDoneMb = pid ? rssMb(pid) : 0;
   // Idle: nobody uses the instance; give the JVM half a minute to settle after start-up.
   await delay(30_000);

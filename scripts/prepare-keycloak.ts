@@ -7,7 +7,7 @@ import {
   catalogKeycloakVersions,
   checkPrerequisites,
   createKeycloakDistributions,
-} from '../src/drivers/keycloak-distribution.js';
+} from '../src/drivers/local/keycloak-distribution.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
 

@@ -7,8 +7,10 @@ import { createBillingProfileService } from './billing/billing-profile-service.j
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
-import type { LocalDriverTestFaults } from './drivers/local-driver.js';
 import { migrate } from './db/migrate.js';
+import { createDriverRegistry } from './drivers/driver-registry.js';
+import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
+import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
 import type { EdgeGateway } from './edge/edge-gateway.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
@@ -49,6 +51,8 @@ export type Keyhouse = {
   ca: LocalCa;
   edge: EdgeGateway | undefined;
   worker: WorkerRole | undefined;
+  /** The backend of the `local` regions, when this process is a worker and the configuration has one. */
+  localBackend: LocalBackend | undefined;
   close(): Promise<void>;
 };
 
@@ -81,18 +85,25 @@ export async function createKeyhouse(options: {
     const ca = await openLocalCa(path.join(config.dataDir, 'ca'));
 
     let worker: WorkerRole | undefined;
+    let localBackend: LocalBackend | undefined;
     if (roles.has('worker')) {
-      worker = await startWorkerRole({
-        config,
-        db,
-        adminDatabaseUrl: options.adminDatabaseUrl ?? databaseUrl,
-        secretBox,
-        ca,
-        logger,
-        distributionCacheDir: options.distributionCacheDir,
-        testFaults: options.localDriverTestFaults,
-      });
-      closers.push(() => worker!.stop());
+      // The backends that the regions' `driver` keys name, each started with its own background work, and their
+      // drivers in the registry the worker provisions through. A second backend plugs in here (src/drivers/driver.ts).
+      if (config.catalog.regions.some((region) => region.driver === 'local')) {
+        localBackend = await startLocalBackend({
+          config,
+          db,
+          adminDatabaseUrl: options.adminDatabaseUrl ?? databaseUrl,
+          secretBox,
+          ca,
+          logger,
+          distributionCacheDir: options.distributionCacheDir,
+          testFaults: options.localDriverTestFaults,
+        });
+        closers.push(() => localBackend!.stop());
+      }
+      const drivers = createDriverRegistry({ local: localBackend?.driver });
+      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -169,7 +180,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, close };
+    return { config, db, http, ca, edge, worker, localBackend, close };
   } catch (error) {
     await close();
     throw error;

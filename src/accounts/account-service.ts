@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Database, Queryable } from '../db/database.js';
 import {
   ConflictError,
@@ -27,7 +27,7 @@ import type {
 import * as store from './account-store.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password-hashing.js';
 import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE } from './login-throttle.js';
-import type { Principal } from './roles.js';
+import type { Actor, Principal } from './roles.js';
 import { csrfTokenOf, newSecret, sha256Hex } from './secret-tokens.js';
 
 const SESSION_LIFETIME_MS = 12 * 60 * 60 * 1000;

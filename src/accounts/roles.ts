@@ -60,3 +60,15 @@ export type Principal = {
   /** How the request authenticated: cookie-authenticated writes need the CSRF token. */
   via: 'session' | 'token';
 };
+
+/** Who acts and from where: passed by every adapter (REST, OSB, workers) into the services. */
+export type Actor = {
+  principal: Principal | undefined;
+  /** A name for actors without a user: "system", "osb:<platform identity>", or an e-mail before sign-in. */
+  label?: string;
+  requestId: string;
+  sourceAddress: string;
+};
+
+/** An actor on a route that requires a permission: the principal is known. */
+export type SignedInActor = Actor & { principal: Principal };

@@ -1,17 +1,13 @@
 import type { Queryable } from '../db/database.js';
-import type { Principal } from '../accounts/roles.js';
 
-/** Who acts and from where: passed by every adapter (REST, OSB, workers) into the services. */
-export type Actor = {
-  principal: Principal | undefined;
+/** What the audit trail records of who acted (the accounts' `Actor` is one). */
+export type AuditedActor = {
+  principal: { userId: string; organizationId: string; email: string } | undefined;
   /** A name for actors without a user: "system", "osb:<platform identity>", or an e-mail before sign-in. */
   label?: string;
   requestId: string;
   sourceAddress: string;
 };
-
-/** An actor on a route that requires a permission: the principal is known. */
-export type SignedInActor = Actor & { principal: Principal };
 
 export type AuditEvent = {
   action: string;
@@ -24,7 +20,7 @@ export type AuditEvent = {
   organizationId?: string;
 };
 
-export async function recordAudit(db: Queryable, actor: Actor, event: AuditEvent): Promise<void> {
+export async function recordAudit(db: Queryable, actor: AuditedActor, event: AuditEvent): Promise<void> {
   await db.query(
     `INSERT INTO audit_events
        (organization_id, actor_user_id, actor, action, target_type, target_id, outcome, source_address, request_id, details)

@@ -19,6 +19,17 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => {
   return utc ? `${utc[1]}T${utc[2]}Z` : new Date(value).toISOString();
 });
 
+/** Runs `work` on one connection of its own (not the pool's), e.g. a superuser's for CREATE DATABASE; always closed. */
+export async function withConnection<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
 export function connectDatabase(url: string, options: { max?: number } = {}): Database {
   // Sessions in UTC, so timestamps arrive in the one form the parser above keeps exact.
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, options: '-c TimeZone=UTC' });

@@ -1,10 +1,23 @@
+import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 
 /**
- * The contract between the provisioning reconciler and a backend (one file per backend: local-driver.ts,
- * later kubernetes-driver.ts). Drivers are level-triggered and idempotent: `apply` converges the world to the
- * desired spec from whatever state it finds (a crash at any point is healed by calling it again), `destroy` is
- * safe to repeat, `observe` only looks.
+ * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
+ * idempotent: `apply` converges the world to the desired spec from whatever state it finds (a crash at any point is
+ * healed by calling it again), `destroy` is safe to repeat, `observe` only looks. An apply that has to wait for its
+ * backend answers `progressing` instead of blocking, and is called again after the seconds it names.
+ *
+ * Where a second driver plugs in:
+ * 1. `src/drivers/<backend>/` implements `Driver` (the local one: `src/drivers/local/local-driver.ts`). The
+ *    Keycloak work that does not depend on the backend (customer's admin replacing the temporary one, first realm,
+ *    the login check, OIDC clients) is in `src/drivers/keycloak/`; step reporting and the mapping of failures to
+ *    outcomes in `driver-steps.ts`.
+ * 2. A `start<Backend>Backend()` beside it starts the driver with whatever background work the backend needs (the
+ *    local one: `local/local-backend.ts`, with its supervisor and observer; `instance-observer.ts` and
+ *    `desiredInstancesIn` serve any backend).
+ * 3. `src/app.ts` starts it when a region of the configuration names its key (`driver:` of a region, see
+ *    `DriverKey` in driver-registry.ts) and puts its driver into the registry. The worker role and the reconciler
+ *    need no change: they look a region's driver up by that key.
  */
 
 export type DesiredInstance = {
@@ -13,6 +26,8 @@ export type DesiredInstance = {
   name: string;
   /** The first realm is named after it, e.g. kd500001. */
   customerNumber: string;
+  /** The customer's permanent admin of the master realm (it replaces Keycloak's temporary bootstrap admin). */
+  adminUsername: string;
   version: string;
   nodeSize: { id: string; vcpu: number; memoryGb: number };
   storageGb: number;
@@ -24,31 +39,18 @@ export type DesiredInstance = {
   secrets: InstanceSecrets;
 };
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type Condition = {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-};
-
-export type ObservedInstance = {
-  exists: boolean;
-  /** Keycloak answers /health/ready. */
-  ready: boolean;
-  /** https://<name>.<publicHost>:<port>, once an edge route exists. */
-  url: string | null;
-  conditions: Condition[];
-  usage: { storageUsedBytes: number; storageQuotaBytes: number } | null;
-};
-
 export type StepState = 'running' | 'done' | 'failed';
 /** Records progress on the order; names are stable identifiers such as "database", "keycloak-start". */
 export type StepReporter = (name: string, state: StepState, message?: string) => Promise<void>;
 
 export type ApplyResult =
   | { outcome: 'ready'; url: string }
+  /**
+   * Applied, not ready yet (an operator still rolls it out): look again in `retryAfterSeconds` (1 to 3600). The
+   * reconciler calls the same method again then, without counting an attempt; the driver decides when waiting
+   * has become an error.
+   */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** Worth retrying with back-off (a port race, a slow start, the database briefly away). */
   | { outcome: 'transient-error'; message: string }
   /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
@@ -60,6 +62,9 @@ export type UpgradeResult =
   /** The new version did not become ready; the old one runs again on the restored backup. */
   | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
+
+/** The login check before DONE: `note` says how the admin's login was verified. */
+export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
 
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
@@ -73,6 +78,12 @@ export type Driver = {
    * crash at any point: it resumes the upgrade or the rollback it finds.
    */
   upgrade(from: DesiredInstance, to: DesiredInstance, report: StepReporter): Promise<UpgradeResult>;
+  /**
+   * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the
+   * way the customer will (the shared Keycloak module's login check), or as close to it as the customer's trusted
+   * sources let the control plane come. Only looks.
+   */
+  verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
   /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
   destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
 };

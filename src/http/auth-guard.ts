@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { can, type Permission, type Principal } from '../accounts/roles.js';
-import type { Actor, SignedInActor } from '../audit/audit-store.js';
+import { can, type Actor, type Permission, type Principal, type SignedInActor } from '../accounts/roles.js';
 import { ForbiddenError, UnauthenticatedError } from '../platform/errors.js';
 
 export const SESSION_COOKIE = 'keyhouse_session';

@@ -7,11 +7,26 @@ export const conditionSchema = z.object({
   message: z.string(),
   lastTransitionTime: z.string(),
 });
+/** Why an instance is (not) ready, the way the portal shows it: reason, message and last transition time. */
+export type Condition = z.infer<typeof conditionSchema>;
+export type ConditionStatus = Condition['status'];
 
-export const instanceSchema = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  status: z.enum(['provisioning', 'running', 'failed', 'deleting', 'deleted']),
+export const instanceUsageSchema = z.object({ storageUsedBytes: z.number(), storageQuotaBytes: z.number() });
+export type InstanceUsage = z.infer<typeof instanceUsageSchema>;
+
+/** What a region's backend sees of an instance (its driver's `observe`); the instance store keeps it. */
+export type ObservedInstance = {
+  exists: boolean;
+  /** Keycloak answers /health/ready. */
+  ready: boolean;
+  /** The public URL, once the instance has one. */
+  url: string | null;
+  conditions: Condition[];
+  usage: InstanceUsage | null;
+};
+
+/** What an instance should be: stored on the instance (desired spec) and on each order (what it asked for). */
+export const instanceSpecSchema = z.object({
   serviceType: z.string(),
   version: z.string(),
   nodeSize: z.string(),
@@ -19,11 +34,19 @@ export const instanceSchema = z.object({
   trustedSources: z.array(z.string()),
   region: z.string(),
   zone: z.string(),
+});
+export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
+
+export const instanceSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  status: z.enum(['provisioning', 'running', 'failed', 'deleting', 'deleted']),
+  ...instanceSpecSchema.shape,
   url: z.string().nullable(),
   adminUsername: z.string(),
   deletionProtection: z.boolean(),
   conditions: z.array(conditionSchema),
-  usage: z.object({ storageUsedBytes: z.number(), storageQuotaBytes: z.number() }).nullable(),
+  usage: instanceUsageSchema.nullable(),
   billingProfileId: z.uuid(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -1,4 +1,5 @@
-import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
+import type { SignedInActor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { Database } from '../db/database.js';
 import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';

@@ -1,7 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
-import type { Condition, ObservedInstance } from '../drivers/driver.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { Condition, InstanceSpec, ObservedInstance } from './instance-schemas.js';
 
 export type InstanceStatus = 'provisioning' | 'running' | 'failed' | 'deleting' | 'deleted';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -102,18 +103,6 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
-
-/** What an instance should be: stored on the instance (desired spec) and on each order (what it asked for). */
-export const instanceSpecSchema = z.object({
-  serviceType: z.string(),
-  version: z.string(),
-  nodeSize: z.string(),
-  storageGb: z.int(),
-  trustedSources: z.array(z.string()),
-  region: z.string(),
-  zone: z.string(),
-});
-export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 
 /** Compares Keycloak releases such as 26.5.6 and 26.7.3 numerically. */
 export function compareVersions(a: string, b: string): number {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
+import type { SignedInActor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import { insertBillingProfile, findBillingProfile } from '../billing/billing-profile-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import { priceDelta, priceOf } from '../catalog/pricing.js';
@@ -16,13 +17,8 @@ import {
 } from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
-import {
-  changeOrderRequestSchema,
-  specAfter,
-  type CreateOrderRequest,
-  type InstanceSpec,
-  type Order,
-} from './order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { changeOrderRequestSchema, specAfter, type CreateOrderRequest, type Order } from './order-schemas.js';
 import {
   findOrder,
   findOrderByIdempotencyKey,

@@ -1,7 +1,8 @@
 import type { Queryable } from '../db/database.js';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Price } from '../catalog/pricing.js';
-import type { InstanceSpec, Order, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
+import type { Order, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
 
 type OrderRow = {
   id: string;

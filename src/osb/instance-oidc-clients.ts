@@ -1,13 +1,14 @@
-import KcAdminClient from '@keycloak/keycloak-admin-client';
 import type { Database } from '../db/database.js';
+import { connectAdmin } from '../drivers/keycloak/admin-api.js';
+import { deleteServiceClient, ensureServiceClient } from '../drivers/keycloak/oidc-clients.js';
 import { getEdgeRoute } from '../edge/edge-route-store.js';
 import { findInstanceForProvisioning } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { openInstanceSecrets } from '../instances/instance-secrets.js';
 
 /**
- * OIDC clients in an instance's first realm (the realm named after the customer number), managed with the
- * instance's admin account through Keycloak's admin REST API.
+ * The broker's OIDC clients in an instance's first realm (the realm named after the customer number), managed with
+ * the instance's admin account by the shared Keycloak module.
  *
  * The control plane talks to the instance's upstream, as recorded in its edge route, not through the edge: the
  * edge admits only the customer's trusted sources, and the broker must work whatever the customer chose. This is
@@ -30,6 +31,11 @@ export type InstanceOidcClients = {
 
 export class InstanceUnreachableError extends Error {}
 
+const targetOf = (instance: { url: string; customerNumber: string }): OidcClientTarget => {
+  const issuer = `${instance.url}/realms/${instance.customerNumber}`;
+  return { issuer, tokenEndpoint: `${issuer}/protocol/openid-connect/token`, realm: instance.customerNumber };
+};
+
 export function createInstanceOidcClients(deps: { db: Database; secretBox: SecretBox }): InstanceOidcClients {
   async function connect(instanceId: string) {
     const instance = await findInstanceForProvisioning(deps.db.pool, instanceId);
@@ -38,67 +44,35 @@ export function createInstanceOidcClients(deps: { db: Database; secretBox: Secre
       throw new InstanceUnreachableError('The instance has no address yet.');
     }
     const secrets = openInstanceSecrets(deps.secretBox, instance.sealedSecrets);
-    const realm = instance.customerNumber;
-    const issuer = `${instance.url}/realms/${realm}`;
-    const target = { issuer, tokenEndpoint: `${issuer}/protocol/openid-connect/token`, realm };
     const host = route.upstreamHost.includes(':') ? `[${route.upstreamHost}]` : route.upstreamHost;
-    const client = new KcAdminClient({
-      baseUrl: `http://${host}:${route.upstreamPort}`,
-      realmName: 'master',
-    });
-    await client.auth({
-      grantType: 'password',
-      clientId: 'admin-cli',
+    const client = await connectAdmin(`http://${host}:${route.upstreamPort}`, {
       username: instance.adminUsername,
       password: secrets.adminPassword,
     });
-    return { client, target };
+    return { client, target: targetOf({ ...instance, url: instance.url }) };
   }
 
   return {
     async target(instanceId) {
       const instance = await findInstanceForProvisioning(deps.db.pool, instanceId);
       if (!instance?.url) throw new InstanceUnreachableError('The instance has no address yet.');
-      const issuer = `${instance.url}/realms/${instance.customerNumber}`;
-      return {
-        issuer,
-        tokenEndpoint: `${issuer}/protocol/openid-connect/token`,
-        realm: instance.customerNumber,
-      };
+      return targetOf({ ...instance, url: instance.url });
     },
 
     async ensureClient(instanceId, clientId, secret) {
       const { client, target } = await connect(instanceId);
-      const representation = {
+      await ensureServiceClient(client, {
+        realm: target.realm,
         clientId,
-        name: `Service binding ${clientId}`,
-        description: 'Created by the Keyhouse service broker; removed when the binding is deleted.',
-        enabled: true,
-        protocol: 'openid-connect',
-        publicClient: false,
-        bearerOnly: false,
-        clientAuthenticatorType: 'client-secret',
         secret,
-        serviceAccountsEnabled: true,
-        standardFlowEnabled: false,
-        implicitFlowEnabled: false,
-        directAccessGrantsEnabled: false,
-      };
-      const [existing] = await client.clients.find({ realm: target.realm, clientId });
-      if (existing?.id) {
-        await client.clients.update({ realm: target.realm, id: existing.id }, representation);
-      } else {
-        await client.clients.create({ realm: target.realm, ...representation });
-      }
+        description: 'Created by the Keyhouse service broker; removed when the binding is deleted.',
+      });
       return target;
     },
 
     async deleteClient(instanceId, clientId) {
       const { client, target } = await connect(instanceId);
-      const found = await client.clients.find({ realm: target.realm, clientId });
-      for (const existing of found) {
-        if (existing.id) await client.clients.del({ realm: target.realm, id: existing.id });
-      }
+      await deleteServiceClient(client, { realm: target.realm, clientId });
     },
   };
 }

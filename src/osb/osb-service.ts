@@ -5,7 +5,8 @@ import { trustedSourcesSchema } from '../access/trusted-sources.js';
 import { insertOrganization, insertUser } from '../accounts/account-store.js';
 import { hashPassword } from '../accounts/password-hashing.js';
 import type { Principal } from '../accounts/roles.js';
-import { recordAudit, type SignedInActor } from '../audit/audit-store.js';
+import type { SignedInActor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import type { BillingProfileInput } from '../billing/billing-profile-schemas.js';
 import { insertBillingProfile } from '../billing/billing-profile-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
@@ -416,7 +417,8 @@ export function createOsbService(deps: {
       const found = await store.findOsbInstance(db.pool, serviceInstanceId);
       if (!found) return answer(410);
       const row = await settleDeprovision(found);
-      const instance = await instanceOf(row);
+      // Each branch reads the order before its instance: the transaction that makes an order done also writes the
+      // instance's URL, so an order read as done is never paired with an instance row from before that commit.
       if (operation === DEPROVISION_OPERATION || (operation === undefined && row.deprovisionRequestedAt)) {
         const last = await orderOf(row.lastOrderId);
         if (last.type !== 'delete') {
@@ -425,9 +427,10 @@ export function createOsbService(deps: {
             description: 'Deprovisioning: waiting for the provisioning to stop.',
           });
         }
-        return answer(200, lastOperationOf(last, instance));
+        return answer(200, lastOperationOf(last, await instanceOf(row)));
       }
       const order = await findOrderById(db.pool, operation ?? row.lastOrderId);
+      const instance = await instanceOf(row);
       if (!order || order.instanceId !== instance.id) return refuse(400, `Unknown operation "${operation}".`);
       return answer(200, lastOperationOf(order, instance));
     },

@@ -16,6 +16,9 @@ import type { Reconciler } from './reconciler.js';
  * - At most one job works on an instance at a time: a session advisory lock per instance, released by PostgreSQL
  *   itself if the worker dies. The job holding it cancels the jobs of its order that a dead worker left `active`.
  * - Transient errors are retried with exponential back-off; the last attempt turns them into a failed order.
+ * - A driver that applied but waits for its backend (`progressing`) gets another pass after the seconds it named:
+ *   a fresh job of the order that starts then, sent while the instance lock is held, and the current job completes.
+ *   Waiting spends none of the retries, and the queue policy keeps it the order's only queued job.
  */
 export type ProvisioningQueue = {
   enqueue(order: { id: string; spec: { region: string } }): Promise<void>;
@@ -49,12 +52,15 @@ export async function startProvisioningQueue(options: {
 
   /** This process's workers per queue: woken on enqueue instead of finding the job at their next poll. */
   const workerIds = new Map<string, string[]>();
-  const enqueue = async (order: { id: string; spec: { region: string } }) => {
-    const queue = queueName(order.spec.region);
-    await boss.send(queue, { orderId: order.id } satisfies JobData, {
-      singletonKey: order.id,
+  const send = (queue: string, orderId: string, startAfterSeconds?: number) =>
+    boss.send(queue, { orderId } satisfies JobData, {
+      singletonKey: orderId,
+      ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}),
       ...RETRY,
     });
+  const enqueue = async (order: { id: string; spec: { region: string } }) => {
+    const queue = queueName(order.spec.region);
+    await send(queue, order.id);
     for (const id of workerIds.get(queue) ?? []) boss.notifyWorker(id);
   };
 
@@ -112,7 +118,10 @@ export async function startProvisioningQueue(options: {
             const lastAttempt = job.retryCount >= job.retryLimit;
             const result = await withInstanceLock(orderId, async () => {
               await cancelAbandonedJobs(job.name, orderId, job.id);
-              return reconciler.reconcile(orderId, { lastAttempt });
+              const outcome = await reconciler.reconcile(orderId, { lastAttempt });
+              // Under the lock, so that no sweep finds the order without a job in between.
+              if (outcome.outcome === 'progressing') await send(job.name, orderId, outcome.retryAfterSeconds);
+              return outcome;
             });
             if (result === 'busy') throw new Error('another job works on this instance; retrying later');
             logger.info({ orderId, ...result }, 'provisioning job finished');

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { isTrustedAddress } from '../access/trusted-sources.js';
-import { recordAudit, type Actor } from '../audit/audit-store.js';
+import type { Actor } from '../accounts/roles.js';
+import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
@@ -12,7 +12,7 @@ import {
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
-import type { InstanceSpec } from '../orders/order-schemas.js';
+import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
@@ -23,8 +23,8 @@ import {
   type InstanceSecrets,
   sealInstanceSecrets,
 } from '../instances/instance-secrets.js';
-import { desiredInstance } from './desired-instance.js';
-import type { EdgeCheck } from './verify-through-edge.js';
+import { desiredInstance } from '../drivers/desired-instance.js';
+import type { DriverRegistry } from '../drivers/driver-registry.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -41,6 +41,8 @@ export type ReconcileOutcome =
   | { outcome: 'failed'; reason: string }
   /** Transient: run again later (the queue retries with back-off). */
   | { outcome: 'retry'; message: string }
+  /** The driver applied but waits for its backend: run again after `retryAfterSeconds`, not counted as a retry. */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** The region is full; the order stays `new`. */
   | { outcome: 'waiting'; message: string }
   | { outcome: 'skipped'; why: string };
@@ -48,15 +50,11 @@ export type ReconcileOutcome =
 export type ReconcilerDeps = {
   db: Database;
   catalog: Catalog;
-  /** The driver of a region's backend; undefined when this deployment has none for it. */
-  driverFor(driver: 'local' | 'kubernetes'): Driver | undefined;
+  /** The drivers of the regions' backends that this process runs. */
+  drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
-  /** Logs in as the customer's admin through the edge. */
-  verifyThroughEdge(options: { url: string; username: string; password: string }): Promise<EdgeCheck>;
 };
-
-const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -121,31 +119,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function finish(
     order: StoredOrder,
     instance: ProvisioningView,
+    driver: Driver,
+    desired: DesiredInstance,
     url: string,
-    secrets: InstanceSecrets,
   ) {
     const report = (state: 'running' | 'done' | 'failed', message?: string) =>
       recordOrderStep(db.pool, order.id, 'verify', state, message);
     await report('running');
-    if (EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.spec.trustedSources))) {
-      const check = await deps.verifyThroughEdge({
-        url,
-        username: instance.adminUsername,
-        password: secrets.adminPassword,
-      });
-      if (!check.ok) {
-        await report('failed', check.message);
-        return { outcome: 'retry' as const, message: check.message };
-      }
-      await report('done', 'the admin logged in through the edge');
-    } else {
-      // The edge refuses this host too, as the customer's allowlist says: the driver's login on the instance itself
-      // is the check we can make.
-      await report(
-        'done',
-        'this host is not a trusted source; login verified on the instance behind the edge',
-      );
+    const check = await driver.verifyAdminLogin(desired, url);
+    if (!check.ok) {
+      await report('failed', check.message);
+      return { outcome: 'retry' as const, message: check.message };
     }
+    await report('done', check.note);
     await db.transaction(async (tx) => {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
@@ -179,13 +165,14 @@ export function createReconciler(deps: ReconcilerDeps) {
   async function afterApply(
     order: StoredOrder,
     instance: ProvisioningView,
-    secrets: InstanceSecrets,
+    driver: Driver,
+    desired: DesiredInstance,
     result: ApplyResult,
     lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
     switch (result.outcome) {
       case 'ready': {
-        const finished = await finish(order, instance, result.url, secrets);
+        const finished = await finish(order, instance, driver, desired, result.url);
         if (finished.outcome === 'retry' && lastAttempt) {
           return fail(
             order,
@@ -195,6 +182,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
         return finished;
       }
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -202,6 +191,15 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  function progressing(
+    order: StoredOrder,
+    result: { message: string; retryAfterSeconds: number },
+  ): ReconcileOutcome {
+    const retryAfterSeconds = Math.min(3600, Math.max(1, Math.ceil(result.retryAfterSeconds)));
+    logger.info({ orderId: order.id, message: result.message, retryAfterSeconds }, 'applied; not ready yet');
+    return { outcome: 'progressing', message: result.message, retryAfterSeconds };
   }
 
   async function transient(
@@ -234,7 +232,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
     switch (result.outcome) {
       case 'ready':
-        return afterApply(order, instance, to.secrets, { outcome: 'ready', url: result.url }, lastAttempt);
+        return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
       case 'rolled-back':
         logger.warn({ orderId: order.id, detail: result.detail }, 'upgrade rolled back');
         await db.transaction(async (tx) => {
@@ -261,6 +259,8 @@ export function createReconciler(deps: ReconcilerDeps) {
           });
         });
         return { outcome: 'failed', reason: result.reason };
+      case 'progressing':
+        return progressing(order, result);
       case 'transient-error':
         return transient(order, result.message, lastAttempt);
       case 'permanent-error':
@@ -317,7 +317,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         return { outcome: 'skipped', why: order.status };
       const instance = (await findInstanceForProvisioning(db.pool, order.instanceId))!;
       const region = catalog.regions.find((r) => r.id === instance.spec.region);
-      const driver = region && deps.driverFor(region.driver);
+      const driver = region && deps.drivers.forRegion(region);
       if (!region || !driver) {
         return fail(
           order,
@@ -343,22 +343,28 @@ export function createReconciler(deps: ReconcilerDeps) {
         case 'create':
         case 'scale':
         case 'storage':
-        case 'trusted-sources':
+        case 'trusted-sources': {
+          const target = desired(instance.spec);
           return afterApply(
             order,
             instance,
-            secrets!,
-            await driver.apply(desired(instance.spec), report),
+            driver,
+            target,
+            await driver.apply(target, report),
             options.lastAttempt,
           );
-        case 'restart':
+        }
+        case 'restart': {
+          const target = desired(instance.spec);
           return afterApply(
             order,
             instance,
-            secrets!,
-            await driver.restart(desired(instance.spec), report),
+            driver,
+            target,
+            await driver.restart(target, report),
             options.lastAttempt,
           );
+        }
         case 'upgrade':
           return upgrade(order, instance, driver, desired, report, options.lastAttempt);
         default:

@@ -34,7 +34,7 @@ afterAll(async () => {
       "SELECT id, name FROM instances WHERE status <> 'deleted'",
     );
     for (const { id, name } of rows)
-      await portal.keyhouse.worker!.localDriver.destroy({ instanceId: id, name }, async () => undefined);
+      await portal.keyhouse.localBackend!.driver.destroy({ instanceId: id, name }, async () => undefined);
   }
   await portal?.stop();
 }, 180_000);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local-driver.js';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import { SESSION_COOKIE } from '../../src/http/auth-guard.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { freePort } from '../support/edge-probes.js';

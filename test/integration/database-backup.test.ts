@@ -11,7 +11,7 @@ import {
   restoreDatabaseBackup,
   takeDatabaseBackup,
   type DatabaseBackup,
-} from '../../src/drivers/database-backup.js';
+} from '../../src/drivers/local/database-backup.js';
 
 /**
  * The upgrade's backup and restore against both PostgreSQL servers of the test projects: the embedded PostgreSQL 17

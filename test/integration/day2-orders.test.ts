@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local-driver.js';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
@@ -67,7 +67,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
     }
   }
 
-  const driver = () => keyhouse.worker!.localDriver;
+  const driver = () => keyhouse.localBackend!.driver;
   const pids = () => driver().processes({ name });
   const instanceDir = () => driver().instanceDir({ name });
 
@@ -196,7 +196,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
 
   afterAll(async () => {
     // Whatever a failed test left: no Keycloak of this test keeps running.
-    if (name && keyhouse?.worker && existsSync(instanceDir()))
+    if (name && keyhouse?.localBackend && existsSync(instanceDir()))
       await driver().destroy({ instanceId, name }, async () => undefined);
     await keyhouse?.stop();
   }, 120_000);

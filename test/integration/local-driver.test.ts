@@ -7,18 +7,19 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { withConnection } from '../../src/db/database.js';
 import type { DesiredInstance, StepState } from '../../src/drivers/driver.js';
 import {
   createKeycloakDistributions,
   type KeycloakDistributions,
-} from '../../src/drivers/keycloak-distribution.js';
+} from '../../src/drivers/local/keycloak-distribution.js';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import {
   createLocalDriver,
-  instanceDatabaseName,
-  superviseLocalInstances,
   type EdgeRoutes,
   type LocalDriver,
-} from '../../src/drivers/local-driver.js';
+} from '../../src/drivers/local/local-driver.js';
+import { superviseLocalInstances } from '../../src/drivers/local/supervisor.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
 import { createLogger } from '../../src/platform/logger.js';
 
@@ -50,11 +51,14 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     async removeRoute(instanceId) {
       routes.delete(instanceId);
     },
+    // Plain HTTP here: no certificate authority, and no login check through an edge.
+    caPem: '',
   };
   const instance: DesiredInstance = {
     instanceId: `inst-${randomBytes(4).toString('hex')}`,
     name: `kc-${randomBytes(4).toString('hex')}`,
     customerNumber: 'kd500001',
+    adminUsername: 'admin',
     version: VERSION,
     nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
     storageGb: 50,
@@ -80,15 +84,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     await client.auth({ grantType: 'password', clientId: 'admin-cli', username, password });
     return client;
   };
-  const withServer = async <T>(work: (client: pg.Client) => Promise<T>) => {
-    const client = new pg.Client({ connectionString: adminDatabaseUrl });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  };
+  const withServer = <T>(work: (client: pg.Client) => Promise<T>) => withConnection(adminDatabaseUrl, work);
   /** Field 6 of /proc/<pid>/stat: the session id. */
   const sessionOf = (pid: number) => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -85,7 +85,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         [serviceInstanceId],
       );
       if (rows[0] && rows[0].status !== 'deleted') {
-        await keyhouse.worker!.localDriver.destroy(
+        await keyhouse.localBackend!.driver.destroy(
           { instanceId: rows[0].id, name: rows[0].name },
           async () => undefined,
         );

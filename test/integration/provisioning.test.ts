@@ -37,7 +37,10 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('order to a ru
         [instanceId],
       );
       if (rows[0])
-        await keyhouse.worker!.localDriver.destroy({ instanceId, name: rows[0].name }, async () => undefined);
+        await keyhouse.localBackend!.driver.destroy(
+          { instanceId, name: rows[0].name },
+          async () => undefined,
+        );
     }
     await keyhouse?.stop();
   }, 120_000);

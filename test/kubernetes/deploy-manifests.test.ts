@@ -138,6 +138,7 @@ describe('deploy/kubernetes against a real API server', () => {
       instanceId: '00000000-0000-4000-8000-00000000d001',
       name: 'kc-d0000001',
       customerNumber: 'kd500001',
+      adminUsername: 'admin',
       version: '26.5.6',
       nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
       storageGb: 50,

@@ -41,6 +41,7 @@ function desired(overrides: Partial<DesiredInstance> = {}): DesiredInstance {
     instanceId: `00000000-0000-4000-8000-${`${counter}`.padStart(12, '0')}`,
     name: `kc-${suffix}`,
     customerNumber: 'kd500001',
+    adminUsername: 'admin',
     version: '26.5.6',
     nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
     storageGb: 50,

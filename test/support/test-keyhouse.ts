@@ -5,11 +5,13 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { LocalDriverTestFaults } from '../../src/drivers/local-driver.js';
+import type { LocalDriverTestFaults } from '../../src/drivers/local/local-driver.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
+  /** The scratch database, for tests that start parts of Keyhouse of their own beside it. */
+  databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
 };
@@ -44,6 +46,7 @@ export async function startTestKeyhouse(
   });
   return {
     ...keyhouse,
+    databaseUrl: database.url,
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();

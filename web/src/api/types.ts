@@ -3,6 +3,8 @@ import type { Role } from '../../../src/accounts/roles';
 import type { z } from 'zod';
 import type { auditEventSchema } from '../../../src/audit/audit-schemas';
 import type { Usage } from '../../../src/billing/usage-schemas';
+import type { Condition, Instance } from '../../../src/instances/instance-schemas';
+import type { Order, OrderStatus, OrderStep, priceSchema } from '../../../src/orders/order-schemas';
 
 export type { PublicCatalog, Role, Usage };
 
@@ -18,58 +20,9 @@ export type Session = {
   sourceAddress?: string;
 };
 
-export type Price = { currency: string; perHour: string; perMonth: string };
-
-export type OrderStatus = 'new' | 'processing' | 'done' | 'failed';
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | string;
-
-export type OrderStep = {
-  name: string;
-  status: StepStatus;
-  startedAt?: string | null;
-  finishedAt?: string | null;
-};
-
-export type Order = {
-  id: string;
-  type: string;
-  status: OrderStatus;
-  steps: OrderStep[];
-  instanceId?: string | null;
-  price?: Price | null;
-  /** Change orders that alter the price: new minus old. */
-  priceDelta?: Price | null;
-  failureReason?: string | null;
-  createdAt: string;
-  updatedAt: string;
-};
-
-export type Condition = {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
-};
-
-export type Instance = {
-  id: string;
-  name: string;
-  status: string;
-  serviceType: string;
-  version: string;
-  nodeSize: string;
-  storageGb: number;
-  trustedSources: string[];
-  region: string;
-  zone?: string | null;
-  url?: string | null;
-  adminUsername?: string | null;
-  conditions: Condition[];
-  deletionProtection: boolean;
-  usage?: { storageUsedBytes: number; storageQuotaBytes: number } | null;
-  billingProfileId?: string;
-};
+/** Orders, instances and their parts: the server's response schemas, so the portal reads what the API sends. */
+export type Price = z.infer<typeof priceSchema>;
+export type { Condition, Instance, Order, OrderStatus, OrderStep };
 
 export type BillingProfileInput = {
   company: string;

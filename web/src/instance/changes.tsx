@@ -30,8 +30,8 @@ import {
   compareVersions,
   specAfter,
   type ChangeableInstance,
-  type InstanceSpec,
 } from '../../../src/orders/order-schemas';
+import type { InstanceSpec } from '../../../src/instances/instance-schemas';
 import { api, ApiError } from '../api/client';
 import { priceOfSpec } from '../api/pricing';
 import { keys } from '../api/queries';

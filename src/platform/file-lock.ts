@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { errnoOf, isNotFound, readTextIfExists } from './errno.js';
 
 /** True when a process with this pid exists (a zombie counts as gone). */
 export function isProcessAlive(pid: number): boolean {
@@ -8,17 +9,14 @@ export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if (errnoOf(error) !== 'EPERM') return false;
   }
-  try {
-    // Field 3 of /proc/<pid>/stat is the state; a zombie has exited and only waits to be reaped.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    // No /proc (not Linux): kill(0) said it exists.
-    return true;
-  }
+  // Field 3 of /proc/<pid>/stat is the state; a zombie has exited and only waits to be reaped.
+  const stat = readTextIfExists(`/proc/${pid}/stat`);
+  // No /proc (not Linux): kill(0) said it exists.
+  if (stat === null) return true;
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 export class LockTimeoutError extends Error {
@@ -51,20 +49,17 @@ export async function withFileLock<T>(
       closeSync(fd);
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (errnoOf(error) !== 'EEXIST') throw error;
     }
-    let holder = 0;
-    try {
-      holder = Number(readFileSync(lockFile, 'utf8').trim());
-    } catch {
-      continue; // released between our open and read: try again at once
-    }
+    const held = readTextIfExists(lockFile);
+    if (held === null) continue; // released between our open and read: try again at once
+    const holder = Number(held.trim());
     // An empty file is a holder between open and write; treat it as alive and wait.
     if (holder > 0 && holder !== process.pid && !isProcessAlive(holder)) {
       try {
         unlinkSync(lockFile);
-      } catch {
-        // another waiter took it over first
+      } catch (error) {
+        if (!isNotFound(error)) throw error; // else another waiter took it over first
       }
       continue;
     }
@@ -78,11 +73,16 @@ export async function withFileLock<T>(
   try {
     return await work();
   } finally {
-    try {
-      if (readFileSync(lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(lockFile);
-    } catch {
-      // already gone
-    }
+    releaseFileLock(lockFile);
+  }
+}
+
+function releaseFileLock(lockFile: string) {
+  if (readTextIfExists(lockFile)?.trim() !== String(process.pid)) return;
+  try {
+    unlinkSync(lockFile);
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else already gone
   }
 }
 

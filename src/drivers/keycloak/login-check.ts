@@ -1,14 +1,15 @@
 import https from 'node:https';
 
 /**
- * The last gate before DONE: the customer's admin obtains a token from the instance through the edge, over TLS with
- * the instance's certificate — the way the customer will. Connects to the edge on loopback with the instance's
- * host name as SNI and Host, so no DNS is needed.
+ * The last gate before DONE: the customer's admin obtains a token from the instance at its public URL, over TLS with
+ * the instance's certificate — the way the customer will. The connection goes to `connectTo` with the instance's
+ * host name as SNI and Host, so no DNS is needed (the local edge: loopback).
  */
-export type EdgeCheck = { ok: true } | { ok: false; message: string };
+export type LoginCheck = { ok: true } | { ok: false; message: string };
 
 function postForm(
   url: URL,
+  connectTo: string,
   ca: string,
   body: string,
   timeoutMs: number,
@@ -16,7 +17,7 @@ function postForm(
   return new Promise((resolve, reject) => {
     const request = https.request(
       {
-        host: '127.0.0.1',
+        host: connectTo,
         port: url.port,
         servername: url.hostname,
         path: url.pathname,
@@ -43,14 +44,17 @@ function postForm(
   });
 }
 
-export async function verifyAdminLoginThroughEdge(options: {
+export async function verifyAdminLogin(options: {
   url: string;
+  /** The address to connect to, e.g. the edge on this host. */
+  connectTo: string;
+  /** The certificate authority of the instance's certificate (PEM). */
   ca: string;
   username: string;
   password: string;
   /** The edge applies a new route within a second; allow for it. */
   deadlineMs?: number;
-}): Promise<EdgeCheck> {
+}): Promise<LoginCheck> {
   const tokenUrl = new URL('/realms/master/protocol/openid-connect/token', options.url);
   const body = new URLSearchParams({
     grant_type: 'password',
@@ -62,7 +66,7 @@ export async function verifyAdminLoginThroughEdge(options: {
   let last = 'no attempt';
   while (Date.now() < deadline) {
     try {
-      const response = await postForm(tokenUrl, options.ca, body, 5_000);
+      const response = await postForm(tokenUrl, options.connectTo, options.ca, body, 5_000);
       if (response.status === 200 && response.body.includes('access_token')) return { ok: true };
       last = `token endpoint answered ${response.status}`;
       if (response.status === 401) break;

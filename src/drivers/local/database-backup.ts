@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { runCommand } from './process-runner.js';
+import { withConnection } from '../../db/database.js';
+import { isNotFound } from '../../platform/errno.js';
+import { runCommand } from '../../platform/process-runner.js';
 
 /**
  * Backups of an instance database before an upgrade, and their restore on rollback. Two methods:
@@ -29,8 +30,8 @@ export async function findPgTools(): Promise<PgTools[]> {
   let versions: string[] = [];
   try {
     versions = readdirSync(debianRoot);
-  } catch {
-    versions = [];
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else no Debian PostgreSQL packages
   }
   for (const version of versions) {
     const bin = path.join(debianRoot, version, 'bin');
@@ -44,8 +45,8 @@ export async function findPgTools(): Promise<PgTools[]> {
     const major = Number(/(\d+)(?:\.\d+)?/.exec(result.tail)?.[1]);
     if (result.code === 0 && major && !found.has(major))
       found.set(major, { major, pgDump: 'pg_dump', pgRestore: 'pg_restore' });
-  } catch {
-    // no pg_dump on PATH
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else no pg_dump on PATH
   }
   return [...found.values()].sort((a, b) => a.major - b.major);
 }
@@ -69,16 +70,6 @@ export function backupLabel(at: Date): string {
 
 type Connection = { adminDatabaseUrl: string };
 
-async function withAdmin<T>(adminDatabaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** libpq settings for the tools: the URL without its password, the password in the environment. */
 function toolTarget(adminDatabaseUrl: string, database: string): { url: string; env: NodeJS.ProcessEnv } {
   const url = new URL(adminDatabaseUrl);
@@ -99,7 +90,7 @@ export async function takeDatabaseBackup(
     method?: DatabaseBackup['method'];
   },
 ): Promise<DatabaseBackup> {
-  const serverMajor = await withAdmin(options.adminDatabaseUrl, async (client) => {
+  const serverMajor = await withConnection(options.adminDatabaseUrl, async (client) => {
     const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
     return Math.floor(Number(rows[0]!.server_version_num) / 10_000);
   });
@@ -125,7 +116,7 @@ export async function takeDatabaseBackup(
   }
 
   const backup = backupDatabaseName(options.database, options.label);
-  await withAdmin(options.adminDatabaseUrl, async (client) => {
+  await withConnection(options.adminDatabaseUrl, async (client) => {
     const id = client.escapeIdentifier(backup);
     await client.query(`DROP DATABASE IF EXISTS ${id}`);
     await client.query(`CREATE DATABASE ${id} TEMPLATE ${client.escapeIdentifier(options.database)}`);
@@ -141,7 +132,7 @@ export async function restoreDatabaseBackup(
   options: Connection & { database: string; owner: string; backup: DatabaseBackup },
 ): Promise<void> {
   const { backup } = options;
-  await withAdmin(options.adminDatabaseUrl, async (client) => {
+  await withConnection(options.adminDatabaseUrl, async (client) => {
     const id = client.escapeIdentifier(options.database);
     const owner = client.escapeIdentifier(options.owner);
     await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
@@ -153,7 +144,7 @@ export async function restoreDatabaseBackup(
     await client.query(`REVOKE ALL ON DATABASE ${id} FROM PUBLIC`);
   });
   if (backup.method === 'pg_dump') {
-    const serverMajor = await withAdmin(options.adminDatabaseUrl, async (client) => {
+    const serverMajor = await withConnection(options.adminDatabaseUrl, async (client) => {
       const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
       return Math.floor(Number(rows[0]!.server_version_num) / 10_000);
     });
@@ -180,7 +171,7 @@ export async function restoreDatabaseBackup(
 
 /** Drops every template backup of `database` (deleting the instance); dump files go with its directory. */
 export async function dropDatabaseBackups(options: Connection & { database: string }): Promise<string[]> {
-  return withAdmin(options.adminDatabaseUrl, async (client) => {
+  return withConnection(options.adminDatabaseUrl, async (client) => {
     const { rows } = await client.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`,
       [`${options.database}_backup_`],

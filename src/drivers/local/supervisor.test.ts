@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../platform/logger.js';
-import type { DesiredInstance } from './driver.js';
-import { instanceDatabaseName, superviseLocalInstances, type EnsureRunningResult } from './local-driver.js';
+import { createLogger } from '../../platform/logger.js';
+import type { DesiredInstance } from '../driver.js';
+import type { EnsureRunningResult } from './local-driver.js';
+import { superviseLocalInstances } from './supervisor.js';
 
 const instance = { name: 'kc-1a2b3c4d' } as DesiredInstance;
-
-describe('local driver helpers', () => {
-  it('derives PostgreSQL names from instance names', () => {
-    expect(instanceDatabaseName('kc-1a2b3c4d')).toBe('kc_1a2b3c4d');
-    expect(instanceDatabaseName('other-name')).toBe('kc_other_name');
-    expect(instanceDatabaseName(`kc-${'a'.repeat(70)}`)).toHaveLength(63);
-  });
-});
 
 describe('superviseLocalInstances', () => {
   it('restarts a dead instance, then backs off while it keeps dying, and forgets after a quiet period', async () => {

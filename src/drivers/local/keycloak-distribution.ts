@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -13,9 +12,10 @@ import {
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config-schema.js';
-import { withFileLock } from './file-lock.js';
-import { runCommand } from './process-runner.js';
+import type { Config } from '../../config/config-schema.js';
+import { isNotFound, readTextIfExists } from '../../platform/errno.js';
+import { withFileLock } from '../../platform/file-lock.js';
+import { runCommand } from '../../platform/process-runner.js';
 
 /**
  * The Keycloak distributions the local driver starts instances from: one per catalog version, fetched once with
@@ -72,13 +72,10 @@ export function javaMajorFromRelease(text: string): number | null {
 }
 
 function readJdk(home: string): JdkInfo | null {
-  try {
-    if (!existsSync(path.join(home, 'bin', 'java'))) return null;
-    const major = javaMajorFromRelease(readFileSync(path.join(home, 'release'), 'utf8'));
-    return major === null ? null : { home, major };
-  } catch {
-    return null;
-  }
+  if (!existsSync(path.join(home, 'bin', 'java'))) return null;
+  const release = readTextIfExists(path.join(home, 'release'));
+  const major = release === null ? null : javaMajorFromRelease(release);
+  return major === null ? null : { home, major };
 }
 
 /** JDKs installed under `jvmDir`, each once (Debian adds symlinked aliases such as java-1.17.0-openjdk-amd64). */
@@ -86,8 +83,9 @@ export function listJdks(jvmDir = DEFAULT_JVM_DIR): JdkInfo[] {
   let entries: string[];
   try {
     entries = readdirSync(jvmDir);
-  } catch {
-    return [];
+  } catch (error) {
+    if (isNotFound(error)) return []; // no JDK installed the Debian way
+    throw error;
   }
   const seen = new Set<string>();
   const jdks: JdkInfo[] = [];
@@ -96,8 +94,9 @@ export function listJdks(jvmDir = DEFAULT_JVM_DIR): JdkInfo[] {
     let real: string;
     try {
       real = realpathSync(path.join(jvmDir, entry));
-    } catch {
-      continue;
+    } catch (error) {
+      if (isNotFound(error)) continue; // a link to a removed JDK
+      throw error;
     }
     if (seen.has(real)) continue;
     seen.add(real);
@@ -175,11 +174,9 @@ export function defaultDistributionCacheDir(config: Config): string {
 type Marker = { version: string; buildOptions: string[]; builtAt: string };
 
 function readMarker(versionDir: string): Marker | null {
-  try {
-    return JSON.parse(readFileSync(path.join(versionDir, MARKER), 'utf8')) as Marker;
-  } catch {
-    return null;
-  }
+  // Written whole (write-then-rename) and last: no marker is an unfinished build.
+  const marker = readTextIfExists(path.join(versionDir, MARKER));
+  return marker === null ? null : (JSON.parse(marker) as Marker);
 }
 
 function isBuilt(versionDir: string, version: string): boolean {
@@ -191,22 +188,16 @@ function isBuilt(versionDir: string, version: string): boolean {
   );
 }
 
+/** Runs and exits 0 within 30 s: not missing (spawn error), failing or hanging. */
 function commandWorks(file: string, args: string[]): boolean {
-  try {
-    execFileSync(file, args, { stdio: 'ignore', timeout: 30_000 });
-    return true;
-  } catch {
-    return false;
-  }
+  const run = spawnSync(file, args, { stdio: 'ignore', timeout: 30_000 });
+  return run.error === undefined && run.status === 0;
 }
 
 /** The version a Keycloak home holds, from its version.txt ("Keycloak - Version 26.5.6"). */
 export function readKeycloakHomeVersion(home: string): string | null {
-  try {
-    return /Version\s+(\S+)/.exec(readFileSync(path.join(home, 'version.txt'), 'utf8'))?.[1] ?? null;
-  } catch {
-    return null;
-  }
+  const text = readTextIfExists(path.join(home, 'version.txt'));
+  return text === null ? null : (/Version\s+(\S+)/.exec(text)?.[1] ?? null);
 }
 
 export type PrerequisiteCheck = { ok: true; warnings: string[] } | { ok: false; message: string };
@@ -285,8 +276,8 @@ function directorySize(dir: string): number {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isFile()) total += statSync(path.join(dir, entry.name)).size;
     }
-  } catch {
-    // not there yet
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else not there yet
   }
   return total;
 }

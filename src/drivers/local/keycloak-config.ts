@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import type { DesiredInstance } from './driver.js';
+import type { DesiredInstance } from '../driver.js';
 
 /**
  * Pure rendering of one instance's Keycloak settings: `conf/keycloak.conf` (everything that must survive a restart

@@ -12,7 +12,8 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { isProcessAlive } from './file-lock.js';
+import { errnoOf, isNotFound } from '../../platform/errno.js';
+import { isProcessAlive } from '../../platform/file-lock.js';
 
 /**
  * The Keycloak process of one instance home. kc.sh does not exec java: it starts java as a child and waits, so an
@@ -26,10 +27,20 @@ function homeMarker(home: string): string {
   let real = home;
   try {
     real = realpathSync(home);
-  } catch {
-    // not created yet: nothing can run from it anyway
+  } catch (error) {
+    if (!isNotFound(error)) throw error; // else not created yet: nothing can run from it anyway
   }
   return `-Dkc.home.dir=${real}/bin/..`;
+}
+
+/** A file of /proc/<pid>; null when the process exited while we looked (ENOENT, ESRCH) or is not ours (EACCES). */
+function readProcFile(pid: number | string, name: string): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch (error) {
+    if (isNotFound(error) || errnoOf(error) === 'ESRCH' || errnoOf(error) === 'EACCES') return null;
+    throw error;
+  }
 }
 
 /** Pids of live Keycloak JVMs started from `home`. */
@@ -39,38 +50,32 @@ export function findKeycloakProcesses(home: string): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
-  } catch {
-    return pids;
+  } catch (error) {
+    if (isNotFound(error)) return pids; // no /proc: not Linux
+    throw error;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-    } catch {
-      continue; // exited while we looked, or not ours to read
-    }
+    const cmdline = readProcFile(entry, 'cmdline');
+    if (cmdline === null) continue;
     if (cmdline.split('\0').includes(marker) && isProcessAlive(Number(entry))) pids.push(Number(entry));
   }
   return pids;
 }
 
 function processGroup(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pgid = Number(fields[2]);
-    return Number.isInteger(pgid) && pgid > 1 ? pgid : null;
-  } catch {
-    return null;
-  }
+  const stat = readProcFile(pid, 'stat');
+  if (stat === null) return null;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const pgid = Number(fields[2]);
+  return Number.isInteger(pgid) && pgid > 1 ? pgid : null;
 }
 
 function signal(pid: number, sig: NodeJS.Signals) {
   try {
     process.kill(pid, sig);
-  } catch {
-    // already gone
+  } catch (error) {
+    if (errnoOf(error) !== 'ESRCH') throw error; // else already gone
   }
 }
 
@@ -142,8 +147,10 @@ export async function isKeycloakReady(managementPort: number, timeoutMs = 2000):
     });
     await response.body?.cancel();
     return response.status === 200;
-  } catch {
-    return false;
+  } catch (error) {
+    // No answer: refused or reset (fetch's TypeError), or none within the timeout.
+    if (error instanceof TypeError || (error as Error).name === 'TimeoutError') return false;
+    throw error;
   }
 }
 

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/load-config.js';
-import { createLogger } from '../platform/logger.js';
+import { loadConfig } from '../../config/load-config.js';
+import { createLogger } from '../../platform/logger.js';
 import {
   checkPrerequisites,
   createKeycloakDistributions,

@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { ApplyResult, StepReporter } from './driver.js';
+
+/**
+ * The step machinery every driver shares: a step reports itself running, then done with a note or failed with a
+ * reason; a failed step says whether retrying can help; and the failures of a whole apply become the contract's
+ * outcomes.
+ */
+
+/** A step that could not be done. */
+export class StepFailure extends Error {
+  constructor(
+    readonly kind: 'transient' | 'permanent',
+    /** For the customer (permanent) or the order's step message. */
+    readonly reason: string,
+    /** For the operator. */
+    readonly detail: string,
+  ) {
+    super(`${reason} ${detail}`.trim());
+    this.name = 'StepFailure';
+  }
+}
+
+/** Anything a step throws that is not a StepFailure is taken as transient: the next attempt may go through. */
+export function asStepFailure(error: unknown, step: string): StepFailure {
+  return error instanceof StepFailure
+    ? error
+    : new StepFailure('transient', `Step ${step} failed; it will be retried.`, (error as Error).message);
+}
+
+/** Runs one named step: reports it running, then done with a note, or failed with the reason. */
+export function stepper(log: Logger, report: StepReporter) {
+  return async <T>(name: string, work: () => Promise<{ value: T; note: string }>): Promise<T> => {
+    await report(name, 'running');
+    try {
+      const { value, note } = await work();
+      await report(name, 'done', note);
+      log.info({ step: name, note }, 'step done');
+      return value;
+    } catch (error) {
+      const failure = asStepFailure(error, name);
+      await report(name, 'failed', failure.reason);
+      log.warn({ step: name, kind: failure.kind, detail: failure.detail }, 'step failed');
+      throw failure;
+    }
+  };
+}
+
+/** Maps step failures to the contract's outcomes. */
+export async function outcomeOf<T>(
+  work: () => Promise<T>,
+): Promise<T | Exclude<ApplyResult, { outcome: 'ready' }>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof StepFailure)
+      return error.kind === 'permanent'
+        ? { outcome: 'permanent-error', reason: error.reason, detail: error.detail }
+        : { outcome: 'transient-error', message: `${error.reason} ${error.detail}`.trim().slice(0, 4000) };
+    return { outcome: 'transient-error', message: (error as Error).message };
+  }
+}

@@ -1,0 +1,27 @@
+import { StepFailure } from '../driver-steps.js';
+import { isConflict, loginAdmin, type AdminCredentials } from './admin-api.js';
+
+/** The customer's first realm, named after their customer number (e.g. kd500001); safe to repeat. */
+export async function ensureFirstRealm(options: {
+  baseUrl: string;
+  customerAdmin: AdminCredentials;
+  realm: string;
+}): Promise<string> {
+  const client = await loginAdmin(options.baseUrl, options.customerAdmin);
+  if (!client)
+    throw new StepFailure(
+      'permanent',
+      'The administrator account cannot log in.',
+      'first realm: admin login rejected',
+    );
+  let note = 'realm existed';
+  if (!(await client.realms.findOne({ realm: options.realm }))) {
+    try {
+      await client.realms.create({ realm: options.realm, enabled: true });
+      note = 'realm created';
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+  return `${options.realm}: ${note}`;
+}

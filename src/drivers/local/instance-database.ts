@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import { withConnection } from '../../db/database.js';
+import { dropDatabaseBackups } from './database-backup.js';
+
+/**
+ * Each local instance's own PostgreSQL database and login role, in the server Keyhouse uses (created through its
+ * superuser URL). Other instances' roles cannot connect to it.
+ */
+
+/** The database and role of an instance: kc-1a2b3c4d → kc_1a2b3c4d (PostgreSQL identifiers avoid dashes). */
+export function instanceDatabaseName(name: string): string {
+  const base = name.replace(/^kc-/, '').replace(/[^a-z0-9]/g, '_');
+  return `kc_${base}`.slice(0, 63);
+}
+
+export type InstanceDatabases = {
+  /** Where Keycloak connects to. */
+  server: { host: string; port: number };
+  /** Creates the role (or sets its password again) and the database it owns; answers a note for the step. */
+  ensure(instance: { name: string; databasePassword: string }): Promise<string>;
+  /** Drops the database, its backups and the role; safe to repeat. */
+  drop(instanceName: string): Promise<string>;
+  /** The database's size, 0 when it does not exist. */
+  sizeBytes(instanceName: string): Promise<number>;
+};
+
+export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatabases {
+  const server = new URL(adminDatabaseUrl);
+
+  const withAdminDb = <T>(work: (client: pg.Client) => Promise<T>) => withConnection(adminDatabaseUrl, work);
+
+  return {
+    server: { host: server.hostname || '127.0.0.1', port: Number(server.port || 5432) },
+
+    ensure: (instance) => {
+      const name = instanceDatabaseName(instance.name);
+      return withAdminDb(async (client) => {
+        const role = client.escapeIdentifier(name);
+        const password = client.escapeLiteral(instance.databasePassword);
+        let roleNote = 'role created';
+        try {
+          await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${password}`);
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42710') throw error; // duplicate_object
+          // Set it again: the role may stem from an attempt with another password, or been changed by hand.
+          await client.query(`ALTER ROLE ${role} LOGIN PASSWORD ${password}`);
+          roleNote = 'role existed';
+        }
+        let dbNote = 'database created';
+        try {
+          await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
+        } catch (error) {
+          if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
+          await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
+          dbNote = 'database existed';
+        }
+        // Other instances' roles must not even connect to this database.
+        await client.query(`REVOKE ALL ON DATABASE ${role} FROM PUBLIC`);
+        return `${name}: ${dbNote}, ${roleNote}`;
+      });
+    },
+
+    drop: (instanceName) => {
+      const name = instanceDatabaseName(instanceName);
+      return withAdminDb(async (client) => {
+        const id = client.escapeIdentifier(name);
+        // FORCE: a Keycloak we could not see (another host's?) must not keep the database alive.
+        await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+        const backups = await dropDatabaseBackups({ adminDatabaseUrl, database: name });
+        await client.query(`DROP ROLE IF EXISTS ${id}`);
+        return `${name} dropped${backups.length ? `, with ${backups.length} backup(s)` : ''}`;
+      });
+    },
+
+    sizeBytes: (instanceName) =>
+      withAdminDb(async (client) => {
+        const result = await client.query<{ size: string | null }>(
+          'SELECT pg_database_size(datname)::text AS size FROM pg_database WHERE datname = $1',
+          [instanceDatabaseName(instanceName)],
+        );
+        return Number(result.rows[0]?.size ?? 0);
+      }),
+  };
+}

@@ -1,0 +1,109 @@
+import { readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { isNotFound, readTextIfExists } from '../../platform/errno.js';
+import { StepFailure } from '../driver-steps.js';
+import type { DatabaseBackup } from './database-backup.js';
+import type { InstancePorts } from './keycloak-config.js';
+
+/**
+ * An instance's directory on this host, `<instancesDir>/<name>`: its Keycloak home, logs, pid file, backups, and
+ * `state.json`, what the local driver remembers between calls (written whole or not at all).
+ */
+
+const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export type InstancePaths = {
+  dir: string;
+  home: string;
+  state: string;
+  pid: string;
+  keycloakLog: string;
+  consoleLog: string;
+};
+
+export function instancePaths(instancesDir: string, name: string): InstancePaths {
+  if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
+  const dir = path.join(instancesDir, name);
+  return {
+    dir,
+    home: path.join(dir, 'keycloak'),
+    state: path.join(dir, 'state.json'),
+    pid: path.join(dir, 'keycloak.pid'),
+    keycloakLog: path.join(dir, 'logs', 'keycloak.log'),
+    consoleLog: path.join(dir, 'logs', 'console.log'),
+  };
+}
+
+/** Kept in `<instanceDir>/state.json` (mode 0600: it holds the temporary admin's password until handover). */
+export type InstanceState = {
+  ports: InstancePorts;
+  /** Until the customer's admin exists; then removed from here and from Keycloak. */
+  bootstrapAdmin: { username: string; password: string } | null;
+  url: string | null;
+  adminAccountDone: boolean;
+  firstRealmDone: boolean;
+  /** Settings hash the running process was started with; another hash means restart. */
+  startedHash: string | null;
+  /** An upgrade in progress (or its rollback), so a retry after a crash resumes it instead of starting over. */
+  upgrade?: {
+    fromVersion: string;
+    toVersion: string;
+    backup: DatabaseBackup;
+    phase: 'upgrading' | 'rolling-back';
+    failure?: { reason: string; detail: string };
+  };
+};
+
+/** Null before the first apply wrote it (state.json is written whole, so it never holds half a state). */
+export function readState(file: string): InstanceState | null {
+  const text = readTextIfExists(file);
+  return text === null ? null : (JSON.parse(text) as InstanceState);
+}
+
+export function writeState(file: string, state: InstanceState) {
+  // Write-then-rename: a crash leaves the old or the new state, never half of one.
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Ports recorded by every instance on this host but `except`, so two never get the same. */
+export function recordedPorts(instancesDir: string, except: string): Set<number> {
+  const taken = new Set<number>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(instancesDir);
+  } catch (error) {
+    if (isNotFound(error)) return taken; // no instance yet
+    throw error;
+  }
+  for (const name of names) {
+    if (name === except) continue;
+    const state = readState(path.join(instancesDir, name, 'state.json'));
+    if (state) [state.ports.httpPort, state.ports.managementPort].forEach((p) => taken.add(p));
+  }
+  return taken;
+}
+
+/** Bytes this instance owns on disk: files shared with the distribution through hard links do not count. */
+export async function ownedBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry);
+    try {
+      const stat = await lstat(full);
+      if (stat.isDirectory()) total += await ownedBytes(full);
+      else if (stat.nlink === 1) total += stat.size;
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // else removed while we counted
+    }
+  }
+  return total;
+}

@@ -1,0 +1,147 @@
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { DesiredInstance, StepReporter, UpgradeResult } from '../driver.js';
+import { asStepFailure, StepFailure, type stepper } from '../driver-steps.js';
+import {
+  backupLabel,
+  restoreDatabaseBackup,
+  takeDatabaseBackup,
+  type DatabaseBackup,
+} from './database-backup.js';
+import { instanceDatabaseName } from './instance-database.js';
+import { readState, writeState, type InstancePaths, type InstanceState } from './instance-files.js';
+import { homeVersion } from './keycloak-home.js';
+import { stopKeycloak } from './keycloak-process.js';
+
+function backupName(backup: DatabaseBackup): string {
+  return backup.method === 'template' ? `database ${backup.database}` : `dump ${backup.file}`;
+}
+
+/**
+ * An upgrade of a local instance: backup (Keycloak stopped, so the copy is consistent), the old home moved aside,
+ * the new version applied. If it fails: the new home goes, the old home and the database come back, the old
+ * version starts (its steps are reported as rollback-<step>). Progress lives in state.json (`upgrade`), so a retry
+ * resumes where a crash left. The caller holds the instance's mutex; throws StepFailure.
+ */
+export async function upgradeInstance(options: {
+  from: DesiredInstance;
+  to: DesiredInstance;
+  report: StepReporter;
+  paths: InstancePaths;
+  step: ReturnType<typeof stepper>;
+  /** The built distribution of a version (throws StepFailure when it cannot be had). */
+  distributionOf(version: string): Promise<unknown>;
+  /** The apply steps, for the new version and, on rollback, the old one. */
+  applySteps(instance: DesiredInstance, report: StepReporter): Promise<{ outcome: 'ready'; url: string }>;
+  adminDatabaseUrl: string;
+  stopTimeoutMs: number;
+  now: () => Date;
+}): Promise<UpgradeResult> {
+  const { from, to, report, paths: p, step, applySteps, stopTimeoutMs } = options;
+  const previousHome = `${p.home}.previous`;
+  const database = instanceDatabaseName(to.name);
+  const update = (change: (state: InstanceState) => void) => {
+    const state = readState(p.state);
+    if (!state) throw new StepFailure('permanent', 'The instance has no Keycloak here.', 'no state.json');
+    change(state);
+    writeState(p.state, state);
+    return state;
+  };
+
+  // Nothing stops before the new version is at hand.
+  await step('upgrade-prepare', async () => {
+    await options.distributionOf(to.version);
+    await options.distributionOf(from.version);
+    return { value: null, note: `Keycloak ${to.version} is ready to install` };
+  });
+  let pending = readState(p.state)?.upgrade;
+  if (pending && pending.toVersion !== to.version)
+    throw new StepFailure(
+      'permanent',
+      'Another upgrade of this instance is unfinished; our team has been notified.',
+      `state.json has an upgrade to ${pending.toVersion}`,
+    );
+  if (!pending && homeVersion(p.home) === to.version) {
+    // Upgraded already (a crash after the new version came up): converge and report the kept backup.
+    const ready = await applySteps(to, report);
+    return { outcome: 'ready', url: ready.url, backup: 'taken by the earlier attempt' };
+  }
+  if (!pending) {
+    pending = await step('backup', async () => {
+      const stopped = await stopKeycloak(p.home, stopTimeoutMs);
+      const backup = await takeDatabaseBackup({
+        adminDatabaseUrl: options.adminDatabaseUrl,
+        database,
+        label: backupLabel(options.now()),
+        dumpDir: path.join(p.dir, 'backups'),
+      });
+      const state = update((s) => {
+        s.upgrade = { fromVersion: from.version, toVersion: to.version, backup, phase: 'upgrading' };
+      });
+      return {
+        value: state.upgrade!,
+        note: `Keycloak ${stopped}; ${backup.method === 'pg_dump' ? 'pg_dump' : 'server-side copy'}: ${backupName(backup)}`,
+      };
+    });
+  }
+  const backup = backupName(pending.backup);
+
+  if (pending.phase === 'upgrading') {
+    try {
+      if (!existsSync(previousHome) && homeVersion(p.home) === from.version) {
+        await stopKeycloak(p.home, stopTimeoutMs);
+        renameSync(p.home, previousHome);
+      }
+      const ready = await applySteps(to, report);
+      await step('upgrade-cleanup', async () => {
+        rmSync(previousHome, { recursive: true, force: true });
+        update((s) => delete s.upgrade);
+        return { value: null, note: `Keycloak ${from.version} home removed; backup kept: ${backup}` };
+      });
+      return { outcome: 'ready', url: ready.url, backup };
+    } catch (error) {
+      const failure = asStepFailure(error, 'upgrade');
+      // Whatever went wrong with the new version (not ready, would not start, crashed), the old one returns.
+      pending = update((s) => {
+        s.upgrade = {
+          ...pending!,
+          phase: 'rolling-back',
+          failure: { reason: failure.reason, detail: failure.detail },
+        };
+      }).upgrade!;
+    }
+  }
+
+  await step('rollback', async () => {
+    await stopKeycloak(p.home, stopTimeoutMs);
+    if (existsSync(previousHome)) {
+      rmSync(p.home, { recursive: true, force: true });
+      renameSync(previousHome, p.home);
+    }
+    await restoreDatabaseBackup({
+      adminDatabaseUrl: options.adminDatabaseUrl,
+      database,
+      owner: database,
+      backup: pending.backup,
+    });
+    return {
+      value: null,
+      note: `Keycloak ${from.version} home and the database restored from ${backup}`,
+    };
+  });
+  const rolledBack = await applySteps(from, (name, state, message) =>
+    report(`rollback-${name}`, state, message),
+  );
+  update((s) => delete s.upgrade);
+  const failure = pending.failure ?? { reason: 'The upgrade failed.', detail: '' };
+  return {
+    outcome: 'rolled-back',
+    url: rolledBack.url,
+    backup,
+    reason:
+      `Keycloak ${to.version} did not become ready (${failure.reason.replace(/\.$/, '')}). Your instance ` +
+      `was rolled back to Keycloak ${from.version} with its data from the backup taken before the ` +
+      `upgrade, and runs as before.`,
+    detail: failure.detail,
+  };
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { readTextIfExists } from '../../platform/errno.js';
+import { runCommand } from '../../platform/process-runner.js';
+import { StepFailure } from '../driver-steps.js';
+import type { InstancePorts } from './keycloak-config.js';
+import type { KeycloakDistribution } from './keycloak-distribution.js';
+import { findKeycloakProcesses, stopKeycloak } from './keycloak-process.js';
+import {
+  readState,
+  recordedPorts,
+  writeState,
+  type InstancePaths,
+  type InstanceState,
+} from './instance-files.js';
+import { allocatePorts, isPortFree } from './port-allocation.js';
+
+/**
+ * An instance's Keycloak home: a hard-linked copy of the built distribution (conf/ and data/ real copies, since
+ * they are written to), marked with its version and rebuilt when the version changes; and its two loopback ports,
+ * allocated once and kept, so restarts and the edge route stay stable.
+ */
+
+const HOME_MARKER = '.keyhouse-home.json';
+type HomeMarker = { version: string };
+
+/** The Keycloak version a home was made from; null when there is no (finished) home: the marker comes last. */
+export function homeVersion(home: string): string | null {
+  const marker = readTextIfExists(path.join(home, HOME_MARKER));
+  return marker === null ? null : (JSON.parse(marker) as HomeMarker).version;
+}
+
+export async function prepareHome(options: {
+  version: string;
+  name: string;
+  paths: InstancePaths;
+  distribution: KeycloakDistribution;
+  instancesDir: string;
+  portRange: { from: number; to: number };
+  stopTimeoutMs: number;
+  /** Serialises port allocation with the other instances' applies in this process. */
+  serialised: <T>(key: string, work: () => Promise<T>) => Promise<T>;
+}): Promise<{ state: InstanceState; note: string }> {
+  const { paths: p, distribution, version } = options;
+  mkdirSync(p.dir, { recursive: true, mode: 0o700 });
+  mkdirSync(path.dirname(p.keycloakLog), { recursive: true });
+  const notes: string[] = [];
+
+  const installed = homeVersion(p.home);
+  if (installed !== version) {
+    if (findKeycloakProcesses(p.home).length) {
+      await stopKeycloak(p.home, options.stopTimeoutMs);
+      notes.push(`stopped Keycloak ${installed ?? '?'}`);
+    }
+    const staging = `${p.home}.new`;
+    rmSync(staging, { recursive: true, force: true });
+    const copy = await runCommand('cp', ['-al', distribution.home, staging]);
+    if (copy.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', copy.tail);
+    // conf/ and data/ are written to: real copies, or we would write into the shared distribution.
+    for (const writable of ['conf', 'data']) {
+      const target = path.join(staging, writable);
+      rmSync(target, { recursive: true, force: true });
+      const source = path.join(distribution.home, writable);
+      if (existsSync(source)) {
+        const real = await runCommand('cp', ['-a', source, target]);
+        if (real.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', real.tail);
+      } else mkdirSync(target);
+    }
+    writeFileSync(path.join(staging, HOME_MARKER), JSON.stringify({ version } satisfies HomeMarker));
+    rmSync(p.home, { recursive: true, force: true });
+    renameSync(staging, p.home);
+    notes.push(`home for Keycloak ${version} created`);
+  }
+
+  let state = readState(p.state);
+  const running = findKeycloakProcesses(p.home).length > 0;
+  const portsBusy = async (ports: InstancePorts) =>
+    !(await isPortFree(ports.httpPort)) || !(await isPortFree(ports.managementPort));
+  if (!state || (!running && (await portsBusy(state.ports)))) {
+    const previous = state;
+    // Allocation and recording happen under one lock: a parallel apply must see these ports as taken.
+    state = await options.serialised('ports', async () => {
+      const [httpPort, managementPort] = await allocatePorts({
+        range: options.portRange,
+        taken: recordedPorts(options.instancesDir, options.name),
+        count: 2,
+      }).catch((error: Error) => {
+        throw new StepFailure('transient', 'No free port for Keycloak on this host.', error.message);
+      });
+      const ports = { httpPort: httpPort!, managementPort: managementPort! };
+      const next: InstanceState = previous
+        ? { ...previous, ports }
+        : {
+            ports,
+            bootstrapAdmin: {
+              username: 'keyhouse-bootstrap',
+              password: randomBytes(24).toString('base64url'),
+            },
+            url: null,
+            adminAccountDone: false,
+            firstRealmDone: false,
+            startedHash: null,
+          };
+      writeState(p.state, next);
+      return next;
+    });
+    notes.push(
+      previous
+        ? `ports moved to ${state.ports.httpPort}/${state.ports.managementPort} (old ones busy)`
+        : `ports ${state.ports.httpPort}/${state.ports.managementPort}`,
+    );
+  }
+  return { state, note: notes.join('; ') || 'up to date' };
+}

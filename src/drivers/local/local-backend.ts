@@ -1,0 +1,120 @@
+import type { Logger } from 'pino';
+import type { Config } from '../../config/config-schema.js';
+import type { Database } from '../../db/database.js';
+import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../../edge/edge-route-store.js';
+import type { LocalCa } from '../../edge/local-ca.js';
+import type { SecretBox } from '../../platform/secret-box.js';
+import { desiredInstancesIn } from '../desired-instance.js';
+import { observeInstances } from '../instance-observer.js';
+import {
+  catalogKeycloakVersions,
+  checkPrerequisites,
+  createKeycloakDistributions,
+} from './keycloak-distribution.js';
+import {
+  createLocalDriver,
+  type EdgeRoutes,
+  type LocalDriver,
+  type LocalDriverTestFaults,
+} from './local-driver.js';
+import { superviseLocalInstances, type Supervisor } from './supervisor.js';
+
+/**
+ * The local backend, as a worker runs it when the configuration has a region with `driver: local`: the local
+ * driver with its edge routes, the Keycloak distributions of the catalog (prepared in the background), the
+ * supervisor that restarts dead Keycloak processes, and the observer of conditions and storage usage. Fails at
+ * start-up, with what to install, when this host cannot run Keycloak — not in the middle of an order.
+ */
+export type LocalBackend = {
+  driver: LocalDriver;
+  supervisor: Supervisor;
+  stop(): Promise<void>;
+};
+
+export async function startLocalBackend(options: {
+  config: Config;
+  db: Database;
+  /** Superuser URL of the PostgreSQL server: instance databases and roles are created there. */
+  adminDatabaseUrl: string;
+  secretBox: SecretBox;
+  /** The edge's CA: instance certificates chain to it, and the login check trusts it. */
+  ca: LocalCa;
+  logger: Logger;
+  /** Interval of the supervisor and the observer. */
+  superviseIntervalMs?: number;
+  /** Tests share one built distribution across runs. */
+  distributionCacheDir?: string;
+  /** Only tests: see LocalDriverOptions.testFaults. */
+  testFaults?: LocalDriverTestFaults;
+}): Promise<LocalBackend> {
+  const { config, db } = options;
+  const logger = options.logger.child({ role: 'worker', backend: 'local' });
+
+  const prerequisites = checkPrerequisites(config, { cacheDir: options.distributionCacheDir });
+  if (!prerequisites.ok) throw new Error(prerequisites.message);
+  for (const warning of prerequisites.warnings) logger.warn(warning);
+
+  const distributions = createKeycloakDistributions({
+    config,
+    logger,
+    cacheDir: options.distributionCacheDir,
+  });
+  // Fetch and build every catalog version now, one after the other, so the first order does not wait for Maven.
+  // Not awaited on stop: a download in progress must not hold up a shutdown; the next start resumes it.
+  void (async () => {
+    for (const version of catalogKeycloakVersions(config)) {
+      await distributions.get(version).catch((error: unknown) => {
+        logger.error({ err: error, version }, 'preparing Keycloak failed; orders of this version will retry');
+      });
+    }
+  })();
+  const edge: EdgeRoutes = {
+    async ensureRoute(route) {
+      const stored = await upsertEdgeRoute(
+        db,
+        {
+          instanceId: route.instanceId,
+          hostname: `${route.name}.${config.edge.publicHost}`,
+          upstreamHost: '127.0.0.1',
+          upstreamPort: route.upstreamPort,
+          trustedSources: route.trustedSources,
+        },
+        { portRange: config.edge.portRange },
+      );
+      return { url: edgeRouteUrl(stored) };
+    },
+    async removeRoute(instanceId) {
+      await deleteEdgeRoute(db, instanceId);
+    },
+    caPem: options.ca.certificatePem,
+  };
+  const driver = createLocalDriver({
+    config,
+    adminDatabaseUrl: options.adminDatabaseUrl,
+    distributions,
+    logger,
+    edge,
+    testFaults: options.testFaults,
+  });
+
+  const localRegions = config.catalog.regions.filter((r) => r.driver === 'local').map((r) => r.id);
+  const desiredInstances = () =>
+    desiredInstancesIn({
+      db: db.pool,
+      catalog: config.catalog,
+      secretBox: options.secretBox,
+      regions: localRegions,
+    });
+  const intervalMs = options.superviseIntervalMs ?? 15_000;
+  const supervisor = superviseLocalInstances({ driver, desiredInstances, logger, intervalMs });
+  const observer = observeInstances({ driver, desiredInstances, db, logger, intervalMs });
+
+  return {
+    driver,
+    supervisor,
+    async stop() {
+      await observer.stop();
+      await supervisor.stop();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDriverRegistry } from '../../src/drivers/driver-registry.js';
+import type { DesiredInstance, Driver, StepReporter } from '../../src/drivers/driver.js';
+import { findOrderById } from '../../src/orders/order-store.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
+import {
+  startProvisioningQueue,
+  type ProvisioningQueue,
+} from '../../src/provisioning/provisioning-worker.js';
+import { createReconciler } from '../../src/provisioning/reconciler.js';
+import { bearerHeaders, signUp } from '../support/accounts.js';
+import { waitFor } from '../support/edge-probes.js';
+import { exampleOrder } from '../support/orders.js';
+import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+
+/**
+ * The `progressing` outcome of the driver contract: "applied, not ready yet, look again in N seconds". A driver
+ * stand-in (this tests the reconciler and the job queue, not a backend) answers progressing twice, then ready; the
+ * database, the order service and pg-boss are real. The order must go DONE on the third pass, each pass a fresh
+ * job that started no earlier than asked, none of them a spent retry, and the steps reported on every pass.
+ */
+describe('a driver that answers progressing', () => {
+  const RETRY_AFTER_SECONDS = 1;
+  let keyhouse: TestKeyhouse;
+  let queue: ProvisioningQueue;
+  /** What each apply saw and did. */
+  const passes: { at: number; orderStatus: string | undefined; stepsBefore: string[] }[] = [];
+  let orderId = '';
+
+  const driver: Driver = {
+    async apply(instance: DesiredInstance, report: StepReporter) {
+      const order = await findOrderById(keyhouse.db.pool, orderId);
+      passes.push({
+        at: Date.now(),
+        orderStatus: order?.status,
+        stepsBefore: (order?.steps ?? []).map((s) => `${s.name}:${s.status}:${s.message ?? ''}`),
+      });
+      const pass = passes.length;
+      await report('keycloak-ready', 'running', `pass ${pass}: waiting for the operator`);
+      if (pass < 3)
+        return {
+          outcome: 'progressing',
+          message: `pass ${pass}: rolling out`,
+          retryAfterSeconds: RETRY_AFTER_SECONDS,
+        };
+      await report('keycloak-ready', 'done', `pass ${pass}: ready`);
+      return { outcome: 'ready', url: `https://${instance.name}.example.test` };
+    },
+    restart: () => Promise.reject(new Error('not used here')),
+    upgrade: () => Promise.reject(new Error('not used here')),
+    destroy: () => Promise.reject(new Error('not used here')),
+    observe: () => Promise.reject(new Error('not used here')),
+    verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
+  };
+
+  beforeAll(async () => {
+    // An API-only Keyhouse accepts the order and queues its job; the worker below is ours, with the stand-in.
+    keyhouse = await startTestKeyhouse();
+    const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
+    const reconciler = createReconciler({
+      db: keyhouse.db,
+      catalog: keyhouse.config.catalog,
+      drivers: createDriverRegistry({ local: driver }),
+      secretBox: createSecretBox({ secretKey: keyhouse.config.secretKey, dataDir: keyhouse.config.dataDir }),
+      logger,
+    });
+    queue = await startProvisioningQueue({
+      databaseUrl: keyhouse.databaseUrl,
+      db: keyhouse.db,
+      catalog: keyhouse.config.catalog,
+      logger,
+      reconciler,
+    });
+  });
+  afterAll(async () => {
+    await queue?.stop();
+    await keyhouse?.stop();
+  });
+
+  it('requeues after the seconds asked, without spending a retry, until the instance is ready', async () => {
+    const customer = await signUp(keyhouse);
+    const placed = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/orders',
+      headers: bearerHeaders(await customer.createApiToken()),
+      payload: exampleOrder(keyhouse.config),
+    });
+    expect(placed.statusCode).toBe(201);
+    orderId = placed.json().id;
+
+    await waitFor(
+      async () => (await findOrderById(keyhouse.db.pool, orderId))?.status === 'done',
+      20_000,
+      'the order to be done',
+    );
+
+    expect(passes).toHaveLength(3);
+    // Between passes the order stays processing, with the step as the last pass left it.
+    expect(passes[1]!.orderStatus).toBe('processing');
+    expect(passes[1]!.stepsBefore).toContain('keycloak-ready:running:pass 1: waiting for the operator');
+    expect(passes[2]!.stepsBefore).toContain('keycloak-ready:running:pass 2: waiting for the operator');
+    for (const [previous, next] of [passes.slice(0, 2), passes.slice(1, 3)] as const)
+      expect(next!.at - previous!.at).toBeGreaterThanOrEqual(RETRY_AFTER_SECONDS * 1000 - 50);
+
+    const order = (await findOrderById(keyhouse.db.pool, orderId))!;
+    expect(order.steps.find((s) => s.name === 'keycloak-ready')).toMatchObject({
+      status: 'done',
+      message: 'pass 3: ready',
+    });
+    expect(order.steps.find((s) => s.name === 'verify')).toMatchObject({ status: 'done' });
+
+    // One job per pass, each completed on its first attempt: waiting spent no retry.
+    const { rows: jobs } = await keyhouse.db.pool.query<{ state: string; retry_count: number }>(
+      `SELECT state, retry_count FROM pgboss.job WHERE singleton_key = $1 ORDER BY created_on`,
+      [orderId],
+    );
+    expect(jobs).toEqual([
+      { state: 'completed', retry_count: 0 },
+      { state: 'completed', retry_count: 0 },
+      { state: 'completed', retry_count: 0 },
+    ]);
+  });
+});
