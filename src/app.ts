@@ -139,7 +139,7 @@ export async function createKeyhouse(options: {
             catalog: config.catalog,
             defaultBillingProfile: config.osb.defaultBillingProfile,
             orders,
-            oidcClients: createInstanceOidcClients({ db, secretBox }),
+            oidcClients: createInstanceOidcClients({ db, secretBox, caPem: ca.certificatePem }),
             secretBox,
             logger,
             now,

@@ -1,5 +1,6 @@
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
+import type { AdminApiAddress } from './keycloak/admin-api.js';
 
 /**
  * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
@@ -63,6 +64,12 @@ export type UpgradeResult =
   | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
+/** Removing an instance: done, or (a backend that deletes asynchronously) asked for, look again in N seconds. */
+export type DestroyResult =
+  | { outcome: 'done' }
+  /** Deletion asked for and under way (e.g. a namespace being emptied): call `destroy` again after the seconds. */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number };
+
 /** The login check before DONE: `note` says how the admin's login was verified. */
 export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
 
@@ -70,8 +77,12 @@ export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
   /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
   apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
-  /** A forced restart (stop, start, ready), also when nothing changed. */
-  restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
+  /**
+   * A forced restart (stop, start, ready), also when nothing changed. `token` is stable per restart order (its
+   * id): a backend that restarts by declaration (Kubernetes: a pod-template annotation) rolls once per token, so a
+   * retried or resumed restart order does not restart twice.
+   */
+  restart(instance: DesiredInstance, report: StepReporter, token: string): Promise<ApplyResult>;
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
@@ -84,6 +95,18 @@ export type Driver = {
    * sources let the control plane come. Only looks.
    */
   verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
-  /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
-  destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
+  /**
+   * Where the control plane reaches the instance's admin API (the hand-over, the broker's OIDC clients): not
+   * through the customer's allowlist. The reconciler records it on the instance when an order is DONE, so the API
+   * role (the broker) needs no backend of its own. Null while the instance has no admin API yet.
+   */
+  locateAdminApi(instance: Pick<DesiredInstance, 'instanceId' | 'name'>): Promise<AdminApiAddress | null>;
+  /**
+   * Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. Answers
+   * `done` only when nothing is left; `progressing` while the backend is still removing it.
+   */
+  destroy(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
+    report: StepReporter,
+  ): Promise<DestroyResult>;
 };

@@ -9,11 +9,13 @@ import type {
   AdminLoginCheck,
   ApplyResult,
   DesiredInstance,
+  DestroyResult,
   Driver,
   StepReporter,
   UpgradeResult,
 } from '../driver.js';
 import { outcomeOf, StepFailure, stepper } from '../driver-steps.js';
+import type { AdminApiAddress } from '../keycloak/admin-api.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
@@ -124,8 +126,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const databases = createInstanceDatabases(options.adminDatabaseUrl);
   const observation = createInstanceObservation({ databases, now });
   const paths = (name: string) => instancePaths(instancesDir, name);
-  /** Keycloak's own HTTP port on loopback: the admin API the driver and the shared Keycloak module use. */
-  const adminApiUrl = (state: InstanceState) => `http://127.0.0.1:${state.ports.httpPort}`;
+  /** Keycloak's own HTTP port on loopback: the admin API the driver, the shared Keycloak module and the broker use. */
+  const adminApiOf = (state: InstanceState): AdminApiAddress => ({
+    url: `http://127.0.0.1:${state.ports.httpPort}`,
+  });
   const customerAdmin = (instance: DesiredInstance) => ({
     username: instance.adminUsername,
     password: instance.secrets.adminPassword,
@@ -279,7 +283,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await step('admin-account', async () => {
       if (state.adminAccountDone) return { value: null, note: 'already handed over' };
       const note = await handOverAdmin({
-        baseUrl: adminApiUrl(state),
+        api: adminApiOf(state),
         temporaryAdmin: state.bootstrapAdmin,
         customerAdmin: customerAdmin(instance),
         diagnostics: p.keycloakLog,
@@ -292,7 +296,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await step('first-realm', async () => {
       if (state.firstRealmDone) return { value: null, note: 'already created' };
       const note = await ensureFirstRealm({
-        baseUrl: adminApiUrl(state),
+        api: adminApiOf(state),
         customerAdmin: customerAdmin(instance),
         realm: instance.customerNumber,
       });
@@ -308,6 +312,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report)));
   }
 
+  /** A process restart is cheap to repeat: a retried restart order stops and starts again (the token is unused). */
   async function restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
     return outcomeOf(() =>
       serialised(instance.name, async () => {
@@ -364,8 +369,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- destroy --------------------------------------------------------------------------------------------------
 
-  async function destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter) {
-    await serialised(instance.name, async () => {
+  async function destroy(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
+    report: StepReporter,
+  ): Promise<DestroyResult> {
+    return serialised(instance.name, async () => {
       const p = paths(instance.name);
       const step = async (name: string, work: () => Promise<string>) => {
         await report(name, 'running');
@@ -388,6 +396,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         return 'removed';
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
+      return { outcome: 'done' as const };
     });
   }
 
@@ -417,6 +426,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     upgrade,
     destroy,
     verifyAdminLogin: verify,
+    async locateAdminApi(instance) {
+      const state = readState(paths(instance.name).state);
+      return state ? adminApiOf(state) : null;
+    },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
