@@ -9,6 +9,7 @@ import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
+import { startKubernetesBackend, type KubernetesBackend } from './drivers/kubernetes/kubernetes-backend.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
 import type { EdgeGateway } from './edge/edge-gateway.js';
@@ -68,6 +69,8 @@ export async function createKeyhouse(options: {
   distributionCacheDir?: string;
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
+  /** Only tests: a shorter poll and upgrade deadline for the Kubernetes driver. */
+  kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -102,7 +105,22 @@ export async function createKeyhouse(options: {
         });
         closers.push(() => localBackend!.stop());
       }
-      const drivers = createDriverRegistry({ local: localBackend?.driver });
+      let kubernetesBackend: KubernetesBackend | undefined;
+      if (config.catalog.regions.some((region) => region.driver === 'kubernetes')) {
+        kubernetesBackend = startKubernetesBackend({
+          config,
+          db,
+          secretBox,
+          ca,
+          logger,
+          driverOptions: options.kubernetesDriverOptions,
+        });
+        closers.push(() => kubernetesBackend!.stop());
+      }
+      const drivers = createDriverRegistry({
+        local: localBackend?.driver,
+        kubernetes: kubernetesBackend?.driver,
+      });
       worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
     }
     const queue = await startProvisioningQueue({

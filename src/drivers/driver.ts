@@ -40,6 +40,9 @@ export type DesiredInstance = {
   secrets: InstanceSecrets;
 };
 
+/** What names an instance in its backend: the region says which cluster (or host) it is in. */
+export type InstanceRef = Pick<DesiredInstance, 'instanceId' | 'name' | 'region'>;
+
 export type StepState = 'running' | 'done' | 'failed';
 /** Records progress on the order; names are stable identifiers such as "database", "keycloak-start". */
 export type StepReporter = (name: string, state: StepState, message?: string) => Promise<void>;
@@ -74,7 +77,9 @@ export type DestroyResult =
 export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
 
 export type Driver = {
-  observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
+  observe(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb' | 'region'>,
+  ): Promise<ObservedInstance>;
   /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
   apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
   /**
@@ -88,7 +93,13 @@ export type Driver = {
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
    * crash at any point: it resumes the upgrade or the rollback it finds.
    */
-  upgrade(from: DesiredInstance, to: DesiredInstance, report: StepReporter): Promise<UpgradeResult>;
+  upgrade(
+    from: DesiredInstance,
+    to: DesiredInstance,
+    report: StepReporter,
+    /** Stable per upgrade order (its id): a backend that names its backup after it takes one per order. */
+    token: string,
+  ): Promise<UpgradeResult>;
   /**
    * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the
    * way the customer will (the shared Keycloak module's login check), or as close to it as the customer's trusted
@@ -100,13 +111,10 @@ export type Driver = {
    * through the customer's allowlist. The reconciler records it on the instance when an order is DONE, so the API
    * role (the broker) needs no backend of its own. Null while the instance has no admin API yet.
    */
-  locateAdminApi(instance: Pick<DesiredInstance, 'instanceId' | 'name'>): Promise<AdminApiAddress | null>;
+  locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null>;
   /**
    * Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. Answers
    * `done` only when nothing is left; `progressing` while the backend is still removing it.
    */
-  destroy(
-    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
-    report: StepReporter,
-  ): Promise<DestroyResult>;
+  destroy(instance: InstanceRef, report: StepReporter): Promise<DestroyResult>;
 };

@@ -231,7 +231,12 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome> {
     const previousVersion = order.previousSpec?.version ?? instance.spec.version;
     const to = desired(instance.spec);
-    const result = await driver.upgrade(desired({ ...instance.spec, version: previousVersion }), to, report);
+    const result = await driver.upgrade(
+      desired({ ...instance.spec, version: previousVersion }),
+      to,
+      report,
+      order.id,
+    );
     switch (result.outcome) {
       case 'ready':
         return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
@@ -284,7 +289,10 @@ export function createReconciler(deps: ReconcilerDeps) {
       await updateInstanceRuntime(db.pool, instance.id, { status: 'deleting' });
     let result: DestroyResult;
     try {
-      result = await driver.destroy({ instanceId: instance.id, name: instance.name }, report);
+      result = await driver.destroy(
+        { instanceId: instance.id, name: instance.name, region: instance.spec.region },
+        report,
+      );
     } catch (error) {
       return transient(order, (error as Error).message, lastAttempt);
     }

@@ -98,7 +98,12 @@ export type LocalDriverTestFaults = { failReadiness?(version: string): boolean }
 
 export type EnsureRunningResult = 'running' | 'started' | 'stopped' | 'not-provisioned';
 
-export type LocalDriver = Driver & {
+export type LocalDriver = Omit<Driver, 'destroy'> & {
+  /** Everything of a local instance is on this host: its name is enough (the region is not needed). */
+  destroy(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
+    report: StepReporter,
+  ): Promise<DestroyResult>;
   /**
    * For the supervisor: starts the instance's Keycloak again when it was provisioned and no process runs. Does not
    * wait for readiness and changes nothing else (no database, edge or admin work). With `start: false` it only

@@ -1,0 +1,490 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
+import type { LocalCa } from '../../edge/local-ca.js';
+import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import type {
+  AdminLoginCheck,
+  ApplyResult,
+  DesiredInstance,
+  DestroyResult,
+  Driver,
+  InstanceRef,
+  StepReporter,
+  UpgradeResult,
+} from '../driver.js';
+import { outcomeOf, StepFailure, StepProgressing, stepper } from '../driver-steps.js';
+import type { AdminApi, AdminApiAddress } from '../keycloak/admin-api.js';
+import { handOverAdmin } from '../keycloak/admin-handover.js';
+import { ensureFirstRealm } from '../keycloak/first-realm.js';
+import { verifyAdminLogin } from '../keycloak/login-check.js';
+import {
+  BOOTSTRAP_ADMIN_USERNAME,
+  bootstrapAdminPassword,
+  CNPG_API_VERSION,
+  instanceObjects,
+  names,
+  namespaceOf,
+  publicHostOf,
+  RESTART_ANNOTATION,
+  upgradeBackup,
+  type KeycloakApi,
+} from './instance-objects.js';
+import {
+  backupState,
+  databaseReadiness,
+  keycloakReadiness,
+  loadBalancerAddress,
+  observedConditions,
+  type ObjectWithStatus,
+} from './instance-status.js';
+import {
+  KubernetesRefusal,
+  KubernetesUnreachable,
+  type KubernetesClient,
+  type ObjectRef,
+} from './kubernetes-client.js';
+
+/**
+ * The `kubernetes` regions' driver: an order becomes the instance's objects in the region's cluster (server-side
+ * applied, instance-objects.ts), and the Keycloak Operator and CloudNativePG do the rest. A pass never waits for an
+ * operator: it applies, reads the operators' status (instance-status.ts), and answers `progressing` until the
+ * database is healthy, the Keycloak CR is Ready for its current generation and the Service has a load-balancer
+ * address. Then the shared Keycloak module hands the admin over and creates the first realm, through the Service
+ * (see `adminApiOf`). Everything it knows lives in the cluster, so any worker can take over after a crash: the
+ * restart token and an upgrade in progress are on the Keycloak CR, the pre-upgrade backup is named after its order.
+ */
+
+export type KubernetesRegionAccess = {
+  /** Display name for messages, e.g. DE-NORTH (Hamburg). */
+  name: string;
+  settings: KubernetesRegion;
+  client: KubernetesClient;
+};
+
+export type KubernetesDriverOptions = {
+  /** By region id: every region with `driver: kubernetes`. */
+  regions: Record<string, KubernetesRegionAccess>;
+  /** Keyhouse's CA: it issues the instances' certificates, and the control plane trusts it. */
+  ca: Pick<LocalCa, 'certificatePem' | 'issueServerCertificate'>;
+  logger: Logger;
+  now?: () => Date;
+  /** How often a progressing order looks again. */
+  pollSeconds?: number;
+  /** How long an upgraded Keycloak may take to become ready before the old image comes back. */
+  upgradeReadyTimeoutMs?: number;
+};
+
+/** On the Keycloak CR while an upgrade order runs: which order, and whether it still upgrades or rolls back. */
+export const UPGRADE_ANNOTATION = 'keyhouse.io/upgrade';
+type UpgradeMark = {
+  token: string;
+  phase: 'upgrading' | 'rolling-back';
+  /** When this phase began (ISO). */
+  since: string;
+  failure?: { reason: string; detail: string };
+};
+
+type Placed = { instance: InstanceRef; region: KubernetesRegionAccess };
+
+const ref = (apiVersion: string, kind: string, name: string, namespace?: string): ObjectRef => ({
+  apiVersion,
+  kind,
+  metadata: namespace ? { name, namespace } : { name },
+});
+
+export function createKubernetesDriver(options: KubernetesDriverOptions): Driver {
+  const logger = options.logger.child({ component: 'kubernetes-driver' });
+  const now = options.now ?? (() => new Date());
+  const pollSeconds = options.pollSeconds ?? 5;
+  const upgradeReadyTimeoutMs = options.upgradeReadyTimeoutMs ?? 15 * 60_000;
+  /** Per region: what the installed Keycloak Operator serves (asked once, then kept). */
+  const keycloakApis = new Map<string, KeycloakApi>();
+
+  function regionOf(instance: Pick<InstanceRef, 'region'>): KubernetesRegionAccess {
+    const region = options.regions[instance.region];
+    if (!region)
+      throw new StepFailure(
+        'permanent',
+        'This region cannot provision instances at the moment. Our team has been notified.',
+        `region "${instance.region}" has no Kubernetes settings in this worker`,
+      );
+    return region;
+  }
+
+  /** A call to the region's API server, its failures as step failures the order can show. */
+  async function call<T>(region: KubernetesRegionAccess, work: (client: KubernetesClient) => Promise<T>) {
+    try {
+      return await work(region.client);
+    } catch (error) {
+      if (error instanceof KubernetesUnreachable)
+        throw new StepFailure(
+          'transient',
+          `The Kubernetes cluster of region ${region.name} does not answer; Keyhouse tries again.`,
+          error.message,
+        );
+      if (error instanceof KubernetesRefusal)
+        throw new StepFailure(
+          'permanent',
+          'The platform refused the configuration of your instance. Our team has been notified.',
+          [error.message, ...error.causes].join('\n'),
+        );
+      throw error;
+    }
+  }
+
+  const namespace = ({ instance, region }: Placed) => namespaceOf(region.settings, instance.name);
+  const keycloakRef = (placed: Placed, api: KeycloakApi['apiVersion']) =>
+    ref(api, 'Keycloak', names.keycloak, namespace(placed));
+  const clusterRef = (placed: Placed) => ref(CNPG_API_VERSION, 'Cluster', names.database, namespace(placed));
+  const serviceRef = (placed: Placed) => ref('v1', 'Service', names.publicService, namespace(placed));
+  const namespaceRef = (placed: Placed) => ref('v1', 'Namespace', namespace(placed));
+  const publicUrl = ({ instance, region }: Placed) =>
+    `https://${publicHostOf(region.settings, instance.name)}`;
+
+  async function keycloakApiOf(region: KubernetesRegionAccess, regionId: string): Promise<KeycloakApi> {
+    const known = keycloakApis.get(regionId);
+    if (known) return known;
+    const api = await call(region, (client) => client.keycloakApi());
+    if (!api)
+      throw new StepFailure(
+        'permanent',
+        'This region cannot provision instances at the moment. Our team has been notified.',
+        `the cluster of region ${regionId} serves no Keycloak CRD (keycloaks.k8s.keycloak.org v2beta1 or v2alpha1): install the Keycloak Operator`,
+      );
+    keycloakApis.set(regionId, api);
+    return api;
+  }
+
+  async function readKeycloak(placed: Placed): Promise<ObjectWithStatus | null> {
+    const api = await keycloakApiOf(placed.region, placed.instance.region);
+    return call(placed.region, (client) =>
+      client.read<ObjectWithStatus>(keycloakRef(placed, api.apiVersion)),
+    );
+  }
+
+  function upgradeMarkOf(keycloak: ObjectWithStatus | null): UpgradeMark | null {
+    const text = keycloak?.metadata?.annotations?.[UPGRADE_ANNOTATION];
+    return text ? (JSON.parse(text) as UpgradeMark) : null;
+  }
+
+  function restartTokenOf(keycloak: ObjectWithStatus | null): string | null {
+    const unsupported = keycloak?.spec?.unsupported as
+      { podTemplate?: { metadata?: { annotations?: Record<string, string> } } } | undefined;
+    return unsupported?.podTemplate?.metadata?.annotations?.[RESTART_ANNOTATION] ?? null;
+  }
+
+  /**
+   * Server-side applies every object of the instance. The restart token and an upgrade mark of the live Keycloak
+   * CR are carried over unless given: dropping the token would roll the pod again.
+   */
+  async function applyObjects(
+    instance: DesiredInstance,
+    step: ReturnType<typeof stepper>,
+    given: { restartToken?: string; upgrade?: UpgradeMark | null } = {},
+  ): Promise<void> {
+    const region = regionOf(instance);
+    const placed = { instance, region };
+    await step('kubernetes-objects', async () => {
+      const keycloakApi = await keycloakApiOf(region, instance.region);
+      const live = await readKeycloak(placed);
+      const restartToken = given.restartToken ?? restartTokenOf(live);
+      const upgrade = given.upgrade === undefined ? upgradeMarkOf(live) : given.upgrade;
+      const certificate = await options.ca.issueServerCertificate(
+        publicHostOf(region.settings, instance.name),
+      );
+      const objects = instanceObjects({
+        instance,
+        region: region.settings,
+        keycloakApi,
+        tls: { certificatePem: certificate.certPem, privateKeyPem: certificate.keyPem },
+        restartToken,
+      });
+      let created = 0;
+      for (const object of objects) {
+        if (object.kind === 'Secret' && object.metadata?.name === names.tlsSecret) {
+          // Issued once: a new certificate on every pass would change the Secret each time.
+          if ((await call(region, (client) => client.createIfAbsent(object))) === 'created') created++;
+          continue;
+        }
+        const marked: KubernetesObject =
+          object.kind === 'Keycloak' && upgrade
+            ? {
+                ...object,
+                metadata: {
+                  ...object.metadata,
+                  annotations: { [UPGRADE_ANNOTATION]: JSON.stringify(upgrade) },
+                },
+              }
+            : object;
+        await call(region, (client) => client.apply(marked));
+      }
+      return {
+        value: null,
+        note: `${objects.length} objects applied in ${namespace(placed)}${created ? ' (certificate issued)' : ''}`,
+      };
+    });
+  }
+
+  /** The instance's Service: its cluster address (the control plane's way in) and its load-balancer address. */
+  async function serviceAddresses(placed: Placed) {
+    const service = await call(placed.region, (client) =>
+      client.read<ObjectWithStatus & { spec?: { clusterIP?: string } }>(serviceRef(placed)),
+    );
+    const clusterIp = service?.spec?.clusterIP;
+    return {
+      clusterIp: clusterIp && clusterIp !== 'None' ? clusterIp : null,
+      loadBalancer: loadBalancerAddress(service),
+    };
+  }
+
+  /**
+   * The control plane reaches the admin API through the instance's Service, at its cluster address, over TLS with
+   * the instance's certificate (checked against the public host name and Keyhouse's CA). The load balancer admits
+   * only the customer's sources; the NetworkPolicy admits Keyhouse's namespace.
+   */
+  const adminApiOf = (placed: Placed, clusterIp: string): AdminApi => ({
+    url: publicUrl(placed),
+    connectTo: clusterIp,
+    ca: options.ca.certificatePem,
+  });
+
+  /** Waits (by answering progressing) for the database, Keycloak and the load balancer; then the admin's setup. */
+  async function convergeKeycloak(
+    instance: DesiredInstance,
+    step: ReturnType<typeof stepper>,
+  ): Promise<{ outcome: 'ready'; url: string }> {
+    const region = regionOf(instance);
+    const placed = { instance, region };
+    await step('database', async () => {
+      const readiness = databaseReadiness(
+        await call(region, (client) => client.read<ObjectWithStatus>(clusterRef(placed))),
+      );
+      if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
+      return { value: null, note: 'CloudNativePG reports the cluster healthy' };
+    });
+    await step('keycloak-ready', async () => {
+      const readiness = keycloakReadiness(await readKeycloak(placed));
+      if (!readiness.ready && readiness.failed)
+        throw new StepFailure(
+          'transient',
+          'Keycloak reports errors; Keyhouse tries again.',
+          readiness.message,
+        );
+      if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
+      return { value: null, note: 'the Keycloak Operator reports Ready' };
+    });
+    const clusterIp = await step('exposure', async () => {
+      const addresses = await serviceAddresses(placed);
+      if (!addresses.loadBalancer || !addresses.clusterIp)
+        throw new StepProgressing('Waiting for the load balancer to assign an address.', pollSeconds);
+      return {
+        value: addresses.clusterIp,
+        note: `load balancer ${addresses.loadBalancer}, ${publicUrl(placed)}`,
+      };
+    });
+    const api = adminApiOf(placed, clusterIp);
+    const customerAdmin = { username: instance.adminUsername, password: instance.secrets.adminPassword };
+    await step('admin-account', async () => ({
+      value: null,
+      note: await handOverAdmin({
+        api,
+        temporaryAdmin: { username: BOOTSTRAP_ADMIN_USERNAME, password: bootstrapAdminPassword(instance) },
+        customerAdmin,
+        diagnostics: `the Keycloak pod's log in namespace ${namespace(placed)}`,
+      }),
+    }));
+    await step('first-realm', async () => ({
+      value: null,
+      note: await ensureFirstRealm({ api, customerAdmin, realm: instance.customerNumber }),
+    }));
+    return { outcome: 'ready', url: publicUrl(placed) };
+  }
+
+  const stepsOf = (instance: InstanceRef, report: StepReporter) =>
+    stepper(logger.child({ instance: instance.name, region: instance.region }), report);
+
+  async function apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
+    return outcomeOf(async () => {
+      const step = stepsOf(instance, report);
+      await applyObjects(instance, step);
+      return convergeKeycloak(instance, step);
+    });
+  }
+
+  /** A new restart token on the pod template rolls the pod once; the same token again changes nothing. */
+  async function restart(
+    instance: DesiredInstance,
+    report: StepReporter,
+    token: string,
+  ): Promise<ApplyResult> {
+    return outcomeOf(async () => {
+      const step = stepsOf(instance, report);
+      await applyObjects(instance, step, { restartToken: token });
+      return convergeKeycloak(instance, step);
+    });
+  }
+
+  /**
+   * An on-demand Backup named after the order first; then the new image. When Keycloak reports errors or is not
+   * ready within the deadline, the old image comes back (the mark on the Keycloak CR says so to every later pass),
+   * and the order ends rolled back. The backup is kept either way.
+   */
+  async function upgrade(
+    from: DesiredInstance,
+    to: DesiredInstance,
+    report: StepReporter,
+    token: string,
+  ): Promise<UpgradeResult> {
+    return outcomeOf(async (): Promise<UpgradeResult> => {
+      const region = regionOf(to);
+      const placed = { instance: to, region };
+      const step = stepsOf(to, report);
+      const backup = `pre-upgrade-${token}`;
+      await step('backup', async () => {
+        const object = upgradeBackup({ instance: to, region: region.settings }, backup);
+        const stored = await call(region, (client) => client.apply(object));
+        const state = backupState(stored as ObjectWithStatus);
+        if (state.state === 'failed')
+          throw new StepFailure(
+            'permanent',
+            'The backup before the upgrade failed; your instance was not changed.',
+            `Backup ${namespace(placed)}/${backup}: ${state.message}`,
+          );
+        if (state.state === 'running')
+          throw new StepProgressing(`Waiting for the backup ${backup} (${state.message}).`, pollSeconds);
+        return { value: null, note: `Backup ${backup} completed` };
+      });
+
+      let mark = upgradeMarkOf(await readKeycloak(placed));
+      if (mark?.token !== token) mark = { token, phase: 'upgrading', since: now().toISOString() };
+      if (mark.phase === 'upgrading') {
+        await applyObjects(to, step, { upgrade: mark });
+        const readiness = keycloakReadiness(await readKeycloak(placed));
+        const overdue = now().getTime() - Date.parse(mark.since) > upgradeReadyTimeoutMs;
+        if (readiness.ready) {
+          const ready = await convergeKeycloak(to, step);
+          // Done: later applies carry no mark.
+          await applyObjects(to, step, { upgrade: null });
+          return { outcome: 'ready', url: ready.url, backup };
+        }
+        if (!readiness.failed && !overdue) throw new StepProgressing(readiness.message, pollSeconds);
+        mark = {
+          token,
+          phase: 'rolling-back',
+          since: now().toISOString(),
+          failure: {
+            reason: `Keycloak ${to.version} did not become ready; your instance runs ${from.version} again.`,
+            detail: readiness.failed
+              ? readiness.message
+              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${readiness.message}`,
+          },
+        };
+        logger.warn({ instance: to.name, detail: mark.failure!.detail }, 'upgrade failed; rolling back');
+      }
+      const rollbackStep = stepsOf(from, (name, state, message) =>
+        report(`rollback-${name}`, state, message),
+      );
+      await applyObjects(from, rollbackStep, { upgrade: mark });
+      const ready = await convergeKeycloak(from, rollbackStep);
+      await applyObjects(from, rollbackStep, { upgrade: null });
+      const failure = mark.failure ?? { reason: 'The upgrade failed.', detail: '' };
+      return { outcome: 'rolled-back', url: ready.url, backup, ...failure };
+    });
+  }
+
+  async function verify(instance: DesiredInstance, url: string): Promise<AdminLoginCheck> {
+    const placed = { instance, region: regionOf(instance) };
+    const { clusterIp } = await serviceAddresses(placed);
+    if (!clusterIp) return { ok: false, message: 'The instance has no Service address yet.' };
+    const check = await verifyAdminLogin({
+      url,
+      connectTo: clusterIp,
+      ca: options.ca.certificatePem,
+      username: instance.adminUsername,
+      password: instance.secrets.adminPassword,
+    });
+    return check.ok
+      ? { ok: true, note: `the admin logged in at ${url} through the instance's Service, over TLS` }
+      : check;
+  }
+
+  async function locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null> {
+    const placed = { instance, region: regionOf(instance) };
+    const { clusterIp } = await serviceAddresses(placed);
+    if (!clusterIp) return null;
+    const { url, connectTo } = adminApiOf(placed, clusterIp);
+    return { url, connectTo };
+  }
+
+  /** The namespace goes, with everything in it; DONE only once the API server no longer has it. */
+  async function destroy(instance: InstanceRef, report: StepReporter): Promise<DestroyResult> {
+    const placed = { instance, region: regionOf(instance) };
+    const result = await outcomeOf(async () => {
+      await stepsOf(instance, report)('namespace', async () => {
+        const answer = await call(placed.region, (client) => client.delete(namespaceRef(placed)));
+        if (answer === 'deleting')
+          throw new StepProgressing(
+            `The namespace ${namespace(placed)} is being emptied and removed.`,
+            pollSeconds,
+          );
+        return { value: null, note: `${namespace(placed)} is gone` };
+      });
+      return { outcome: 'done' as const };
+    });
+    if (result.outcome === 'done' || result.outcome === 'progressing') return result;
+    throw new Error(
+      result.outcome === 'permanent-error' ? `${result.reason} ${result.detail}` : result.message,
+    );
+  }
+
+  async function observe(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb' | 'region'>,
+  ): Promise<ObservedInstance> {
+    const at = now().toISOString();
+    const region = options.regions[instance.region];
+    if (!region)
+      return {
+        exists: false,
+        ready: false,
+        url: null,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'Unknown',
+            reason: 'NoRegionSettings',
+            message: `This worker has no settings for region ${instance.region}.`,
+            lastTransitionTime: at,
+          },
+        ],
+        usage: null,
+      };
+    const placed = { instance, region };
+    try {
+      const keycloak = await readKeycloak(placed);
+      const cluster = await call(region, (client) => client.read<ObjectWithStatus>(clusterRef(placed)));
+      const { loadBalancer } = await serviceAddresses(placed);
+      const ready = keycloakReadiness(keycloak).ready && databaseReadiness(cluster).ready;
+      return {
+        exists: keycloak !== null || cluster !== null,
+        ready,
+        url: loadBalancer ? publicUrl(placed) : null,
+        conditions: observedConditions(keycloak, cluster, at),
+        usage: null,
+      };
+    } catch (error) {
+      const message = error instanceof StepFailure ? `${error.reason} (${error.detail})` : String(error);
+      return {
+        exists: true,
+        ready: false,
+        url: null,
+        conditions: [
+          { type: 'Ready', status: 'Unknown', reason: 'ClusterUnreachable', message, lastTransitionTime: at },
+        ],
+        usage: null,
+      };
+    }
+  }
+
+  return { apply, restart, upgrade, verifyAdminLogin: verify, locateAdminApi, destroy, observe };
+}
