@@ -28,6 +28,9 @@ export default defineConfig({
         test: {
           name: 'kubernetes',
           include: ['test/kubernetes/**/*.test.ts'],
+          // The driver tests run Keyhouse on a scratch database, and the stand-in operators' instance databases.
+          globalSetup: ['test/support/global-setup.ts'],
+          env: { KEYHOUSE_TEST_DATABASE: 'embedded' },
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -172,8 +172,9 @@ export async function startTestKubernetes(
           '--service-account-issuer=https://kubernetes.default.svc',
           `--service-account-key-file=${path.join(dir, 'service-accounts.key')}`,
           `--service-account-signing-key-file=${path.join(dir, 'service-accounts.key')}`,
-          // Allocation ranges for ClusterIPs only; nothing routes to them.
-          '--service-cluster-ip-range=10.96.0.0/16',
+          // Cluster IPs from a loopback range of its own: the stand-in operators (stand-in-operators.ts) serve a
+          // Service's Keycloak at its cluster IP, so the control plane's path to an instance stays on this host.
+          `--service-cluster-ip-range=127.${100 + Math.floor(Math.random() * 150)}.0.0/16`,
           '--profiling=false',
         ],
         path.join(dir, 'kube-apiserver.log'),

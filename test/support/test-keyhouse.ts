@@ -29,7 +29,11 @@ export const testKeycloakCache =
  */
 export async function startTestKeyhouse(
   adjust: (config: Config) => void = () => undefined,
-  options: { now?: () => Date; localDriverTestFaults?: LocalDriverTestFaults } = {},
+  options: {
+    now?: () => Date;
+    localDriverTestFaults?: LocalDriverTestFaults;
+    kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
+  } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
@@ -43,6 +47,7 @@ export async function startTestKeyhouse(
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    kubernetesDriverOptions: options.kubernetesDriverOptions,
   });
   return {
     ...keyhouse,
