@@ -130,6 +130,7 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
         undefined,
         undefined,
         undefined,
+        undefined,
         `${INSTANCE_ID_LABEL}=${id}`,
       );
       for (const item of list.items)
@@ -358,6 +359,13 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
     'deletes the instance: DONE only when the namespace is gone, and nothing is left',
     { timeout: 5 * 60_000 },
     async () => {
+      const unprotected = await keyhouse.request({
+        method: 'PATCH',
+        url: `/api/v1/instances/${instanceId}`,
+        headers,
+        payload: { deletionProtection: false },
+      });
+      expect(unprotected.statusCode, unprotected.body).toBe(200);
       await change({ type: 'delete', confirmName: name }, 4 * 60_000);
       expect(
         await kube.objects
