@@ -304,6 +304,45 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
   );
 
   it(
+    'rolls an upgrade back when the new image cannot start: the old image again, the backup kept, no restart',
+    { timeout: 5 * 60_000 },
+    async () => {
+      // The region's operator maps 26.7.3 to an image the cluster cannot pull (the stand-in reports HasErrors, as
+      // the Keycloak Operator does for a pod stuck in ErrImagePull); put right again for the next test.
+      const images = keyhouse.config.kubernetes['de-north']!.keycloakImages;
+      const pullable = images['26.7.3']!;
+      images['26.7.3'] = 'quay.io/keycloak/keycloak:26.7.3-unpullable';
+      try {
+        const starts = standIn.keycloakStarts(namespace);
+        const placed = await keyhouse.request({
+          method: 'POST',
+          url: `/api/v1/instances/${instanceId}/orders`,
+          headers,
+          payload: { type: 'upgrade', version: '26.7.3' },
+        });
+        expect(placed.statusCode, placed.body).toBe(201);
+        const order = await untilFinished(placed.json().id, 4 * 60_000);
+        expect(order.status).toBe('failed');
+        expect(order.failureReason).toBe(
+          'Keycloak 26.7.3 did not become ready; your instance runs 26.5.6 again.',
+        );
+        const keycloak = await read('k8s.keycloak.org/v2beta1', 'Keycloak', 'keycloak');
+        expect(keycloak.spec!.image).toBe('quay.io/keycloak/keycloak:26.5.6');
+        expect(keycloak.metadata!.annotations ?? {}).not.toHaveProperty('keyhouse.io/upgrade');
+        const backup = await read('postgresql.cnpg.io/v1', 'Backup', `pre-upgrade-${placed.json().id}`);
+        expect(backup.status).toMatchObject({ phase: 'completed' });
+        expect(await get(`/api/v1/instances/${instanceId}`)).toMatchObject({
+          version: '26.5.6',
+          status: 'running',
+        });
+        expect(standIn.keycloakStarts(namespace)).toBe(starts);
+      } finally {
+        images['26.7.3'] = pullable;
+      }
+    },
+  );
+
+  it(
     'upgrades: an on-demand Backup named after the order first, then the new image',
     { timeout: 9 * 60_000 },
     async () => {
