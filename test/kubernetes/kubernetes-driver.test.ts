@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { INSTANCE_ID_LABEL, RESTART_ANNOTATION } from '../../src/drivers/kubernetes/instance-objects.js';
 import { connectAdmin } from '../../src/drivers/keycloak/admin-api.js';
+import { createInstanceOidcClients } from '../../src/osb/instance-oidc-clients.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
@@ -218,6 +220,43 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
       ]);
     },
   );
+
+  it('lets the broker manage OIDC clients through the admin API address the worker recorded', async () => {
+    const { rows } = await keyhouse.db.pool.query<{ admin_api: { url: string; connectTo: string } }>(
+      'SELECT admin_api FROM instances WHERE id = $1',
+      [instanceId],
+    );
+    const service = await read('v1', 'Service', 'keycloak-public');
+    expect(rows[0]!.admin_api).toEqual({
+      url: `https://${name}.de-north.keycloak.example`,
+      connectTo: (service.spec as { clusterIP: string }).clusterIP,
+    });
+    const oidcClients = createInstanceOidcClients({
+      db: keyhouse.db,
+      secretBox: createSecretBox({ secretKey: keyhouse.config.secretKey, dataDir: keyhouse.config.dataDir }),
+      caPem: keyhouse.ca.certificatePem,
+    });
+    const target = await oidcClients.ensureClient(instanceId, 'binding-1', 'a-client-secret-for-tests');
+    expect(target).toMatchObject({ realm: customerNumber });
+    const credentials = (
+      await keyhouse.request({
+        method: 'POST',
+        url: `/api/v1/instances/${instanceId}/credentials/reveal`,
+        headers,
+      })
+    ).json();
+    const admin = await connectAdmin(
+      {
+        url: rows[0]!.admin_api.url,
+        connectTo: rows[0]!.admin_api.connectTo,
+        ca: keyhouse.ca.certificatePem,
+      },
+      credentials,
+    );
+    expect((await admin.clients.find({ realm: customerNumber, clientId: 'binding-1' })).length).toBe(1);
+    await oidcClients.deleteClient(instanceId, 'binding-1');
+    expect(await admin.clients.find({ realm: customerNumber, clientId: 'binding-1' })).toEqual([]);
+  });
 
   it('keeps a second order in the full region waiting in new, saying why', async () => {
     const placed = await keyhouse.request({
