@@ -60,6 +60,21 @@ describe('a worker killed during a Kubernetes apply', () => {
     );
   }
 
+  /** namespace/name of every object of a kind with the label. */
+  const labelled = async (apiVersion: string, kind: string, selector: string) =>
+    (
+      await kube.objects.list(
+        apiVersion,
+        kind,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        selector,
+      )
+    ).items.map((item) => `${item.metadata!.namespace ?? ''}/${item.metadata!.name}`);
+
   beforeAll(async () => {
     dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'keyhouse-kube-crash-')));
     logFile = path.join(dir, 'keyhouse.log');
@@ -165,23 +180,29 @@ describe('a worker killed during a Kubernetes apply', () => {
           }),
         }),
       );
-      // The kill: the moment the worker reports that it applies the objects (no sleep: polled with a deadline).
+      // The kill: once the worker applies the objects and the API server has the first of them (the namespace),
+      // before it has them all (the Keycloak CR). Polled with a deadline, no sleep.
+      const ofInstance = `${INSTANCE_ID_LABEL}=${order.instanceId}`;
+      const kinds = [
+        ['v1', 'Namespace'],
+        ['v1', 'Secret'],
+        ['postgresql.cnpg.io/v1', 'Cluster'],
+        ['k8s.keycloak.org/v2beta1', 'Keycloak'],
+        ['v1', 'Service'],
+        ['networking.k8s.io/v1', 'NetworkPolicy'],
+      ] as const;
       await waitFor(() => stepRunning(order.id, 'kubernetes-objects'), 120_000, 'the apply to begin');
+      await waitFor(
+        async () => (await labelled('v1', 'Namespace', ofInstance)).length > 0,
+        60_000,
+        'the first object',
+      );
       process.kill(-keyhouse!.child.pid!, 'SIGKILL');
       await keyhouse!.exited;
       keyhouse = undefined;
-      const halfway = await kube.objects.list(
-        'v1',
-        'Namespace',
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        undefined,
-        `${INSTANCE_ID_LABEL}=${order.instanceId}`,
-      );
+      const atKill = (await Promise.all(kinds.map(([v, kind]) => labelled(v, kind, ofInstance)))).flat();
       console.log(
-        `killed during kubernetes-objects; namespaces of the instance at the kill: ${halfway.items.length}`,
+        `SIGKILL during kubernetes-objects with ${atKill.length} of 9 objects stored: ${atKill.join(', ')}`,
       );
 
       await startKeyhouse();
@@ -198,20 +219,8 @@ describe('a worker killed during a Kubernetes apply', () => {
       expect(finished!.status).toBe('done');
 
       // One set: every kind once, all in the instance's one namespace, and one Keycloak running for it.
-      const selector = `${MANAGED_BY_LABEL}=keyhouse`;
-      const count = async (apiVersion: string, kind: string) =>
-        (
-          await kube.objects.list(
-            apiVersion,
-            kind,
-            undefined,
-            undefined,
-            undefined,
-            undefined,
-            undefined,
-            selector,
-          )
-        ).items.map((item) => `${item.metadata!.namespace ?? ''}/${item.metadata!.name}`);
+      const count = (apiVersion: string, kind: string) =>
+        labelled(apiVersion, kind, `${MANAGED_BY_LABEL}=keyhouse`);
       const instance = await json(fetch(`${api}/api/v1/instances/${order.instanceId}`, { headers: bearer }));
       const namespace = `kh-${instance.name}`;
       expect(await count('v1', 'Namespace')).toEqual([`/${namespace}`]);
