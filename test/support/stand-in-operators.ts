@@ -308,7 +308,8 @@ export async function startStandInOperators(options: {
     await writeStatus(api, keycloak, {
       ...keycloakConditions(keycloak, { ready: false, rolling: alive }),
     } as ObjectWithStatus['status']);
-    const { state } = await prepareHome({
+    // The home's own loopback ports stay unused: this Keycloak listens on the Service's address.
+    await prepareHome({
       version: distribution.version,
       name: namespace,
       paths,
@@ -318,7 +319,6 @@ export async function startStandInOperators(options: {
       stopTimeoutMs: 30_000,
       serialised,
     });
-    void state; // the home's loopback ports are unused: this Keycloak listens on the Service's address
     if (alive) await stopKeycloak(paths.home, 30_000);
     const user = await secretData(namespace, spec.db!.usernameSecret!.name);
     const password = await secretData(namespace, spec.db!.passwordSecret!.name);
