@@ -221,6 +221,26 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
     },
   );
 
+  it('shows the operators’ conditions on the instance page', async () => {
+    type Condition = { type: string; status: string };
+    let conditions: Condition[] = [];
+    // The worker's observer refreshes them every 15 s.
+    await waitFor(
+      async () => {
+        conditions = (await get(`/api/v1/instances/${instanceId}`)).conditions;
+        return conditions.some((condition) => condition.type === 'DatabaseReady');
+      },
+      40_000,
+      'the observer to record the conditions',
+    );
+    expect(conditions.map(({ type, status }) => [type, status])).toEqual([
+      ['Ready', 'True'],
+      ['HasErrors', 'False'],
+      ['RollingUpdate', 'False'],
+      ['DatabaseReady', 'True'],
+    ]);
+  });
+
   it('lets the broker manage OIDC clients through the admin API address the worker recorded', async () => {
     const { rows } = await keyhouse.db.pool.query<{ admin_api: { url: string; connectTo: string } }>(
       'SELECT admin_api FROM instances WHERE id = $1',
