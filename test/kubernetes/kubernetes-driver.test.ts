@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pg from 'pg';
@@ -5,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { INSTANCE_ID_LABEL, RESTART_ANNOTATION } from '../../src/drivers/kubernetes/instance-objects.js';
 import { connectAdmin } from '../../src/drivers/keycloak/admin-api.js';
+import { createKubernetesClient } from '../../src/drivers/kubernetes/kubernetes-client.js';
+import { createKubernetesDriver } from '../../src/drivers/kubernetes/kubernetes-driver.js';
+import { openLocalCa } from '../../src/edge/local-ca.js';
 import { createInstanceOidcClients } from '../../src/osb/instance-oidc-clients.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createSecretBox } from '../../src/platform/secret-box.js';
@@ -452,6 +456,49 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
       expect(rows[0]!.operator_detail).toContain('metadata.annotations');
     },
   );
+
+  it('renews the certificate when it is due: only the TLS Secret and the Namespace’s renewal date', async () => {
+    // The worker's clock and Keyhouse's CA 70 days on: the 90-day certificate is within 30 days of expiring.
+    const later = () => new Date(Date.now() + 70 * 24 * 60 * 60 * 1000);
+    const driver = createKubernetesDriver({
+      regions: {
+        'de-north': {
+          name: 'DE-NORTH',
+          settings: keyhouse.config.kubernetes['de-north']!,
+          client: createKubernetesClient(kube.config),
+        },
+      },
+      ca: await openLocalCa(path.join(keyhouse.config.dataDir, 'ca'), { now: later }),
+      logger: createLogger({ level: 'silent' }),
+      now: later,
+    });
+    const tlsBefore = (await read('v1', 'Secret', 'keycloak-tls')) as Stored & {
+      data: Record<string, string>;
+    };
+    const before = await objectVersions();
+    const ref = { instanceId, name, region: 'de-north' };
+    expect(await driver.ensureCertificate(ref)).toMatch(
+      /^certificate written, renewed after \d{4}-\d{2}-\d{2}$/,
+    );
+    expect(changed(before, await objectVersions())).toEqual([
+      `Namespace/${namespace}`,
+      'Secret/keycloak-tls',
+    ]);
+    const tlsAfter = (await read('v1', 'Secret', 'keycloak-tls')) as Stored & {
+      data: Record<string, string>;
+    };
+    const notAfter = (secret: { data: Record<string, string> }) =>
+      Date.parse(new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64')).validTo);
+    expect(notAfter(tlsAfter)).toBeGreaterThan(notAfter(tlsBefore) + 60 * 24 * 60 * 60 * 1000);
+    // Not due again; and Keyhouse's own worker (today's clock) leaves it alone too.
+    expect(await driver.ensureCertificate(ref)).toBeNull();
+    const untouched = await objectVersions();
+    await change({ type: 'trusted-sources', trustedSources: ['85.214.132.0/24'] });
+    expect(changed(untouched, await objectVersions())).toEqual([
+      'NetworkPolicy/keycloak-ingress',
+      'Service/keycloak-public',
+    ]);
+  });
 
   it(
     'deletes the instance: DONE only when the namespace is gone, and nothing is left',

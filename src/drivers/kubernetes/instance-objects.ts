@@ -101,7 +101,8 @@ export function instanceLabels(instance: Pick<DesiredInstance, 'instanceId'>): R
   return { [MANAGED_BY_LABEL]: 'keyhouse', [INSTANCE_ID_LABEL]: instance.instanceId };
 }
 
-type Placement = Pick<InstanceObjectsInput, 'instance' | 'region'>;
+/** Where an object goes: the instance's namespace (its name and id are enough). */
+type Placement = { instance: Pick<DesiredInstance, 'instanceId' | 'name'>; region: KubernetesRegion };
 
 function metadata(input: Placement, name: string, annotations?: Record<string, string>) {
   return {
@@ -125,7 +126,7 @@ function keycloakImage(input: InstanceObjectsInput): string {
   return image;
 }
 
-export function namespaceObject(input: InstanceObjectsInput): V1Namespace {
+export function namespaceObject(input: Placement): V1Namespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -153,14 +154,19 @@ export function secretObjects(input: InstanceObjectsInput): V1Secret[] {
       type: 'kubernetes.io/basic-auth',
       stringData: { username: BOOTSTRAP_ADMIN_USERNAME, password: bootstrapAdminPassword(instance) },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: metadata(input, names.tlsSecret),
-      type: 'kubernetes.io/tls',
-      stringData: { 'tls.crt': input.tls.certificatePem, 'tls.key': input.tls.privateKeyPem },
-    },
+    tlsSecret(input, input.tls),
   ];
+}
+
+/** The instance certificate from Keyhouse's CA, as the Keycloak CR's `http.tlsSecret`. */
+export function tlsSecret(input: Placement, tls: TlsCertificate): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: metadata(input, names.tlsSecret),
+    type: 'kubernetes.io/tls',
+    stringData: { 'tls.crt': tls.certificatePem, 'tls.key': tls.privateKeyPem },
+  };
 }
 
 /** CloudNativePG `Cluster`: one instance in the order's zone, its volume the ordered storage. */

@@ -3,11 +3,14 @@ import type { Config } from '../../config/config-schema.js';
 import type { Database } from '../../db/database.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { SecretBox } from '../../platform/secret-box.js';
-import type { Driver } from '../driver.js';
 import { desiredInstancesIn } from '../desired-instance.js';
 import { observeInstances } from '../instance-observer.js';
 import { createKubernetesClient, loadKubeConfig } from './kubernetes-client.js';
-import { createKubernetesDriver, type KubernetesRegionAccess } from './kubernetes-driver.js';
+import {
+  createKubernetesDriver,
+  type KubernetesDriver,
+  type KubernetesRegionAccess,
+} from './kubernetes-driver.js';
 
 /**
  * The backend of the regions with `driver: kubernetes`, as a worker runs it: one API client per region's cluster
@@ -16,7 +19,7 @@ import { createKubernetesDriver, type KubernetesRegionAccess } from './kubernete
  * the cluster. A kubeconfig that cannot be read fails the start, naming the region; a cluster that does not answer
  * does not: its orders say so on their status page and retry.
  */
-export type KubernetesBackend = { driver: Driver; stop(): Promise<void> };
+export type KubernetesBackend = { driver: KubernetesDriver; stop(): Promise<void> };
 
 export function startKubernetesBackend(options: {
   config: Config;
@@ -45,18 +48,38 @@ export function startKubernetesBackend(options: {
     regions[region.id] = { name: region.name, settings, client: createKubernetesClient(kubeConfig) };
   }
   const driver = createKubernetesDriver({ regions, ca: options.ca, logger, ...options.driverOptions });
+  const desiredInstances = () =>
+    desiredInstancesIn({
+      db: db.pool,
+      catalog: config.catalog,
+      secretBox: options.secretBox,
+      regions: Object.keys(regions),
+    });
   const observer = observeInstances({
     driver,
-    desiredInstances: () =>
-      desiredInstancesIn({
-        db: db.pool,
-        catalog: config.catalog,
-        secretBox: options.secretBox,
-        regions: Object.keys(regions),
-      }),
+    desiredInstances,
     db,
     logger,
     intervalMs: options.observeIntervalMs ?? 15_000,
   });
-  return { driver, stop: () => observer.stop() };
+  // Certificates are due 30 days before they expire; looking once an hour is plenty. Apart from orders, so it
+  // touches only the TLS Secret and the Namespace's renewal date, never what an order in progress changes.
+  let renewing: Promise<void> = Promise.resolve();
+  const renewal = setInterval(() => {
+    renewing = (async () => {
+      for (const instance of await desiredInstances()) {
+        const done = await driver.ensureCertificate(instance);
+        if (done) logger.info({ instance: instance.name, note: done }, 'instance certificate renewed');
+      }
+    })().catch((error: unknown) => logger.warn({ err: error }, 'renewing instance certificates failed'));
+  }, 60 * 60_000);
+  renewal.unref();
+  return {
+    driver,
+    async stop() {
+      clearInterval(renewal);
+      await renewing;
+      await observer.stop();
+    },
+  };
 }

@@ -19,11 +19,6 @@ import { FIELD_MANAGER, KEYCLOAK_API_VERSIONS, type KeycloakApi } from './instan
 export type KubernetesClient = {
   /** Server-side apply as field manager `keyhouse`; fields another manager took are taken back (force). */
   apply<T extends KubernetesObject>(object: T): Promise<T>;
-  /**
-   * Creates the object unless one of that name exists (then leaves it as it is): for what must not change on every
-   * pass, such as an issued certificate, in a Secret the worker may write but never read.
-   */
-  createIfAbsent(object: KubernetesObject): Promise<'created' | 'exists'>;
   /** The object as the API server has it, or null. */
   read<T extends KubernetesObject>(ref: ObjectRef): Promise<T | null>;
   /** Asks for deletion; `absent` when the API server no longer has it (deletion may take longer: read again). */
@@ -156,15 +151,6 @@ export function createKubernetesClient(
           PatchStrategy.ServerSideApply,
         );
       } catch (error) {
-        throw classify(error, object as ObjectRef, cluster.server, timeoutMs);
-      }
-    },
-    async createIfAbsent(object) {
-      try {
-        await objects.create(object, undefined, undefined, FIELD_MANAGER);
-        return 'created';
-      } catch (error) {
-        if (error instanceof ApiException && error.code === 409) return 'exists';
         throw classify(error, object as ObjectRef, cluster.server, timeoutMs);
       }
     },

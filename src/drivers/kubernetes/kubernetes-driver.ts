@@ -24,9 +24,11 @@ import {
   CNPG_API_VERSION,
   instanceObjects,
   names,
+  namespaceObject,
   namespaceOf,
   publicHostOf,
   RESTART_ANNOTATION,
+  tlsSecret,
   upgradeBackup,
   type KeycloakApi,
 } from './instance-objects.js';
@@ -85,7 +87,18 @@ type UpgradeMark = {
   failure?: { reason: string; detail: string };
 };
 
+/** On the instance's Namespace: when its certificate is due (ISO); the worker may not read the Secret itself. */
+export const CERTIFICATE_RENEW_ANNOTATION = 'keyhouse.io/certificate-renew-after';
+/** A certificate is replaced 30 days before it expires (Keyhouse's CA issues them for 90 days). */
+const CERTIFICATE_RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
+
 type Placed = { instance: InstanceRef; region: KubernetesRegionAccess };
+
+/** The driver, and for its backend the certificate renewal that runs apart from orders. */
+export type KubernetesDriver = Driver & {
+  /** Writes the instance's certificate when it has none or it is due; answers what it did, or null. */
+  ensureCertificate(instance: InstanceRef): Promise<string | null>;
+};
 
 const ref = (apiVersion: string, kind: string, name: string, namespace?: string): ObjectRef => ({
   apiVersion,
@@ -93,7 +106,7 @@ const ref = (apiVersion: string, kind: string, name: string, namespace?: string)
   metadata: namespace ? { name, namespace } : { name },
 });
 
-export function createKubernetesDriver(options: KubernetesDriverOptions): Driver {
+export function createKubernetesDriver(options: KubernetesDriverOptions): KubernetesDriver {
   const logger = options.logger.child({ component: 'kubernetes-driver' });
   const now = options.now ?? (() => new Date());
   const pollSeconds = options.pollSeconds ?? 5;
@@ -190,40 +203,71 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Driver
       const live = await readKeycloak(placed);
       const restartToken = given.restartToken ?? restartTokenOf(live);
       const upgrade = given.upgrade === undefined ? upgradeMarkOf(live) : given.upgrade;
-      const certificate = await options.ca.issueServerCertificate(
-        publicHostOf(region.settings, instance.name),
-      );
+      const renewAfter = await certificateRenewAfter(placed);
       const objects = instanceObjects({
         instance,
         region: region.settings,
         keycloakApi,
-        tls: { certificatePem: certificate.certPem, privateKeyPem: certificate.keyPem },
+        tls: await certificateOf(placed),
         restartToken,
       });
-      let created = 0;
       for (const object of objects) {
-        if (object.kind === 'Secret' && object.metadata?.name === names.tlsSecret) {
-          // Issued once: a new certificate on every pass would change the Secret each time.
-          if ((await call(region, (client) => client.createIfAbsent(object))) === 'created') created++;
-          continue;
-        }
-        const marked: KubernetesObject =
-          object.kind === 'Keycloak' && upgrade
-            ? {
-                ...object,
-                metadata: {
-                  ...object.metadata,
-                  annotations: { [UPGRADE_ANNOTATION]: JSON.stringify(upgrade) },
-                },
-              }
-            : object;
-        await call(region, (client) => client.apply(marked));
+        // The certificate has its own schedule (ensureCertificate below).
+        if (object.kind === 'Secret' && object.metadata?.name === names.tlsSecret) continue;
+        await call(region, (client) =>
+          client.apply(
+            object.kind === 'Keycloak' && upgrade
+              ? annotated(object, UPGRADE_ANNOTATION, JSON.stringify(upgrade))
+              : object.kind === 'Namespace' && renewAfter
+                ? annotated(object, CERTIFICATE_RENEW_ANNOTATION, renewAfter)
+                : object,
+          ),
+        );
       }
+      const certificate = await ensureCertificate(instance);
       return {
         value: null,
-        note: `${objects.length} objects applied in ${namespace(placed)}${created ? ' (certificate issued)' : ''}`,
+        note: `${objects.length} objects applied in ${namespace(placed)}${certificate ? `; ${certificate}` : ''}`,
       };
     });
+  }
+
+  const annotated = (object: KubernetesObject, key: string, value: string): KubernetesObject => ({
+    ...object,
+    metadata: { ...object.metadata, annotations: { ...object.metadata?.annotations, [key]: value } },
+  });
+
+  /** The instance's certificate from Keyhouse's CA (cached per host name, renewed by the CA when due). */
+  async function certificateOf({ instance, region }: Placed) {
+    const issued = await options.ca.issueServerCertificate(publicHostOf(region.settings, instance.name));
+    return { certificatePem: issued.certPem, privateKeyPem: issued.keyPem, notAfter: issued.notAfter };
+  }
+
+  /** When the instance's certificate is to be replaced, from its Namespace (the worker cannot read Secrets). */
+  async function certificateRenewAfter(placed: Placed): Promise<string | null> {
+    const found = await call(placed.region, (client) => client.read<KubernetesObject>(namespaceRef(placed)));
+    return found?.metadata?.annotations?.[CERTIFICATE_RENEW_ANNOTATION] ?? null;
+  }
+
+  /**
+   * Writes the TLS Secret when the instance has none yet or its certificate is due (30 days before it expires),
+   * then records the next date on the Namespace. Between those dates nothing is written: a certificate issued on
+   * every pass would change the Secret each time. A crash between the two writes issues once more, harmlessly.
+   * Keycloak reloads a renewed certificate by itself (`https-certificates-reload-period`).
+   */
+  async function ensureCertificate(instance: InstanceRef): Promise<string | null> {
+    const region = regionOf(instance);
+    const placed = { instance, region };
+    const renewAfter = await certificateRenewAfter(placed);
+    if (renewAfter && now().getTime() < Date.parse(renewAfter)) return null;
+    const tls = await certificateOf(placed);
+    const input = { instance, region: region.settings };
+    await call(region, (client) => client.apply(tlsSecret(input, tls)));
+    const next = new Date(tls.notAfter.getTime() - CERTIFICATE_RENEW_BEFORE_MS).toISOString();
+    await call(region, (client) =>
+      client.apply(annotated(namespaceObject(input), CERTIFICATE_RENEW_ANNOTATION, next)),
+    );
+    return `certificate written, renewed after ${next.slice(0, 10)}`;
   }
 
   /** The instance's Service: its cluster address (the control plane's way in) and its load-balancer address. */
@@ -486,5 +530,17 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Driver
     }
   }
 
-  return { apply, restart, upgrade, verifyAdminLogin: verify, locateAdminApi, destroy, observe };
+  return {
+    apply,
+    restart,
+    upgrade,
+    verifyAdminLogin: verify,
+    locateAdminApi,
+    destroy,
+    observe,
+    ensureCertificate: (instance) =>
+      ensureCertificate(instance).catch((error: unknown) => {
+        throw error instanceof StepFailure ? new Error(`${error.reason} ${error.detail}`) : error;
+      }),
+  };
 }
