@@ -112,7 +112,8 @@ export async function startStandInOperators(options: {
     cacheDir: options.keycloakCacheDir,
   });
   const serialised = createKeyedMutex();
-  const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
+  // A first start creates the schema: minutes on a loaded 2-core machine.
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10 * 60_000;
 
   /** Databases by cluster key; Keycloaks by CR key: what the pods and volumes would be. */
   const databases = new Map<string, { database: string; role: string }>();
