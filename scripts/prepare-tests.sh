@@ -30,6 +30,14 @@ if ((${#missing[@]})); then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Backups use pg_dump/pg_restore of the server's major version: 15, the embedded PostgreSQL's and Debian 12's
+# (docs/decisions.md, "One backup mechanism"). The postgresql package brings them; a client-only machine needs them.
+if [ ! -x /usr/lib/postgresql/15/bin/pg_restore ]; then
+  echo "prepare-tests: installing postgresql-client-15"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-client-15 >/dev/null
+fi
+
 # The machine's PostgreSQL on 127.0.0.1:5432 with trust for 127.0.0.1 (a test server only: nothing else listens
 # beyond loopback). The rule goes first so that it wins over the package's scram-sha-256 line.
 pg_version=$(ls /etc/postgresql | sort -V | tail -n 1)

@@ -39,6 +39,10 @@ import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
 import { createTicketService } from './support/ticket-service.js';
+import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
+import { UnavailableError } from './platform/errors.js';
+import { createBackupService } from './backups/backup-service.js';
+import { backupRoutes } from './http/routes/backup-routes.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -54,6 +58,8 @@ export type Keyhouse = {
   worker: WorkerRole | undefined;
   /** The backend of the `local` regions, when this process is a worker and the configuration has one. */
   localBackend: LocalBackend | undefined;
+  /** The backup planner where a worker runs; tests call its `tick` with their clock. */
+  backupScheduler: BackupScheduler | undefined;
   close(): Promise<void>;
 };
 
@@ -71,6 +77,8 @@ export async function createKeyhouse(options: {
   localDriverTestFaults?: LocalDriverTestFaults;
   /** Only tests: a shorter poll and upgrade deadline for the Kubernetes driver. */
   kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
+  /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
+  backupSchedule?: boolean;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -121,7 +129,7 @@ export async function createKeyhouse(options: {
         local: localBackend?.driver,
         kubernetes: kubernetesBackend?.driver,
       });
-      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger });
+      worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -141,7 +149,41 @@ export async function createKeyhouse(options: {
     const accounts = createAccountService({ db, now });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+
+    // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
+    let backupScheduler: BackupScheduler | undefined;
+    if (worker) {
+      backupScheduler = await startBackupScheduler({
+        databaseUrl,
+        db,
+        catalog: config.catalog,
+        logger,
+        now,
+        runner: worker.backups,
+        placeMaintenanceUpgrade: orders.placeMaintenanceUpgrade,
+        schedule: options.backupSchedule !== false,
+      });
+      closers.push(() => backupScheduler!.stop());
+    }
     const instances = createInstanceService({ db, secretBox });
+    const backups = createBackupService({
+      db,
+      catalog: config.catalog,
+      now,
+      secretBox,
+      readBackup:
+        worker &&
+        (async (instance, location) => {
+          const region = config.catalog.regions.find((r) => r.id === instance.spec.region);
+          const driver = region && worker!.drivers.forRegion(region);
+          if (!driver)
+            throw new UnavailableError('Backups of this region cannot be read by this Keyhouse process.');
+          return driver.readBackup(
+            { instanceId: instance.id, name: instance.name, region: instance.spec.region },
+            location,
+          );
+        }),
+    });
     const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
@@ -177,6 +219,7 @@ export async function createKeyhouse(options: {
             orderRoutes(orders, config.catalog),
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
+            backupRoutes(backups),
             ticketRoutes(tickets),
             usageRoutes(usage),
             auditRoutes(audit),
@@ -198,7 +241,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, localBackend, close };
+    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, close };
   } catch (error) {
     await close();
     throw error;

@@ -27,6 +27,8 @@ export type MeteredRecord = {
   instanceName: string;
   nodeSize: string;
   storageGb: number;
+  /** Nightly backups kept; those beyond `prices.backups.includedRetention` are billed like storage. */
+  backupRetention?: number;
   /** Epoch milliseconds. */
   startedAt: number;
   /** Epoch milliseconds; null while the record is open (the instance runs with this size). */
@@ -36,12 +38,13 @@ export type MeteredRecord = {
 export type MeteringPrices = {
   nodeSizes: readonly { id: string; pricePerHour: string }[];
   storage: { stepGb: number; pricePerStepPerMonth: string };
+  backups?: { includedRetention: number; pricePerExtraNightPerStepPerMonth: string };
 };
 
 export type UsageLine = {
   instanceId: string;
   instanceName: string;
-  kind: 'node' | 'storage';
+  kind: 'node' | 'storage' | 'backups';
   /** The node size of a node line, the storage of a storage line. */
   nodeSize: string | null;
   storageGb: number | null;
@@ -77,7 +80,10 @@ export function divideRoundHalfUp(numerator: number, denominator: number): numbe
 type Rated = { key: string; label: string | number; scaled: number };
 
 /** The rate of one record, per component, in units × 730 per hour. */
-function rates(record: MeteredRecord, prices: MeteringPrices): { node: Rated; storage: Rated } {
+function rates(
+  record: MeteredRecord,
+  prices: MeteringPrices,
+): { node: Rated; storage: Rated; backups: Rated } {
   const node = prices.nodeSizes.find((n) => n.id === record.nodeSize);
   if (!node) throw new Error(`no price for node size ${record.nodeSize}`);
   const steps = record.storageGb / prices.storage.stepGb;
@@ -93,8 +99,20 @@ function rates(record: MeteredRecord, prices: MeteringPrices): { node: Rated; st
       label: record.storageGb,
       scaled: steps * parseAmount(prices.storage.pricePerStepPerMonth),
     },
+    // Extra nightly backups: per extra night and storage step, like storage (a zero rate bills nothing).
+    backups: {
+      key: `backups:${extraNights(record, prices)}x${record.storageGb}`,
+      label: record.storageGb,
+      scaled:
+        extraNights(record, prices) *
+        steps *
+        parseAmount(prices.backups?.pricePerExtraNightPerStepPerMonth ?? '0'),
+    },
   };
 }
+
+const extraNights = (record: MeteredRecord, prices: MeteringPrices) =>
+  Math.max(0, (record.backupRetention ?? 0) - (prices.backups?.includedRetention ?? 0));
 
 /** The higher of two rates; equal amounts fall to the key, so the choice never depends on input order. */
 const higher = (a: Rated, b: Rated) =>
@@ -135,6 +153,7 @@ function meterInstance(
     return {
       node: covering.map((r) => r.rated.node).reduce(higher),
       storage: covering.map((r) => r.rated.storage).reduce(higher),
+      backups: covering.map((r) => r.rated.backups).reduce(higher),
     };
   };
   const bill = (hour: number, hours: number) => {
@@ -142,6 +161,7 @@ function meterInstance(
     if (!rate || hours <= 0) return;
     add(rate.node, hours);
     add(rate.storage, hours);
+    if (rate.backups.scaled > 0) add(rate.backups, hours);
   };
   for (let i = 0; i < points.length; i++) {
     const point = points[i]!;
@@ -181,18 +201,27 @@ export function computeUsage(input: {
       (a, b) => a.rated.key.localeCompare(b.rated.key, 'en') || a.rated.scaled - b.rated.scaled,
     );
     for (const { rated, hours } of entries) {
-      const isNode = rated.key.startsWith('node:');
+      const kind = rated.key.startsWith('node:')
+        ? 'node'
+        : rated.key.startsWith('backups:')
+          ? 'backups'
+          : 'storage';
+      const isNode = kind === 'node';
       lines.push({
         instanceId,
         instanceName,
-        kind: isNode ? 'node' : 'storage',
+        kind,
         nodeSize: isNode ? String(rated.label) : null,
         storageGb: isNode ? null : Number(rated.label),
         hours,
-        rate: isNode
-          ? `${input.prices.nodeSizes.find((n) => n.id === rated.label)!.pricePerHour} EUR per hour`
-          : `${input.prices.storage.pricePerStepPerMonth} EUR per ${input.prices.storage.stepGb} GB and month, ` +
-            `hourly (1/${HOURS_PER_MONTH})`,
+        rate:
+          kind === 'node'
+            ? `${input.prices.nodeSizes.find((n) => n.id === rated.label)!.pricePerHour} EUR per hour`
+            : kind === 'backups'
+              ? `${input.prices.backups!.pricePerExtraNightPerStepPerMonth} EUR per extra nightly backup, ` +
+                `${input.prices.storage.stepGb} GB and month, hourly (1/${HOURS_PER_MONTH}): ${rated.key.slice(8)} GB`
+              : `${input.prices.storage.pricePerStepPerMonth} EUR per ${input.prices.storage.stepGb} GB and month, ` +
+                `hourly (1/${HOURS_PER_MONTH})`,
         amountCents: divideRoundHalfUp(hours * rated.scaled, HOURS_PER_MONTH * UNITS_PER_CENT),
       });
     }

@@ -11,7 +11,7 @@ export const usageQuerySchema = z.strictObject({
 export const usageLineSchema = z.object({
   instanceId: z.uuid(),
   instanceName: z.string(),
-  kind: z.enum(['node', 'storage']),
+  kind: z.enum(['node', 'storage', 'backups']),
   nodeSize: z.string().nullable(),
   storageGb: z.int().nullable(),
   hours: z.int(),

@@ -6,7 +6,12 @@ import type { MeteredRecord } from './metering.js';
  * an order DONE, so a record's start and end are the moments a size became effective (PostgreSQL's `now()` of that
  * transaction).
  */
-export type UsageSize = { nodeSize: string; storageGb: number };
+export type UsageSize = {
+  nodeSize: string;
+  storageGb: number;
+  /** Nightly backups kept (src/backups): those beyond the catalog's included ones are billed like storage. */
+  backupRetention: number;
+};
 
 /** Opens the instance's record (create). */
 export async function openUsageRecord(
@@ -16,9 +21,10 @@ export async function openUsageRecord(
   size: UsageSize,
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO usage_records (instance_id, billing_profile_id, node_size, storage_gb, order_id, started_at)
-     SELECT id, billing_profile_id, $2, $3, $4, now() FROM instances WHERE id = $1`,
-    [instanceId, size.nodeSize, size.storageGb, orderId],
+    `INSERT INTO usage_records (instance_id, billing_profile_id, node_size, storage_gb, order_id, started_at,
+                                backup_retention)
+     SELECT id, billing_profile_id, $2, $3, $4, now(), $5 FROM instances WHERE id = $1`,
+    [instanceId, size.nodeSize, size.storageGb, orderId, size.backupRetention],
   );
 }
 
@@ -38,12 +44,19 @@ export async function switchUsageRecord(
   orderId: string,
   size: UsageSize,
 ): Promise<void> {
-  const { rows } = await tx.query<{ node_size: string; storage_gb: number }>(
-    'SELECT node_size, storage_gb FROM usage_records WHERE instance_id = $1 AND ended_at IS NULL FOR UPDATE',
+  const { rows } = await tx.query<{ node_size: string; storage_gb: number; backup_retention: number }>(
+    `SELECT node_size, storage_gb, backup_retention FROM usage_records
+      WHERE instance_id = $1 AND ended_at IS NULL FOR UPDATE`,
     [instanceId],
   );
   const open = rows[0];
-  if (open && open.node_size === size.nodeSize && open.storage_gb === size.storageGb) return;
+  if (
+    open &&
+    open.node_size === size.nodeSize &&
+    open.storage_gb === size.storageGb &&
+    open.backup_retention === size.backupRetention
+  )
+    return;
   await closeUsageRecord(tx, instanceId);
   await openUsageRecord(tx, instanceId, orderId, size);
 }
@@ -62,10 +75,11 @@ export async function listUsageRecords(
     name: string;
     node_size: string;
     storage_gb: number;
+    backup_retention: number;
     started_ms: string;
     ended_ms: string | null;
   }>(
-    `SELECT u.instance_id, i.name, u.node_size, u.storage_gb,
+    `SELECT u.instance_id, i.name, u.node_size, u.storage_gb, u.backup_retention,
             floor(extract(epoch FROM u.started_at) * 1000)::bigint::text AS started_ms,
             floor(extract(epoch FROM u.ended_at) * 1000)::bigint::text AS ended_ms
        FROM usage_records u JOIN instances i ON i.id = u.instance_id
@@ -83,6 +97,7 @@ export async function listUsageRecords(
     instanceName: row.name,
     nodeSize: row.node_size,
     storageGb: row.storage_gb,
+    backupRetention: row.backup_retention,
     startedAt: Number(row.started_ms),
     endedAt: row.ended_ms === null ? null : Number(row.ended_ms),
   }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupRulesSchema, DEFAULT_BACKUP_RULES } from '../backups/backup-schemas.js';
 
 /**
  * The catalog: what a customer can order. It lives in the configuration file and is served unchanged (minus
@@ -91,6 +92,13 @@ export const catalogSchema = z
     storage: storageRulesSchema,
     regions: z.array(regionSchema).min(1).max(50),
     terms: termsSchema,
+    /** Retention bounds and the price of nightly backups kept beyond the included ones (src/backups). */
+    backups: backupRulesSchema
+      .refine((rules) => rules.includedRetention <= rules.maxRetention, {
+        message: 'includedRetention must not exceed maxRetention',
+        path: ['maxRetention'],
+      })
+      .default(DEFAULT_BACKUP_RULES),
   })
   .superRefine((catalog, ctx) => {
     for (const [key, list] of [

@@ -8,6 +8,7 @@ import {
   termsSchema,
 } from './catalog-schemas.js';
 import { HOURS_PER_MONTH, priceOf } from './pricing.js';
+import { backupRulesSchema } from '../backups/backup-schemas.js';
 
 /** The catalog as customers see it: without operator-only fields such as a region's driver. */
 export const publicCatalogSchema = z.object({
@@ -16,6 +17,7 @@ export const publicCatalogSchema = z.object({
   storage: storageRulesSchema,
   regions: z.array(regionSchema.omit({ driver: true, capacity: true })),
   terms: termsSchema,
+  backups: backupRulesSchema,
   currency: z.literal('EUR'),
   hoursPerMonth: z.int(),
 });
@@ -31,6 +33,7 @@ export function publicCatalog(catalog: Catalog): PublicCatalog {
     storage: catalog.storage,
     regions: catalog.regions.map(({ driver: _driver, capacity: _capacity, ...region }) => region),
     terms: catalog.terms,
+    backups: catalog.backups,
     currency: catalog.currency,
     hoursPerMonth: HOURS_PER_MONTH,
   };

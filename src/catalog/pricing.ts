@@ -1,4 +1,5 @@
 import type { Catalog } from './catalog-schemas.js';
+import { backupPolicyOf, type BackupPolicy } from '../backups/backup-schemas.js';
 
 /**
  * Prices are computed here and only here, in integer units of 1/10000 EUR, so that sums are exact. A month is
@@ -20,7 +21,7 @@ export function parseAmount(decimal: string): number {
   return Number(whole) * UNITS_PER_EUR + Number(fraction.padEnd(4, '0'));
 }
 
-function formatAmount(units: number, decimals: 2 | 4): string {
+export function formatAmount(units: number, decimals: 2 | 4): string {
   const scale = 10 ** (4 - decimals);
   const rounded = Math.round(units / scale);
   const sign = rounded < 0 ? '-' : '';
@@ -29,7 +30,23 @@ function formatAmount(units: number, decimals: 2 | 4): string {
   return `${sign}${Math.floor(abs / base)}.${String(abs % base).padStart(decimals, '0')}`;
 }
 
-export type PricedSpec = { nodeSize: string; storageGb: number };
+export type PricedSpec = { nodeSize: string; storageGb: number; backups?: BackupPolicy };
+
+/**
+ * The monthly price of the nightly backups an instance keeps beyond the included ones: per extra night and storage
+ * step, so that it grows with the data like storage does.
+ */
+export function retentionPricePerMonth(
+  catalog: Pick<Catalog, 'storage' | 'backups'>,
+  spec: Pick<PricedSpec, 'storageGb' | 'backups'>,
+): number {
+  const extraNights = Math.max(0, backupPolicyOf(spec).retention - catalog.backups.includedRetention);
+  return (
+    extraNights *
+    (spec.storageGb / catalog.storage.stepGb) *
+    parseAmount(catalog.backups.pricePerExtraNightPerStepPerMonth)
+  );
+}
 
 /** The price of an instance of the given size; both parts must exist in the catalog (validated before). */
 export function priceOf(catalog: Catalog, spec: PricedSpec): Price {
@@ -37,7 +54,8 @@ export function priceOf(catalog: Catalog, spec: PricedSpec): Price {
   if (!node) throw new Error(`unknown node size ${spec.nodeSize}`);
   const nodePerHour = parseAmount(node.pricePerHour);
   const storagePerMonth =
-    (spec.storageGb / catalog.storage.stepGb) * parseAmount(catalog.storage.pricePerStepPerMonth);
+    (spec.storageGb / catalog.storage.stepGb) * parseAmount(catalog.storage.pricePerStepPerMonth) +
+    retentionPricePerMonth(catalog, spec);
   const perMonth = nodePerHour * HOURS_PER_MONTH + storagePerMonth;
   return {
     currency: catalog.currency,

@@ -34,6 +34,9 @@ export type ApiClient = {
   readonly baseUrl: string;
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
+  /** A GET whose answer is a file (a backup download): the raw response, refusals as ApiRefusal. */
+  download(path: string): Promise<Response>;
   /** The raw response of a streaming GET (server-sent events). */
   stream(path: string, signal: AbortSignal): Promise<Response>;
 };
@@ -73,6 +76,12 @@ export function createApiClient(options: { url: string; token?: string; cookie?:
     baseUrl,
     get: (path) => send('GET', path),
     post: (path, body, extra) => send('POST', path, body, extra),
+    put: (path, body) => send('PUT', path, body),
+    async download(path) {
+      const response = await fetch(baseUrl + path, { headers: headers({ accept: '*/*' }) });
+      if (!response.ok) throw await refusalOf(response);
+      return response;
+    },
     async stream(path, signal) {
       const response = await fetch(baseUrl + path, {
         headers: headers({ accept: 'text/event-stream' }),

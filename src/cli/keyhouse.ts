@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { createWriteStream, readFileSync, realpathSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { InstanceBackups } from '../backups/backup-schemas.js';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -30,6 +34,17 @@ Commands:
   restart <instance-id> [--wait]
   upgrade <instance-id> --version <v> [--wait]
   delete <instance-id> --confirm-name <instance name> [--wait]
+  backups list <instance-id>
+  backups create <instance-id> [--wait]
+  backups restore <instance-id> --backup-id <id> --confirm-name <instance name> [--wait]
+  backups policy <instance-id> [--retention <n>] [--time-zone <tz>] [--backup-window-start <hour>]
+                 [--maintenance-day <weekday>] [--maintenance-start <hour>] [--wait]
+  backups key <instance-id> --public-key-file <file>
+  backups download <instance-id> <backup-id> --out <file>
+  (restore into a new instance: order create … --restore-from-instance <id> --restore-from-backup <id>)
+  realms export <instance-id> --realm <name> [--include-users] [--wait]
+  realms download <export-order-id> --out <file>
+  realms import <instance-id> --export-order-id <id> [--realm-name <name>] [--wait]
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
 
 Global options: --output table|json (default table), --url <url>, --token <token>
@@ -268,6 +283,8 @@ const commands: Record<
       'billing-profile-id': { type: 'string' },
       'accept-terms': { type: 'boolean' },
       'idempotency-key': { type: 'string' },
+      'restore-from-instance': { type: 'string' },
+      'restore-from-backup': { type: 'string' },
       wait: { type: 'boolean' },
     },
     async run(ctx) {
@@ -289,6 +306,14 @@ const commands: Record<
         zone: str(ctx, 'zone'),
         billingProfileId: str(ctx, 'billing-profile-id'),
         acceptTerms: { version: catalog.terms.version },
+        ...(str(ctx, 'restore-from-instance') || str(ctx, 'restore-from-backup')
+          ? {
+              restoreFrom: {
+                instanceId: str(ctx, 'restore-from-instance'),
+                backupId: str(ctx, 'restore-from-backup'),
+              },
+            }
+          : {}),
       };
       check(createOrderRequestSchema(catalog), request);
       const key = str(ctx, 'idempotency-key');
@@ -414,6 +439,136 @@ const commands: Record<
       changeOrder(ctx, positional(ctx, 0, 'instance id'), {
         type: 'delete',
         confirmName: required(ctx, 'confirm-name'),
+      }),
+  },
+  'backups list': {
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const backups = await ctx.api().get<InstanceBackups>(`/api/v1/instances/${id}/backups`);
+      const { policy } = backups;
+      print(ctx, backups, () =>
+        [
+          `retention: ${policy.retention} nightly backups (+${backups.retentionPricePerMonth} EUR/month); ` +
+            `backup window ${policy.backupWindow.startHour}:00 for 2 h, maintenance ${policy.maintenanceWindow.day} ` +
+            `${policy.maintenanceWindow.startHour}:00 for 2.5 h (${policy.timeZone})`,
+          `next backup window: ${backups.nextBackupWindow.start}; next maintenance: ${backups.nextMaintenanceWindow.start}` +
+            (backups.nextPatch ? `, patch to ${backups.nextPatch.version}` : ''),
+          `download key: ${backups.encryptionKey ? backups.encryptionKey.fingerprint : 'none (downloads need one)'}`,
+          '',
+          table(backups.items, ['id', 'kind', 'night', 'status', 'sizeBytes', 'durationMs', 'createdAt']),
+        ].join('\n'),
+      );
+      return 0;
+    },
+  },
+  'backups create': {
+    options: { wait: { type: 'boolean' } },
+    run: (ctx) => changeOrder(ctx, positional(ctx, 0, 'instance id'), { type: 'backup' }),
+  },
+  'backups restore': {
+    options: {
+      'backup-id': { type: 'string' },
+      'confirm-name': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'restore',
+        backupId: required(ctx, 'backup-id'),
+        confirmName: required(ctx, 'confirm-name'),
+      }),
+  },
+  'backups policy': {
+    options: {
+      retention: { type: 'string' },
+      'time-zone': { type: 'string' },
+      'backup-window-start': { type: 'string' },
+      'maintenance-day': { type: 'string' },
+      'maintenance-start': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    async run(ctx) {
+      const instanceId = positional(ctx, 0, 'instance id');
+      const { policy } = await ctx
+        .api()
+        .get<InstanceBackups>(`/api/v1/instances/${encodeURIComponent(instanceId)}/backups`);
+      const given = (name: string) => (str(ctx, name) === undefined ? undefined : integer(ctx, name));
+      return changeOrder(ctx, instanceId, {
+        type: 'backup-policy',
+        policy: {
+          retention: given('retention') ?? policy.retention,
+          timeZone: str(ctx, 'time-zone') ?? policy.timeZone,
+          backupWindow: { startHour: given('backup-window-start') ?? policy.backupWindow.startHour },
+          maintenanceWindow: {
+            day: str(ctx, 'maintenance-day') ?? policy.maintenanceWindow.day,
+            startHour: given('maintenance-start') ?? policy.maintenanceWindow.startHour,
+          },
+        },
+      });
+    },
+  },
+  'backups key': {
+    options: { 'public-key-file': { type: 'string' } },
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const publicKey = readFileSync(required(ctx, 'public-key-file'), 'utf8');
+      const key = await ctx
+        .api()
+        .put<Record<string, unknown>>(`/api/v1/instances/${id}/backup-key`, { publicKey });
+      print(ctx, key, () => details(key));
+      return 0;
+    },
+  },
+  'backups download': {
+    options: { out: { type: 'string' } },
+    async run(ctx) {
+      const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const backupId = encodeURIComponent(positional(ctx, 1, 'backup id'));
+      const out = required(ctx, 'out');
+      const response = await ctx.api().download(`/api/v1/instances/${id}/backups/${backupId}/download`);
+      // Written to a new file only (never over an existing one), streamed.
+      await pipeline(
+        Readable.fromWeb(response.body as NodeReadableStream),
+        createWriteStream(out, { flags: 'wx' }),
+      );
+      ctx.io.err(`written ${out} (OpenPGP-encrypted; decrypt with your private key, e.g. gpg --decrypt)`);
+      return 0;
+    },
+  },
+  'realms export': {
+    options: { realm: { type: 'string' }, 'include-users': { type: 'boolean' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'realm-export',
+        realm: required(ctx, 'realm'),
+        includeUsers: ctx.values['include-users'] === true,
+      }),
+  },
+  'realms download': {
+    options: { out: { type: 'string' } },
+    async run(ctx) {
+      const orderId = encodeURIComponent(positional(ctx, 0, 'export order id'));
+      const out = required(ctx, 'out');
+      const response = await ctx.api().download(`/api/v1/orders/${orderId}/realm-export`);
+      await pipeline(
+        Readable.fromWeb(response.body as NodeReadableStream),
+        createWriteStream(out, { flags: 'wx' }),
+      );
+      ctx.io.err(`written ${out}`);
+      return 0;
+    },
+  },
+  'realms import': {
+    options: {
+      'export-order-id': { type: 'string' },
+      'realm-name': { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'realm-import',
+        exportOrderId: required(ctx, 'export-order-id'),
+        ...(str(ctx, 'realm-name') ? { realmName: str(ctx, 'realm-name') } : {}),
       }),
   },
   'tickets list': {

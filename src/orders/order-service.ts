@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { SignedInActor } from '../accounts/roles.js';
+import type { Actor, SignedInActor } from '../accounts/roles.js';
 import { recordAudit } from '../audit/audit-store.js';
+import { backupOrderDetails, restoreFromDetails } from '../backups/backup-orders.js';
 import { insertBillingProfile, findBillingProfile } from '../billing/billing-profile-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import { priceDelta, priceOf } from '../catalog/pricing.js';
 import type { Database } from '../db/database.js';
-import { findInstance, insertInstance } from '../instances/instance-store.js';
+import { findInstance, insertInstance, type StoredInstance } from '../instances/instance-store.js';
 import { can } from '../accounts/roles.js';
 import {
   ConflictError,
@@ -18,7 +19,13 @@ import {
 import type { PageQuery } from '../platform/pagination.js';
 import { stableHash } from '../platform/stable-hash.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
-import { changeOrderRequestSchema, specAfter, type CreateOrderRequest, type Order } from './order-schemas.js';
+import {
+  changeOrderRequestSchema,
+  specAfter,
+  type ChangeOrderRequest,
+  type CreateOrderRequest,
+  type Order,
+} from './order-schemas.js';
 import {
   findOrder,
   findOrderByIdempotencyKey,
@@ -73,6 +80,74 @@ export function createOrderService(deps: {
     return { order: publicOrder(result.order), replayed: result.replayed };
   }
 
+  /**
+   * The part of a change order that does not depend on who places it: refusals (one change at a time, a running
+   * instance, deletion protection), the new desired spec, the order with its price delta, the audit event.
+   */
+  async function insertChangeOrder(
+    tx: pg.PoolClient,
+    actor: Actor,
+    instance: StoredInstance,
+    change: ChangeOrderRequest,
+    keys: { actorUserId: string | null; idempotencyKey: string | null; requestHash: string | null },
+  ): Promise<StoredOrder> {
+    const organizationId = instance.organizationId;
+    const running = await tx.query<{ id: string }>(
+      `SELECT id FROM orders WHERE instance_id = $1 AND status IN ('new', 'processing') LIMIT 1`,
+      [instance.id],
+    );
+    if (running.rows[0]) {
+      throw new ConflictError('Another order of this instance is still running; wait until it is done.', {
+        runningOrder: `/api/v1/orders/${running.rows[0].id}`,
+      });
+    }
+    if (instance.status === 'failed' && change.type !== 'delete') {
+      throw new ConflictError(
+        'The instance could not be provisioned; delete it, or open a ticket about its order.',
+      );
+    }
+    if (instance.status !== 'running' && instance.status !== 'failed') {
+      throw new ConflictError(`The instance is ${instance.status}; changes are possible once it runs.`);
+    }
+    if (change.type === 'delete' && instance.deletionProtection) {
+      throw new ConflictError(
+        'Deletion protection is on for this instance; turn it off first (PATCH /api/v1/instances/{id}).',
+      );
+    }
+    const spec = specAfter(instance.spec, change);
+    const before = priceOf(catalog, instance.spec);
+    const after =
+      change.type === 'delete' ? { ...before, perHour: '0.0000', perMonth: '0.00' } : priceOf(catalog, spec);
+    await tx.query('UPDATE instances SET spec = $2, updated_at = now() WHERE id = $1', [
+      instance.id,
+      JSON.stringify(spec),
+    ]);
+    const order = await insertOrder(tx, {
+      id: randomUUID(),
+      organizationId,
+      instanceId: instance.id,
+      type: change.type,
+      spec,
+      previousSpec: instance.spec,
+      price: after,
+      priceDelta: priceDelta(before, after),
+      billingProfileId: instance.billingProfileId,
+      terms: null,
+      actorUserId: keys.actorUserId,
+      idempotencyKey: keys.idempotencyKey,
+      requestHash: keys.requestHash,
+      details: await backupOrderDetails(tx, instance, change),
+    });
+    await recordAudit(tx, actor, {
+      organizationId,
+      action: `order.${change.type}`,
+      targetType: 'order',
+      targetId: order.id,
+      details: { instanceId: instance.id, change },
+    });
+    return order;
+  }
+
   return {
     /** A new instance, as ordered in the wizard ("Jetzt kostenpflichtig bestellen"). */
     placeOrder(
@@ -123,6 +198,7 @@ export function createOrderService(deps: {
           actorUserId: actor.principal.userId,
           idempotencyKey: idempotencyKey ?? null,
           requestHash,
+          details: await restoreFromDetails(tx, catalog, organizationId, request),
         });
         await recordAudit(tx, actor, {
           action: 'order.create',
@@ -162,61 +238,51 @@ export function createOrderService(deps: {
             `Your role "${actor.principal.role}" may not ${change.type === 'delete' ? 'delete' : 'change'} instances.`,
           );
         }
-        const running = await tx.query<{ id: string }>(
-          `SELECT id FROM orders WHERE instance_id = $1 AND status IN ('new', 'processing') LIMIT 1`,
-          [instance.id],
-        );
-        if (running.rows[0]) {
-          throw new ConflictError('Another order of this instance is still running; wait until it is done.', {
-            runningOrder: `/api/v1/orders/${running.rows[0].id}`,
-          });
-        }
-        if (instance.status === 'failed' && change.type !== 'delete') {
-          throw new ConflictError(
-            'The instance could not be provisioned; delete it, or open a ticket about its order.',
-          );
-        }
-        if (instance.status !== 'running' && instance.status !== 'failed') {
-          throw new ConflictError(`The instance is ${instance.status}; changes are possible once it runs.`);
-        }
-        if (change.type === 'delete' && instance.deletionProtection) {
-          throw new ConflictError(
-            'Deletion protection is on for this instance; turn it off first (PATCH /api/v1/instances/{id}).',
-          );
-        }
-        const spec = specAfter(instance.spec, change);
-        const before = priceOf(catalog, instance.spec);
-        const after =
-          change.type === 'delete'
-            ? { ...before, perHour: '0.0000', perMonth: '0.00' }
-            : priceOf(catalog, spec);
-        await tx.query('UPDATE instances SET spec = $2, updated_at = now() WHERE id = $1', [
-          instance.id,
-          JSON.stringify(spec),
-        ]);
-        const order = await insertOrder(tx, {
-          id: randomUUID(),
-          organizationId,
-          instanceId: instance.id,
-          type: change.type,
-          spec,
-          previousSpec: instance.spec,
-          price: after,
-          priceDelta: priceDelta(before, after),
-          billingProfileId: instance.billingProfileId,
-          terms: null,
+        return insertChangeOrder(tx, actor, instance, change, {
           actorUserId: actor.principal.userId,
           idempotencyKey: idempotencyKey ?? null,
           requestHash,
         });
-        await recordAudit(tx, actor, {
-          action: `order.${change.type}`,
-          targetType: 'order',
-          targetId: order.id,
-          details: { instanceId: instance.id, change },
-        });
-        return order;
       });
+    },
+
+    /**
+     * A patch release applied in the instance's maintenance window (src/backups): an upgrade order placed by the
+     * platform, once per window (the window's start is its idempotency key). Answers undefined when the instance
+     * is busy with another order or not running: the next pass in the window tries again.
+     */
+    async placeMaintenanceUpgrade(
+      instance: { id: string; organizationId: string },
+      version: string,
+      windowStart: string,
+    ): Promise<Order | undefined> {
+      const idempotencyKey = `maintenance:${instance.id}:${windowStart}`;
+      const actor: Actor = {
+        principal: undefined,
+        label: 'system',
+        requestId: idempotencyKey,
+        sourceAddress: 'keyhouse-worker',
+      };
+      const placed = await db.transaction(async (tx) => {
+        const earlier = await findOrderByIdempotencyKey(tx, instance.organizationId, idempotencyKey);
+        if (earlier) return undefined;
+        const current = await findInstance(tx, instance.organizationId, instance.id, { forUpdate: true });
+        if (!current || current.status !== 'running') return undefined;
+        const busy = await tx.query(
+          `SELECT 1 FROM orders WHERE instance_id = $1 AND status IN ('new', 'processing')`,
+          [current.id],
+        );
+        if (busy.rowCount) return undefined;
+        return insertChangeOrder(
+          tx,
+          actor,
+          current,
+          { type: 'upgrade', version },
+          { actorUserId: null, idempotencyKey, requestHash: null },
+        );
+      });
+      if (placed) await deps.onOrderAccepted(publicOrder(placed));
+      return placed && publicOrder(placed);
     },
 
     async get(organizationId: string, id: string): Promise<Order> {

@@ -12,6 +12,7 @@ type OrderRow = {
   status: OrderStatus;
   spec: InstanceSpec;
   previous_spec: InstanceSpec | null;
+  details: Record<string, unknown> | null;
   price: Price;
   price_delta: Price | null;
   steps: OrderStep[];
@@ -33,6 +34,7 @@ const toOrder = (row: OrderRow): StoredOrder => ({
   instanceId: row.instance_id,
   spec: row.spec,
   previousSpec: row.previous_spec,
+  details: row.details,
   price: row.price,
   priceDelta: row.price_delta,
   steps: row.steps,
@@ -52,6 +54,8 @@ export type NewOrder = {
   spec: InstanceSpec;
   /** The instance's spec before a change order (null for create). */
   previousSpec?: InstanceSpec | null;
+  /** What a backup or restore order asks for beyond the spec (src/backups). */
+  details?: Record<string, unknown> | null;
   price: Price;
   priceDelta: Price | null;
   billingProfileId: string;
@@ -65,9 +69,9 @@ export async function insertOrder(db: Queryable, order: NewOrder): Promise<Store
   const { rows } = await db.query<OrderRow>(
     `INSERT INTO orders (id, organization_id, instance_id, type, status, spec, price, price_delta, billing_profile_id,
                          terms_version, terms_accepted_at, terms_source_address, actor_user_id, idempotency_key,
-                         request_hash, previous_spec)
+                         request_hash, previous_spec, details)
      VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() END, $10, $11,
-             $12, $13, $14)
+             $12, $13, $14, $15)
      RETURNING *`,
     [
       order.id,
@@ -84,6 +88,7 @@ export async function insertOrder(db: Queryable, order: NewOrder): Promise<Store
       order.idempotencyKey,
       order.requestHash,
       order.previousSpec ? JSON.stringify(order.previousSpec) : null,
+      order.details ? JSON.stringify(order.details) : null,
     ],
   );
   return toOrder(rows[0]!);

@@ -25,6 +25,10 @@ import {
 } from '../instances/instance-secrets.js';
 import { desiredInstance } from '../drivers/desired-instance.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
+import type { BackupRunner } from '../backups/backup-runner.js';
+import { backupPolicyOf } from '../backups/backup-schemas.js';
+import { deleteInstanceBackups } from '../backups/backup-store.js';
+import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -54,7 +58,14 @@ export type ReconcilerDeps = {
   drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
+  /** Backups of backup, restore and upgrade orders (src/backups). */
+  backups: BackupRunner;
+  /** Realm export and import orders (src/backups). */
+  realms: RealmTransfer;
 };
+
+/** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
+class PermanentOrderError extends Error {}
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -145,18 +156,27 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   /** The usage record change an order makes effective, in the transaction that makes it DONE. */
   async function meter(tx: Queryable, order: StoredOrder) {
-    const size = { nodeSize: order.spec.nodeSize, storageGb: order.spec.storageGb };
+    const size = {
+      nodeSize: order.spec.nodeSize,
+      storageGb: order.spec.storageGb,
+      backupRetention: backupPolicyOf(order.spec).retention,
+    };
     switch (order.type) {
       case 'create':
         return openUsageRecord(tx, order.instanceId, order.id, size);
       case 'scale':
       case 'storage':
+      case 'backup-policy':
         return switchUsageRecord(tx, order.instanceId, order.id, size);
       case 'delete':
         return closeUsageRecord(tx, order.instanceId);
       case 'trusted-sources':
       case 'restart':
       case 'upgrade':
+      case 'backup':
+      case 'restore':
+      case 'realm-export':
+      case 'realm-import':
         return;
       default:
         return order.type satisfies never;
@@ -231,12 +251,19 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome> {
     const previousVersion = order.previousSpec?.version ?? instance.spec.version;
     const to = desired(instance.spec);
+    const backupId = await deps.backups.beforeUpgrade(order, instance, previousVersion);
     const result = await driver.upgrade(
       desired({ ...instance.spec, version: previousVersion }),
       to,
+      backupId,
       report,
-      order.id,
     );
+    if (result.outcome === 'ready' || result.outcome === 'rolled-back')
+      await deps.backups.afterUpgrade(backupId, result.backup);
+    else if (result.outcome === 'permanent-error' || (result.outcome === 'transient-error' && lastAttempt))
+      await deps.backups.afterUpgrade(backupId, {
+        failed: result.outcome === 'permanent-error' ? result.detail : result.message,
+      });
     switch (result.outcome) {
       case 'ready':
         return afterApply(order, instance, driver, to, { outcome: 'ready', url: result.url }, lastAttempt);
@@ -262,7 +289,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             targetType: 'instance',
             targetId: instance.id,
             outcome: 'failure',
-            details: { orderId: order.id, from: previousVersion, to: to.version, backup: result.backup },
+            details: { orderId: order.id, from: previousVersion, to: to.version, backupId },
           });
         });
         return { outcome: 'failed', reason: result.reason };
@@ -275,6 +302,65 @@ export function createReconciler(deps: ReconcilerDeps) {
       default:
         return result satisfies never;
     }
+  }
+
+  // ---- backups (src/backups) ------------------------------------------------------------------------------------
+
+  /** A create order with `restoreFrom` starts the new instance's database from that backup. */
+  async function createDesired(order: StoredOrder, desired: DesiredInstance): Promise<DesiredInstance> {
+    const backupId = (order.details?.restoreFrom as { backupId?: string } | undefined)?.backupId;
+    if (!backupId) return desired;
+    const source = await deps.backups.restorable(backupId);
+    if ('missing' in source) throw new PermanentOrderError(source.missing);
+    return { ...desired, restoreFrom: source };
+  }
+
+  /** An on-demand backup, or a realm export or import: done when its step is; nothing restarts. */
+  async function stepDone(
+    order: StoredOrder,
+    result: RealmOutcome,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    switch (result.outcome) {
+      case 'done':
+        await transitionOrder(db.pool, order.id, 'processing', 'done');
+        return { outcome: 'done' };
+      case 'retry':
+        return transient(order, result.message, lastAttempt);
+      case 'failed':
+        return fail(order, result.reason, result.detail);
+      default:
+        return result satisfies never;
+    }
+  }
+
+  /** Restore in place: the current state is backed up first (so the restore can be undone), then restored. */
+  async function restoreInPlace(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    target: DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const source = await deps.backups.restorable(String(order.details?.backupId));
+    if ('missing' in source) return fail(order, source.missing, 'backup gone before the restore');
+    const before = await deps.backups.forOrder(order, instance, 'pre-restore', report, { lastAttempt });
+    if (before.outcome === 'retry') return transient(order, before.message, lastAttempt);
+    if (before.outcome === 'failed')
+      return fail(
+        order,
+        `Nothing was restored: the backup of the current state failed (${before.reason})`,
+        before.detail,
+      );
+    return afterApply(
+      order,
+      instance,
+      driver,
+      target,
+      await driver.restore(target, source, report),
+      lastAttempt,
+    );
   }
 
   /** Delete: everything of the instance goes; the instance stays listed as deleted, with its orders. */
@@ -308,6 +394,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
         action: 'instance.deleted',
@@ -349,43 +436,75 @@ export function createReconciler(deps: ReconcilerDeps) {
       const secrets = order.type === 'delete' ? undefined : await secretsOf(instance);
       const desired = (spec: InstanceSpec): DesiredInstance =>
         desiredInstance(catalog, instance, spec, secrets!);
-      switch (order.type) {
-        case 'delete':
-          return remove(order, instance, driver, report, options.lastAttempt);
-        // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-        // with the new heap; storage and trusted sources change without a restart).
-        case 'create':
-        case 'scale':
-        case 'storage':
-        case 'trusted-sources': {
-          const target = desired(instance.spec);
-          return afterApply(
-            order,
-            instance,
-            driver,
-            target,
-            await driver.apply(target, report),
-            options.lastAttempt,
-          );
-        }
-        case 'restart': {
-          const target = desired(instance.spec);
-          return afterApply(
-            order,
-            instance,
-            driver,
-            target,
-            // The order id: a retried or resumed restart order restarts once.
-            await driver.restart(target, report, order.id),
-            options.lastAttempt,
-          );
-        }
-        case 'upgrade':
-          return upgrade(order, instance, driver, desired, report, options.lastAttempt);
-        default:
-          return order.type satisfies never;
+      try {
+        return await reconcileOrder(order, instance, driver, desired, report, options.lastAttempt);
+      } catch (error) {
+        if (error instanceof PermanentOrderError) return fail(order, error.message, 'restore source missing');
+        throw error;
       }
     },
   };
+
+  async function reconcileOrder(
+    order: StoredOrder,
+    instance: ProvisioningView,
+    driver: Driver,
+    desired: (spec: InstanceSpec) => DesiredInstance,
+    report: StepReporter,
+    lastAttempt: boolean,
+  ): Promise<ReconcileOutcome> {
+    const options = { lastAttempt };
+    switch (order.type) {
+      case 'delete':
+        return remove(order, instance, driver, report, options.lastAttempt);
+      // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
+      // with the new heap; storage and trusted sources change without a restart; retention and windows are the
+      // control plane's, and a backend keeps what it needs of them).
+      case 'create':
+      case 'scale':
+      case 'storage':
+      case 'trusted-sources':
+      case 'backup-policy': {
+        const target =
+          order.type === 'create'
+            ? await createDesired(order, desired(instance.spec))
+            : desired(instance.spec);
+        return afterApply(
+          order,
+          instance,
+          driver,
+          target,
+          await driver.apply(target, report),
+          options.lastAttempt,
+        );
+      }
+      case 'restart': {
+        const target = desired(instance.spec);
+        return afterApply(
+          order,
+          instance,
+          driver,
+          target,
+          // The order id: a retried or resumed restart order restarts once.
+          await driver.restart(target, report, order.id),
+          options.lastAttempt,
+        );
+      }
+      case 'upgrade':
+        return upgrade(order, instance, driver, desired, report, options.lastAttempt);
+      case 'backup': {
+        const taken = await deps.backups.forOrder(order, instance, 'on-demand', report, options);
+        return stepDone(order, taken.outcome === 'done' ? { outcome: 'done' } : taken, options.lastAttempt);
+      }
+      case 'restore':
+        return restoreInPlace(order, instance, driver, desired(instance.spec), report, options.lastAttempt);
+      case 'realm-export':
+        return stepDone(order, await deps.realms.exportRealm(order, report), options.lastAttempt);
+      case 'realm-import':
+        return stepDone(order, await deps.realms.importRealm(order, report), options.lastAttempt);
+      default:
+        return order.type satisfies never;
+    }
+  }
 }
 export type Reconciler = ReturnType<typeof createReconciler>;

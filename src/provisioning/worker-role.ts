@@ -3,6 +3,8 @@ import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database } from '../db/database.js';
 import type { DriverRegistry } from '../drivers/driver-registry.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import { createBackupRunner, type BackupRunner } from '../backups/backup-runner.js';
+import { createRealmTransfer } from '../backups/realm-transfer.js';
 import { createReconciler, type Reconciler } from './reconciler.js';
 
 /**
@@ -13,6 +15,8 @@ import { createReconciler, type Reconciler } from './reconciler.js';
 export type WorkerRole = {
   reconciler: Reconciler;
   drivers: DriverRegistry;
+  /** Takes and removes backups through the regions' drivers (src/backups). */
+  backups: BackupRunner;
 };
 
 export function startWorkerRole(options: {
@@ -21,6 +25,7 @@ export function startWorkerRole(options: {
   drivers: DriverRegistry;
   secretBox: SecretBox;
   logger: Logger;
+  now: () => Date;
 }): WorkerRole {
   const { catalog, drivers } = options;
   const logger = options.logger.child({ role: 'worker' });
@@ -31,12 +36,23 @@ export function startWorkerRole(options: {
         'this worker runs no driver for the region: its orders fail',
       );
   }
+  const backups = createBackupRunner({
+    db: options.db,
+    logger,
+    now: options.now,
+    driverFor: (instance) => {
+      const region = catalog.regions.find((r) => r.id === instance.spec.region);
+      return region && drivers.forRegion(region);
+    },
+  });
   const reconciler = createReconciler({
     db: options.db,
     catalog,
     drivers,
     secretBox: options.secretBox,
     logger,
+    backups,
+    realms: createRealmTransfer({ db: options.db, secretBox: options.secretBox }),
   });
-  return { reconciler, drivers };
+  return { reconciler, drivers, backups };
 }

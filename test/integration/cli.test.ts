@@ -1,14 +1,16 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { bearerHeaders, signUp, TEST_PASSWORD, type SignedInUser } from '../support/accounts.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 import { exampleBillingProfile } from '../support/orders.js';
+import { insertDatabaseOnlyInstance } from '../support/backups.js';
 
 /**
  * The built `keyhouse` binary (package.json "bin") against a Keyhouse listening on loopback: JSON output parsed,
@@ -256,5 +258,50 @@ describe('keyhouse CLI', () => {
     });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('401');
+  });
+});
+
+describe('keyhouse backups', () => {
+  it('changes the policy with local checks, lists it, uploads a key and refuses an unknown download', async () => {
+    const instance = await insertDatabaseOnlyInstance(keyhouse, customer, {
+      runningSince: new Date().toISOString(),
+      rows: 1,
+      headers: bearerHeaders(token),
+    });
+    const tooClose = await cli(['backups', 'policy', instance.id, '--maintenance-start', '2']);
+    expect(tooClose.code).toBe(1);
+    expect(tooClose.stderr).toContain('policy.maintenanceWindow.startHour');
+
+    const placed = json(
+      await cli(['backups', 'policy', instance.id, '--retention', '30', '--output', 'json']),
+    );
+    expect(placed).toMatchObject({ type: 'backup-policy', priceDelta: { perMonth: '6.67' } });
+
+    const listed = await cli(['backups', 'list', instance.id]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('retention: 30 nightly backups (+6.67 EUR/month)');
+    expect(listed.stdout).toContain('download key: none');
+
+    const { publicKey } = await openpgp.generateKey({
+      userIDs: [{ email: 'ops@beispiel.de' }],
+      format: 'armored',
+    });
+    const keyFile = path.join(home, 'backup-key.asc');
+    writeFileSync(keyFile, publicKey);
+    const uploaded = json(
+      await cli(['backups', 'key', instance.id, '--public-key-file', keyFile, '--output', 'json']),
+    );
+    expect(uploaded.userIds).toEqual(['<ops@beispiel.de>']);
+
+    const missing = await cli([
+      'backups',
+      'download',
+      instance.id,
+      '00000000-0000-4000-8000-000000000000',
+      '--out',
+      path.join(home, 'x.pgp'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('404');
   });
 });

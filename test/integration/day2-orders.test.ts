@@ -138,15 +138,13 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
       instanceDatabaseName(name),
     );
 
-  const backupDatabases = () =>
-    adminDb(async (client) =>
-      (
-        await client.query<{ datname: string }>(
-          'SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname',
-          [`${instanceDatabaseName(name)}_backup_`],
-        )
-      ).rows.map((row) => row.datname),
-    );
+  /** The upgrades' backups: pg_dump files through the one backup mechanism, listed with the instance's backups. */
+  const preUpgradeBackups = async () =>
+    (
+      await get<{ items: { kind: string; status: string; sizeBytes: number }[] }>(
+        `/api/v1/instances/${instanceId}/backups`,
+      )
+    ).items.filter((backup) => backup.kind === 'pre-upgrade' && backup.status === 'done');
 
   async function adminLogsInThroughEdge(url: string) {
     const admin = await adminClientThroughEdge({
@@ -371,8 +369,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
       // The new version had migrated the database before the "failure"; the restore took that back.
       expect(await latestKeycloakMigration()).toBe(FROM_VERSION);
       expect(await adminLogsInThroughEdge(current.url!)).toContain(customer.organization.customerNumber);
-      // Embedded PostgreSQL 17, no pg_dump 17 on this host: the backup is a server-side copy, kept.
-      expect(await backupDatabases()).toHaveLength(1);
+      // The backup is kept after the rollback (a pg_dump file, listed with the instance's backups).
+      expect(await preUpgradeBackups()).toHaveLength(1);
       const audit = await get<{ items: { action: string; outcome: string }[] }>(
         '/api/v1/audit-events?action=instance.upgrade.rolled-back',
       );
@@ -393,7 +391,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
       const current = await instance();
       expect(current).toMatchObject({ status: 'running', version: TO_VERSION });
       expect(await latestKeycloakMigration()).toBe(TO_VERSION);
-      expect(await backupDatabases()).toHaveLength(2);
+      expect(await preUpgradeBackups()).toHaveLength(2);
       const [pid] = pids();
       expect(readlinkSync(`/proc/${pid}/exe`)).toMatch(/25/);
       expect(existsSync(path.join(instanceDir(), 'keycloak.previous'))).toBe(false);
@@ -456,8 +454,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
         roles: (await client.query('SELECT rolname FROM pg_roles WHERE rolname = $1', [database])).rows,
       }));
       expect(leftovers).toEqual({ databases: [], roles: [] });
-      // No file.
+      // No file, no backup file.
       expect(existsSync(instanceDir())).toBe(false);
+      expect(existsSync(path.join(keyhouse.config.dataDir, 'backups', name))).toBe(false);
       // No edge route.
       const routes = await keyhouse.db.pool.query('SELECT 1 FROM edge_routes WHERE instance_id = $1', [
         instanceId,

@@ -9,6 +9,8 @@ import {
   type ProvisioningQueue,
 } from '../../src/provisioning/provisioning-worker.js';
 import { createReconciler } from '../../src/provisioning/reconciler.js';
+import { createBackupRunner } from '../../src/backups/backup-runner.js';
+import { createRealmTransfer } from '../../src/backups/realm-transfer.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { exampleOrder } from '../support/orders.js';
@@ -53,18 +55,33 @@ describe('a driver that answers progressing', () => {
     locateAdminApi: async () => null,
     observe: () => Promise.reject(new Error('not used here')),
     verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
+    backup: () => Promise.reject(new Error('not used here')),
+    restore: () => Promise.reject(new Error('not used here')),
+    removeBackup: () => Promise.reject(new Error('not used here')),
+    readBackup: () => Promise.reject(new Error('not used here')),
   };
 
   beforeAll(async () => {
     // An API-only Keyhouse accepts the order and queues its job; the worker below is ours, with the stand-in.
     keyhouse = await startTestKeyhouse();
     const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
+    const secretBox = createSecretBox({
+      secretKey: keyhouse.config.secretKey,
+      dataDir: keyhouse.config.dataDir,
+    });
     const reconciler = createReconciler({
       db: keyhouse.db,
       catalog: keyhouse.config.catalog,
       drivers: createDriverRegistry({ local: driver }),
-      secretBox: createSecretBox({ secretKey: keyhouse.config.secretKey, dataDir: keyhouse.config.dataDir }),
+      secretBox,
       logger,
+      backups: createBackupRunner({
+        db: keyhouse.db,
+        logger,
+        now: () => new Date(),
+        driverFor: () => driver,
+      }),
+      realms: createRealmTransfer({ db: keyhouse.db, secretBox }),
     });
     queue = await startProvisioningQueue({
       databaseUrl: keyhouse.databaseUrl,

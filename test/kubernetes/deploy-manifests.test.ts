@@ -16,7 +16,7 @@ import type { DesiredInstance } from '../../src/drivers/driver.js';
 import {
   instanceObjects,
   namespaceOf,
-  upgradeBackup,
+  instanceBackup,
 } from '../../src/drivers/kubernetes/instance-objects.js';
 import {
   createKubernetesClient,
@@ -159,10 +159,12 @@ describe('deploy/kubernetes against a real API server', () => {
       tls: { certificatePem: certificate.certPem, privateKeyPem: certificate.keyPem },
       restartToken: null,
     });
-    for (const object of [...objects, upgradeBackup({ instance, region }, 'pre-upgrade-1')])
-      await worker.apply(object);
+    const backup = instanceBackup({ instance, region }, 'pre-upgrade-1');
+    for (const object of [...objects, backup]) await worker.apply(object);
     for (const object of objects.filter((o) => o.kind !== 'Secret'))
       expect(await worker.read(object as never), object.kind).not.toBeNull();
+    // Retention removes a backup's object.
+    expect(await worker.delete(backup as never)).toBe('deleting');
     expect(await worker.delete(objects[0] as never)).toBe('deleting');
   });
 

@@ -12,7 +12,7 @@ import {
   RESTART_ANNOTATION,
   instanceObjects,
   namespaceOf,
-  upgradeBackup,
+  instanceBackup,
   type InstanceObjectsInput,
   type TlsCertificate,
 } from '../../src/drivers/kubernetes/instance-objects.js';
@@ -204,27 +204,27 @@ describe('instance objects against a real API server (Keycloak CRD with v2beta1 
     const instance = desired();
     const input = await inputFor(instance);
     await applyAll(input);
-    await client.apply(upgradeBackup({ instance, region }, 'pre-upgrade-order-2'));
+    await client.apply(instanceBackup({ instance, region }, 'pre-upgrade-order-2'));
     const [namespace] = instanceObjects(input);
     expect(await client.delete(namespace as never)).toBe('deleting');
     await waitFor(async () => (await client.read(namespace as never)) === null, 60_000, 'namespace gone');
     for (const object of [
       ...instanceObjects(input),
-      upgradeBackup({ instance, region }, 'pre-upgrade-order-2'),
+      instanceBackup({ instance, region }, 'pre-upgrade-order-2'),
     ])
       expect(await client.read(object as never), keyOf(object)).toBeNull();
     expect(await client.delete(namespace as never)).toBe('absent');
   });
 
-  it('stores the upgrade backup once and refuses to change it (CEL: BackupSpec is immutable once set)', async () => {
+  it('stores a backup once and refuses to change it (CEL: BackupSpec is immutable once set)', async () => {
     const instance = desired();
     await applyAll(await inputFor(instance));
-    const backup = upgradeBackup({ instance, region }, 'pre-upgrade-order-1');
+    const backup = instanceBackup({ instance, region }, 'pre-upgrade-order-1');
     const stored = await client.apply(backup);
-    expect(stored.spec).toEqual({ cluster: { name: 'database' }, method: 'volumeSnapshot' });
+    expect(stored.spec).toEqual({ cluster: { name: 'database' }, method: 'volumeSnapshot', online: true });
     expect((await client.apply(backup)).metadata!.resourceVersion).toBe(stored.metadata!.resourceVersion);
 
-    const otherMethod = upgradeBackup(
+    const otherMethod = instanceBackup(
       {
         instance,
         region: {
@@ -238,7 +238,7 @@ describe('instance objects against a real API server (Keycloak CRD with v2beta1 
     expect(refusal).toBeInstanceOf(KubernetesRefusal);
     expect(refusal).toMatchObject({ status: 422, reason: 'Invalid' });
     expect((refusal as KubernetesRefusal).message).toMatch(
-      /^Backup kh-kc-\d+\/pre-upgrade-order-1 refused: /,
+      /^Backup kh-kc-\d+\/kh-pre-upgrade-order-1 refused: /,
     );
     expect((refusal as KubernetesRefusal).causes.join('\n')).toContain('BackupSpec is immutable once set');
   });

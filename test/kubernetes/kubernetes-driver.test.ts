@@ -102,6 +102,15 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
     );
     return order!;
   }
+  /** The Keyhouse backup an order took, and its CNPG Backup's name (`kh-<backup id>`). */
+  async function backupOfOrder(orderId: string) {
+    const { items } = (await get(`/api/v1/instances/${instanceId}/backups`)) as {
+      items: { id: string; orderId: string | null; status: string; location?: string }[];
+    };
+    const backup = items.find((item) => item.orderId === orderId);
+    expect(backup, `a backup of order ${orderId}`).toBeDefined();
+    return { ...backup!, objectName: `kh-${backup!.id}` };
+  }
   async function change(body: Record<string, unknown>, timeoutMs = 6 * 60_000) {
     const placed = await keyhouse.request({
       method: 'POST',
@@ -335,6 +344,42 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
   });
 
   it(
+    'takes an on-demand backup as one CNPG Backup; a restore order fails with its reason, the instance unchanged',
+    { timeout: 4 * 60_000 },
+    async () => {
+      const before = await objectVersions();
+      const orderId = await change({ type: 'backup' }, 3 * 60_000);
+      const taken = await backupOfOrder(orderId);
+      expect(taken).toMatchObject({ kind: 'on-demand', status: 'done', postgresMajor: 17 });
+      expect(changed(before, await objectVersions())).toEqual([`Backup/${taken.objectName}`]);
+      expect((await read('postgresql.cnpg.io/v1', 'Backup', taken.objectName)).spec).toEqual({
+        cluster: { name: 'database' },
+        method: 'volumeSnapshot',
+        online: true,
+      });
+
+      const afterBackup = await objectVersions();
+      const placed = await keyhouse.request({
+        method: 'POST',
+        url: `/api/v1/instances/${instanceId}/orders`,
+        headers,
+        payload: { type: 'restore', backupId: taken.id },
+      });
+      expect(placed.statusCode, placed.body).toBe(201);
+      const restore = await untilFinished(placed.json().id, 2 * 60_000);
+      expect(restore.status).toBe('failed');
+      expect(restore.failureReason).toBe(
+        'Restoring a backup is not available in Kubernetes regions yet; your instance was not changed.',
+      );
+      // The restore backs up the current state first (as everywhere); then the driver refuses, and nothing else moved.
+      const preRestore = await backupOfOrder(placed.json().id);
+      expect(preRestore).toMatchObject({ kind: 'pre-restore', status: 'done' });
+      expect(changed(afterBackup, await objectVersions())).toEqual([`Backup/${preRestore.objectName}`]);
+      expect((await get(`/api/v1/instances/${instanceId}`)).status).toBe('running');
+    },
+  );
+
+  it(
     'scales: only the Keycloak CR’s resources, and the operator rolls the pod',
     { timeout: 8 * 60_000 },
     async () => {
@@ -392,7 +437,9 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
         const keycloak = await read('k8s.keycloak.org/v2beta1', 'Keycloak', 'keycloak');
         expect(keycloak.spec!.image).toBe('quay.io/keycloak/keycloak:26.5.6');
         expect(keycloak.metadata!.annotations ?? {}).not.toHaveProperty('keyhouse.io/upgrade');
-        const backup = await read('postgresql.cnpg.io/v1', 'Backup', `pre-upgrade-${placed.json().id}`);
+        const taken = await backupOfOrder(placed.json().id);
+        expect(taken.status).toBe('done');
+        const backup = await read('postgresql.cnpg.io/v1', 'Backup', taken.objectName);
         expect(backup.status).toMatchObject({ phase: 'completed' });
         expect(await get(`/api/v1/instances/${instanceId}`)).toMatchObject({
           version: '26.5.6',
@@ -406,15 +453,19 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
   );
 
   it(
-    'upgrades: an on-demand Backup named after the order first, then the new image',
+    'upgrades: a Backup named after the pre-upgrade backup first, then the new image',
     { timeout: 9 * 60_000 },
     async () => {
       const before = await objectVersions();
       const orderId = await change({ type: 'upgrade', version: '26.7.3' }, 8 * 60_000);
-      const backupName = `pre-upgrade-${orderId}`;
-      expect(changed(before, await objectVersions())).toEqual([`Backup/${backupName}`, 'Keycloak/keycloak']);
-      const backup = await read('postgresql.cnpg.io/v1', 'Backup', backupName);
-      expect(backup.spec).toEqual({ cluster: { name: 'database' }, method: 'volumeSnapshot' });
+      const taken = await backupOfOrder(orderId);
+      expect(taken).toMatchObject({ kind: 'pre-upgrade', status: 'done' });
+      expect(changed(before, await objectVersions())).toEqual([
+        `Backup/${taken.objectName}`,
+        'Keycloak/keycloak',
+      ]);
+      const backup = await read('postgresql.cnpg.io/v1', 'Backup', taken.objectName);
+      expect(backup.spec).toEqual({ cluster: { name: 'database' }, method: 'volumeSnapshot', online: true });
       expect(backup.status).toMatchObject({ phase: 'completed' });
       const keycloak = await read('k8s.keycloak.org/v2beta1', 'Keycloak', 'keycloak');
       expect(keycloak.spec!.image).toBe('quay.io/keycloak/keycloak:26.7.3');

@@ -102,6 +102,8 @@ export async function startStandInOperators(options: {
     throw new Error('The stand-in operators bind Keycloak to <cluster IP>:443, which needs root.');
   const logger = options.logger.child({ component: 'stand-in-operators' });
   const dir = mkdtempSync(path.join(tmpdir(), 'keyhouse-stand-in-'));
+  /** A Keycloak home per namespace, as the local driver lays it out (the stand-in keeps no backups there). */
+  const pathsOf = (namespace: string) => instancePaths(dir, namespace, path.join(dir, 'no-backups'));
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
   const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
   const server = new URL(options.serverUrl);
@@ -273,7 +275,7 @@ export async function startStandInOperators(options: {
     const namespace = keycloak.metadata!.namespace!;
     const spec = keycloak.spec as KeycloakSpec;
     const generation = keycloak.metadata!.generation!;
-    const paths = instancePaths(dir, namespace);
+    const paths = pathsOf(namespace);
     const running = keycloaks.get(key(keycloak));
     const hash = createHash('sha256')
       .update(
@@ -319,6 +321,8 @@ export async function startStandInOperators(options: {
       portRange: { from: 40000, to: 40999 },
       stopTimeoutMs: 30_000,
       serialised,
+      // Kubernetes regions refuse restores: a CR's database always starts empty.
+      restored: false,
     });
     if (alive) await stopKeycloak(paths.home, 30_000);
     const user = await secretData(namespace, spec.db!.usernameSecret!.name);
@@ -405,7 +409,7 @@ export async function startStandInOperators(options: {
 
   async function removeKeycloak(keycloakKey: string) {
     const namespace = keycloakKey.split('/')[0]!;
-    const paths = instancePaths(dir, namespace);
+    const paths = pathsOf(namespace);
     await stopKeycloak(paths.home, 30_000);
     rmSync(paths.dir, { recursive: true, force: true });
     keycloaks.delete(keycloakKey);
@@ -455,7 +459,7 @@ export async function startStandInOperators(options: {
   })();
 
   return {
-    keycloakProcesses: (namespace) => findKeycloakProcesses(instancePaths(dir, namespace).home),
+    keycloakProcesses: (namespace) => findKeycloakProcesses(pathsOf(namespace).home),
     keycloakStarts: (namespace) => starts.get(namespace) ?? 0,
     async databases() {
       const { rows } = await admin.query<{ datname: string }>(
@@ -467,7 +471,7 @@ export async function startStandInOperators(options: {
       stopped = true;
       await loop;
       // Stop every Keycloak first: a start in progress then ends at once instead of waiting for readiness.
-      for (const entry of readdirSync(dir)) await stopKeycloak(instancePaths(dir, entry).home, 30_000);
+      for (const entry of readdirSync(dir)) await stopKeycloak(pathsOf(entry).home, 30_000);
       await Promise.all(busy.values());
       for (const keycloakKey of [...keycloaks.keys()]) await removeKeycloak(keycloakKey);
       for (const clusterKey of [...databases.keys()]) await dropDatabase(clusterKey);

@@ -10,7 +10,10 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
-  /** The scratch database, for tests that start parts of Keyhouse of their own beside it. */
+  /**
+   * The scratch database's superuser URL: for tests that start parts of Keyhouse of their own beside it, and for
+   * instance databases of the local driver, which live on the same server.
+   */
   databaseUrl: string;
   request(options: InjectOptions): Promise<LightMyRequestResponse>;
   stop(): Promise<void>;
@@ -33,6 +36,7 @@ export async function startTestKeyhouse(
     now?: () => Date;
     localDriverTestFaults?: LocalDriverTestFaults;
     kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
+    backupSchedule?: boolean;
   } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
@@ -48,6 +52,7 @@ export async function startTestKeyhouse(
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
     kubernetesDriverOptions: options.kubernetesDriverOptions,
+    backupSchedule: options.backupSchedule,
   });
   return {
     ...keyhouse,

@@ -7,6 +7,7 @@ import type {
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
+import { backupObject, CNPG_API_VERSION } from '../../backups/cloudnative-pg.js';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import type { DesiredInstance } from '../driver.js';
 
@@ -35,7 +36,7 @@ export type KeycloakApi = {
    */
   hasNetworkPolicy: boolean;
 };
-export const CNPG_API_VERSION = 'postgresql.cnpg.io/v1';
+export { CNPG_API_VERSION };
 
 /** Object names inside the instance's namespace (the namespace itself is the instance). */
 export const names = {
@@ -341,20 +342,18 @@ export function instanceObjects(input: InstanceObjectsInput): KubernetesObject[]
 }
 
 /**
- * The on-demand backup before an upgrade. Its spec is immutable (a CEL rule of the CRD), and `name` comes from the
- * upgrade order, so a retried order finds its own backup instead of taking a second one.
+ * A Keyhouse backup (nightly, on-demand, before an upgrade) as a CloudNativePG `Backup` of the instance's cluster,
+ * named after the backup's id (src/backups/cloudnative-pg.ts). Its spec is immutable (a CEL rule of the CRD), and
+ * a retried order or job names the same id, so it finds its own backup instead of taking a second one.
  */
-export function upgradeBackup(input: Placement, name: string): KubernetesObject & { spec: object } {
-  const { region } = input;
-  return {
-    apiVersion: CNPG_API_VERSION,
-    kind: 'Backup',
-    metadata: metadata(input, name),
-    spec: {
-      cluster: { name: names.database },
-      ...(region.backup.method === 'volumeSnapshot'
-        ? { method: 'volumeSnapshot' }
-        : { method: 'plugin', pluginConfiguration: { name: region.backup.plugin } }),
+export function instanceBackup(input: Placement, backupId: string): KubernetesObject & { spec: object } {
+  return backupObject(
+    {
+      namespace: namespaceOf(input.region, input.instance.name),
+      cluster: names.database,
+      labels: instanceLabels(input.instance),
     },
-  };
+    backupId,
+    input.region.backup,
+  );
 }

@@ -1,16 +1,22 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import { UnprocessableError } from '../../platform/errors.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
+  BackupRef,
+  BackupResult,
   DesiredInstance,
   DestroyResult,
   Driver,
   InstanceRef,
   StepReporter,
+  TakenBackup,
   UpgradeResult,
 } from '../driver.js';
 import { outcomeOf, StepFailure, StepProgressing, stepper } from '../driver-steps.js';
@@ -22,6 +28,7 @@ import {
   BOOTSTRAP_ADMIN_USERNAME,
   bootstrapAdminPassword,
   CNPG_API_VERSION,
+  instanceBackup,
   instanceObjects,
   names,
   namespaceObject,
@@ -29,7 +36,6 @@ import {
   publicHostOf,
   RESTART_ANNOTATION,
   tlsSecret,
-  upgradeBackup,
   type KeycloakApi,
 } from './instance-objects.js';
 import {
@@ -93,6 +99,12 @@ export const CERTIFICATE_RENEW_ANNOTATION = 'keyhouse.io/certificate-renew-after
 const CERTIFICATE_RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 
 type Placed = { instance: InstanceRef; region: KubernetesRegionAccess };
+
+/** The PostgreSQL major of an operand image such as ghcr.io/cloudnative-pg/postgresql:17.6 (0 when untagged). */
+function postgresMajorOf(image: string): number {
+  const tag = /:(\d+)[^/:@]*(@|$)/.exec(image);
+  return tag ? Number(tag[1]) : 0;
+}
 
 /** The driver, and for its backend the certificate renewal that runs apart from orders. */
 export type KubernetesDriver = Driver & {
@@ -349,6 +361,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     stepper(logger.child({ instance: instance.name, region: instance.region }), report);
 
   async function apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
+    if (instance.restoreFrom) return restoreUnavailable('Creating an instance from a backup');
     return outcomeOf(async () => {
       const step = stepsOf(instance, report);
       await applyObjects(instance, step);
@@ -370,38 +383,85 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
   }
 
   /**
-   * An on-demand Backup named after the order first; then the new image. When Keycloak reports errors or is not
-   * ready within the deadline, the old image comes back (the mark on the Keycloak CR says so to every later pass),
-   * and the order ends rolled back. The backup is kept either way.
+   * Applies the CloudNativePG `Backup` named after Keyhouse's backup id and reads how far the operator is: progressing
+   * while it runs. CNPG reports neither a size nor a checksum of what it stored (a volume snapshot, or a base backup
+   * in the object store of a plugin): the size is 0, and `sha256` fingerprints the Backup object (its uid and CNPG's
+   * own backup id), so a record always names the one object it was taken as.
+   */
+  async function takeBackup(placed: Placed, backupId: string): Promise<TakenBackup> {
+    const object = instanceBackup({ instance: placed.instance, region: placed.region.settings }, backupId);
+    const stored = (await call(placed.region, (client) => client.apply(object))) as ObjectWithStatus;
+    const location = `${namespace(placed)}/${object.metadata!.name!}`;
+    const state = backupState(stored);
+    if (state.state === 'failed')
+      throw new StepFailure('permanent', 'The backup failed.', `Backup ${location}: ${state.message}`);
+    if (state.state === 'running')
+      throw new StepProgressing(`Waiting for the backup ${location} (${state.message}).`, pollSeconds);
+    const status = (stored.status ?? {}) as { startedAt?: string; stoppedAt?: string; backupId?: string };
+    const started = Date.parse(status.startedAt ?? '');
+    const stopped = Date.parse(status.stoppedAt ?? '');
+    return {
+      location,
+      sizeBytes: 0,
+      sha256: createHash('sha256')
+        .update(`${stored.metadata?.uid ?? ''}/${status.backupId ?? ''}`)
+        .digest('hex'),
+      durationMs: Number.isFinite(started) && Number.isFinite(stopped) ? Math.max(0, stopped - started) : 0,
+      postgresMajor: postgresMajorOf(placed.region.settings.postgresImage),
+    };
+  }
+
+  async function backup(instance: InstanceRef, backupId: string): Promise<BackupResult> {
+    return outcomeOf(async () => ({
+      outcome: 'done' as const,
+      ...(await takeBackup({ instance, region: regionOf(instance) }, backupId)),
+    }));
+  }
+
+  /** Retention: the Backup object goes (what CNPG does with the snapshot or the object store's copy is its own). */
+  async function removeBackup(instance: InstanceRef, location: string): Promise<void> {
+    const placed = { instance, region: regionOf(instance) };
+    const [backupNamespace, name] = location.split('/');
+    if (backupNamespace !== namespace(placed) || !name)
+      throw new Error(`backup location ${location} is not in the namespace of ${instance.name}`);
+    await call(placed.region, (client) =>
+      client.delete(ref(CNPG_API_VERSION, 'Backup', name, backupNamespace)),
+    );
+  }
+
+  /**
+   * An upgrade's backup first (a CNPG Backup named after the pre-upgrade backup's id); then the new image. When
+   * Keycloak reports errors or is not ready within the deadline, the old image comes back (the mark on the Keycloak
+   * CR says so to every later pass), and the order ends rolled back. The backup is kept either way.
    */
   async function upgrade(
     from: DesiredInstance,
     to: DesiredInstance,
+    backupId: string,
     report: StepReporter,
-    token: string,
   ): Promise<UpgradeResult> {
     return outcomeOf(async (): Promise<UpgradeResult> => {
       const region = regionOf(to);
       const placed = { instance: to, region };
       const step = stepsOf(to, report);
-      const backup = `pre-upgrade-${token}`;
-      await step('backup', async () => {
-        const object = upgradeBackup({ instance: to, region: region.settings }, backup);
-        const stored = await call(region, (client) => client.apply(object));
-        const state = backupState(stored as ObjectWithStatus);
-        if (state.state === 'failed')
-          throw new StepFailure(
-            'permanent',
-            'The backup before the upgrade failed; your instance was not changed.',
-            `Backup ${namespace(placed)}/${backup}: ${state.message}`,
-          );
-        if (state.state === 'running')
-          throw new StepProgressing(`Waiting for the backup ${backup} (${state.message}).`, pollSeconds);
-        return { value: null, note: `Backup ${backup} completed` };
+      const backup = await step('backup', async () => {
+        try {
+          const taken = await takeBackup(placed, backupId);
+          return { value: taken, note: `Backup ${taken.location} completed` };
+        } catch (error) {
+          if (error instanceof StepFailure && error.kind === 'permanent')
+            throw new StepFailure(
+              'permanent',
+              'The backup before the upgrade failed; your instance was not changed.',
+              error.detail,
+            );
+          throw error;
+        }
       });
 
       let mark = upgradeMarkOf(await readKeycloak(placed));
-      if (mark?.token !== token) mark = { token, phase: 'upgrading', since: now().toISOString() };
+      if (mark?.token !== backupId)
+        mark = { token: backupId, phase: 'upgrading', since: now().toISOString() };
       if (mark.phase === 'upgrading') {
         await applyObjects(to, step, { upgrade: mark });
         const readiness = keycloakReadiness(await readKeycloak(placed));
@@ -414,7 +474,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         }
         if (!readiness.failed && !overdue) throw new StepProgressing(readiness.message, pollSeconds);
         mark = {
-          token,
+          token: backupId,
           phase: 'rolling-back',
           since: now().toISOString(),
           failure: {
@@ -435,6 +495,29 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       const failure = mark.failure ?? { reason: 'The upgrade failed.', detail: '' };
       return { outcome: 'rolled-back', url: ready.url, backup, ...failure };
     });
+  }
+
+  /**
+   * Restoring a backup in place, or a new instance from one, would be a fresh CNPG cluster bootstrapped with
+   * `recovery` from the object store (recoveryBootstrap in src/backups/cloudnative-pg.ts) that replaces the old one
+   * once ready. Not wired yet: it needs the per-instance object-store layout of a plugin region, which the test
+   * cluster cannot exercise (no operator, no object store). Until then the order fails with this reason, unchanged.
+   */
+  const restoreUnavailable = (what: string): ApplyResult => ({
+    outcome: 'permanent-error',
+    reason: `${what} is not available in Kubernetes regions yet; your instance was not changed.`,
+    detail: `Kubernetes driver: ${what.toLowerCase()} (CNPG recovery bootstrap) is not implemented`,
+  });
+
+  async function restore(_instance: DesiredInstance, _from: BackupRef, _report: StepReporter) {
+    return restoreUnavailable('Restoring a backup');
+  }
+
+  /** CNPG keeps the backups in the cluster's storage or object store: there are no bytes Keyhouse could stream. */
+  async function readBackup(instance: InstanceRef, location: string): Promise<Readable> {
+    throw new UnprocessableError(
+      `The backup ${location} of ${instance.name} is kept by CloudNativePG in the region's storage; Kubernetes regions do not offer backup downloads.`,
+    );
   }
 
   async function verify(instance: DesiredInstance, url: string): Promise<AdminLoginCheck> {
@@ -536,6 +619,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     upgrade,
     verifyAdminLogin: verify,
     locateAdminApi,
+    backup,
+    restore,
+    removeBackup,
+    readBackup,
     destroy,
     observe,
     ensureCertificate: (instance) =>

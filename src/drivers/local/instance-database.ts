@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { withConnection } from '../../db/database.js';
-import { dropDatabaseBackups } from './database-backup.js';
+import { dropScratchDatabases } from './postgres-dump.js';
 
 /**
  * Each local instance's own PostgreSQL database and login role, in the server Keyhouse uses (created through its
@@ -16,9 +16,15 @@ export function instanceDatabaseName(name: string): string {
 export type InstanceDatabases = {
   /** Where Keycloak connects to. */
   server: { host: string; port: number };
-  /** Creates the role (or sets its password again) and the database it owns; answers a note for the step. */
-  ensure(instance: { name: string; databasePassword: string }): Promise<string>;
-  /** Drops the database, its backups and the role; safe to repeat. */
+  /**
+   * Creates the role (or sets its password again) and the database it owns; answers a note for the step. With
+   * `restore`, a database that does not exist yet is made by it (a new instance from a backup) instead of empty.
+   */
+  ensure(
+    instance: { name: string; databasePassword: string },
+    restore?: () => Promise<string>,
+  ): Promise<string>;
+  /** Drops the database, its scratch databases (an interrupted restore) and the role; safe to repeat. */
   drop(instanceName: string): Promise<string>;
   /** The database's size, 0 when it does not exist. */
   sizeBytes(instanceName: string): Promise<number>;
@@ -32,7 +38,7 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
   return {
     server: { host: server.hostname || '127.0.0.1', port: Number(server.port || 5432) },
 
-    ensure: (instance) => {
+    ensure: (instance, restore) => {
       const name = instanceDatabaseName(instance.name);
       return withAdminDb(async (client) => {
         const role = client.escapeIdentifier(name);
@@ -47,12 +53,16 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
           roleNote = 'role existed';
         }
         let dbNote = 'database created';
-        try {
-          await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
-        } catch (error) {
-          if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
-          await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
-          dbNote = 'database existed';
+        const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+        if (exists.rowCount === 0 && restore) dbNote = await restore();
+        else {
+          try {
+            await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
+          } catch (error) {
+            if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
+            await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
+            dbNote = 'database existed';
+          }
         }
         // Other instances' roles must not even connect to this database.
         await client.query(`REVOKE ALL ON DATABASE ${role} FROM PUBLIC`);
@@ -66,9 +76,9 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
         const id = client.escapeIdentifier(name);
         // FORCE: a Keycloak we could not see (another host's?) must not keep the database alive.
         await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-        const backups = await dropDatabaseBackups({ adminDatabaseUrl, database: name });
+        const scratch = await dropScratchDatabases({ adminDatabaseUrl, database: name });
         await client.query(`DROP ROLE IF EXISTS ${id}`);
-        return `${name} dropped${backups.length ? `, with ${backups.length} backup(s)` : ''}`;
+        return `${name} dropped${scratch.length ? `, with ${scratch.join(', ')}` : ''}`;
       });
     },
 

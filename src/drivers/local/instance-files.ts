@@ -3,7 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isNotFound, readTextIfExists } from '../../platform/errno.js';
 import { StepFailure } from '../driver-steps.js';
-import type { DatabaseBackup } from './database-backup.js';
+import type { TakenBackup } from '../driver.js';
 import type { InstancePorts } from './keycloak-config.js';
 
 /**
@@ -20,9 +20,11 @@ export type InstancePaths = {
   pid: string;
   keycloakLog: string;
   consoleLog: string;
+  /** The instance's backups (dump files), outside its directory: they do not count against its storage. */
+  backups: string;
 };
 
-export function instancePaths(instancesDir: string, name: string): InstancePaths {
+export function instancePaths(instancesDir: string, name: string, backupsDir: string): InstancePaths {
   if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
   const dir = path.join(instancesDir, name);
   return {
@@ -32,6 +34,7 @@ export function instancePaths(instancesDir: string, name: string): InstancePaths
     pid: path.join(dir, 'keycloak.pid'),
     keycloakLog: path.join(dir, 'logs', 'keycloak.log'),
     consoleLog: path.join(dir, 'logs', 'console.log'),
+    backups: path.join(backupsDir, name),
   };
 }
 
@@ -45,11 +48,18 @@ export type InstanceState = {
   firstRealmDone: boolean;
   /** Settings hash the running process was started with; another hash means restart. */
   startedHash: string | null;
+  /**
+   * 'command': the database came from a backup, whose master realm exists already, so Keycloak ignores the
+   * bootstrap variables; `kc.sh bootstrap-admin` creates the temporary admin before the next start instead.
+   */
+  bootstrapAdminBy?: 'start' | 'command';
+  /** A restore in place in progress; `swapped` once the restored database has taken the instance's name. */
+  restore?: { backupId: string; phase: 'restoring' | 'swapped' };
   /** An upgrade in progress (or its rollback), so a retry after a crash resumes it instead of starting over. */
   upgrade?: {
     fromVersion: string;
     toVersion: string;
-    backup: DatabaseBackup;
+    backup: TakenBackup;
     phase: 'upgrading' | 'rolling-back';
     failure?: { reason: string; detail: string };
   };

@@ -1,21 +1,12 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import type { DesiredInstance, StepReporter, UpgradeResult } from '../driver.js';
 import { asStepFailure, StepFailure, type stepper } from '../driver-steps.js';
-import {
-  backupLabel,
-  restoreDatabaseBackup,
-  takeDatabaseBackup,
-  type DatabaseBackup,
-} from './database-backup.js';
+import type { InstanceBackups } from './instance-backups.js';
 import { instanceDatabaseName } from './instance-database.js';
 import { readState, writeState, type InstancePaths, type InstanceState } from './instance-files.js';
 import { homeVersion } from './keycloak-home.js';
 import { stopKeycloak } from './keycloak-process.js';
-
-function backupName(backup: DatabaseBackup): string {
-  return backup.method === 'template' ? `database ${backup.database}` : `dump ${backup.file}`;
-}
+import { sha256OfFile, swapInRestored } from './postgres-dump.js';
 
 /**
  * An upgrade of a local instance: backup (Keycloak stopped, so the copy is consistent), the old home moved aside,
@@ -26,6 +17,9 @@ function backupName(backup: DatabaseBackup): string {
 export async function upgradeInstance(options: {
   from: DesiredInstance;
   to: DesiredInstance;
+  /** The control plane's name for the backup this upgrade takes first (src/backups). */
+  backupId: string;
+  backups: InstanceBackups;
   report: StepReporter;
   paths: InstancePaths;
   step: ReturnType<typeof stepper>;
@@ -35,7 +29,6 @@ export async function upgradeInstance(options: {
   applySteps(instance: DesiredInstance, report: StepReporter): Promise<{ outcome: 'ready'; url: string }>;
   adminDatabaseUrl: string;
   stopTimeoutMs: number;
-  now: () => Date;
 }): Promise<UpgradeResult> {
   const { from, to, report, paths: p, step, applySteps, stopTimeoutMs } = options;
   const previousHome = `${p.home}.previous`;
@@ -64,27 +57,32 @@ export async function upgradeInstance(options: {
   if (!pending && homeVersion(p.home) === to.version) {
     // Upgraded already (a crash after the new version came up): converge and report the kept backup.
     const ready = await applySteps(to, report);
-    return { outcome: 'ready', url: ready.url, backup: 'taken by the earlier attempt' };
+    const file = options.backups.backupFile(p, options.backupId);
+    const sha256 = await sha256OfFile(file);
+    const backup = {
+      location: file,
+      sizeBytes: statSync(file).size,
+      sha256,
+      durationMs: 0,
+      postgresMajor: 0,
+    };
+    return { outcome: 'ready', url: ready.url, backup };
   }
   if (!pending) {
     pending = await step('backup', async () => {
+      // Stopped first, so that nothing written after the backup would be lost by a rollback.
       const stopped = await stopKeycloak(p.home, stopTimeoutMs);
-      const backup = await takeDatabaseBackup({
-        adminDatabaseUrl: options.adminDatabaseUrl,
-        database,
-        label: backupLabel(options.now()),
-        dumpDir: path.join(p.dir, 'backups'),
-      });
+      const backup = await options.backups.takeForUpgrade(p, to.name, options.backupId);
       const state = update((s) => {
         s.upgrade = { fromVersion: from.version, toVersion: to.version, backup, phase: 'upgrading' };
       });
       return {
         value: state.upgrade!,
-        note: `Keycloak ${stopped}; ${backup.method === 'pg_dump' ? 'pg_dump' : 'server-side copy'}: ${backupName(backup)}`,
+        note: `Keycloak ${stopped}; pg_dump: ${options.backups.describe(backup)}`,
       };
     });
   }
-  const backup = backupName(pending.backup);
+  const backup = options.backups.describe(pending.backup);
 
   if (pending.phase === 'upgrading') {
     try {
@@ -98,7 +96,7 @@ export async function upgradeInstance(options: {
         update((s) => delete s.upgrade);
         return { value: null, note: `Keycloak ${from.version} home removed; backup kept: ${backup}` };
       });
-      return { outcome: 'ready', url: ready.url, backup };
+      return { outcome: 'ready', url: ready.url, backup: pending.backup };
     } catch (error) {
       const failure = asStepFailure(error, 'upgrade');
       // Whatever went wrong with the new version (not ready, would not start, crashed), the old one returns.
@@ -118,12 +116,12 @@ export async function upgradeInstance(options: {
       rmSync(p.home, { recursive: true, force: true });
       renameSync(previousHome, p.home);
     }
-    await restoreDatabaseBackup({
-      adminDatabaseUrl: options.adminDatabaseUrl,
-      database,
-      owner: database,
-      backup: pending.backup,
+    await options.backups.restoreDatabase(database, {
+      id: options.backupId,
+      location: pending.backup.location,
+      sha256: pending.backup.sha256,
     });
+    await swapInRestored({ adminDatabaseUrl: options.adminDatabaseUrl, database });
     return {
       value: null,
       note: `Keycloak ${from.version} home and the database restored from ${backup}`,
@@ -137,7 +135,7 @@ export async function upgradeInstance(options: {
   return {
     outcome: 'rolled-back',
     url: rolledBack.url,
-    backup,
+    backup: pending.backup,
     reason:
       `Keycloak ${to.version} did not become ready (${failure.reason.replace(/\.$/, '')}). Your instance ` +
       `was rolled back to Keycloak ${from.version} with its data from the backup taken before the ` +

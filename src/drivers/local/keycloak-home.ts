@@ -41,6 +41,8 @@ export async function prepareHome(options: {
   stopTimeoutMs: number;
   /** Serialises port allocation with the other instances' applies in this process. */
   serialised: <T>(key: string, work: () => Promise<T>) => Promise<T>;
+  /** The instance's database was restored from a backup (a new instance from another's backup). */
+  restored: boolean;
 }): Promise<{ state: InstanceState; note: string }> {
   const { paths: p, distribution, version } = options;
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
@@ -101,6 +103,8 @@ export async function prepareHome(options: {
             adminAccountDone: false,
             firstRealmDone: false,
             startedHash: null,
+            // A restored database has its master realm: the temporary admin comes from `kc.sh bootstrap-admin`.
+            bootstrapAdminBy: options.restored ? 'command' : 'start',
           };
       writeState(p.state, next);
       return next;

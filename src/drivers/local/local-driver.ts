@@ -8,6 +8,7 @@ import { createKeyedMutex } from '../../platform/file-lock.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
+  BackupRef,
   DesiredInstance,
   DestroyResult,
   Driver,
@@ -29,6 +30,8 @@ import {
 } from './instance-files.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
+import { createInstanceBackups } from './instance-backups.js';
+import { runCommand } from '../../platform/process-runner.js';
 import { renderKeycloakSettings, type KeycloakSettings } from './keycloak-config.js';
 import {
   DistributionUnavailableError,
@@ -78,6 +81,8 @@ export type LocalDriverOptions = {
   edge: EdgeRoutes;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
+  /** Where the dumps go, one folder per instance; default `<dataDir>/backups` (outside the storage quota). */
+  backupsDir?: string;
   /** From start to /health/ready; a first start creates the schema (about a minute on 2 vCPUs). */
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL. */
@@ -130,7 +135,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const serialised = createKeyedMutex();
   const databases = createInstanceDatabases(options.adminDatabaseUrl);
   const observation = createInstanceObservation({ databases, now });
-  const paths = (name: string) => instancePaths(instancesDir, name);
+  const backupsDir = options.backupsDir ?? path.join(config.dataDir, 'backups');
+  const paths = (name: string) => instancePaths(instancesDir, name, backupsDir);
+  const backups = createInstanceBackups({ adminDatabaseUrl: options.adminDatabaseUrl, backupsDir, logger });
   /** Keycloak's own HTTP port on loopback: the admin API the driver, the shared Keycloak module and the broker use. */
   const adminApiOf = (state: InstanceState): AdminApiAddress => ({
     url: `http://127.0.0.1:${state.ports.httpPort}`,
@@ -179,6 +186,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     writeFileSync(confFile, settings.conf);
     // The file came from the distribution as 0644; it now holds the database password.
     chmodSync(confFile, 0o600);
+    if (state.bootstrapAdmin && !state.adminAccountDone && state.bootstrapAdminBy === 'command') {
+      await bootstrapAdminByCommand(p, state.bootstrapAdmin, settings, distribution);
+      state.bootstrapAdminBy = 'start';
+      writeState(p.state, state);
+    }
     // Only acts when the master realm is created (first start on an empty database); harmless afterwards.
     const bootstrap: Record<string, string> =
       state.bootstrapAdmin && !state.adminAccountDone
@@ -199,6 +211,42 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return pid;
   }
 
+  /**
+   * Creates the temporary admin in a database that has its master realm already (a restored backup), with Keycloak
+   * stopped: `kc.sh bootstrap-admin user` on the instance's own configuration. The admin hand-over then works as
+   * on a first start: the customer's admin gets the instance's password, the temporary one goes.
+   */
+  async function bootstrapAdminByCommand(
+    p: InstancePaths,
+    admin: { username: string; password: string },
+    settings: KeycloakSettings,
+    distribution: KeycloakDistribution,
+  ) {
+    const result = await runCommand(
+      path.join(p.home, 'bin', 'kc.sh'),
+      [
+        'bootstrap-admin',
+        'user',
+        '--optimized',
+        '--username:env',
+        'KEYHOUSE_BOOTSTRAP_USERNAME',
+        '--password:env',
+        'KEYHOUSE_BOOTSTRAP_PASSWORD',
+      ],
+      {
+        cwd: p.dir,
+        env: keycloakProcessEnv(distribution.javaHome, {
+          ...settings.env,
+          KEYHOUSE_BOOTSTRAP_USERNAME: admin.username,
+          KEYHOUSE_BOOTSTRAP_PASSWORD: admin.password,
+        }),
+      },
+    );
+    // A second run after a crash finds the user there: Keycloak says so, and the hand-over can go on.
+    if (result.code !== 0 && !/already exists/i.test(result.tail))
+      throw new StepFailure('transient', 'The temporary admin could not be created.', result.tail);
+  }
+
   // ---- apply ----------------------------------------------------------------------------------------------------
 
   /** The steps of apply; the caller holds the instance's mutex. Throws StepFailure. */
@@ -212,10 +260,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const p = paths(instance.name);
     await step('database', async () => ({
       value: null,
-      note: await databases.ensure({
-        name: instance.name,
-        databasePassword: instance.secrets.databasePassword,
-      }),
+      note: await databases.ensure(
+        { name: instance.name, databasePassword: instance.secrets.databasePassword },
+        instance.restoreFrom && (() => backups.restoreNew(instance.name, instance.restoreFrom!)),
+      ),
     }));
     const { distribution, state } = await step('keycloak-home', async () => {
       const distribution = await distributionOf(instance.version);
@@ -228,6 +276,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
         serialised,
+        restored: Boolean(instance.restoreFrom),
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
     });
@@ -334,6 +383,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function upgrade(
     from: DesiredInstance,
     to: DesiredInstance,
+    backupId: string,
     report: StepReporter,
   ): Promise<UpgradeResult> {
     return outcomeOf(() =>
@@ -341,6 +391,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         upgradeInstance({
           from,
           to,
+          backupId,
+          backups,
           report,
           paths: paths(to.name),
           step: stepper(logger.child({ instance: to.name }), report),
@@ -348,7 +400,6 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           applySteps,
           adminDatabaseUrl: options.adminDatabaseUrl,
           stopTimeoutMs,
-          now,
         }),
       ),
     );
@@ -397,12 +448,35 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       await step('database', () => databases.drop(instance.name));
       await step('instance-directory', async () => {
         rmSync(p.dir, { recursive: true, force: true });
+        rmSync(p.backups, { recursive: true, force: true });
         observation.forget(instance.name);
         return 'removed';
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
       return { outcome: 'done' as const };
     });
+  }
+
+  // ---- backups (src/backups) ------------------------------------------------------------------------------------
+
+  async function restore(
+    instance: DesiredInstance,
+    from: BackupRef,
+    report: StepReporter,
+  ): Promise<ApplyResult> {
+    return outcomeOf(() =>
+      serialised(instance.name, () =>
+        backups.restoreInPlace({
+          instance,
+          from,
+          paths: paths(instance.name),
+          step: stepper(logger.child({ instance: instance.name }), report),
+          report,
+          stopTimeoutMs,
+          applySteps,
+        }),
+      ),
+    );
   }
 
   // ---- supervision ----------------------------------------------------------------------------------------------
@@ -434,6 +508,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     async locateAdminApi(instance) {
       const state = readState(paths(instance.name).state);
       return state ? adminApiOf(state) : null;
+    },
+    backup: (instance, backupId) => backups.backup(paths(instance.name), instance.name, backupId),
+    restore,
+    removeBackup: async (instance, location) => {
+      paths(instance.name);
+      await backups.remove(location);
+    },
+    readBackup: async (instance, location) => {
+      paths(instance.name);
+      return backups.read(location);
     },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
     ensureRunning,

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Catalog } from '../../catalog/catalog-schemas.js';
 import { createOrderRequestSchema, orderSchema, orderStatusSchema } from '../../orders/order-schemas.js';
+import { backupChangeOrderBodySchemas } from '../../backups/backup-schemas.js';
 import type { OrderService, PlacedOrder } from '../../orders/order-service.js';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.js';
 import { signedInActorOf } from '../auth-guard.js';
@@ -23,6 +24,7 @@ const changeOrderBodySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('restart') }),
   z.strictObject({ type: z.literal('upgrade'), version: z.string().max(20) }),
   z.strictObject({ type: z.literal('delete'), confirmName: z.string().max(63) }),
+  ...backupChangeOrderBodySchemas,
 ]);
 
 export function orderRoutes(orders: OrderService, catalog: Catalog): FastifyPluginAsyncZod {
@@ -103,7 +105,9 @@ export function orderRoutes(orders: OrderService, catalog: Catalog): FastifyPlug
         config: { permission: 'read' },
         schema: {
           operationId: 'createChangeOrder',
-          summary: 'Change an instance: scale, storage, trusted-sources, restart, upgrade or delete',
+          summary:
+            'Change an instance: scale, storage, trusted-sources, restart, upgrade, delete, backup, restore or ' +
+            'backup-policy',
           description:
             'An order with the same life cycle as the first one, with its price and price delta. Refused with 409 ' +
             'while another order of the instance runs (`runningOrder` links to it). `Idempotency-Key` honoured.',

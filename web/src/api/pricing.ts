@@ -1,6 +1,6 @@
 import type { Catalog } from '../../../src/catalog/catalog-schemas';
 import { priceDelta, priceOf, type Price } from '../../../src/catalog/pricing';
-import type { PublicCatalog } from './types';
+import type { BackupPolicy, PublicCatalog } from './types';
 
 /**
  * The price of a spec, computed by the server's own pricing module (prices are computed in one place only). The
@@ -8,7 +8,7 @@ import type { PublicCatalog } from './types';
  */
 export function priceOfSpec(
   catalog: PublicCatalog,
-  spec: { nodeSize: string; storageGb: number },
+  spec: { nodeSize: string; storageGb: number; backups?: BackupPolicy },
 ): Price | undefined {
   if (!catalog.nodeSizes.some((n) => n.id === spec.nodeSize)) return undefined;
   return priceOf(catalog as unknown as Catalog, spec);

@@ -3,10 +3,11 @@ import type { Role } from '../../../src/accounts/roles';
 import type { z } from 'zod';
 import type { auditEventSchema } from '../../../src/audit/audit-schemas';
 import type { Usage } from '../../../src/billing/usage-schemas';
+import type { Backup, BackupPolicy, InstanceBackups } from '../../../src/backups/backup-schemas';
 import type { Condition, Instance } from '../../../src/instances/instance-schemas';
 import type { Order, OrderStatus, OrderStep, priceSchema } from '../../../src/orders/order-schemas';
 
-export type { PublicCatalog, Role, Usage };
+export type { Backup, BackupPolicy, InstanceBackups, PublicCatalog, Role, Usage };
 
 /** GET /api/v1/audit-events: who did what, when, from where. */
 export type AuditEvent = z.infer<typeof auditEventSchema>;

@@ -322,6 +322,86 @@ export const de: Messages = {
     deleted: 'Diese Instanz ist gelöscht; ihr Verlauf bleibt sichtbar.',
     changes: 'Änderungen',
   },
+  backups: {
+    tab: 'Backups',
+    overviewTab: 'Übersicht',
+    schedule: 'Zeitplan',
+    retention: 'Aufbewahrung',
+    retentionValue_one: '{{count}} nächtliches Backup',
+    retentionValue_other: '{{count}} nächtliche Backups',
+    timeZone: 'Zeitzone',
+    backupWindow: 'Backup-Fenster',
+    maintenanceWindow: 'Wartungsfenster',
+    maintenanceStart: 'Beginn des Wartungsfensters',
+    weekday: 'Wochentag',
+    daily: 'täglich {{from}}–{{to}} ({{timeZone}})',
+    weekly: '{{day}} {{from}}–{{to}} ({{timeZone}})',
+    next: 'nächstes: {{when}}',
+    nextPatch: 'Nächster Patch',
+    patchPlanned: 'Keycloak {{version}} im Wartungsfenster am {{when}}',
+    noPatch: 'Für diese Version gibt es keinen Patch.',
+    runPatchNow: 'Patch jetzt einspielen',
+    backupNow: 'Jetzt sichern',
+    backupNowPlace: 'Backup bestellen',
+    backupNowIntro:
+      'Die Datenbank wird gesichert, während Keycloak weiterläuft. Das Backup wird 30 Tage aufbewahrt, zusätzlich zu den nächtlichen, und kostet nichts.',
+    list: 'Backups',
+    none: 'Noch keine Backups: das erste nächtliche Backup läuft im nächsten Backup-Fenster.',
+    download: 'Herunterladen',
+    downloadNeedsKey:
+      'Downloads werden mit Ihrem OpenPGP-Schlüssel verschlüsselt: laden Sie ihn oben hoch, um Backups herunterzuladen.',
+    columns: { taken: 'Erstellt', kind: 'Art', status: 'Status', size: 'Größe', actions: 'Aktionen' },
+    kinds: {
+      nightly: 'Nächtlich ({{night}})',
+      'on-demand': 'Auf Anforderung',
+      'pre-upgrade': 'Vor einem Upgrade',
+      'pre-restore': 'Vor einer Wiederherstellung',
+    },
+    status: {
+      pending: 'Wartet',
+      running: 'Läuft',
+      done: 'Fertig',
+      failed: 'Fehlgeschlagen',
+      expiring: 'Wird entfernt',
+    },
+    days: {
+      monday: 'Montag',
+      tuesday: 'Dienstag',
+      wednesday: 'Mittwoch',
+      thursday: 'Donnerstag',
+      friday: 'Freitag',
+      saturday: 'Samstag',
+      sunday: 'Sonntag',
+    },
+    policy: {
+      open: 'Aufbewahrung und Fenster ändern',
+      title: 'Aufbewahrung und Fenster',
+      intro:
+        '{{included}} nächtliche Backups sind enthalten; jedes weitere wird pro Speicherstufe und Monat berechnet, wie Speicher. Das Backup-Fenster dauert 2 Stunden, das Wartungsfenster 2,5 Stunden; sie müssen mindestens 2,5 Stunden auseinanderliegen.',
+      tooClose:
+        'Das Wartungsfenster muss auf beiden Seiten mindestens 2,5 Stunden vom Backup-Fenster entfernt sein.',
+    },
+    restore: {
+      open: 'Wiederherstellen',
+      title: 'Dieses Backup wiederherstellen',
+      intro:
+        'Die Instanz erhält die Daten des Backups vom {{when}}. Zuerst wird ihr jetziger Stand gesichert, damit sich die Wiederherstellung rückgängig machen lässt; Keycloak startet einmal neu.',
+      place: 'Wiederherstellung bestellen',
+    },
+    restoreNew: {
+      open: 'In neue Instanz wiederherstellen',
+      title: 'In eine neue Instanz wiederherstellen',
+      intro:
+        'Eine neue Instanz wie {{name}} ({{size}}, {{gb}} GB, gleiche Version, Region und vertrauenswürdige Quellen) startet mit den Daten dieses Backups; {{name}} bleibt, wie sie ist. Sie wird wie jede neue Instanz berechnet:',
+    },
+    key: {
+      title: 'Schlüssel für Downloads',
+      none: 'Noch kein OpenPGP-Schlüssel: Backups lassen sich nur damit verschlüsselt herunterladen.',
+      current: 'Downloads werden mit dem Schlüssel {{fingerprint}} ({{userIds}}) verschlüsselt.',
+      label: 'Öffentlicher OpenPGP-Schlüssel (ASCII-armored)',
+      upload: 'Schlüssel hochladen',
+    },
+  },
   changes: {
     intro: 'Jede Änderung ist ein Auftrag: Sie verfolgen ihn auf seiner Statusseite.',
     running:

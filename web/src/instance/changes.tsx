@@ -63,6 +63,7 @@ const specOf = (instance: Instance): InstanceSpec => ({
   trustedSources: instance.trustedSources,
   region: instance.region,
   zone: instance.zone ?? '',
+  ...(instance.backups ? { backups: instance.backups } : {}),
 });
 
 const changeableOf = (instance: Instance): ChangeableInstance => ({
@@ -91,7 +92,7 @@ function RunningOrderLink({ error }: { error: unknown }) {
   return <Link to={`/orders/${id}`}>{t('changes.toRunning')}</Link>;
 }
 
-function PriceLines({ price }: { price: Price }) {
+export function PriceLines({ price }: { price: Price }) {
   const { t } = useTranslation();
   const format = useFormat();
   return (
@@ -106,7 +107,7 @@ function PriceLines({ price }: { price: Price }) {
  * A change dialog: the form, then (for changes that alter the price) a confirmation of the new price and the delta
  * with the wizard's "order with costs" wording. One Idempotency-Key per opened dialog: a double click orders once.
  */
-function ChangeModal(props: {
+export function ChangeModal(props: {
   id: string;
   instance: Instance;
   catalog: PublicCatalog;
@@ -242,7 +243,7 @@ function ChangeModal(props: {
   );
 }
 
-type DialogProps = { instance: Instance; catalog: PublicCatalog; onClose(): void };
+export type DialogProps = { instance: Instance; catalog: PublicCatalog; onClose(): void };
 
 function ScaleDialog({ instance, catalog, onClose }: DialogProps) {
   const { t } = useTranslation();

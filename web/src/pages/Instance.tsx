@@ -17,6 +17,9 @@ import {
   PageSection,
   Progress,
   Stack,
+  Tab,
+  Tabs,
+  TabTitleText,
 } from '@patternfly/react-core';
 import { DownloadIcon, EyeIcon, EyeSlashIcon } from '@patternfly/react-icons';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
@@ -31,6 +34,7 @@ import type { Instance, Order, PublicCatalog } from '../api/types';
 import { SourceListEditor } from '../components/SourceListEditor';
 import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
 import { InstanceChanges, useRunningOrder } from '../instance/changes';
+import { BackupsTab } from '../instance/backups';
 import { useFormat } from '../format';
 import { uuid } from '../uuid';
 import { zodErrors } from '../validation';
@@ -214,187 +218,211 @@ export default function InstancePage() {
   const used = i.usage ? i.usage.storageUsedBytes / GB : undefined;
   const deleted = i.status === 'deleted';
 
+  const header = (
+    <PageHeader
+      title={
+        <>
+          {i.name}{' '}
+          <Label
+            color={i.status === 'running' ? 'green' : i.status === 'failed' ? 'red' : 'grey'}
+            isCompact
+            data-testid="instance-status"
+          >
+            {t(`instanceStatus.${i.status}`, { defaultValue: i.status })}
+          </Label>
+        </>
+      }
+      description={`${i.serviceType} ${i.version}`}
+    />
+  );
+  const overview = (
+    <Grid hasGutter>
+      {deleted && (
+        <GridItem md={12}>
+          <Alert variant="info" isInline title={t('instance.deleted')} />
+        </GridItem>
+      )}
+      <GridItem md={6}>
+        <Card isFullHeight>
+          <CardTitle component="h2">{t('instance.access')}</CardTitle>
+          <CardBody>
+            <DescriptionList>
+              <DescriptionListGroup>
+                <DescriptionListTerm>{t('instance.url')}</DescriptionListTerm>
+                <DescriptionListDescription>
+                  {i.url ? (
+                    <ClipboardCopy
+                      isReadOnly
+                      hoverTip={t('common.copy')}
+                      clickTip={t('common.copied')}
+                      textAriaLabel={t('instance.url')}
+                      toggleAriaLabel={t('instance.url')}
+                    >
+                      {i.url}
+                    </ClipboardCopy>
+                  ) : deleted ? (
+                    '–'
+                  ) : (
+                    t('instance.noUrlYet')
+                  )}
+                </DescriptionListDescription>
+              </DescriptionListGroup>
+              <DescriptionListGroup>
+                <DescriptionListTerm>{t('instance.adminUser')}</DescriptionListTerm>
+                <DescriptionListDescription>{i.adminUsername ?? '–'}</DescriptionListDescription>
+              </DescriptionListGroup>
+              {mayReveal && !deleted && (
+                <DescriptionListGroup>
+                  <DescriptionListTerm>{t('instance.credentials')}</DescriptionListTerm>
+                  <DescriptionListDescription>
+                    <Credentials instance={i} />
+                  </DescriptionListDescription>
+                </DescriptionListGroup>
+              )}
+              <DescriptionListGroup>
+                <DescriptionListTerm>{t('instance.ca')}</DescriptionListTerm>
+                <DescriptionListDescription>
+                  <Button
+                    component="a"
+                    href="/api/v1/ca.pem"
+                    download="keyhouse-ca.pem"
+                    variant="link"
+                    isInline
+                    icon={<DownloadIcon />}
+                  >
+                    {t('instance.downloadCa')}
+                  </Button>
+                  <div className="kh-muted">{t('instance.caHint')}</div>
+                </DescriptionListDescription>
+              </DescriptionListGroup>
+            </DescriptionList>
+          </CardBody>
+        </Card>
+      </GridItem>
+      <GridItem md={6}>
+        <Card isFullHeight>
+          <CardTitle component="h2">{t('instance.configuration')}</CardTitle>
+          <CardBody>
+            <DescriptionList isHorizontal>
+              <DescriptionListGroup>
+                <DescriptionListTerm>{t('wizard.steps.size')}</DescriptionListTerm>
+                <DescriptionListDescription>
+                  {i.nodeSize}
+                  {size &&
+                    ` (${t('wizard.size.vcpu', { count: size.vcpu })}, ${t('wizard.size.ram', { gb: size.memoryGb })})`}
+                </DescriptionListDescription>
+              </DescriptionListGroup>
+              <DescriptionListGroup>
+                <DescriptionListTerm>{t('wizard.steps.storage')}</DescriptionListTerm>
+                <DescriptionListDescription>
+                  {used === undefined ? (
+                    `${i.storageGb} GB`
+                  ) : (
+                    <Progress
+                      value={Math.min(100, (used / i.storageGb) * 100)}
+                      title={t('instance.storageUsed', {
+                        used: format.number(Math.round(used * 10) / 10),
+                        total: i.storageGb,
+                      })}
+                      size="sm"
+                    />
+                  )}
+                </DescriptionListDescription>
+              </DescriptionListGroup>
+              <DescriptionListGroup>
+                <DescriptionListTerm>{t('wizard.steps.region')}</DescriptionListTerm>
+                <DescriptionListDescription>
+                  {region?.name ?? i.region} / {zone?.name ?? i.zone ?? '–'}
+                </DescriptionListDescription>
+              </DescriptionListGroup>
+            </DescriptionList>
+          </CardBody>
+        </Card>
+      </GridItem>
+      <GridItem md={12}>
+        <Card>
+          <CardTitle component="h2">{t('instance.conditions')}</CardTitle>
+          <CardBody>
+            {i.conditions.length === 0 ? (
+              <Empty title={t('instance.noConditions')} headingLevel="h3" />
+            ) : (
+              <SimpleTable
+                label={t('instance.conditions')}
+                columns={[
+                  t('instance.condition.type'),
+                  t('instance.condition.status'),
+                  t('instance.condition.reason'),
+                  t('instance.condition.message'),
+                  t('instance.condition.since'),
+                ]}
+                rows={i.conditions.map((c) => ({
+                  key: c.type,
+                  cells: [
+                    c.type,
+                    <Label
+                      key="s"
+                      isCompact
+                      color={c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'grey'}
+                    >
+                      {c.status}
+                    </Label>,
+                    c.reason ?? '',
+                    c.message ?? '',
+                    format.dateTime(c.lastTransitionTime),
+                  ],
+                }))}
+              />
+            )}
+          </CardBody>
+        </Card>
+      </GridItem>
+      {!deleted && catalog.data && (
+        <GridItem md={12}>
+          <Card>
+            <CardTitle component="h2">{t('instance.changes')}</CardTitle>
+            <CardBody>
+              <InstanceChanges instance={i} catalog={catalog.data} />
+            </CardBody>
+          </Card>
+        </GridItem>
+      )}
+      <GridItem md={12}>
+        <Card>
+          <CardTitle component="h2">{t('wizard.steps.sources')}</CardTitle>
+          <CardBody>
+            {catalog.data ? (
+              <SourcesEditor instance={i} catalog={catalog.data} />
+            ) : (
+              <ProblemAlert error={catalog.error} />
+            )}
+          </CardBody>
+        </Card>
+      </GridItem>
+    </Grid>
+  );
+
   return (
     <>
-      <PageHeader
-        title={
-          <>
-            {i.name}{' '}
-            <Label
-              color={i.status === 'running' ? 'green' : i.status === 'failed' ? 'red' : 'grey'}
-              isCompact
-              data-testid="instance-status"
-            >
-              {t(`instanceStatus.${i.status}`, { defaultValue: i.status })}
-            </Label>
-          </>
-        }
-        description={`${i.serviceType} ${i.version}`}
-      />
+      {header}
       <PageSection>
-        <Grid hasGutter>
-          {deleted && (
-            <GridItem md={12}>
-              <Alert variant="info" isInline title={t('instance.deleted')} />
-            </GridItem>
-          )}
-          <GridItem md={6}>
-            <Card isFullHeight>
-              <CardTitle component="h2">{t('instance.access')}</CardTitle>
-              <CardBody>
-                <DescriptionList>
-                  <DescriptionListGroup>
-                    <DescriptionListTerm>{t('instance.url')}</DescriptionListTerm>
-                    <DescriptionListDescription>
-                      {i.url ? (
-                        <ClipboardCopy
-                          isReadOnly
-                          hoverTip={t('common.copy')}
-                          clickTip={t('common.copied')}
-                          textAriaLabel={t('instance.url')}
-                          toggleAriaLabel={t('instance.url')}
-                        >
-                          {i.url}
-                        </ClipboardCopy>
-                      ) : deleted ? (
-                        '–'
-                      ) : (
-                        t('instance.noUrlYet')
-                      )}
-                    </DescriptionListDescription>
-                  </DescriptionListGroup>
-                  <DescriptionListGroup>
-                    <DescriptionListTerm>{t('instance.adminUser')}</DescriptionListTerm>
-                    <DescriptionListDescription>{i.adminUsername ?? '–'}</DescriptionListDescription>
-                  </DescriptionListGroup>
-                  {mayReveal && !deleted && (
-                    <DescriptionListGroup>
-                      <DescriptionListTerm>{t('instance.credentials')}</DescriptionListTerm>
-                      <DescriptionListDescription>
-                        <Credentials instance={i} />
-                      </DescriptionListDescription>
-                    </DescriptionListGroup>
-                  )}
-                  <DescriptionListGroup>
-                    <DescriptionListTerm>{t('instance.ca')}</DescriptionListTerm>
-                    <DescriptionListDescription>
-                      <Button
-                        component="a"
-                        href="/api/v1/ca.pem"
-                        download="keyhouse-ca.pem"
-                        variant="link"
-                        isInline
-                        icon={<DownloadIcon />}
-                      >
-                        {t('instance.downloadCa')}
-                      </Button>
-                      <div className="kh-muted">{t('instance.caHint')}</div>
-                    </DescriptionListDescription>
-                  </DescriptionListGroup>
-                </DescriptionList>
-              </CardBody>
-            </Card>
-          </GridItem>
-          <GridItem md={6}>
-            <Card isFullHeight>
-              <CardTitle component="h2">{t('instance.configuration')}</CardTitle>
-              <CardBody>
-                <DescriptionList isHorizontal>
-                  <DescriptionListGroup>
-                    <DescriptionListTerm>{t('wizard.steps.size')}</DescriptionListTerm>
-                    <DescriptionListDescription>
-                      {i.nodeSize}
-                      {size &&
-                        ` (${t('wizard.size.vcpu', { count: size.vcpu })}, ${t('wizard.size.ram', { gb: size.memoryGb })})`}
-                    </DescriptionListDescription>
-                  </DescriptionListGroup>
-                  <DescriptionListGroup>
-                    <DescriptionListTerm>{t('wizard.steps.storage')}</DescriptionListTerm>
-                    <DescriptionListDescription>
-                      {used === undefined ? (
-                        `${i.storageGb} GB`
-                      ) : (
-                        <Progress
-                          value={Math.min(100, (used / i.storageGb) * 100)}
-                          title={t('instance.storageUsed', {
-                            used: format.number(Math.round(used * 10) / 10),
-                            total: i.storageGb,
-                          })}
-                          size="sm"
-                        />
-                      )}
-                    </DescriptionListDescription>
-                  </DescriptionListGroup>
-                  <DescriptionListGroup>
-                    <DescriptionListTerm>{t('wizard.steps.region')}</DescriptionListTerm>
-                    <DescriptionListDescription>
-                      {region?.name ?? i.region} / {zone?.name ?? i.zone ?? '–'}
-                    </DescriptionListDescription>
-                  </DescriptionListGroup>
-                </DescriptionList>
-              </CardBody>
-            </Card>
-          </GridItem>
-          <GridItem md={12}>
-            <Card>
-              <CardTitle component="h2">{t('instance.conditions')}</CardTitle>
-              <CardBody>
-                {i.conditions.length === 0 ? (
-                  <Empty title={t('instance.noConditions')} headingLevel="h3" />
-                ) : (
-                  <SimpleTable
-                    label={t('instance.conditions')}
-                    columns={[
-                      t('instance.condition.type'),
-                      t('instance.condition.status'),
-                      t('instance.condition.reason'),
-                      t('instance.condition.message'),
-                      t('instance.condition.since'),
-                    ]}
-                    rows={i.conditions.map((c) => ({
-                      key: c.type,
-                      cells: [
-                        c.type,
-                        <Label
-                          key="s"
-                          isCompact
-                          color={c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'grey'}
-                        >
-                          {c.status}
-                        </Label>,
-                        c.reason ?? '',
-                        c.message ?? '',
-                        format.dateTime(c.lastTransitionTime),
-                      ],
-                    }))}
-                  />
-                )}
-              </CardBody>
-            </Card>
-          </GridItem>
-          {!deleted && catalog.data && (
-            <GridItem md={12}>
-              <Card>
-                <CardTitle component="h2">{t('instance.changes')}</CardTitle>
-                <CardBody>
-                  <InstanceChanges instance={i} catalog={catalog.data} />
-                </CardBody>
-              </Card>
-            </GridItem>
-          )}
-          <GridItem md={12}>
-            <Card>
-              <CardTitle component="h2">{t('wizard.steps.sources')}</CardTitle>
-              <CardBody>
-                {catalog.data ? (
-                  <SourcesEditor instance={i} catalog={catalog.data} />
-                ) : (
-                  <ProblemAlert error={catalog.error} />
-                )}
-              </CardBody>
-            </Card>
-          </GridItem>
-        </Grid>
+        {deleted || !catalog.data ? (
+          overview
+        ) : (
+          <Tabs defaultActiveKey="overview" aria-label={i.name} mountOnEnter unmountOnExit>
+            <Tab eventKey="overview" title={<TabTitleText>{t('backups.overviewTab')}</TabTitleText>}>
+              <div className="kh-tab-body">{overview}</div>
+            </Tab>
+            <Tab
+              eventKey="backups"
+              title={<TabTitleText>{t('backups.tab')}</TabTitleText>}
+              data-testid="backups-tab"
+            >
+              <div className="kh-tab-body">
+                <BackupsTab instance={i} catalog={catalog.data} />
+              </div>
+            </Tab>
+          </Tabs>
+        )}
       </PageSection>
     </>
   );
