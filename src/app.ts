@@ -1,8 +1,14 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createAccountSecurityService } from './accounts/account-security-service.js';
 import { createAccountService } from './accounts/account-service.js';
+import { createMemberService } from './accounts/member-service.js';
+import { createPasswordResetService } from './accounts/password-reset-service.js';
+import { createTwoFactorService } from './accounts/two-factor-service.js';
 import { createAuditService } from './audit/audit-service.js';
+import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
+import { createBackupService } from './backups/backup-service.js';
 import { createBillingProfileService } from './billing/billing-profile-service.js';
 import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
@@ -12,16 +18,20 @@ import { createDriverRegistry } from './drivers/driver-registry.js';
 import { startKubernetesBackend, type KubernetesBackend } from './drivers/kubernetes/kubernetes-backend.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
-import type { EdgeGateway } from './edge/edge-gateway.js';
+import type { Edge } from './edge/edge-controller.js';
 import { runEdgeRole } from './edge/edge-role.js';
 import { openLocalCa, type LocalCa } from './edge/local-ca.js';
 import { accountRoutes } from './http/routes/account-routes.js';
+import { accountSecurityRoutes } from './http/routes/account-security-routes.js';
 import { auditRoutes } from './http/routes/audit-routes.js';
+import { backupRoutes } from './http/routes/backup-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
+import { metricsRoutes } from './http/routes/metrics-routes.js';
+import { operatorRoutes } from './http/routes/operator-routes.js';
 import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { osbRoutes } from './http/routes/osb-routes.js';
@@ -30,19 +40,20 @@ import { ticketRoutes } from './http/routes/ticket-routes.js';
 import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
 import { createInstanceService } from './instances/instance-service.js';
+import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createInstanceLogReader } from './drivers/instance-logs.js';
+import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
 import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
 import { osbCatalog } from './osb/osb-schemas.js';
 import { createOsbService, startDeprovisionSweep } from './osb/osb-service.js';
+import { UnavailableError } from './platform/errors.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
 import { createTicketService } from './support/ticket-service.js';
-import { startBackupScheduler, type BackupScheduler } from './backups/backup-scheduler.js';
-import { UnavailableError } from './platform/errors.js';
-import { createBackupService } from './backups/backup-service.js';
-import { backupRoutes } from './http/routes/backup-routes.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -54,10 +65,14 @@ export type Keyhouse = {
   http: FastifyInstance;
   /** The local CA of <dataDir>/ca; the edge role issues instance certificates from the same one. */
   ca: LocalCa;
-  edge: EdgeGateway | undefined;
+  /** The edge role's control of HAProxy (HAProxy itself outlives close()). */
+  edge: Edge | undefined;
   worker: WorkerRole | undefined;
   /** The backend of the `local` regions, when this process is a worker and the configuration has one. */
   localBackend: LocalBackend | undefined;
+  /** The outbox's sender, where an SMTP server is configured (API and worker processes). */
+  mail: MailSender | undefined;
+  metrics: Metrics;
   /** The backup planner where a worker runs; tests call its `tick` with their clock. */
   backupScheduler: BackupScheduler | undefined;
   close(): Promise<void>;
@@ -77,6 +92,13 @@ export async function createKeyhouse(options: {
   localDriverTestFaults?: LocalDriverTestFaults;
   /** Only tests: a shorter poll and upgrade deadline for the Kubernetes driver. */
   kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
+  /** Only tests: a shorter first retry of the mail sender, and faults it injects. */
+  mail?: {
+    retryBaseMs?: number;
+    dispatchIntervalMs?: number;
+    sendingLeaseSeconds?: number;
+    testFaults?: MailTestFaults;
+  };
   /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
   backupSchedule?: boolean;
 }): Promise<Keyhouse> {
@@ -140,13 +162,17 @@ export async function createKeyhouse(options: {
     });
     closers.push(() => queue.stop());
 
-    let edge: EdgeGateway | undefined;
+    let edge: Edge | undefined;
     if (roles.has('edge')) {
       edge = await runEdgeRole({ config, databaseUrl, logger, ca });
       closers.push(() => edge!.close());
     }
 
-    const accounts = createAccountService({ db, now });
+    const twoFactor = createTwoFactorService({ db, secretBox, now });
+    const accounts = createAccountService({ db, now, twoFactor, secretBox });
+    const passwordResets = createPasswordResetService({ db, secretBox, now });
+    const members = createMemberService({ db, now });
+    const accountSecurity = createAccountSecurityService({ db, now, twoFactor });
     const billingProfiles = createBillingProfileService({ db });
     const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
 
@@ -166,6 +192,46 @@ export async function createKeyhouse(options: {
       closers.push(() => backupScheduler!.stop());
     }
     const instances = createInstanceService({ db, secretBox });
+    const tickets = createTicketService({ db, now });
+    const metrics = createMetrics({ db, catalog: config.catalog });
+    const operators = createOperatorService({
+      db,
+      catalog: config.catalog,
+      now,
+      passwordResets,
+      instanceLogTail: createInstanceLogReader(config),
+      enqueueOrder: queue.enqueue,
+    });
+    if (roles.has('api')) {
+      const system = {
+        principal: undefined,
+        label: 'system',
+        requestId: 'start-up',
+        sourceAddress: 'keyhouse',
+      };
+      for (const operator of config.operators) {
+        const outcome = await createOperator({ db, now, passwordResets }, operator, system);
+        if (outcome === 'created')
+          logger.info({ email: operator.email }, 'operator created from the configuration');
+      }
+    }
+
+    let mail: MailSender | undefined;
+    if (config.mail.smtpUrl && (roles.has('api') || roles.has('worker'))) {
+      mail = await startMailSender({
+        databaseUrl,
+        db,
+        smtpUrl: config.mail.smtpUrl,
+        from: config.mail.from,
+        portalUrl: config.portal.publicUrl,
+        secretBox,
+        logger,
+        ...options.mail,
+      });
+      closers.push(() => mail!.stop());
+    } else if (!config.mail.smtpUrl) {
+      logger.warn('no SMTP server configured (mail.smtpUrl): e-mails wait in the outbox');
+    }
     const backups = createBackupService({
       db,
       catalog: config.catalog,
@@ -184,7 +250,6 @@ export async function createKeyhouse(options: {
           );
         }),
     });
-    const tickets = createTicketService({ db });
     const usage = createUsageService({ db, catalog: config.catalog, now });
     const audit = createAuditService({ db });
     const orderEvents = createOrderEventHub({ databaseUrl, logger });
@@ -214,6 +279,9 @@ export async function createKeyhouse(options: {
       routes: roles.has('api')
         ? [
             accountRoutes(accounts),
+            accountSecurityRoutes({ accounts, passwordResets, members, security: accountSecurity }),
+            operatorRoutes(operators, tickets),
+            metricsRoutes(metrics),
             catalogRoutes(config.catalog),
             billingProfileRoutes(billingProfiles),
             orderRoutes(orders, config.catalog),
@@ -241,7 +309,7 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, close };
+    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, mail, metrics, close };
   } catch (error) {
     await close();
     throw error;

@@ -2,11 +2,14 @@ import path from 'node:path';
 import { createKeyhouse } from './app.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { requireHaproxy } from './edge/haproxy-binary.js';
 import { lockDataDir } from './platform/data-dir-lock.js';
 import { createLogger } from './platform/logger.js';
 
 async function main() {
   const config = loadConfig(process.env);
+  // Before anything starts: a host without HAProxy fails now, with what to install.
+  if (config.roles.includes('edge')) requireHaproxy(config.edge.haproxy);
   const logger = createLogger();
   const lock = lockDataDir(config.dataDir);
 
@@ -28,7 +31,10 @@ async function main() {
   logger.info({ address, dataDir: config.dataDir }, 'Keyhouse is listening');
 
   const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down; the embedded PostgreSQL and Keycloak instances keep running');
+    logger.info(
+      { signal },
+      'shutting down; the embedded PostgreSQL, HAProxy and the Keycloak instances keep running',
+    );
     await keyhouse.close();
     lock.release();
     process.exit(0);

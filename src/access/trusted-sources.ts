@@ -108,6 +108,35 @@ export function checkTrustedSource(rawEntry: string, policy: SourcePolicy): Sour
   return { ok: true, cidr: `${network.toString()}/${prefix}` };
 }
 
+/** Canonical CIDRs of `entries` with their positions, each checked against the region's rules; duplicates refused. */
+function canonicalSources(
+  entries: string[],
+  policy: SourcePolicy,
+  ctx: z.RefinementCtx,
+): { index: number; cidr: string }[] {
+  const canonical: { index: number; cidr: string }[] = [];
+  const firstIndex = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const check = checkTrustedSource(entry, policy);
+    if (!check.ok) {
+      ctx.addIssue({ code: 'custom', path: [index], message: check.message });
+      return;
+    }
+    const earlier = firstIndex.get(check.cidr);
+    if (earlier !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [index],
+        message: `"${entry}" repeats entry ${earlier + 1}.`,
+      });
+      return;
+    }
+    firstIndex.set(check.cidr, index);
+    canonical.push({ index, cidr: check.cidr });
+  });
+  return canonical;
+}
+
 /**
  * The zod schema of a trusted-source list for one region: 1 to 50 entries, each valid, no duplicates (after
  * canonicalisation, so "192.0.2.1" and "192.0.2.1/32" are the same). Parses to canonical CIDRs.
@@ -117,29 +146,40 @@ export function trustedSourcesSchema(policy: SourcePolicy) {
     .array(z.string().max(64), { error: 'a list of IPv4/IPv6 addresses or CIDR ranges' })
     .min(1, 'Allow at least one source: until then nobody can reach the instance.')
     .max(MAX_TRUSTED_SOURCES, `At most ${MAX_TRUSTED_SOURCES} trusted sources.`)
-    .transform((entries, ctx) => {
-      const canonical: string[] = [];
-      const firstIndex = new Map<string, number>();
-      entries.forEach((entry, index) => {
-        const check = checkTrustedSource(entry, policy);
-        if (!check.ok) {
-          ctx.addIssue({ code: 'custom', path: [index], message: check.message });
-          return;
-        }
-        const earlier = firstIndex.get(check.cidr);
-        if (earlier !== undefined) {
+    .transform((entries, ctx) => canonicalSources(entries, policy, ctx).map(({ cidr }) => cidr));
+}
+
+/** Does the canonical range `cidr` lie wholly inside one of the canonical ranges `sources`? */
+export function isWithinSources(cidr: string, sources: readonly string[]): boolean {
+  const [network, prefix] = ipaddr.parseCIDR(cidr);
+  return sources.some((source) => {
+    const [outer, outerPrefix] = ipaddr.parseCIDR(source);
+    return outer.kind() === network.kind() && outerPrefix <= prefix && network.match(outer, outerPrefix);
+  });
+}
+
+/**
+ * Admin sources: the sources that may also use the admin console and the admin REST API (/admin/) through the
+ * edge; the other trusted sources get logins and tokens only. The same rules per entry as trusted sources, each
+ * within `trustedSources` (an admin has to be able to connect at all), at most 50; an empty list means nobody
+ * administers the instance through the edge. Parses to canonical CIDRs.
+ */
+export function adminSourcesSchema(policy: SourcePolicy, trustedSources: readonly string[]) {
+  return z
+    .array(z.string().max(64), { error: 'a list of IPv4/IPv6 addresses or CIDR ranges' })
+    .max(MAX_TRUSTED_SOURCES, `At most ${MAX_TRUSTED_SOURCES} admin sources.`)
+    .transform((entries, ctx) =>
+      canonicalSources(entries, policy, ctx).map(({ index, cidr }) => {
+        if (!isWithinSources(cidr, trustedSources)) {
           ctx.addIssue({
             code: 'custom',
             path: [index],
-            message: `"${entry}" repeats entry ${earlier + 1}.`,
+            message: `"${entries[index]}" is not within the trusted sources; an admin source must be allowed to connect first.`,
           });
-          return;
         }
-        firstIndex.set(check.cidr, index);
-        canonical.push(check.cidr);
-      });
-      return canonical;
-    });
+        return cidr;
+      }),
+    );
 }
 
 /** Does `address` (as seen on a socket, IPv4-mapped IPv6 included) fall into one of the canonical CIDRs? */

@@ -9,6 +9,8 @@ import {
   UnprocessableError,
 } from '../platform/errors.js';
 import type { Page, PageQuery } from '../platform/pagination.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import { queueMail } from '../mail/mail-outbox-store.js';
 import type {
   AcceptInvitationRequest,
   ApiToken,
@@ -17,6 +19,7 @@ import type {
   CreateInvitationRequest,
   CreateTokenRequest,
   Invitation,
+  Language,
   LoginRequest,
   Organization,
   SessionResponse,
@@ -29,6 +32,7 @@ import { hashPassword, verifyAgainstDummy, verifyPassword } from './password-has
 import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE } from './login-throttle.js';
 import type { Actor, Principal } from './roles.js';
 import { csrfTokenOf, newSecret, sha256Hex } from './secret-tokens.js';
+import { twoFactorRequiredError, type TwoFactorService } from './two-factor-service.js';
 
 const SESSION_LIFETIME_MS = 12 * 60 * 60 * 1000;
 const INVITATION_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
@@ -42,6 +46,9 @@ export type SessionGrant = SessionResponse & { sessionToken: string; expiresAt: 
 export type AccountServiceDependencies = {
   db: Database;
   now: () => Date;
+  twoFactor: TwoFactorService;
+  /** Seals the token of an invitation link in the mail outbox. */
+  secretBox: SecretBox;
 };
 
 function signedIn(actor: Actor): Principal {
@@ -49,13 +56,25 @@ function signedIn(actor: Actor): Principal {
   return actor.principal;
 }
 
+/** A customer or an operator: the account routes (session, second factor, sessions) serve both. */
+function accountOf(actor: Actor): { userId: string } {
+  const account = actor.principal ?? actor.operator;
+  if (!account) throw new UnauthenticatedError();
+  return account;
+}
+
 const emailTakenError = () =>
   new ConflictError('This e-mail address already has a Keyhouse account; sign in instead.');
 
-export function createAccountService({ db, now }: AccountServiceDependencies) {
+export function createAccountService({ db, now, twoFactor, secretBox }: AccountServiceDependencies) {
   const throttle = createLoginThrottle(DEFAULT_LOGIN_THROTTLE);
 
-  async function startSession(tx: Queryable, user: User, organization: Organization): Promise<SessionGrant> {
+  async function startSession(
+    tx: Queryable,
+    actor: Actor,
+    user: User,
+    organization: Organization | null,
+  ): Promise<SessionGrant> {
     const sessionToken = newSecret();
     const csrfToken = csrfTokenOf(sessionToken);
     const createdAt = now();
@@ -66,6 +85,8 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
       csrfTokenHash: sha256Hex(csrfToken),
       createdAt,
       expiresAt,
+      userAgent: actor.userAgent,
+      sourceAddress: actor.sourceAddress,
     });
     return { user, organization, csrfToken, sessionToken, expiresAt };
   }
@@ -74,7 +95,7 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
     userId: user.id,
     organizationId,
     email: user.email,
-    role: user.role,
+    role: user.role as Principal['role'],
     via: 'session',
   });
 
@@ -88,7 +109,9 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
     }
   }
 
-  async function organizationOf(tx: Queryable, organizationId: string): Promise<Organization> {
+  /** The user's organisation; null for operators, who have none. */
+  async function organizationOf(tx: Queryable, organizationId: string | null): Promise<Organization | null> {
+    if (organizationId === null) return null;
     const organization = await store.findOrganization(tx, organizationId);
     // Users reference their organisation by foreign key; a miss means the data is broken, not the request.
     if (!organization) throw new Error(`organization ${organizationId} of a user is missing`);
@@ -97,7 +120,7 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
 
   return {
     /** A new organisation with its first user, an admin, signed in at once. */
-    async signUp(actor: Actor, request: SignupRequest): Promise<SessionGrant> {
+    async signUp(actor: Actor, request: SignupRequest, language: Language): Promise<SessionGrant> {
       if (await store.findUserByEmail(db.pool, request.email)) throw emailTakenError();
       const passwordHash = await hashPassword(request.password);
       return db.transaction(async (tx) => {
@@ -113,9 +136,10 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
           email: request.email,
           passwordHash,
           role: 'admin',
+          language,
           createdAt,
         });
-        const grant = await startSession(tx, user, organization);
+        const grant = await startSession(tx, actor, user, organization);
         await recordAudit(
           tx,
           { ...actor, principal: principalOfUser(user, organization.id) },
@@ -162,7 +186,7 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
           await recordAudit(tx, anonymous, {
             action: 'auth.login',
             outcome: 'failure',
-            organizationId: user?.organizationId,
+            organizationId: user?.organizationId ?? undefined,
             details: { reason: 'invalid-credentials' },
           });
         });
@@ -170,15 +194,36 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
       }
 
       const { organizationId, passwordHash: _passwordHash, ...publicUser } = user;
+      const signedInActor: Actor =
+        organizationId === null
+          ? {
+              ...actor,
+              operator: { userId: user.id, email: user.email, role: user.role as 'operator', via: 'session' },
+            }
+          : { ...actor, principal: principalOfUser(publicUser, organizationId) };
+      // The second factor comes after the password: a wrong code counts as a failed sign-in like a wrong password.
+      const refusal = await db.transaction(async (tx) => {
+        const verdict = await twoFactor.verifyAtLogin(tx, user.id, request);
+        if (verdict === 'accepted' || verdict === 'not-enrolled') return undefined;
+        if (verdict === 'wrong') await throttle.recordFailure(tx, attempt);
+        await recordAudit(tx, signedInActor, {
+          action: 'auth.login',
+          outcome: 'failure',
+          targetType: 'user',
+          targetId: user.id,
+          details: { reason: verdict === 'wrong' ? 'wrong-second-factor' : 'second-factor-required' },
+        });
+        return verdict;
+      });
+      if (refusal === 'missing') throw twoFactorRequiredError();
+      if (refusal === 'wrong') {
+        throw new UnauthenticatedError('The code is wrong or was used already.', { twoFactorRequired: true });
+      }
       return db.transaction(async (tx) => {
         await throttle.recordSuccess(tx, request.email);
         await store.deleteExpiredSessions(tx, user.id, attempt.now);
-        const grant = await startSession(tx, publicUser, await organizationOf(tx, organizationId));
-        await recordAudit(
-          tx,
-          { ...actor, principal: principalOfUser(publicUser, organizationId) },
-          { action: 'auth.login', targetType: 'user', targetId: user.id },
-        );
+        const grant = await startSession(tx, actor, publicUser, await organizationOf(tx, organizationId));
+        await recordAudit(tx, signedInActor, { action: 'auth.login', targetType: 'user', targetId: user.id });
         return grant;
       });
     },
@@ -191,28 +236,30 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
           await recordAudit(tx, actor, {
             action: 'auth.logout',
             targetType: 'user',
-            targetId: actor.principal?.userId,
+            targetId: (actor.principal ?? actor.operator)?.userId,
           });
         }
       });
     },
 
     async whoAmI(actor: Actor, sessionToken: string | undefined): Promise<WhoAmI> {
-      const principal = signedIn(actor);
-      const user = await store.findUser(db.pool, principal.userId);
+      const account = actor.principal ?? actor.operator;
+      if (!account) throw new UnauthenticatedError();
+      const user = await store.findUser(db.pool, account.userId);
       if (!user) throw new UnauthenticatedError();
       const { organizationId, ...publicUser } = user;
       return {
         user: publicUser,
         organization: await organizationOf(db.pool, organizationId),
-        csrfToken: principal.via === 'session' && sessionToken ? csrfTokenOf(sessionToken) : undefined,
+        mustEnrolTwoFactor: actor.principal?.mustEnrolTwoFactor ?? false,
+        csrfToken: account.via === 'session' && sessionToken ? csrfTokenOf(sessionToken) : undefined,
         sourceAddress: actor.sourceAddress.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
       };
     },
 
     // The Authenticator of src/http/auth-guard.ts.
-    sessionPrincipal(sessionToken: string) {
-      return store.findSessionPrincipal(db.pool, sha256Hex(sessionToken), now());
+    sessionIdentity(sessionToken: string) {
+      return store.findSessionIdentity(db.pool, sha256Hex(sessionToken), now());
     },
 
     async tokenPrincipal(apiToken: string): Promise<Principal | undefined> {
@@ -271,13 +318,23 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
       });
     },
 
+    /** The language of the user's e-mails (the portal sends it when the user switches). */
+    async setLanguage(actor: Actor, language: Language): Promise<void> {
+      await store.updateUserLanguage(db.pool, accountOf(actor).userId, language);
+    },
+
     listMembers(actor: Actor, page: PageQuery): Promise<Page<User>> {
       return store.listMembers(db.pool, signedIn(actor).organizationId, page);
     },
 
-    /** There is no mail server: the link comes back to the inviting admin, who passes it on. */
+    /**
+     * The link goes to the invitee by e-mail (in `request.language`, else the inviting admin's), and comes back to the
+     * admin once, to pass on by hand should the mail not arrive.
+     */
     async createInvitation(actor: Actor, request: CreateInvitationRequest): Promise<CreatedInvitation> {
       const principal = signedIn(actor);
+      const inviter = await store.findUser(db.pool, principal.userId);
+      const language = request.language ?? inviter?.language ?? 'en';
       if (await store.findUserByEmail(db.pool, request.email)) {
         throw new ConflictError(`${request.email} already has a Keyhouse account.`);
       }
@@ -291,8 +348,22 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
           role: request.role,
           tokenHash: sha256Hex(token),
           invitedBy: principal.userId,
+          language,
           createdAt,
           expiresAt: new Date(createdAt.getTime() + INVITATION_LIFETIME_MS),
+        });
+        const organization = await organizationOf(tx, principal.organizationId);
+        await queueMail(tx, {
+          recipient: invitation.email,
+          language,
+          data: {
+            kind: 'invitation',
+            organizationName: organization!.name,
+            role: invitation.role,
+            invitedBy: principal.email,
+          },
+          sealedSecret: secretBox.seal(token),
+          dedupeKey: `invitation:${invitation.id}`,
         });
         await recordAudit(tx, actor, {
           action: 'invitation.create',
@@ -336,10 +407,16 @@ export function createAccountService({ db, now }: AccountServiceDependencies) {
           email: invitation.email,
           passwordHash,
           role: invitation.role,
+          language: invitation.language,
           createdAt: at,
         });
         await store.markInvitationAccepted(tx, invitation.id, at);
-        const grant = await startSession(tx, user, await organizationOf(tx, invitation.organizationId));
+        const grant = await startSession(
+          tx,
+          actor,
+          user,
+          await organizationOf(tx, invitation.organizationId),
+        );
         await recordAudit(
           tx,
           { ...actor, principal: principalOfUser(user, invitation.organizationId) },

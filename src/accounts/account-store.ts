@@ -1,12 +1,15 @@
 import type { Queryable } from '../db/database.js';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { ApiToken, Invitation, Organization, User } from './account-schemas.js';
-import type { Principal, Role } from './roles.js';
+import type { AccountRole, OperatorPrincipal, OperatorRole, Principal, Role } from './roles.js';
+import type { Language } from './account-schemas.js';
 
 /** SQL of the accounts module. Every function takes a Queryable, so it runs on the pool or inside a transaction. */
 
-const USER_COLUMNS = `u.id, u.email, u.role, u.created_at AS "createdAt"`;
-const ORGANIZATION_COLUMNS = `o.id, o.name, o.customer_number AS "customerNumber", o.created_at AS "createdAt"`;
+const USER_COLUMNS = `u.id, u.email, u.role, u.language, u.totp_enabled_at IS NOT NULL AS "twoFactorEnabled",
+  u.created_at AS "createdAt"`;
+const ORGANIZATION_COLUMNS = `o.id, o.name, o.customer_number AS "customerNumber",
+  o.require_two_factor AS "requireTwoFactor", o.created_at AS "createdAt"`;
 const TOKEN_COLUMNS = `t.id, t.name, t.created_at AS "createdAt", t.last_used_at AS "lastUsedAt"`;
 const INVITATION_COLUMNS = `i.id, i.email, i.role, i.created_at AS "createdAt", i.expires_at AS "expiresAt"`;
 
@@ -74,31 +77,44 @@ export async function insertUser(
   db: Queryable,
   user: {
     id: string;
-    organizationId: string;
+    /** Null for the provider's operators. */
+    organizationId: string | null;
     email: string;
     passwordHash: string;
-    role: Role;
+    role: AccountRole;
+    /** Of the user's e-mails; English unless known. */
+    language?: Language;
     createdAt: Date;
   },
 ): Promise<User> {
   const result = await db.query<User>(
-    `INSERT INTO users AS u (id, organization_id, email, password_hash, role, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO users AS u (id, organization_id, email, password_hash, role, language, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      RETURNING ${USER_COLUMNS}`,
-    [user.id, user.organizationId, user.email, user.passwordHash, user.role, user.createdAt],
+    [
+      user.id,
+      user.organizationId,
+      user.email,
+      user.passwordHash,
+      user.role,
+      user.language ?? 'en',
+      user.createdAt,
+    ],
   );
   return result.rows[0]!;
 }
 
-export type UserWithCredentials = User & { organizationId: string; passwordHash: string };
+/** A user with what sign-in needs; `organizationId` is null for operators. */
+export type UserWithCredentials = User & { organizationId: string | null; passwordHash: string };
 
+/** Only users who can sign in: removed members are not found. */
 export async function findUserByEmail(
   db: Queryable,
   email: string,
 ): Promise<UserWithCredentials | undefined> {
   const result = await db.query<UserWithCredentials>(
     `SELECT ${USER_COLUMNS}, u.organization_id AS "organizationId", u.password_hash AS "passwordHash"
-     FROM users u WHERE u.email = $1`,
+     FROM users u WHERE u.email = $1 AND u.removed_at IS NULL`,
     [email],
   );
   return result.rows[0];
@@ -107,9 +123,10 @@ export async function findUserByEmail(
 export async function findUser(
   db: Queryable,
   id: string,
-): Promise<(User & { organizationId: string }) | undefined> {
-  const result = await db.query<User & { organizationId: string }>(
-    `SELECT ${USER_COLUMNS}, u.organization_id AS "organizationId" FROM users u WHERE u.id = $1`,
+): Promise<(User & { organizationId: string | null }) | undefined> {
+  const result = await db.query<User & { organizationId: string | null }>(
+    `SELECT ${USER_COLUMNS}, u.organization_id AS "organizationId" FROM users u
+      WHERE u.id = $1 AND u.removed_at IS NULL`,
     [id],
   );
   return result.rows[0];
@@ -120,7 +137,7 @@ export function listMembers(db: Queryable, organizationId: string, page: PageQue
     db,
     {
       columns: USER_COLUMNS,
-      from: 'users u WHERE u.organization_id = $1',
+      from: 'users u WHERE u.organization_id = $1 AND u.removed_at IS NULL',
       alias: 'u',
       params: [organizationId],
     },
@@ -132,30 +149,119 @@ export function listMembers(db: Queryable, organizationId: string, page: PageQue
 
 export async function insertSession(
   db: Queryable,
-  session: { tokenHash: string; userId: string; csrfTokenHash: string; createdAt: Date; expiresAt: Date },
+  session: {
+    tokenHash: string;
+    userId: string;
+    csrfTokenHash: string;
+    createdAt: Date;
+    expiresAt: Date;
+    userAgent: string | undefined;
+    sourceAddress: string;
+  },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO sessions (token_hash, user_id, csrf_token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-    [session.tokenHash, session.userId, session.csrfTokenHash, session.createdAt, session.expiresAt],
+    `INSERT INTO sessions (token_hash, user_id, csrf_token_hash, created_at, expires_at, user_agent, source_address,
+                           last_seen_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $4)`,
+    [
+      session.tokenHash,
+      session.userId,
+      session.csrfTokenHash,
+      session.createdAt,
+      session.expiresAt,
+      session.userAgent?.slice(0, 300) ?? null,
+      session.sourceAddress,
+    ],
   );
 }
 
-export async function findSessionPrincipal(
+/** Whose session a cookie is: a customer's (with their organisation) or an operator's. */
+export type SessionIdentity = {
+  sessionId: string;
+  csrfTokenHash: string;
+} & ({ principal: Principal; operator?: undefined } | { principal?: undefined; operator: OperatorPrincipal });
+
+export async function findSessionIdentity(
   db: Queryable,
   tokenHash: string,
   now: Date,
-): Promise<{ principal: Principal; csrfTokenHash: string } | undefined> {
-  const result = await db.query<Omit<Principal, 'via'> & { csrfTokenHash: string }>(
-    `SELECT u.id AS "userId", u.organization_id AS "organizationId", u.email, u.role,
-            s.csrf_token_hash AS "csrfTokenHash"
-     FROM sessions s JOIN users u ON u.id = s.user_id
-     WHERE s.token_hash = $1 AND s.expires_at > $2`,
+): Promise<SessionIdentity | undefined> {
+  // last_seen_at is written at most once a minute, so a busy portal does not write on every request.
+  const result = await db.query<{
+    sessionId: string;
+    userId: string;
+    organizationId: string | null;
+    email: string;
+    role: AccountRole;
+    csrfTokenHash: string;
+    mustEnrolTwoFactor: boolean;
+  }>(
+    `WITH found AS (
+       SELECT s.id AS "sessionId", u.id AS "userId", u.organization_id AS "organizationId", u.email, u.role,
+              s.csrf_token_hash AS "csrfTokenHash",
+              COALESCE(o.require_two_factor AND u.totp_enabled_at IS NULL, false) AS "mustEnrolTwoFactor",
+              s.last_seen_at
+         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN organizations o ON o.id = u.organization_id
+        WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.removed_at IS NULL
+     ), touched AS (
+       UPDATE sessions SET last_seen_at = $2
+        WHERE token_hash = $1 AND EXISTS (
+          SELECT 1 FROM found WHERE last_seen_at IS NULL OR last_seen_at < $2::timestamptz - interval '1 minute')
+     )
+     SELECT "sessionId", "userId", "organizationId", email, role, "csrfTokenHash", "mustEnrolTwoFactor" FROM found`,
     [tokenHash, now],
   );
   const row = result.rows[0];
   if (!row) return undefined;
-  const { csrfTokenHash, ...principal } = row;
-  return { principal: { ...principal, via: 'session' }, csrfTokenHash };
+  const { sessionId, csrfTokenHash, organizationId, mustEnrolTwoFactor, ...who } = row;
+  if (organizationId === null) {
+    return { sessionId, csrfTokenHash, operator: { ...who, role: who.role as OperatorRole, via: 'session' } };
+  }
+  return {
+    sessionId,
+    csrfTokenHash,
+    principal: {
+      ...who,
+      role: who.role as Role,
+      organizationId,
+      via: 'session',
+      ...(mustEnrolTwoFactor ? { mustEnrolTwoFactor } : {}),
+    },
+  };
+}
+
+export type SessionSummary = {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string | null;
+  expiresAt: string;
+  userAgent: string | null;
+  sourceAddress: string | null;
+};
+
+export async function listSessions(db: Queryable, userId: string, now: Date): Promise<SessionSummary[]> {
+  const result = await db.query<SessionSummary>(
+    `SELECT s.id, s.created_at AS "createdAt", s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt",
+            s.user_agent AS "userAgent", s.source_address AS "sourceAddress"
+       FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2
+      ORDER BY s.created_at DESC LIMIT 100`,
+    [userId, now],
+  );
+  return result.rows;
+}
+
+/** Deletes one of the user's sessions by id; false when the user has none with this id. */
+export async function deleteSessionById(db: Queryable, userId: string, id: string): Promise<boolean> {
+  const result = await db.query('DELETE FROM sessions WHERE id = $1 AND user_id = $2', [id, userId]);
+  return result.rowCount === 1;
+}
+
+/** Signs a user out everywhere (password reset, removal), except the session `keep` if given. */
+export async function deleteSessionsOfUser(db: Queryable, userId: string, keep?: string): Promise<void> {
+  await db.query('DELETE FROM sessions WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2)', [
+    userId,
+    keep ?? null,
+  ]);
 }
 
 /** Deletes the session and answers whether it existed. */
@@ -191,11 +297,12 @@ export async function countActiveApiTokens(db: Queryable, userId: string): Promi
   return result.rows[0]!.count;
 }
 
+/** API tokens belong to customers only; a member's tokens stop with their removal. */
 export async function findTokenPrincipal(db: Queryable, tokenHash: string): Promise<Principal | undefined> {
   const result = await db.query<Omit<Principal, 'via'>>(
     `SELECT u.id AS "userId", u.organization_id AS "organizationId", u.email, u.role
      FROM api_tokens t JOIN users u ON u.id = t.user_id
-     WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.removed_at IS NULL AND u.organization_id IS NOT NULL`,
     [tokenHash],
   );
   const row = result.rows[0];
@@ -247,13 +354,15 @@ export async function insertInvitation(
     role: Role;
     tokenHash: string;
     invitedBy: string;
+    language: Language;
     createdAt: Date;
     expiresAt: Date;
   },
 ): Promise<Invitation> {
   const result = await db.query<Invitation>(
-    `INSERT INTO invitations AS i (id, organization_id, email, role, token_hash, invited_by, created_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO invitations AS i (id, organization_id, email, role, token_hash, invited_by, created_at, expires_at,
+                                   language)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      RETURNING ${INVITATION_COLUMNS}`,
     [
       invitation.id,
@@ -264,6 +373,7 @@ export async function insertInvitation(
       invitation.invitedBy,
       invitation.createdAt,
       invitation.expiresAt,
+      invitation.language,
     ],
   );
   return result.rows[0]!;
@@ -287,7 +397,11 @@ export function listPendingInvitations(
   );
 }
 
-export type InvitationForAcceptance = Invitation & { organizationId: string; acceptedAt: string | null };
+export type InvitationForAcceptance = Invitation & {
+  organizationId: string;
+  acceptedAt: string | null;
+  language: Language;
+};
 
 /** Locks the invitation row until the end of the transaction, so two acceptances cannot both create a user. */
 export async function lockInvitationByTokenHash(
@@ -295,7 +409,7 @@ export async function lockInvitationByTokenHash(
   tokenHash: string,
 ): Promise<InvitationForAcceptance | undefined> {
   const result = await db.query<InvitationForAcceptance>(
-    `SELECT ${INVITATION_COLUMNS}, i.organization_id AS "organizationId", i.accepted_at AS "acceptedAt"
+    `SELECT ${INVITATION_COLUMNS}, i.organization_id AS "organizationId", i.accepted_at AS "acceptedAt", i.language
      FROM invitations i WHERE i.token_hash = $1 FOR UPDATE`,
     [tokenHash],
   );
@@ -304,4 +418,52 @@ export async function lockInvitationByTokenHash(
 
 export async function markInvitationAccepted(db: Queryable, id: string, now: Date): Promise<void> {
   await db.query('UPDATE invitations SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL', [id, now]);
+}
+
+// Members: removal and roles (members-service.ts), preferences.
+
+/**
+ * Locks the organisation's active members until the end of the transaction and answers them: changes that must
+ * keep one admin (removal, demotion) serialise here, so two admins demoting each other at once cannot both win.
+ */
+export async function lockMembers(
+  db: Queryable,
+  organizationId: string,
+): Promise<(User & { organizationId: string })[]> {
+  const result = await db.query<User & { organizationId: string }>(
+    `SELECT ${USER_COLUMNS}, u.organization_id AS "organizationId" FROM users u
+      WHERE u.organization_id = $1 AND u.removed_at IS NULL ORDER BY u.id FOR UPDATE`,
+    [organizationId],
+  );
+  return result.rows;
+}
+
+export async function updateMemberRole(db: Queryable, userId: string, role: Role): Promise<void> {
+  await db.query('UPDATE users SET role = $2 WHERE id = $1', [userId, role]);
+}
+
+/** The member can no longer sign in: sessions end, API tokens are revoked, the address is free again. */
+export async function removeMember(db: Queryable, userId: string, now: Date): Promise<void> {
+  await db.query('UPDATE users SET removed_at = $2 WHERE id = $1 AND removed_at IS NULL', [userId, now]);
+  await db.query('DELETE FROM sessions WHERE user_id = $1', [userId]);
+  await db.query('UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [
+    userId,
+    now,
+  ]);
+}
+
+export async function updateUserLanguage(db: Queryable, userId: string, language: Language): Promise<void> {
+  await db.query('UPDATE users SET language = $2 WHERE id = $1', [userId, language]);
+}
+
+export async function updatePasswordHash(db: Queryable, userId: string, passwordHash: string): Promise<void> {
+  await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
+}
+
+export async function setRequireTwoFactor(db: Queryable, organizationId: string, required: boolean) {
+  const result = await db.query<Organization>(
+    `UPDATE organizations o SET require_two_factor = $2 WHERE o.id = $1 RETURNING ${ORGANIZATION_COLUMNS}`,
+    [organizationId, required],
+  );
+  return result.rows[0];
 }

@@ -3,6 +3,8 @@ import type { Queryable } from '../db/database.js';
 /** What the audit trail records of who acted (the accounts' `Actor` is one). */
 export type AuditedActor = {
   principal: { userId: string; organizationId: string; email: string } | undefined;
+  /** A provider operator acting; recorded as `operator:<e-mail>`. */
+  operator?: { userId: string; email: string };
   /** A name for actors without a user: "system", "osb:<platform identity>", or an e-mail before sign-in. */
   label?: string;
   requestId: string;
@@ -27,8 +29,11 @@ export async function recordAudit(db: Queryable, actor: AuditedActor, event: Aud
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       event.organizationId ?? actor.principal?.organizationId ?? null,
-      actor.principal?.userId ?? null,
-      actor.principal?.email ?? actor.label ?? 'anonymous',
+      actor.principal?.userId ?? actor.operator?.userId ?? null,
+      actor.principal?.email ??
+        (actor.operator ? `operator:${actor.operator.email}` : undefined) ??
+        actor.label ??
+        'anonymous',
       event.action,
       event.targetType ?? null,
       event.targetId ?? null,

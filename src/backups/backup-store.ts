@@ -170,6 +170,21 @@ export async function failBackup(
   return result.rowCount === 1;
 }
 
+/**
+ * failed → pending for the backups of an order that a provider operator retries (on-demand, pre-restore,
+ * pre-upgrade): the next attempt takes them again under the same id instead of finding them failed. A backup
+ * that retention is removing stays as it is.
+ */
+export async function reopenFailedOrderBackups(db: Queryable, orderId: string): Promise<number> {
+  const result = await db.query(
+    `UPDATE backups SET status = 'pending', failure_reason = NULL, operator_detail = NULL, started_at = NULL,
+            finished_at = NULL
+      WHERE order_id = $1 AND status = 'failed'`,
+    [orderId],
+  );
+  return result.rowCount ?? 0;
+}
+
 /** Nightly backups that are not finished: the sweep enqueues them again after a crash. */
 export async function listUnfinishedNightlyBackups(db: Queryable): Promise<StoredBackup[]> {
   const { rows } = await db.query<BackupRow>(

@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import type { PublicCatalog } from '../catalog/catalog-service.js';
 import type { Instance } from '../instances/instance-schemas.js';
 import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
+import type { Environment as ServerEnvironment } from '../config/load-config.js';
 import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
 
@@ -24,11 +25,13 @@ Commands:
   login --url <url> (--token <token> | --email <email> [--password-stdin])
   catalog
   order create --node-size <id> --storage-gb <n> --trusted-source <cidr>... --region <id> [--zone <id>]
-               [--service-type keycloak] [--version <v>] --billing-profile-id <id> --accept-terms [--wait]
+               [--admin-source <cidr>...] [--service-type keycloak] [--version <v>] --billing-profile-id <id>
+               --accept-terms [--wait]
   orders list [--status <s>] [--instance-id <id>] | orders show <id> | orders watch <id>
   instances list | instances show <id>
   credentials <instance-id>
   sources set|add|remove <instance-id> <cidr>... [--wait]
+  admin-sources set <instance-id> <cidr>... | admin-sources none|reset <instance-id> [--wait]
   scale <instance-id> --node-size <id> [--wait]
   storage <instance-id> --storage-gb <n> [--wait]
   restart <instance-id> [--wait]
@@ -46,6 +49,8 @@ Commands:
   realms download <export-order-id> --out <file>
   realms import <instance-id> --export-order-id <id> [--realm-name <name>] [--wait]
   tickets list | tickets create --subject <text> --message <text> [--order-id <id>] [--instance-id <id>]
+  admin create-operator --email <email> [--role operator|operator-read-only] [--password-stdin]
+               (on the server: works on Keyhouse's database, see keyhouse admin --help)
 
 Global options: --output table|json (default table), --url <url>, --token <token>
 Environment: KEYHOUSE_URL, KEYHOUSE_TOKEN`;
@@ -57,6 +62,8 @@ type Environment = {
   KEYHOUSE_TOKEN?: string;
   HOME?: string;
   XDG_CONFIG_HOME?: string;
+  /** What `keyhouse admin` hands to the server's configuration loader. */
+  server: ServerEnvironment;
 };
 
 type Output = 'table' | 'json';
@@ -237,13 +244,14 @@ async function changeOrder(
     nodeSize,
     storageGb,
     trustedSources,
+    adminSources,
     region,
     zone,
   } = instance;
   const schema = changeOrderRequestSchema(catalog, {
     name,
     deletionProtection,
-    spec: { serviceType, version, nodeSize, storageGb, trustedSources, region, zone },
+    spec: { serviceType, version, nodeSize, storageGb, trustedSources, adminSources, region, zone },
   });
   const body = check(schema, change);
   return placed(ctx, await api.post<Order>(`/api/v1/instances/${instance.id}/orders`, body));
@@ -278,6 +286,7 @@ const commands: Record<
       'node-size': { type: 'string' },
       'storage-gb': { type: 'string' },
       'trusted-source': { type: 'string', multiple: true },
+      'admin-source': { type: 'string', multiple: true },
       region: { type: 'string' },
       zone: { type: 'string' },
       'billing-profile-id': { type: 'string' },
@@ -302,6 +311,8 @@ const commands: Record<
         nodeSize: str(ctx, 'node-size'),
         storageGb: storage === undefined ? undefined : /^\d{1,6}$/.test(storage) ? Number(storage) : storage,
         trustedSources: (ctx.values['trusted-source'] as string[] | undefined) ?? [],
+        // Absent: every trusted source may also administer the instance.
+        adminSources: ctx.values['admin-source'] as string[] | undefined,
         region: str(ctx, 'region'),
         zone: str(ctx, 'zone'),
         billingProfileId: str(ctx, 'billing-profile-id'),
@@ -367,7 +378,9 @@ const commands: Record<
       const instance = await ctx
         .api()
         .get<Instance>(`/api/v1/instances/${encodeURIComponent(positional(ctx, 0, 'instance id'))}`);
-      print(ctx, instance, () => details(instance));
+      print(ctx, instance, () =>
+        details({ ...instance, adminSources: instance.adminSources ?? '(all trusted sources)' }),
+      );
       return 0;
     },
   },
@@ -403,6 +416,24 @@ const commands: Record<
               ]
             : instance.trustedSources.filter((s) => !removing.has(bare(s)) && !removing.has(s));
       return changeOrder(ctx, instanceId, { type: 'trusted-sources', trustedSources });
+    },
+  },
+  'admin-sources': {
+    options: { wait: { type: 'boolean' } },
+    async run(ctx) {
+      const action = positional(ctx, 0, 'set, none or reset');
+      const instanceId = positional(ctx, 1, 'instance id');
+      const given = ctx.positionals.slice(2);
+      if (action === 'set' && given.length === 0)
+        throw new UsageError('name at least one address or CIDR range');
+      if (action !== 'set' && ((action !== 'none' && action !== 'reset') || given.length > 0)) {
+        throw new UsageError(
+          'admin-sources set <instance-id> <cidr>... | admin-sources none|reset <instance-id>',
+        );
+      }
+      // none: nobody administers through the edge; reset: every trusted source may again.
+      const adminSources = action === 'set' ? given : action === 'none' ? [] : null;
+      return changeOrder(ctx, instanceId, { type: 'admin-sources', adminSources });
     },
   },
   scale: {
@@ -656,6 +687,11 @@ export async function main(argv: string[], env: Environment, io: Io): Promise<nu
   }
   try {
     if (first === 'login') return await login(argv.slice(1), env, io);
+    if (first === 'admin') {
+      // Loaded only here: the API client needs none of the server's modules.
+      const { runAdmin } = await import('./admin.js');
+      return await runAdmin(argv.slice(1), env.server, io);
+    }
     const twoWords = second && commands[`${first} ${second}`] ? `${first} ${second}` : undefined;
     const name = twoWords ?? first;
     const command = commands[name];
@@ -718,7 +754,7 @@ if (invokedAs === fileURLToPath(import.meta.url)) {
   const { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME } = process.env;
   process.exitCode = await main(
     process.argv.slice(2),
-    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME },
+    { KEYHOUSE_URL, KEYHOUSE_TOKEN, HOME, XDG_CONFIG_HOME, server: process.env },
     io,
   );
 }

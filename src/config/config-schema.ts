@@ -28,11 +28,21 @@ const configObjectSchema = z.strictObject({
     embeddedPort: z.int().min(1024).max(65535),
   }),
   edge: z.strictObject({
-    /** Where the per-instance listeners bind. */
+    /** Where the per-instance listeners bind ("::" binds IPv4 and IPv6). */
     listenHost: z.string().min(1).max(255),
     /** Instances are reached at https://<instance name>.<publicHost>:<port>. */
     publicHost: z.string().min(1).max(200),
     portRange: portRangeSchema,
+    /** The HAProxy program the edge runs (2.6 or newer): a name looked up in PATH, or a path. */
+    haproxy: z.string().min(1).max(4096),
+    /**
+     * Requests per source address and instance: more than `requests` within `windowSeconds` are answered 429 with
+     * Retry-After, so one noisy client cannot starve an instance.
+     */
+    rateLimit: z.strictObject({
+      requests: z.int().min(1).max(10_000_000),
+      windowSeconds: z.int().min(1).max(3600),
+    }),
   }),
   keycloak: z.strictObject({
     /** A built Keycloak distribution to use instead of fetching one per version (KEYCLOAK_HOME). */
@@ -45,6 +55,33 @@ const configObjectSchema = z.strictObject({
   /** Key for secrets at rest (KEYHOUSE_SECRET_KEY, 32 bytes as base64); otherwise a key file in the data dir. */
   secretKey: z.string().min(1).max(200).nullable(),
   catalog: catalogSchema,
+  /** Where customers reach the portal: links in e-mails point here. */
+  portal: z.strictObject({ publicUrl: z.url({ protocol: /^https?$/ }).max(500) }),
+  mail: z.strictObject({
+    /**
+     * The SMTP server, e.g. smtp://user:password@mail.example.com:587 (STARTTLS when offered) or smtps://…:465
+     * (KEYHOUSE_SMTP_URL). Null: mails wait in the outbox until one is configured.
+     */
+    smtpUrl: z
+      .string()
+      .max(2048)
+      .regex(/^smtps?:\/\//, 'an smtp:// or smtps:// URL')
+      .nullable(),
+    from: z.string().min(3).max(320),
+  }),
+  /**
+   * The provider's operators, created at start when missing (each gets a mail to choose a password). Also:
+   * `keyhouse admin create-operator --email …` on the server.
+   */
+  operators: z
+    .array(
+      z.strictObject({
+        email: z.email().max(254).toLowerCase(),
+        role: z.enum(['operator', 'operator-read-only']).default('operator'),
+        language: z.enum(['de', 'en']).default('en'),
+      }),
+    )
+    .max(100),
   /**
    * The Open Service Broker API under /osb: off (every /osb route answers 404) unless both credentials are set
    * (KEYHOUSE_OSB_USERNAME / KEYHOUSE_OSB_PASSWORD). Platforms authenticate with them by HTTP basic auth.

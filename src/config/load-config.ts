@@ -21,6 +21,10 @@ export type Environment = {
   /** Basic-auth credentials of the Open Service Broker API; without both the broker is off. */
   KEYHOUSE_OSB_USERNAME?: string | undefined;
   KEYHOUSE_OSB_PASSWORD?: string | undefined;
+  /** The SMTP server of outgoing mail, e.g. smtp://user:password@mail.example.com:587. */
+  KEYHOUSE_SMTP_URL?: string | undefined;
+  /** The portal's public URL, for links in mails. */
+  KEYHOUSE_PUBLIC_URL?: string | undefined;
 };
 
 export class ConfigError extends Error {
@@ -99,6 +103,8 @@ function environmentOverrides(env: Environment): { tree: Tree; problems: string[
       ...(env.KEYHOUSE_OSB_PASSWORD ? { password: env.KEYHOUSE_OSB_PASSWORD } : {}),
     };
   }
+  if (env.KEYHOUSE_SMTP_URL) tree.mail = { smtpUrl: env.KEYHOUSE_SMTP_URL };
+  if (env.KEYHOUSE_PUBLIC_URL) tree.portal = { publicUrl: env.KEYHOUSE_PUBLIC_URL };
   return { tree, problems };
 }
 

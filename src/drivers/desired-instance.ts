@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Queryable } from '../db/database.js';
-import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { effectiveAdminSources, type InstanceSpec } from '../instances/instance-schemas.js';
 import { openInstanceSecrets, type InstanceSecrets } from '../instances/instance-secrets.js';
 import { listInstancesToRun, type ProvisioningView } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
@@ -23,6 +23,7 @@ export function desiredInstance(
     nodeSize: { id: nodeSize.id, vcpu: nodeSize.vcpu, memoryGb: nodeSize.memoryGb },
     storageGb: spec.storageGb,
     trustedSources: spec.trustedSources,
+    adminSources: effectiveAdminSources(spec),
     region: spec.region,
     zone: spec.zone,
     secrets,

@@ -35,6 +35,8 @@ export type DesiredInstance = {
   storageGb: number;
   /** Canonical CIDRs, already validated. */
   trustedSources: string[];
+  /** The trusted sources that may also use /admin/ and the admin REST API (canonical, within trustedSources). */
+  adminSources: string[];
   region: string;
   zone: string;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */

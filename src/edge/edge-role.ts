@@ -1,14 +1,17 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
-import { startEdgeGateway, type EdgeGateway } from './edge-gateway.js';
+import { packageRoot } from '../platform/package-root.js';
+import { startEdge, type Edge } from './edge-controller.js';
 import { openLocalCa, type LocalCa } from './local-ca.js';
 
 /**
- * The `edge` role: the trusted-source gateway in front of every instance. It needs only the database URL (the route
- * table and its notifications) and the CA of the data dir; it runs in the same process as the other roles by
- * default, or alone, and keeps serving while the API or the workers restart. The schema (migration 002) must exist:
- * until it does, the edge retries its sync and serves nothing.
+ * The `edge` role: runs HAProxy in front of every instance of this host and keeps it in step with the route table.
+ * It needs the database URL (routes and their notifications), the CA of the data dir and HAProxy. It runs in the
+ * same process as the other roles by default, or alone; HAProxy itself is a process of its own that keeps serving
+ * while any Keyhouse process restarts. The schema (migrations 002, 009) must exist: until it does, the edge retries
+ * its sync and serves what it had.
  */
 export async function runEdgeRole(options: {
   config: Config;
@@ -16,14 +19,28 @@ export async function runEdgeRole(options: {
   logger: Logger;
   /** The CA already opened by the API in the same process; otherwise <dataDir>/ca is opened (or created). */
   ca?: LocalCa;
-}): Promise<EdgeGateway> {
+}): Promise<Edge> {
   const { config } = options;
   const logger = options.logger.child({ role: 'edge' });
   const ca = options.ca ?? (await openLocalCa(path.join(config.dataDir, 'ca')));
-  const gateway = await startEdgeGateway({ databaseUrl: options.databaseUrl, edge: config.edge, ca, logger });
+  const edge = await startEdge({
+    databaseUrl: options.databaseUrl,
+    dataDir: config.dataDir,
+    edge: config.edge,
+    ca,
+    logger,
+    keyhouseVersion: keyhouseVersion(),
+  });
   logger.info(
-    { listenHost: config.edge.listenHost, routes: gateway.status().routes.length },
-    'edge role started: refusing every source outside an instance\u2019s trusted sources before TLS',
+    { listenHost: config.edge.listenHost, routes: edge.status().routes.length },
+    'edge role started: HAProxy refuses every source outside an instance\u2019s trusted sources before TLS',
   );
-  return gateway;
+  return edge;
+}
+
+function keyhouseVersion(): string {
+  const manifest = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
 }

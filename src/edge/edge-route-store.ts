@@ -18,6 +18,8 @@ export type EdgeRoute = {
   upstreamPort: number;
   /** Canonical CIDRs; empty means nobody gets in. */
   trustedSources: string[];
+  /** Canonical CIDRs that may also use /admin/ and the admin REST API (the others get logins and tokens only). */
+  adminSources: string[];
   /** Rises on every change of the row. */
   version: number;
   updatedAt: string;
@@ -29,6 +31,7 @@ export type EdgeRouteInput = {
   upstreamHost: string;
   upstreamPort: number;
   trustedSources: string[];
+  adminSources: string[];
   /** Omit to keep the route's current port, or to get the lowest free one of the port range for a new route. */
   listenPort?: number;
 };
@@ -47,12 +50,13 @@ type EdgeRouteRow = {
   upstream_host: string;
   upstream_port: number;
   trusted_sources: string[];
+  admin_sources: string[];
   version: number;
   updated_at: string;
 };
 
 const COLUMNS =
-  'instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources, version, updated_at';
+  'instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources, admin_sources, version, updated_at';
 
 function toRoute(row: EdgeRouteRow): EdgeRoute {
   return {
@@ -62,6 +66,7 @@ function toRoute(row: EdgeRouteRow): EdgeRoute {
     upstreamHost: row.upstream_host,
     upstreamPort: row.upstream_port,
     trustedSources: row.trusted_sources,
+    adminSources: row.admin_sources,
     version: row.version,
     updatedAt: row.updated_at,
   };
@@ -89,9 +94,10 @@ function validate(route: EdgeRouteInput): void {
     }
   }
   // The edge fails closed on entries it cannot parse; refusing them here tells the writer at once.
-  const { rejected } = compileSourceMatcher(route.trustedSources);
-  for (const entry of rejected) {
-    errors.push({ path: 'trustedSources', message: `"${entry}" is not a CIDR range.` });
+  for (const field of ['trustedSources', 'adminSources'] as const) {
+    for (const entry of compileSourceMatcher(route[field]).rejected) {
+      errors.push({ path: field, message: `"${entry}" is not a CIDR range.` });
+    }
   }
   if (errors.length) throw new ValidationError(errors);
 }
@@ -148,17 +154,18 @@ export async function upsertEdgeRoute(
     const listenPort = route.listenPort ?? (await allocateEdgePort(tx, route.instanceId, options.portRange));
     try {
       const { rows } = await tx.query<EdgeRouteRow>(
-        `INSERT INTO edge_routes (instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+        `INSERT INTO edge_routes
+           (instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources, admin_sources)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)
          ON CONFLICT (instance_id) DO UPDATE SET
            hostname = EXCLUDED.hostname, listen_port = EXCLUDED.listen_port,
            upstream_host = EXCLUDED.upstream_host, upstream_port = EXCLUDED.upstream_port,
-           trusted_sources = EXCLUDED.trusted_sources,
+           trusted_sources = EXCLUDED.trusted_sources, admin_sources = EXCLUDED.admin_sources,
            version = nextval('edge_route_version_seq'), updated_at = now()
          WHERE (edge_routes.hostname, edge_routes.listen_port, edge_routes.upstream_host, edge_routes.upstream_port,
-                edge_routes.trusted_sources)
+                edge_routes.trusted_sources, edge_routes.admin_sources)
            IS DISTINCT FROM (EXCLUDED.hostname, EXCLUDED.listen_port, EXCLUDED.upstream_host,
-                EXCLUDED.upstream_port, EXCLUDED.trusted_sources)
+                EXCLUDED.upstream_port, EXCLUDED.trusted_sources, EXCLUDED.admin_sources)
          RETURNING ${COLUMNS}`,
         [
           route.instanceId,
@@ -167,6 +174,7 @@ export async function upsertEdgeRoute(
           route.upstreamHost,
           route.upstreamPort,
           JSON.stringify(route.trustedSources),
+          JSON.stringify(route.adminSources),
         ],
       );
       if (rows[0]) return toRoute(rows[0]);
@@ -192,7 +200,7 @@ export async function upsertEdgeRoute(
 export type EdgeRouteDb = Database | Queryable;
 const queryable = (db: EdgeRouteDb): Queryable => ('transaction' in db ? db.pool : db);
 
-/** Removes the route; the edges close its listener and its connections. Safe to repeat: false when none existed. */
+/** Removes the route; the edges close its listener. Safe to repeat: false when none existed. */
 export async function deleteEdgeRoute(db: EdgeRouteDb, instanceId: string): Promise<boolean> {
   const { rowCount } = await queryable(db).query('DELETE FROM edge_routes WHERE instance_id = $1', [
     instanceId,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileSourceMatcher, displayAddress } from './source-matcher.js';
+import { compileSourceMatcher } from './source-matcher.js';
 
 describe('compileSourceMatcher', () => {
   it('matches IPv4 CIDRs at their borders', () => {
@@ -16,7 +16,6 @@ describe('compileSourceMatcher', () => {
     expect(matcher.allows('::ffff:127.0.0.1')).toBe(true);
     expect(matcher.allows('::FFFF:10.1.200.3')).toBe(true);
     expect(matcher.allows('::ffff:127.0.0.2')).toBe(false);
-    expect(displayAddress('::ffff:127.0.0.1')).toBe('127.0.0.1');
   });
 
   it('keeps IPv4 and IPv6 apart', () => {

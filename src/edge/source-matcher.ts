@@ -1,10 +1,10 @@
 import ipaddr from 'ipaddr.js';
 
 /**
- * The edge's per-connection check: does a socket's remote address fall into one of a route's trusted sources?
- * Validation and canonicalisation of what customers type happen before the sources reach the edge (see
- * src/access/trusted-sources.ts); here the list is compiled once per route version so that the hot path (every
- * accepted TCP connection) parses only the remote address.
+ * Does an address fall into one of a route's sources? HAProxy makes this check on every connection; Keyhouse needs
+ * it to validate routes before they reach HAProxy and to pick the open streams a narrowed allowlist no longer
+ * admits (their sources as `show sess` reports them). Validation and canonicalisation of what customers type happen
+ * before the sources reach the edge (see src/access/trusted-sources.ts).
  */
 export type SourceMatcher = {
   readonly cidrs: readonly string[];
@@ -53,9 +53,4 @@ export function compileSourceMatcher(cidrs: readonly string[]): SourceMatcher {
       );
     },
   };
-}
-
-/** The form the edge logs and compares: "192.0.2.1", never "::ffff:192.0.2.1". */
-export function displayAddress(remoteAddress: string | undefined): string {
-  return normalizeRemoteAddress(remoteAddress)?.toString() ?? String(remoteAddress);
 }

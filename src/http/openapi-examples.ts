@@ -58,6 +58,17 @@ export const requestExamples: Record<string, unknown> = {
     message: 'My order failed at the step "keycloak-start"; can you have a look?',
     orderId: '5d0c7a8e-3f9b-4c55-8f0e-6a7f1d2b9c01',
   },
+  requestPasswordReset: { email: 'ada@beispiel.de' },
+  confirmPasswordReset: {
+    token: 'tN3o6qXjz0c7lE6y1m2VfQ8bR4sK9wH5aD0gJ7pU2xY',
+    password: 'a new long passphrase',
+  },
+  setPreferences: { language: 'de' },
+  confirmTwoFactor: { code: '492039' },
+  disableTwoFactor: { password: 'correct horse battery staple' },
+  changeMemberRole: { role: 'manager' },
+  updateOrganization: { requireTwoFactor: true },
+  replyToTicket: { message: 'The instance is up again, thank you!' },
   osbProvision: {
     service_id: 'keyhouse-keycloak',
     plan_id: 'keyhouse-keycloak-b2-4',

@@ -5,6 +5,8 @@ import {
   ConflictError,
   DomainError,
   RateLimitedError,
+  UnauthenticatedError,
+  UnprocessableError,
   ValidationError,
   type FieldError,
 } from '../platform/errors.js';
@@ -69,7 +71,12 @@ export function handleError(
     const mapped = byKind[error.kind];
     const extra: Record<string, unknown> = {};
     if (error instanceof ValidationError) extra.errors = error.errors;
-    if (error instanceof ConflictError) Object.assign(extra, error.details);
+    if (
+      error instanceof ConflictError ||
+      error instanceof UnauthenticatedError ||
+      error instanceof UnprocessableError
+    )
+      Object.assign(extra, error.details);
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
     return sendProblem(request, reply, { ...mapped, detail: error.message, ...extra });
   }

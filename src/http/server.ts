@@ -10,9 +10,15 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { authenticateRequest, authorizeRequest, type Authenticator } from './auth-guard.js';
+import {
+  authenticateRequest,
+  authorizeRequest,
+  hideOperatorRoutes,
+  sendNoRoute,
+  type Authenticator,
+} from './auth-guard.js';
 import { completeOpenApiDocument } from './openapi-examples.js';
-import { handleError, sendProblem } from './problem.js';
+import { handleError } from './problem.js';
 
 export type HttpServerOptions = {
   logger: Logger;
@@ -40,14 +46,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, {
-      status: 404,
-      type: 'not-found',
-      title: 'Not found',
-      detail: `No route ${request.method} ${request.url.split('?')[0]}.`,
-    }),
-  );
+  app.setNotFoundHandler(sendNoRoute);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -82,6 +81,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   app.addHook('onRequest', authenticateRequest(options.authenticator));
+  app.addHook('onRequest', hideOperatorRoutes);
   app.addHook('preHandler', authorizeRequest);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

@@ -43,12 +43,19 @@ export const instanceSpecSchema = z.object({
   nodeSize: z.string(),
   storageGb: z.int(),
   trustedSources: z.array(z.string()),
+  /** Sources that may also use /admin/ and the admin REST API; null: every trusted source. */
+  adminSources: z.array(z.string()).nullable(),
   region: z.string(),
   zone: z.string(),
   /** Retention and windows (src/backups); absent on instances ordered before backups existed: the defaults. */
   backups: storedBackupPolicySchema.optional(),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
+
+/** The sources the edge admits to /admin/ and the admin REST API. */
+export function effectiveAdminSources(spec: Pick<InstanceSpec, 'trustedSources' | 'adminSources'>): string[] {
+  return spec.adminSources ?? spec.trustedSources;
+}
 
 export const instanceSchema = z.object({
   id: z.uuid(),

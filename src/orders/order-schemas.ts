@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { trustedSourcesSchema, type SourcePolicy } from '../access/trusted-sources.js';
+import {
+  adminSourcesSchema,
+  isWithinSources,
+  trustedSourcesSchema,
+  type SourcePolicy,
+} from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
 import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
@@ -14,7 +19,12 @@ export type OrderableCatalog = {
   serviceTypes: readonly { id: string; versions: readonly string[] }[];
   nodeSizes: readonly { id: string }[];
   storage: { minGb: number; maxGb: number; stepGb: number };
-  regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
+  /** `driver` only on the server's catalog (operator-only): the public one leaves the region's rules to the server. */
+  regions: readonly (SourcePolicy & {
+    id: string;
+    zones: readonly { id: string }[];
+    driver?: 'local' | 'kubernetes';
+  })[];
   terms: { version: string };
   backups: BackupRules;
 };
@@ -27,6 +37,7 @@ export const orderTypeSchema = z.enum([
   'scale',
   'storage',
   'trusted-sources',
+  'admin-sources',
   'restart',
   'upgrade',
   'delete',
@@ -38,6 +49,14 @@ export const orderTypeSchema = z.enum([
   'realm-import',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
+
+/**
+ * Kubernetes regions expose an instance through a TCP load balancer, and Keycloak itself terminates TLS: nothing on
+ * the way can tell /admin/ from a login, so admin sources cannot be narrower than the trusted sources there.
+ */
+export const KUBERNETES_ADMIN_SOURCES_REFUSAL =
+  'Instances in this region are reached through a TCP load balancer that cannot tell the admin console from logins: every trusted source reaches /admin/. Leave the admin sources unset (null).';
+export const restrictsAdminPaths = (region: OrderableCatalog['regions'][number]) => region.driver !== 'kubernetes';
 
 const ids = (items: readonly { id: string }[]) => items.map((item) => item.id) as [string, ...string[]];
 
@@ -68,6 +87,8 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       nodeSize: z.enum(ids(catalog.nodeSizes)),
       storageGb: storageGbSchema(catalog.storage),
       trustedSources: z.array(z.string().max(64)).max(200),
+      /** Sources that may also use /admin/ and the admin REST API; absent or null: all trusted sources. */
+      adminSources: z.array(z.string().max(64)).max(200).nullable().optional(),
       region: z.enum(ids(catalog.regions)),
       zone: z.string().max(63).optional(),
       billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
@@ -100,6 +121,16 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
           ctx.addIssue({ code: 'custom', path: ['trustedSources', ...issue.path], message: issue.message });
         }
       }
+      let adminSources: string[] | null = null;
+      if (order.adminSources && !restrictsAdminPaths(region)) {
+        ctx.addIssue({ code: 'custom', path: ['adminSources'], message: KUBERNETES_ADMIN_SOURCES_REFUSAL });
+      } else if (order.adminSources && sources.success) {
+        const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
+        if (admins.success) adminSources = admins.data;
+        for (const issue of admins.error?.issues ?? []) {
+          ctx.addIssue({ code: 'custom', path: ['adminSources', ...issue.path], message: issue.message });
+        }
+      }
       if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
         ctx.addIssue({
           code: 'custom',
@@ -109,7 +140,7 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
         });
       }
       checkTerms(catalog, order.acceptTerms.version, ctx);
-      return { ...order, zone, trustedSources: sources.success ? sources.data : [] };
+      return { ...order, zone, trustedSources: sources.success ? sources.data : [], adminSources };
     });
 }
 export type CreateOrderRequest = z.output<ReturnType<typeof createOrderRequestSchema>>;
@@ -153,7 +184,31 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         `storage can only grow: choose more than the current ${instance.spec.storageGb} GB`,
       ),
     }),
-    z.strictObject({ type: z.literal('trusted-sources'), trustedSources: trustedSourcesSchema(region) }),
+    z.strictObject({
+      type: z.literal('trusted-sources'),
+      trustedSources: trustedSourcesSchema(region).superRefine((trusted, ctx) => {
+        const outside = (instance.spec.adminSources ?? []).filter(
+          (admin) => !isWithinSources(admin, trusted),
+        );
+        if (outside.length) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `The admin sources ${outside.join(', ')} would not be within these trusted sources; change the admin sources first.`,
+          });
+        }
+      }),
+    }),
+    z.strictObject({
+      type: z.literal('admin-sources'),
+      /** null: back to "all trusted sources". */
+      adminSources: adminSourcesSchema(region, instance.spec.trustedSources)
+        .nullable()
+        .refine(
+          (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
+          'the instance already has exactly these admin sources',
+        )
+        .refine((admins) => admins === null || restrictsAdminPaths(region), KUBERNETES_ADMIN_SOURCES_REFUSAL),
+    }),
     z.strictObject({ type: z.literal('restart') }),
     z.strictObject({
       type: z.literal('upgrade'),
@@ -187,6 +242,8 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, storageGb: change.storageGb };
     case 'trusted-sources':
       return { ...spec, trustedSources: change.trustedSources };
+    case 'admin-sources':
+      return { ...spec, adminSources: change.adminSources };
     case 'upgrade':
       return { ...spec, version: change.version };
     case 'backup-policy':
@@ -218,6 +275,14 @@ export const orderStepSchema = z.object({
 });
 export type OrderStep = z.infer<typeof orderStepSchema>;
 
+/** An earlier attempt of an order that a provider operator retried: what the customer saw fail. */
+export const orderAttemptSchema = z.object({
+  attempt: z.int(),
+  failureReason: z.string().nullable(),
+  finishedAt: z.string(),
+});
+export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
+
 export const orderSchema = z.object({
   id: z.uuid(),
   type: orderTypeSchema,
@@ -232,6 +297,9 @@ export const orderSchema = z.object({
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
   failureReason: z.string().nullable(),
+  /** 1, and one more for each retry by the provider's operators. */
+  attempt: z.int().min(1),
+  previousAttempts: z.array(orderAttemptSchema),
   billingProfileId: z.uuid(),
   termsVersion: z.string().nullable(),
   createdAt: z.string(),

@@ -175,6 +175,7 @@ export function createOrderService(deps: {
           nodeSize: request.nodeSize,
           storageGb: request.storageGb,
           trustedSources: request.trustedSources,
+          adminSources: request.adminSources,
           region: request.region,
           zone: request.zone,
         };

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.js';
+import { queueOrderFinishedMail } from '../mail/mail-outbox-store.js';
 import type { OrderStatus } from './order-schemas.js';
 
 /**
@@ -27,6 +28,8 @@ export const ORDER_EVENTS_CHANNEL = 'order_events';
 /**
  * Moves the order from `from` to `to` if it is still in `from`. Returns false when another actor got there first.
  * A failure needs a reason written for the customer; the operator's detail stays off the customer API.
+ * Reaching `done` or `failed` queues the e-mail to whoever placed the order: pass the transaction that ends the
+ * order, so the mail is queued exactly when the change commits.
  */
 export async function transitionOrder(
   db: Queryable,
@@ -45,6 +48,37 @@ export async function transitionOrder(
         RETURNING id)
      SELECT pg_notify($6, id::text) FROM changed`,
     [orderId, from, to, failure?.reason ?? null, failure?.operatorDetail ?? null, ORDER_EVENTS_CHANNEL],
+  );
+  const changed = result.rowCount === 1;
+  if (changed && (to === 'done' || to === 'failed')) await queueOrderFinishedMail(db, orderId, to);
+  return changed;
+}
+
+/**
+ * The one way back from `failed`: a provider operator retries the order (failed → new, attempt + 1). What the failed
+ * attempt did (steps, reasons) moves to order_attempts and the order starts with no steps, so the status page shows
+ * the new attempt from its beginning. Compare-and-set on status and attempt: retrying the attempt that failed
+ * twice (a double click, two operators) retries it once. Returns false when the order is not `failed` in `attempt`.
+ */
+export async function retryFailedOrder(
+  db: Queryable,
+  orderId: string,
+  attempt: number,
+  retriedBy: string,
+): Promise<boolean> {
+  const result = await db.query(
+    `WITH archived AS (
+       INSERT INTO order_attempts (order_id, attempt, steps, failure_reason, operator_detail, finished_at, retried_by)
+       SELECT id, attempt, steps, failure_reason, operator_detail, updated_at, $3 FROM orders
+        WHERE id = $1 AND status = 'failed' AND attempt = $2
+       RETURNING order_id
+     ), changed AS (
+       UPDATE orders SET status = 'new', attempt = attempt + 1, steps = '[]', failure_reason = NULL,
+                         operator_detail = NULL, updated_at = now()
+        WHERE id = (SELECT order_id FROM archived)
+        RETURNING id)
+     SELECT pg_notify($4, id::text) FROM changed`,
+    [orderId, attempt, retriedBy, ORDER_EVENTS_CHANNEL],
   );
   return result.rowCount === 1;
 }

@@ -2,7 +2,14 @@ import type { Queryable } from '../db/database.js';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Price } from '../catalog/pricing.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
-import type { Order, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
+import type { Order, OrderAttempt, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
+
+/** Orders with the customer's view of their earlier attempts (after an operator's retry). */
+const SELECT_ORDERS = `SELECT o.*, (
+    SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt, 'failureReason', a.failure_reason,
+                                        'finishedAt', a.finished_at) ORDER BY a.attempt)
+      FROM order_attempts a WHERE a.order_id = o.id) AS previous_attempts
+  FROM orders o`;
 
 type OrderRow = {
   id: string;
@@ -17,6 +24,8 @@ type OrderRow = {
   price_delta: Price | null;
   steps: OrderStep[];
   failure_reason: string | null;
+  attempt: number;
+  previous_attempts: OrderAttempt[] | null;
   billing_profile_id: string;
   terms_version: string | null;
   request_hash: string | null;
@@ -39,6 +48,8 @@ const toOrder = (row: OrderRow): StoredOrder => ({
   priceDelta: row.price_delta,
   steps: row.steps,
   failureReason: row.failure_reason,
+  attempt: row.attempt,
+  previousAttempts: row.previous_attempts ?? [],
   billingProfileId: row.billing_profile_id,
   termsVersion: row.terms_version,
   requestHash: row.request_hash,
@@ -72,7 +83,7 @@ export async function insertOrder(db: Queryable, order: NewOrder): Promise<Store
                          request_hash, previous_spec, details)
      VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8, $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() END, $10, $11,
              $12, $13, $14, $15)
-     RETURNING *`,
+     RETURNING *, NULL::jsonb AS previous_attempts`,
     [
       order.id,
       order.organizationId,
@@ -99,7 +110,7 @@ export async function findOrder(
   organizationId: string,
   id: string,
 ): Promise<StoredOrder | undefined> {
-  const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE organization_id = $1 AND id = $2', [
+  const { rows } = await db.query<OrderRow>(`${SELECT_ORDERS} WHERE o.organization_id = $1 AND o.id = $2`, [
     organizationId,
     id,
   ]);
@@ -112,7 +123,7 @@ export async function findOrderByIdempotencyKey(
   key: string,
 ): Promise<StoredOrder | undefined> {
   const { rows } = await db.query<OrderRow>(
-    'SELECT * FROM orders WHERE organization_id = $1 AND idempotency_key = $2',
+    `${SELECT_ORDERS} WHERE o.organization_id = $1 AND o.idempotency_key = $2`,
     [organizationId, key],
   );
   return rows[0] && toOrder(rows[0]);
@@ -129,12 +140,12 @@ export async function listOrders(
   const after = decodeCursor(page.cursor);
   // Newest first: the dashboard and the order list show the latest orders on top.
   const { rows } = await db.query<OrderRow>(
-    `SELECT * FROM orders
-      WHERE organization_id = $1
-        AND ($2::text IS NULL OR status = $2)
-        AND ($3::uuid IS NULL OR instance_id = $3)
-        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
-      ORDER BY created_at DESC, id DESC LIMIT $6`,
+    `${SELECT_ORDERS}
+      WHERE o.organization_id = $1
+        AND ($2::text IS NULL OR o.status = $2)
+        AND ($3::uuid IS NULL OR o.instance_id = $3)
+        AND ($4::timestamptz IS NULL OR (o.created_at, o.id) < ($4, $5::uuid))
+      ORDER BY o.created_at DESC, o.id DESC LIMIT $6`,
     [
       organizationId,
       filter.status ?? null,
@@ -149,14 +160,14 @@ export async function listOrders(
 
 /** For workers, which act for every organisation. */
 export async function findOrderById(db: Queryable, id: string): Promise<StoredOrder | undefined> {
-  const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id]);
+  const { rows } = await db.query<OrderRow>(`${SELECT_ORDERS} WHERE o.id = $1`, [id]);
   return rows[0] && toOrder(rows[0]);
 }
 
 /** Orders not finished yet, oldest first: what the reconciler's start-up sweep re-drives. */
 export async function listUnfinishedOrders(db: Queryable): Promise<StoredOrder[]> {
   const { rows } = await db.query<OrderRow>(
-    `SELECT * FROM orders WHERE status IN ('new', 'processing') ORDER BY created_at`,
+    `${SELECT_ORDERS} WHERE o.status IN ('new', 'processing') ORDER BY o.created_at`,
   );
   return rows.map(toOrder);
 }

@@ -35,6 +35,15 @@ const trustedSourcesParameter = z
       'Public regions accept public ranges only (IPv4 /24 to /32).',
   );
 
+const adminSourcesParameter = z
+  .array(z.string().max(64))
+  .max(MAX_TRUSTED_SOURCES)
+  .nullable()
+  .describe(
+    'Trusted sources that may also use the admin console and the admin REST API (/admin/); the others get logins ' +
+      'and tokens only. Absent or null: every trusted source. An empty list: nobody administers through the edge.',
+  );
+
 function storageParameter(catalog: Catalog) {
   const { minGb, maxGb, stepGb } = catalog.storage;
   return storageGbSchema(catalog.storage)
@@ -47,6 +56,7 @@ export function provisionParametersSchema(catalog: Catalog) {
   const versions = versionsOf(catalog);
   return z.strictObject({
     trustedSources: trustedSourcesParameter,
+    adminSources: adminSourcesParameter.optional(),
     storageGb: storageParameter(catalog).optional(),
     region: z.enum(ids(catalog.regions)).optional().describe(`Region; default ${catalog.regions[0]!.id}.`),
     zone: z.string().max(63).optional().describe('Availability zone of the region; default its first zone.'),
@@ -63,6 +73,7 @@ export function updateParametersSchema(catalog: Catalog) {
   const versions = versionsOf(catalog);
   return z.strictObject({
     trustedSources: trustedSourcesParameter.optional(),
+    adminSources: adminSourcesParameter.optional(),
     storageGb: storageParameter(catalog).optional(),
     version: z
       .enum(versions as [string, ...string[]])

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { trustedSourcesSchema } from '../access/trusted-sources.js';
+import { adminSourcesSchema, trustedSourcesSchema } from '../access/trusted-sources.js';
 import { insertOrganization, insertUser } from '../accounts/account-store.js';
 import { hashPassword } from '../accounts/password-hashing.js';
 import type { Principal } from '../accounts/roles.js';
@@ -17,7 +17,13 @@ import {
   updateInstanceRuntime,
   type StoredInstance,
 } from '../instances/instance-store.js';
-import { createOrderRequestSchema, type ChangeOrderRequest, type Order } from '../orders/order-schemas.js';
+import {
+  createOrderRequestSchema,
+  KUBERNETES_ADMIN_SOURCES_REFUSAL,
+  restrictsAdminPaths,
+  type ChangeOrderRequest,
+  type Order,
+} from '../orders/order-schemas.js';
 import type { OrderService } from '../orders/order-service.js';
 import { transitionOrder } from '../orders/order-status.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
@@ -350,6 +356,7 @@ export function createOsbService(deps: {
         nodeSize,
         storageGb: params.storageGb ?? catalog.storage.minGb,
         trustedSources: params.trustedSources,
+        adminSources: params.adminSources,
         region: params.region ?? catalog.regions[0]!.id,
         zone: params.zone,
         billingProfileId: organization.billingProfileId,
@@ -455,6 +462,7 @@ export function createOsbService(deps: {
         ...(instance.url ? { dashboard_url: `${instance.url}/admin/master/console/` } : {}),
         parameters: {
           trustedSources: spec.trustedSources,
+          adminSources: spec.adminSources,
           storageGb: spec.storageGb,
           region: spec.region,
           zone: spec.zone,
@@ -497,6 +505,19 @@ export function createOsbService(deps: {
           return refuse(400, describeIssues(canonical.error.issues, 'parameters.trustedSources'));
         const same = [...canonical.data].sort().join(',') === [...spec.trustedSources].sort().join(',');
         if (!same) changes.push({ type: 'trusted-sources', trustedSources: canonical.data });
+      }
+      if (params.adminSources !== undefined) {
+        const region = catalog.regions.find((r) => r.id === spec.region)!;
+        const admins = adminSourcesSchema(region, spec.trustedSources)
+          .nullable()
+          .safeParse(params.adminSources);
+        if (!admins.success)
+          return refuse(400, describeIssues(admins.error.issues, 'parameters.adminSources'));
+        if (admins.data !== null && !restrictsAdminPaths(region))
+          return refuse(400, `parameters.adminSources: ${KUBERNETES_ADMIN_SOURCES_REFUSAL}`);
+        if (JSON.stringify(admins.data) !== JSON.stringify(spec.adminSources)) {
+          changes.push({ type: 'admin-sources', adminSources: admins.data });
+        }
       }
       if (params.version !== undefined && params.version !== spec.version) {
         changes.push({ type: 'upgrade', version: params.version });

@@ -29,7 +29,11 @@ export class ValidationError extends DomainError {
 
 export class UnauthenticatedError extends DomainError {
   readonly kind = 'unauthenticated';
-  constructor(message = 'Sign in, or send a valid API token.') {
+  constructor(
+    message = 'Sign in, or send a valid API token.',
+    /** Extra members for the problem document, e.g. `twoFactorRequired: true`. */
+    readonly details: Record<string, string | boolean> = {},
+  ) {
     super(message);
   }
 }
@@ -60,6 +64,13 @@ export class ConflictError extends DomainError {
 /** Well-formed but not acceptable in the current state, e.g. an idempotency key reused with another body. */
 export class UnprocessableError extends DomainError {
   readonly kind = 'unprocessable';
+  constructor(
+    message: string,
+    /** Extra members for the problem document, e.g. a `reason` code the portal words in its language. */
+    readonly details: Record<string, string> = {},
+  ) {
+    super(message);
+  }
 }
 
 export class RateLimitedError extends DomainError {

@@ -35,7 +35,7 @@ import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
  * cycle. Level-triggered: whatever a crash left behind, running it again converges (the driver's apply is
  * idempotent, secrets are stored before use, status changes are compare-and-set).
  *
- * One reconciler for every order type (switched over exhaustively): create, scale, storage and trusted-sources
+ * One reconciler for every order type (switched over exhaustively): create, scale, storage, trusted-sources, admin-sources
  * apply the desired spec; restart forces a restart; upgrade backs up, upgrades and rolls back on failure; delete
  * destroys. The transaction that makes an order DONE also writes its usage record (metering), so billing follows
  * exactly the changes that took effect.
@@ -171,6 +171,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'delete':
         return closeUsageRecord(tx, order.instanceId);
       case 'trusted-sources':
+      case 'admin-sources':
       case 'restart':
       case 'upgrade':
       case 'backup':
@@ -458,12 +459,13 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'delete':
         return remove(order, instance, driver, report, options.lastAttempt);
       // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
-      // with the new heap; storage and trusted sources change without a restart; retention and windows are the
-      // control plane's, and a backend keeps what it needs of them).
+      // with the new heap; storage, trusted and admin sources change without a restart; retention and windows are
+      // the control plane's, and a backend keeps what it needs of them).
       case 'create':
       case 'scale':
       case 'storage':
       case 'trusted-sources':
+      case 'admin-sources':
       case 'backup-policy': {
         const target =
           order.type === 'create'

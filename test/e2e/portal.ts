@@ -18,8 +18,11 @@ export type Portal = { keyhouse: TestKeyhouse; baseUrl: string; stop(): Promise<
  * A real Keyhouse on the embedded test database, listening on a free loopback port, serving the built portal. Only
  * the API role runs unless `adjust` asks for more (see `provisioningConfig`).
  */
-export async function startPortal(adjust?: (config: Config) => void): Promise<Portal> {
-  const keyhouse = await startTestKeyhouse(adjust);
+export async function startPortal(
+  adjust?: (config: Config) => void,
+  options?: Parameters<typeof startTestKeyhouse>[1],
+): Promise<Portal> {
+  const keyhouse = await startTestKeyhouse(adjust, options);
   await keyhouse.http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = keyhouse.http.server.address() as AddressInfo;
   return { keyhouse, baseUrl: `http://127.0.0.1:${port}`, stop: () => keyhouse.stop() };
@@ -145,6 +148,10 @@ export const de = {
   addSource: 'Quelle hinzufügen',
   addMine: 'Meine Adresse hinzufügen',
   source: (n: number) => `Vertrauenswürdige Quelle ${n}`,
+  adminSection: 'Admin-Konsole und Admin-API (optional)',
+  adminSome: 'Nur diese vertrauenswürdigen Quellen',
+  addAdminSource: 'Admin-Quelle hinzufügen',
+  adminSource: (n: number) => `Admin-Quelle ${n}`,
   newProfile: 'Neues Abrechnungsprofil',
   company: 'Firma',
   street: 'Straße und Hausnummer',
@@ -183,6 +190,10 @@ export const en: typeof de = {
   addSource: 'Add a source',
   addMine: 'Add my address',
   source: (n: number) => `Trusted source ${n}`,
+  adminSection: 'Admin console and admin API (optional)',
+  adminSome: 'Only these trusted sources',
+  addAdminSource: 'Add an admin source',
+  adminSource: (n: number) => `Admin source ${n}`,
   newProfile: 'New billing profile',
   company: 'Company',
   street: 'Street and number',

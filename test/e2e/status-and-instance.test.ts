@@ -202,7 +202,7 @@ describe('order status and instance pages with a real Keycloak', () => {
   );
 
   it(
-    'English: the same order and instance, credentials, a trusted-source change',
+    'English: the same order and instance, credentials, a trusted-source change, an admin-sources change',
     { timeout: 4 * 60_000 },
     async () => {
       const language = 'en';
@@ -248,6 +248,26 @@ describe('order status and instance pages with a real Keycloak', () => {
       };
       expect(after.trustedSources).toHaveLength(2);
       expect(after.trustedSources).toContain('145.253.2.0/28');
+
+      // Admin sources: every trusted source at first; then only one address of the new range, as a change order.
+      await page.goto(`/instances/${instanceId}`);
+      await expect.poll(() => page.getByTestId('admin-sources').textContent()).toBe('All trusted sources');
+      await page.getByRole('button', { name: 'Edit admin sources' }).click();
+      await page.getByRole('radio', { name: 'Only these trusted sources' }).check();
+      await page.getByRole('button', { name: 'Add an admin source', exact: true }).click();
+      const admin = page.getByRole('textbox', { name: 'Admin source 1', exact: true });
+      await admin.fill('10.9.9.9');
+      await page.getByText('is not within the trusted sources').waitFor();
+      expect(await page.getByRole('button', { name: w.place }).isDisabled()).toBe(true);
+      await admin.fill('145.253.2.1');
+      await expectAccessible(page, 'instance admin sources editor (en)');
+      await page.getByRole('button', { name: w.place }).click();
+      await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+      await currentState(page).getByText('DONE').waitFor({ timeout: 120_000 });
+      const admins = (await (await page.request.get(`/api/v1/instances/${instanceId}`)).json()) as {
+        adminSources: string[] | null;
+      };
+      expect(admins.adminSources).toEqual(['145.253.2.1/32']);
       expect(errors).toEqual([]);
     },
   );

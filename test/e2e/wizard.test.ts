@@ -103,9 +103,25 @@ async function orderThroughWizard(page: Page, language: Language) {
   }
   await expect.poll(() => sourceInput(page, language, 2).inputValue()).toBe('127.0.0.1');
 
+  // Admin sources, collapsed by default: only 127.0.0.1 may use the admin console; one outside the trusted
+  // sources is refused at its row.
+  await page.getByRole('button', { name: t.adminSection }).click();
+  await page.getByRole('radio', { name: t.adminSome }).check();
+  await page.getByRole('button', { name: t.addAdminSource, exact: true }).click();
+  const adminInput = page.getByRole('textbox', { name: t.adminSource(1), exact: true });
+  await adminInput.fill('10.99.0.1');
+  await page.getByText('is not within the trusted sources').waitFor();
+  expect(await nextButton(page, language).isDisabled()).toBe(true);
+  await adminInput.fill('127.0.0.1');
+  await page.getByText('is not within the trusted sources').waitFor({ state: 'detached' });
+  await expectAccessible(page, `wizard admin sources (${language})`);
+
   // A reload keeps everything, on the same step.
   await page.reload();
   await expect.poll(() => sourceInput(page, language, 1).inputValue()).toBe('10.20.0.0/24');
+  await expect
+    .poll(() => page.getByRole('textbox', { name: t.adminSource(1), exact: true }).inputValue())
+    .toBe('127.0.0.1');
   await nextButton(page, language).click();
 
   await step(page, language, 5, async () => {
@@ -159,8 +175,14 @@ describe('the ordering wizard', () => {
       await screenshot(page, `${language}-order-status`);
 
       // The double click placed one order, and the billing profile entered in place now exists.
-      const orders = (await (await page.request.get('/api/v1/orders')).json()) as { items: { id: string }[] };
+      const orders = (await (await page.request.get('/api/v1/orders')).json()) as {
+        items: { id: string; spec: { trustedSources: string[]; adminSources: string[] | null } }[];
+      };
       expect(orders.items).toHaveLength(1);
+      expect(orders.items[0]!.spec).toMatchObject({
+        trustedSources: ['10.20.0.0/24', '127.0.0.1/32'],
+        adminSources: ['127.0.0.1/32'],
+      });
       expect(page.url()).toContain(orders.items[0]!.id);
       const profiles = (await (await page.request.get('/api/v1/billing-profiles')).json()) as {
         items: unknown[];

@@ -58,6 +58,7 @@ describe('sign-up', () => {
     expect(session.json()).toEqual({
       user: admin.user,
       organization: admin.organization,
+      mustEnrolTwoFactor: false,
       csrfToken: admin.csrfToken,
       // What the portal offers as the first trusted source.
       sourceAddress: '127.0.0.1',

@@ -177,6 +177,39 @@ describe('change-order refusals', () => {
     ]);
   });
 
+  it('changes admin sources within the trusted sources at no cost; refuses trusted sources that would strand them', async () => {
+    const { instanceId } = await runningInstance({
+      trustedSources: ['127.0.0.0/24'],
+      adminSources: ['127.0.0.3'],
+    });
+    const shown = await keyhouse.request({ method: 'GET', url: `/api/v1/instances/${instanceId}`, headers });
+    expect(shown.json()).toMatchObject({ trustedSources: ['127.0.0.0/24'], adminSources: ['127.0.0.3/32'] });
+
+    expectFieldError(
+      await change(instanceId, { type: 'admin-sources', adminSources: ['10.0.0.1'] }),
+      'adminSources.0',
+      /not within the trusted sources/,
+    );
+    expectFieldError(
+      await change(instanceId, { type: 'trusted-sources', trustedSources: ['127.0.0.1'] }),
+      'trustedSources',
+      /change the admin sources first/,
+    );
+    const placed = await change(instanceId, { type: 'admin-sources', adminSources: null }, technician);
+    expect(placed.statusCode).toBe(201);
+    expect(placed.json()).toMatchObject({
+      type: 'admin-sources',
+      spec: { trustedSources: ['127.0.0.0/24'], adminSources: null },
+      previousSpec: { adminSources: ['127.0.0.3/32'] },
+      priceDelta: { perHour: '0.0000', perMonth: '0.00' },
+    });
+    const audit = await keyhouse.db.pool.query<{ action: string }>(
+      `SELECT action FROM audit_events WHERE target_id = $1`,
+      [placed.json().id],
+    );
+    expect(audit.rows).toEqual([{ action: 'order.admin-sources' }]);
+  });
+
   it('lets technicians change but not delete, and managers delete but not change', async () => {
     const a = await runningInstance();
     expect((await change(a.instanceId, { type: 'scale', nodeSize: 'b4-8' }, manager)).statusCode).toBe(403);
@@ -207,6 +240,7 @@ describe('change-order refusals', () => {
       { type: 'scale', nodeSize: 'b4-8' },
       { type: 'storage', storageGb: 100 },
       { type: 'trusted-sources', trustedSources: ['127.0.0.2'] },
+      { type: 'admin-sources', adminSources: [] },
       { type: 'restart' },
       { type: 'upgrade', version: NEW },
       { type: 'delete', confirmName: name },

@@ -220,6 +220,31 @@ describe('keyhouse CLI', () => {
     expect(JSON.parse(failedWatch.stdout)).toMatchObject({ status: 'failed', failureReason: 'Region full' });
   });
 
+  it('orders with admin sources and changes them (set, none, reset), checked locally against the trusted sources', async () => {
+    const outside = await cli(orderArgs(['--admin-source', '192.168.9.9']));
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toMatch(/adminSources\.0: .*not within the trusted sources/);
+
+    const set = json(await cli(['admin-sources', 'set', instanceId, '192.168.7.3', '--output', 'json']));
+    expect(set).toMatchObject({ type: 'admin-sources', spec: { adminSources: ['192.168.7.3/32'] } });
+    await setOrder(set.id, 'done', 'running');
+    const shown = await cli(['instances', 'show', instanceId]);
+    expect(shown.stdout).toMatch(/adminSources\s+192\.168\.7\.3\/32/);
+    const notTrusted = await cli(['admin-sources', 'set', instanceId, '10.9.9.9']);
+    expect(notTrusted.code).toBe(1);
+    expect(notTrusted.stderr).toMatch(/adminSources\.0: .*not within the trusted sources/);
+    const none = json(await cli(['admin-sources', 'none', instanceId, '--output', 'json']));
+    expect(none.spec.adminSources).toEqual([]);
+    await setOrder(none.id, 'done', 'running');
+    const reset = json(await cli(['admin-sources', 'reset', instanceId, '--output', 'json']));
+    expect(reset.spec.adminSources).toBeNull();
+    await setOrder(reset.id, 'done', 'running');
+    expect((await cli(['instances', 'show', instanceId])).stdout).toMatch(
+      /adminSources\s+\(all trusted sources\)/,
+    );
+    expect((await cli(['admin-sources', 'frob', instanceId])).code).toBe(2);
+  });
+
   it('opens and lists tickets', async () => {
     const ticket = json(
       await cli([

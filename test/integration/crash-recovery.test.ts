@@ -1,11 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
-  closeSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readdirSync,
   readFileSync,
   realpathSync,
@@ -18,16 +14,24 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
-import { SESSION_COOKIE } from '../../src/http/auth-guard.js';
-import { packageRoot } from '../../src/platform/package-root.js';
 import { freePort } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
+import {
+  isHaproxy,
+  isJvm,
+  kcHomeOf,
+  keyhouseProcess,
+  killEverythingUnder,
+  processesUnder,
+  signUpOverHttp,
+  type KeyhouseProcess,
+} from '../support/keyhouse-process.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
 
 /**
  * Crash recovery, the hard way: Keyhouse runs as a real process (`node --import tsx src/main.ts` on a scratch
- * database) and is killed with SIGKILL at each provisioning step in turn, then started again with the same
+ * database, test/support/keyhouse-process.ts) and is killed with SIGKILL at each provisioning step in turn, then started again with the same
  * environment. The order must still end DONE with exactly one Keycloak process, one database and role, one edge
  * route and no leftovers (no twin JVM, no staging directory, no abandoned job). Then the Keycloak JVM itself is
  * killed and the supervisor must bring it back.
@@ -39,8 +43,6 @@ import { testKeycloakCache } from '../support/test-keyhouse.js';
 
 type Step = { name: string; status: 'running' | 'done' | 'failed'; finishedAt: string | null };
 type OrderRow = { status: string; steps: Step[]; failure_reason: string | null; updated_ms: number };
-type ProcessInfo = { pid: number; pgid: number; argv: string[] };
-
 /** Kill points, in the order an attempt reaches them: the status change, then every step of the local driver. */
 const STEPS = [
   'database',
@@ -63,39 +65,13 @@ const sleepless = (ms: number, wake: (resolve: () => void) => void) =>
     });
   });
 
-/** Every process on this host whose command line mentions `dir` (Keycloak wrappers and JVMs of our instances). */
-function processesUnder(dir: string): ProcessInfo[] {
-  const found: ProcessInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      if (!argv.some((arg) => arg.includes(`${dir}/`))) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z') continue; // a zombie is already dead
-      found.push({ pid: Number(entry), pgid: Number(fields[2]), argv });
-    } catch {
-      // exited while we looked
-    }
-  }
-  return found;
-}
-
-const isJvm = (p: ProcessInfo) => path.basename(p.argv[0] ?? '') === 'java';
-const homeOf = (p: ProcessInfo) =>
-  p.argv.find((arg) => arg.startsWith('-Dkc.home.dir='))?.slice('-Dkc.home.dir='.length);
-
 describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
   'crash recovery: Keyhouse killed at every provisioning step',
   () => {
     let dir: string;
     let database: Awaited<ReturnType<typeof createTestDatabase>>;
     let listener: pg.Client;
-    let env: NodeJS.ProcessEnv;
-    let apiPort: number;
-    let logFile: string;
-    let keyhouse: { child: ChildProcess; exited: Promise<void> } | undefined;
+    let keyhouse: KeyhouseProcess;
     let token: string;
     let customerNumber: string;
     let orderId: string;
@@ -103,15 +79,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     let notifications = 0;
     let wake: (() => void) | undefined;
 
-    const api = (pathname: string) => `http://127.0.0.1:${apiPort}${pathname}`;
-    const logTail = () =>
-      existsSync(logFile)
-        ? readFileSync(logFile, 'utf8')
-            .split('\n')
-            .filter((line) => !line.includes('"reqId"'))
-            .slice(-20)
-            .join('\n')
-        : '';
+    const api = (pathname: string) => `${keyhouse.apiUrl}${pathname}`;
 
     /** Polls `probe` after every order notification, and at least every 250 ms, until it answers something. */
     async function until<T>(
@@ -124,49 +92,10 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const seen = notifications;
         const value = await probe();
         if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`Not within ${timeoutMs} ms: ${what}\n${logTail()}`);
+        if (Date.now() > deadline)
+          throw new Error(`Not within ${timeoutMs} ms: ${what}\n${keyhouse.logTail()}`);
         if (notifications === seen) await sleepless(250, (resolve) => (wake = resolve));
       }
-    }
-
-    async function startKeyhouse() {
-      const out = openSync(logFile, 'a');
-      // Own process group: SIGKILL to the group takes tsx's esbuild service and any cp with it. Keycloak runs in a
-      // session of its own (the driver detaches it), so it is not in this group and must survive.
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: packageRoot,
-        env,
-        detached: true,
-        stdio: ['ignore', out, out],
-      });
-      closeSync(out);
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      let gone = false;
-      void exited.then(() => (gone = true));
-      keyhouse = { child, exited };
-      await until(
-        async () => {
-          if (gone) throw new Error(`Keyhouse exited during start-up:\n${logTail()}`);
-          const ready = await fetch(api('/readyz')).catch(() => undefined);
-          await ready?.body?.cancel();
-          return ready?.status === 200 ? true : undefined;
-        },
-        90_000,
-        'Keyhouse to answer /readyz',
-      );
-    }
-
-    async function killKeyhouse(signal: NodeJS.Signals) {
-      if (!keyhouse) return;
-      const { child, exited } = keyhouse;
-      keyhouse = undefined;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        process.kill(signal === 'SIGKILL' ? -child.pid! : child.pid!, signal);
-      } catch {
-        return; // already gone
-      }
-      await exited;
     }
 
     async function readOrder(): Promise<OrderRow> {
@@ -189,7 +118,6 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
 
     beforeAll(async () => {
       dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'keyhouse-crash-')));
-      logFile = path.join(dir, 'keyhouse.log');
       // The worker keeps built distributions in <dataDir>/keycloak/dist: point it at the tests' shared cache.
       mkdirSync(path.join(dir, 'keycloak'), { recursive: true });
       symlinkSync(testKeycloakCache, path.join(dir, 'keycloak', 'dist'));
@@ -208,72 +136,36 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         ].join('\n'),
       );
       database = await createTestDatabase();
-      apiPort = await freePort();
-      env = {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        LANG: 'C.UTF-8',
-        ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}),
-        DATA_DIR: dir,
-        DATABASE_URL: database.url,
-        PORT: String(apiPort),
-        KEYHOUSE_CONFIG: configFile,
-      };
+      const apiPort = await freePort();
+      keyhouse = keyhouseProcess({
+        apiPort,
+        logFile: path.join(dir, 'keyhouse.log'),
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          LANG: 'C.UTF-8',
+          ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}),
+          DATA_DIR: dir,
+          DATABASE_URL: database.url,
+          PORT: String(apiPort),
+          KEYHOUSE_CONFIG: configFile,
+        },
+      });
       listener = new pg.Client({ connectionString: database.url });
       await listener.connect();
       listener.on('notification', () => {
         notifications++;
         wake?.();
       });
-      await startKeyhouse();
+      await keyhouse.start();
       await listener.query('LISTEN order_events');
-
-      const email = `crash-${randomUUID()}@example.com`;
-      const signup = await fetch(api('/api/v1/auth/signup'), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          email,
-          password: 'correct horse battery staple',
-          organizationName: 'Absturz GmbH',
-        }),
-      });
-      const session = signup.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
-      const signedIn = await json<{ csrfToken: string; organization: { customerNumber: string } }>(
-        Promise.resolve(signup),
-        201,
-      );
-      customerNumber = signedIn.organization.customerNumber;
-      token = (
-        await json<{ token: string }>(
-          fetch(api('/api/v1/tokens'), {
-            method: 'POST',
-            headers: {
-              cookie: session!.split(';')[0]!,
-              'x-csrf-token': signedIn.csrfToken,
-              'content-type': 'application/json',
-            },
-            body: JSON.stringify({ name: 'crash test' }),
-          }),
-          201,
-        )
-      ).token;
+      ({ token, customerNumber } = await signUpOverHttp(keyhouse, 'Absturz GmbH'));
     }, 180_000);
 
     afterAll(async () => {
-      await killKeyhouse('SIGTERM').catch(() => undefined);
-      // Whatever a failed run left: every process of this data dir, by process group (Keycloak's sh and java).
-      if (dir) {
-        for (const p of processesUnder(dir)) {
-          for (const target of [-p.pgid, p.pid]) {
-            try {
-              if (target !== -process.pid && target !== 0 && target !== -1) process.kill(target, 'SIGKILL');
-            } catch {
-              // gone
-            }
-          }
-        }
-      }
+      await keyhouse?.stop('SIGTERM');
+      // Whatever a failed run left: every process of this data dir (Keycloak's sh and java, HAProxy).
+      if (dir) killEverythingUnder(dir);
       if (listener) {
         const { rows } = await listener
           .query<{ name: string }>('SELECT name FROM instances')
@@ -348,7 +240,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
             `the order to reach ${point}`,
           );
           if (order.status === 'done' || order.status === 'failed') break;
-          await killKeyhouse('SIGKILL');
+          await keyhouse.stop('SIGKILL');
           const after = await readOrder();
           const running = after.steps.filter((s) => s.status === 'running').map((s) => s.name);
           kills.push({
@@ -357,7 +249,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
             seconds: Math.round((Date.now() - started) / 1000),
           });
           incarnation = Date.now();
-          await startKeyhouse();
+          await keyhouse.start();
         }
         console.info(
           `crash test: ${kills.length} SIGKILLs\n` +
@@ -403,11 +295,14 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const name = instanceRows[0]!.name;
         const instanceHome = path.join(dir, 'instances', name, 'keycloak');
 
-        // Exactly one Keycloak JVM for the instance, and no other process of this data dir but its kc.sh wrapper.
+        // Exactly one Keycloak JVM for the instance, one HAProxy (a master and its workers share a process group),
+        // and no other process of this data dir but the JVM's kc.sh wrapper.
         const processes = processesUnder(dir);
         const jvms = processes.filter(isJvm);
-        expect(jvms.map(homeOf)).toEqual([`${instanceHome}/bin/..`]);
-        for (const other of processes.filter((p) => !isJvm(p))) {
+        expect(jvms.map(kcHomeOf)).toEqual([`${instanceHome}/bin/..`]);
+        const haproxies = processes.filter(isHaproxy);
+        expect(new Set(haproxies.map((p) => p.pgid)).size).toBe(1);
+        for (const other of processes.filter((p) => !isJvm(p) && !isHaproxy(p))) {
           expect(other.argv.join(' ')).toContain(`${instanceHome}/bin/kc.sh`);
           expect(other.pgid).toBe(jvms[0]!.pgid);
         }
@@ -518,7 +413,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           `crash test: Keycloak back and ready ${Math.round((Date.now() - killedAt) / 1000)} s after kill -9`,
         );
         expect(after).toHaveLength(1);
-        expect(homeOf(after[0]!)).toBe(`${path.join(dir, 'instances', name, 'keycloak')}/bin/..`);
+        expect(kcHomeOf(after[0]!)).toBe(`${path.join(dir, 'instances', name, 'keycloak')}/bin/..`);
 
         // The instance page agrees once the observer has looked again.
         await until(

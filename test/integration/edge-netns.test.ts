@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
-import { startEdgeGateway, type EdgeGateway } from '../../src/edge/edge-gateway.js';
+import { startEdge, type Edge } from '../../src/edge/edge-controller.js';
 import { upsertEdgeRoute, type EdgeRoute } from '../../src/edge/edge-route-store.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -15,9 +15,10 @@ import { freePort, startEchoServer, waitFor, type RawProbe } from '../support/ed
 import { createTestDatabase } from '../support/test-database.js';
 
 /**
- * The trusted-source check seen from real, distinct source addresses: two network namespaces ("inside" and
- * "outside"), each joined to this host by a veth pair on a random private /30 that exists only on that pair, so all
- * traffic stays on this machine. Needs root (ip netns); the namespaces and links are removed again in afterAll.
+ * The trusted-source check of the edge (the real HAProxy) seen from real, distinct source addresses: two network
+ * namespaces ("inside" and "outside"), each joined to this host by a veth pair on a random private /30 that exists
+ * only on that pair, so all traffic stays on this machine. Needs root (ip netns); the namespaces and links are
+ * removed again in afterAll.
  *
  * Runs in the embedded-database project only: the database flavour adds nothing here, and one run keeps the host's
  * interface list tidy.
@@ -61,22 +62,39 @@ async function inNamespace(
 }
 
 // The byte-exact probe, run by node inside a namespace: bytes the server sent on the TCP socket, handshake or not.
+// With a condition ("refused" or "secured") it probes every 10 ms until the condition holds and reports the wall
+// clock of that moment (shared with the test on this host), so the time an allowlist change takes is measured
+// without the cost of starting a process per look.
 const PROBE = `
 const net = require('node:net'), tls = require('node:tls'), fs = require('node:fs');
-const [host, port, servername, caFile] = process.argv.slice(2);
-const raw = net.connect({ host, port: Number(port) });
-let secured = false, error = null;
-const timer = setTimeout(() => raw.destroy(new Error('probe timed out')), 5000);
-raw.once('connect', () => {
-  const secure = tls.connect({ socket: raw, servername, ca: fs.readFileSync(caFile, 'utf8') });
-  secure.once('secureConnect', () => { secured = true; secure.end(); });
-  secure.on('error', (e) => { error = error || e.code || e.message; });
-});
-raw.on('error', (e) => { error = error || e.code || e.message; });
-raw.once('close', () => {
-  clearTimeout(timer);
-  console.log(JSON.stringify({ bytesReceived: raw.bytesRead, secured, error }));
-});
+const [host, port, servername, caFile, until, deadlineMs] = process.argv.slice(2);
+const ca = fs.readFileSync(caFile, 'utf8');
+function probe() {
+  return new Promise((resolve) => {
+    const raw = net.connect({ host, port: Number(port) });
+    let secured = false, error = null;
+    const timer = setTimeout(() => raw.destroy(new Error('probe timed out')), 5000);
+    raw.once('connect', () => {
+      const secure = tls.connect({ socket: raw, servername, ca });
+      secure.once('secureConnect', () => { secured = true; secure.destroy(); });
+      secure.on('error', (e) => { error = error || e.code || e.message; });
+    });
+    raw.on('error', (e) => { error = error || e.code || e.message; });
+    raw.once('close', () => {
+      clearTimeout(timer);
+      resolve({ bytesReceived: raw.bytesRead, secured, error, at: Date.now() });
+    });
+  });
+}
+(async () => {
+  const deadline = Date.now() + Number(deadlineMs || 0);
+  for (;;) {
+    const result = await probe();
+    const holds = until === 'refused' ? !result.secured && result.bytesReceived === 0 : result.secured;
+    if (!until || holds || Date.now() > deadline) return console.log(JSON.stringify({ ...result, holds }));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+})();
 `;
 
 type Side = { namespace: string; hostLink: string; hostAddress: string; address: string };
@@ -87,7 +105,7 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
   const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
   let database: { url: string; drop(): Promise<void> };
   let db: Database;
-  let gateway: EdgeGateway;
+  let edge: Edge;
   let workDir: string;
   let caFile: string;
   let route: EdgeRoute;
@@ -157,13 +175,15 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
     await migrate(db);
     const upstream = await startEchoServer();
     cleanups.push(() => upstream.close());
-    gateway = await startEdgeGateway({
+    edge = await startEdge({
       databaseUrl: database.url,
-      edge: { listenHost: '0.0.0.0' },
+      dataDir: workDir,
+      edge: { listenHost: '0.0.0.0', haproxy: 'haproxy', rateLimit: { requests: 1000, windowSeconds: 10 } },
       ca,
       logger,
+      keyhouseVersion: 'test',
     });
-    cleanups.push(() => gateway.close());
+    cleanups.push(() => edge.stopHaproxy());
 
     const instanceId = randomUUID();
     route = await upsertEdgeRoute(
@@ -174,14 +194,15 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
         upstreamHost: '127.0.0.1',
         upstreamPort: upstream.port,
         trustedSources: [`${inside.address}/32`],
+        adminSources: [`${inside.address}/32`],
         listenPort: await freePort('0.0.0.0'),
       },
       { portRange: { from: 18000, to: 18999 } },
     );
     await waitFor(
-      () => gateway.status().routes.some((r) => r.instanceId === instanceId && r.state === 'listening'),
+      () => edge.status().routes.some((r) => r.instanceId === instanceId && r.state === 'serving'),
       1_000,
-      'route listening',
+      'route serving',
     );
   }, 60_000);
 
@@ -207,7 +228,9 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
       `https://${route.hostname}:${route.listenPort}/realms/master`,
     ]);
 
-  const probe = async (side: Side): Promise<RawProbe> => {
+  type Probe = RawProbe & { at: number; holds: boolean };
+  /** One probe, or with `until` probes until it holds (or `deadlineMs` passed) and says when. */
+  const probe = async (side: Side, until?: 'refused' | 'secured', deadlineMs = 5_000): Promise<Probe> => {
     const result = await inNamespace(side.namespace, [
       process.execPath,
       path.join(workDir, 'probe.cjs'),
@@ -215,13 +238,17 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
       String(route.listenPort),
       route.hostname,
       caFile,
+      ...(until ? [until, String(deadlineMs)] : []),
     ]);
     if (result.code !== 0) throw new Error(`probe failed (${result.code}): ${result.stderr}`);
-    return JSON.parse(result.stdout) as RawProbe;
+    return JSON.parse(result.stdout) as Probe;
   };
 
-  // curl: 35 = TLS handshake failed (connection closed), 56 = failure receiving (connection reset).
-  const refusedByCurl = (code: number) => code === 35 || code === 56;
+  // curl: 35 = TLS handshake failed (connection closed), 56 = failure receiving (connection reset), 7 = the reset
+  // came before curl looked at its connected socket. That it was HAProxy refusing (not a missing listener) shows in
+  // HAProxy's count of refused connections, checked beside.
+  const refusedByCurl = (code: number) => code === 35 || code === 56 || code === 7;
+  const refusedCount = async () => (await edge.counters(route.instanceId)).refusedConnections;
 
   it('answers the trusted namespace and closes the other one with zero bytes', async () => {
     const allowed = await curl(inside);
@@ -231,8 +258,10 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
     expect(echoed.headers['x-forwarded-for']).toBe(inside.address);
     expect(echoed.headers['x-forwarded-proto']).toBe('https');
 
+    const counted = await refusedCount();
     const refused = await curl(outside);
     expect(refusedByCurl(refused.code), `curl exit ${refused.code}: ${refused.stderr}`).toBe(true);
+    expect(await refusedCount()).toBe(counted + 1);
     expect(refused.stdout).toBe('');
     expect(await probe(outside)).toMatchObject({ bytesReceived: 0, secured: false });
     const control = await probe(inside);
@@ -241,22 +270,30 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
   });
 
   it('swaps the roles within 1 s of a changed allowlist', async () => {
+    // Both sides watch from their namespace before the change; each reports when it first saw its new fate.
+    const refusedBefore = await refusedCount();
+    const watchers = Promise.all([probe(inside, 'refused', 10_000), probe(outside, 'secured', 10_000)]);
+    // The outside watcher runs once HAProxy counts its refused probes.
+    await waitFor(async () => (await refusedCount()) > refusedBefore, 5_000, 'watchers probing');
+    const before = Date.now();
     const swapped = await upsertEdgeRoute(
       db,
-      { ...route, trustedSources: [`${outside.address}/32`] },
+      { ...route, trustedSources: [`${outside.address}/32`], adminSources: [`${outside.address}/32`] },
       { portRange: { from: 18000, to: 18999 } },
     );
     expect(swapped.version).toBeGreaterThan(route.version);
-    const took = await waitFor(
-      async () => {
-        const [fromInside, fromOutside] = await Promise.all([curl(inside), curl(outside)]);
-        return refusedByCurl(fromInside.code) && fromOutside.code === 0;
-      },
-      1_000,
-      'inside refused and outside answered',
+    const [insideRefused, outsideAdmitted] = await watchers;
+    expect(insideRefused).toMatchObject({ holds: true, bytesReceived: 0, secured: false });
+    expect(outsideAdmitted).toMatchObject({ holds: true, secured: true });
+    const took = Math.max(insideRefused.at, outsideAdmitted.at) - before;
+    console.info(
+      `netns test: allowlist swap effective for both namespaces ${took} ms after the change began`,
     );
     expect(took).toBeLessThan(1_000);
 
+    const counted = await refusedCount();
+    expect(refusedByCurl((await curl(inside)).code)).toBe(true);
+    expect(await refusedCount()).toBe(counted + 1);
     const fromOutside = JSON.parse((await curl(outside)).stdout) as { headers: Record<string, string> };
     expect(fromOutside.headers['x-forwarded-for']).toBe(outside.address);
     expect(await probe(inside)).toMatchObject({ bytesReceived: 0, secured: false });

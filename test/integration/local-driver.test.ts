@@ -63,6 +63,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
     storageGb: 50,
     trustedSources: ['127.0.0.1/32'],
+    adminSources: ['127.0.0.1/32'],
     region: 'local',
     zone: 'local-1',
     secrets: {

@@ -132,7 +132,7 @@ describe('catalog', () => {
     const create = plan.schemas.service_instance.create.parameters;
     expect(create.$schema).toBe('http://json-schema.org/draft-04/schema#');
     expect(Object.keys(create.properties).sort()).toEqual(
-      ['region', 'storageGb', 'trustedSources', 'version', 'zone'].sort(),
+      ['adminSources', 'region', 'storageGb', 'trustedSources', 'version', 'zone'].sort(),
     );
     expect(create.required).toEqual(['trustedSources']);
     expect(create.additionalProperties).toBe(false);
@@ -144,7 +144,12 @@ describe('catalog', () => {
     });
     expect(create.properties.region.enum).toEqual(keyhouse.config.catalog.regions.map((r) => r.id));
     const update = plan.schemas.service_instance.update.parameters;
-    expect(Object.keys(update.properties).sort()).toEqual(['storageGb', 'trustedSources', 'version']);
+    expect(Object.keys(update.properties).sort()).toEqual([
+      'adminSources',
+      'storageGb',
+      'trustedSources',
+      'version',
+    ]);
     expect(JSON.stringify(response.json()).length).toBeLessThan(64 * 1024);
   });
 });
@@ -304,7 +309,7 @@ describe('provisioning', () => {
 });
 
 describe('update', () => {
-  it('maps a plan change to a scale order and parameters to storage / trusted-sources orders, one at a time', async () => {
+  it('maps a plan change to a scale order and parameters to storage / trusted-sources / admin-sources orders, one at a time', async () => {
     const id = randomUUID();
     await provision(id, provisionBody('org-update'));
     const instanceId = await instanceOfServiceInstance(id);
@@ -357,12 +362,26 @@ describe('update', () => {
       sources.json().operation,
     ]);
 
+    const outside = await patch({ parameters: { adminSources: ['10.9.9.9'] } });
+    expect(outside.statusCode).toBe(400);
+    expect(outside.json().description).toContain('parameters.adminSources.0');
+    expect(outside.json().description).toContain('not within the trusted sources');
+    const admins = await patch({ parameters: { adminSources: ['10.1.2.7'] } });
+    expect(admins.statusCode).toBe(202);
+    expect((await orderRows(instanceId)).at(-1)).toMatchObject({
+      type: 'admin-sources',
+      spec: { trustedSources: ['10.1.2.0/24'], adminSources: ['10.1.2.7/32'] },
+    });
+    await keyhouse.db.pool.query(`UPDATE orders SET status = 'done' WHERE id = $1`, [
+      admins.json().operation,
+    ]);
+
     const fetched = await osb(keyhouse, 'GET', `/service_instances/${id}`);
     expect(fetched.statusCode).toBe(200);
     expect(fetched.json()).toMatchObject({
       service_id: OSB_SERVICE_ID,
       plan_id: planIdOf('b4-8'),
-      parameters: { storageGb: 100, trustedSources: ['10.1.2.0/24'] },
+      parameters: { storageGb: 100, trustedSources: ['10.1.2.0/24'], adminSources: ['10.1.2.7/32'] },
     });
   });
 });

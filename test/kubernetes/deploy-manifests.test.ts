@@ -143,6 +143,7 @@ describe('deploy/kubernetes against a real API server', () => {
       nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
       storageGb: 50,
       trustedSources: ['203.0.113.0/24'],
+      adminSources: ['203.0.113.0/24'],
       region: 'de-north',
       zone: 'de-north-1',
       secrets: { adminPassword: 'admin-secret', databasePassword: 'database-secret' },

@@ -46,6 +46,7 @@ function desired(overrides: Partial<DesiredInstance> = {}): DesiredInstance {
     nodeSize: { id: 'b2-4', vcpu: 2, memoryGb: 4 },
     storageGb: 50,
     trustedSources: ['203.0.113.0/24', '2001:db8::/48'],
+    adminSources: ['203.0.113.0/24', '2001:db8::/48'],
     region: 'de-north',
     zone: 'de-north-2',
     secrets: { adminPassword: 'admin-secret-for-tests', databasePassword: 'database-secret-for-tests' },

@@ -334,6 +334,20 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
     },
   );
 
+  it('refuses narrower admin sources (the load balancer cannot tell /admin/ apart): 422 naming the field, nothing placed', async () => {
+    const before = await objectVersions();
+    const refused = await keyhouse.request({
+      method: 'POST',
+      url: `/api/v1/instances/${instanceId}/orders`,
+      headers,
+      payload: { type: 'admin-sources', adminSources: ['85.214.132.7'] },
+    });
+    expect(refused.statusCode, refused.body).toBe(422);
+    expect(JSON.stringify(refused.json())).toContain('adminSources');
+    expect(refused.body).toContain('cannot tell the admin console from logins');
+    expect(await objectVersions()).toEqual(before);
+  });
+
   it('grows storage: only the CNPG Cluster’s storage.size', { timeout: 7 * 60_000 }, async () => {
     const before = await objectVersions();
     await change({ type: 'storage', storageGb: 100 });

@@ -3,6 +3,9 @@ import type { LightMyRequestResponse } from 'fastify';
 import type { Organization, User } from '../../src/accounts/account-schemas.js';
 import type { Role } from '../../src/accounts/roles.js';
 import { SESSION_COOKIE } from '../../src/http/auth-guard.js';
+import { createPasswordResetService } from '../../src/accounts/password-reset-service.js';
+import { createOperator } from '../../src/operators/operator-service.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import type { TestKeyhouse } from './test-keyhouse.js';
 
 /** A signed-in user as a test sees it, with ready-made headers for both ways of authenticating. */
@@ -113,3 +116,39 @@ export async function createUserWithRole(
   const token = await session.createApiToken(`${role} token`);
   return { session, token, headers: bearerHeaders(token) };
 }
+
+/**
+ * A provider operator, created the way `keyhouse admin create-operator --password-stdin` does it, then signed in
+ * through the API.
+ */
+export async function signInOperator(
+  keyhouse: TestKeyhouse,
+  role: 'operator' | 'operator-read-only' = 'operator',
+): Promise<{ email: string; password: string; cookie: string; sessionHeaders: Record<string, string> }> {
+  const email = uniqueEmail(role);
+  const now = () => new Date();
+  const passwordResets = createPasswordResetService({
+    db: keyhouse.db,
+    secretBox: testSecretBox(keyhouse),
+    now,
+  });
+  const outcome = await createOperator(
+    { db: keyhouse.db, now, passwordResets },
+    { email, role, password: TEST_PASSWORD },
+    { principal: undefined, label: 'test', requestId: 'test', sourceAddress: '127.0.0.1' },
+  );
+  if (outcome !== 'created') throw new Error(`operator ${email}: ${outcome}`);
+  const response = await keyhouse.request({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password: TEST_PASSWORD },
+  });
+  expectStatus(response, 200, 'POST /api/v1/auth/login (operator)');
+  const cookie = sessionCookieOf(response);
+  const { csrfToken } = response.json<{ csrfToken: string }>();
+  return { email, password: TEST_PASSWORD, cookie, sessionHeaders: { cookie, 'x-csrf-token': csrfToken } };
+}
+
+/** The secret box of a test Keyhouse (the key file in its data dir). */
+export const testSecretBox = (keyhouse: TestKeyhouse) =>
+  createSecretBox({ secretKey: keyhouse.config.secretKey, dataDir: keyhouse.config.dataDir });

@@ -38,6 +38,7 @@ export async function insertDatabaseOnlyInstance(
     nodeSize: 'b2-4',
     storageGb: 50,
     trustedSources: ['127.0.0.1/32'],
+    adminSources: null,
     region: 'local',
     zone: 'local-1',
     ...options.spec,

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -43,9 +44,10 @@ export function probeTls(options: {
   port: number;
   servername: string;
   ca: string;
+  localAddress?: string;
 }): Promise<RawProbe> {
   return new Promise((resolve) => {
-    const raw = net.connect({ host: options.host, port: options.port });
+    const raw = net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
     let secured = false;
     let error: string | null = null;
     const timer = setTimeout(() => raw.destroy(new Error('probe timed out')), 5_000);
@@ -53,7 +55,8 @@ export function probeTls(options: {
       const secure = tls.connect({ socket: raw, servername: options.servername, ca: options.ca });
       secure.once('secureConnect', () => {
         secured = true;
-        secure.end();
+        // Seen what counts; hanging up at once (HAProxy waits for a request on a half-closed connection).
+        secure.destroy();
       });
       secure.on('error', (e: Error) => {
         error ??= (e as NodeJS.ErrnoException).code ?? e.message;
@@ -77,7 +80,7 @@ export type ProxiedAnswer = {
   reusedSocket: boolean;
 };
 
-/** GET over TLS to 127.0.0.1:port with SNI and Host of `hostname`, trusting only `ca`. */
+/** A request over TLS to 127.0.0.1:port with SNI and Host of `hostname`, trusting only `ca`; GET by default. */
 export function httpsGet(options: {
   port: number;
   hostname: string;
@@ -86,17 +89,28 @@ export function httpsGet(options: {
   agent?: https.Agent;
   headers?: Record<string, string>;
   host?: string;
+  /** The source address on this host, e.g. 127.0.0.2 (any 127.x works on loopback). */
+  localAddress?: string;
+  /** A form POST instead of a GET. */
+  form?: Record<string, string>;
 }): Promise<ProxiedAnswer> {
+  const body = options.form ? new URLSearchParams(options.form).toString() : undefined;
   return new Promise((resolve, reject) => {
     const request = https.request(
       {
+        method: body === undefined ? 'GET' : 'POST',
         host: options.host ?? '127.0.0.1',
         port: options.port,
         path: options.path ?? '/',
         servername: options.hostname,
         ca: options.ca,
         agent: options.agent ?? false,
-        headers: { host: `${options.hostname}:${options.port}`, ...options.headers },
+        localAddress: options.localAddress,
+        headers: {
+          host: `${options.hostname}:${options.port}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+          ...options.headers,
+        },
       },
       (response) => {
         // Captured now: a kept-alive socket is detached from the response when it goes back to the agent.
@@ -116,13 +130,28 @@ export function httpsGet(options: {
       },
     );
     request.on('error', reject);
-    request.end();
+    request.end(body);
   });
 }
 
-/** An upstream standing in for Keycloak: answers with what it received. */
-export async function startEchoServer(): Promise<{ port: number; close(): Promise<void> }> {
+/**
+ * An upstream standing in for Keycloak: answers with what it received. A path ending in `/hold` starts an answer
+ * and never finishes it (a long request in flight); `holding` counts those still open.
+ */
+export async function startEchoServer(): Promise<{
+  port: number;
+  holding(): number;
+  close(): Promise<void>;
+}> {
+  let holding = 0;
   const server = http.createServer((request, response) => {
+    if (request.url?.endsWith('/hold')) {
+      holding++;
+      response.once('close', () => holding--);
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.write('holding\n');
+      return;
+    }
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -140,10 +169,51 @@ export async function startEchoServer(): Promise<{ port: number; close(): Promis
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    holding: () => holding,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/** A GET over HTTP/2 (ALPN h2) with SNI of `hostname`; answers status, the negotiated protocol and the body. */
+export async function http2Get(options: {
+  port: number;
+  hostname: string;
+  ca: string;
+  path: string;
+}): Promise<{ status: number; alpn: string | false; body: string }> {
+  const session = http2.connect(`https://${options.hostname}:${options.port}`, {
+    ca: options.ca,
+    servername: options.hostname,
+    // <name>.localhost need not resolve here: loopback, with SNI and :authority of the instance's name.
+    lookup: (_hostname, lookupOptions, callback) => {
+      if ((lookupOptions as { all?: boolean }).all) {
+        (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [
+          { address: '127.0.0.1', family: 4 },
+        ]);
+      } else callback(null, '127.0.0.1', 4);
+    },
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      session.once('connect', () => resolve());
+      session.once('error', reject);
+    });
+    const alpn = session.alpnProtocol ?? false;
+    return await new Promise((resolve, reject) => {
+      const stream = session.request({ ':path': options.path });
+      let status = 0;
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.on('data', (chunk: string) => (body += chunk));
+      stream.on('end', () => resolve({ status, alpn, body }));
+      stream.on('error', reject);
+    });
+  } finally {
+    session.close();
+  }
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -37,6 +38,9 @@ export async function startTestKeyhouse(
     localDriverTestFaults?: LocalDriverTestFaults;
     kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
     backupSchedule?: boolean;
+    mail?: Parameters<typeof createKeyhouse>[0]['mail'];
+    /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
+    logger?: Logger;
   } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
@@ -47,11 +51,12 @@ export async function startTestKeyhouse(
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger: options.logger ?? createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
     kubernetesDriverOptions: options.kubernetesDriverOptions,
+    mail: options.mail,
     backupSchedule: options.backupSchedule,
   });
   return {
@@ -60,6 +65,8 @@ export async function startTestKeyhouse(
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();
+      // HAProxy outlives Keyhouse by design; a test's data dir takes its HAProxy with it.
+      await keyhouse.edge?.stopHaproxy();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

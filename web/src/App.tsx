@@ -17,6 +17,19 @@ const BillingProfiles = lazy(() => import('./pages/BillingProfiles'));
 const Tickets = lazy(() => import('./pages/Tickets'));
 const Members = lazy(() => import('./pages/Members'));
 const Audit = lazy(() => import('./pages/Audit'));
+const ForgotPassword = lazy(() => import('./pages/ForgotPassword'));
+const ResetPassword = lazy(() => import('./pages/ResetPassword'));
+const AccountSecurity = lazy(() => import('./pages/AccountSecurity'));
+const TicketDetail = lazy(() => import('./pages/TicketDetail'));
+const OpsOrders = lazy(() => import('./ops/OpsOrders'));
+const OpsOrder = lazy(() => import('./ops/OpsOrder'));
+const OpsInstances = lazy(() => import('./ops/OpsInstances'));
+const OpsCapacity = lazy(() => import('./ops/OpsCapacity'));
+const OpsTickets = lazy(() => import('./ops/OpsTickets'));
+const OpsTicket = lazy(() => import('./ops/OpsTicket'));
+const OpsMail = lazy(() => import('./ops/OpsMail'));
+
+const SECURITY_PAGE = '/account/security';
 
 /** Pages behind sign-in: without a session, go to /login and come back afterwards. */
 function RequireSession({ children }: { children: ReactNode }) {
@@ -28,6 +41,15 @@ function RequireSession({ children }: { children: ReactNode }) {
     const next = location.pathname + location.search;
     return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
   }
+  // The organisation requires a second factor this member has not set up: nothing else until then.
+  if (session.mustEnrolTwoFactor && location.pathname !== SECURITY_PAGE) {
+    return <Navigate to={SECURITY_PAGE} replace />;
+  }
+  // Operators work in the console; customers have no console (the server answers /ops with 404 too).
+  const inConsole = location.pathname === '/ops' || location.pathname.startsWith('/ops/');
+  const isOperator = session.organization === null;
+  if (isOperator && !inConsole && location.pathname !== SECURITY_PAGE) return <Navigate to="/ops" replace />;
+  if (!isOperator && inConsole) return <Navigate to="/" replace />;
   return children;
 }
 
@@ -39,6 +61,8 @@ export function App() {
           <Route path="/signup" element={<Signup />} />
           <Route path="/login" element={<Login />} />
           <Route path="/invitations/:token" element={<AcceptInvitation />} />
+          <Route path="/forgot-password" element={<ForgotPassword />} />
+          <Route path="/reset-password" element={<ResetPassword />} />
           <Route
             element={
               <RequireSession>
@@ -53,6 +77,15 @@ export function App() {
             <Route path="/instances/:id" element={<InstancePage />} />
             <Route path="/billing-profiles" element={<BillingProfiles />} />
             <Route path="/tickets" element={<Tickets />} />
+            <Route path="/tickets/:id" element={<TicketDetail />} />
+            <Route path={SECURITY_PAGE} element={<AccountSecurity />} />
+            <Route path="/ops" element={<OpsOrders />} />
+            <Route path="/ops/orders/:id" element={<OpsOrder />} />
+            <Route path="/ops/instances" element={<OpsInstances />} />
+            <Route path="/ops/capacity" element={<OpsCapacity />} />
+            <Route path="/ops/tickets" element={<OpsTickets />} />
+            <Route path="/ops/tickets/:id" element={<OpsTicket />} />
+            <Route path="/ops/mail" element={<OpsMail />} />
             <Route path="/members" element={<Members />} />
             <Route path="/audit" element={<Audit />} />
             <Route path="*" element={<Navigate to="/" replace />} />

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import { KUBERNETES_ADMIN_SOURCES_REFUSAL } from '../../orders/order-schemas.js';
 import { UnprocessableError } from '../../platform/errors.js';
 import type {
   AdminLoginCheck,
@@ -211,6 +212,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const region = regionOf(instance);
     const placed = { instance, region };
     await step('kubernetes-objects', async () => {
+      refuseNarrowAdminSources(instance);
       const keycloakApi = await keycloakApiOf(region, instance.region);
       const live = await readKeycloak(placed);
       const restartToken = given.restartToken ?? restartTokenOf(live);
@@ -242,6 +244,21 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         note: `${objects.length} objects applied in ${namespace(placed)}${certificate ? `; ${certificate}` : ''}`,
       };
     });
+  }
+
+  /**
+   * The load balancer is TCP and Keycloak terminates TLS: nothing can keep /admin/ from a trusted source here. The
+   * order schemas refuse narrower admin sources for Kubernetes regions; this is the last line, so that a spec that
+   * got them anyway (a region whose driver changed) fails its order instead of silently exposing the admin console.
+   */
+  function refuseNarrowAdminSources(instance: DesiredInstance) {
+    const admins = new Set(instance.adminSources);
+    if (instance.trustedSources.every((source) => admins.has(source))) return;
+    throw new StepFailure(
+      'permanent',
+      KUBERNETES_ADMIN_SOURCES_REFUSAL,
+      `admin sources ${instance.adminSources.join(', ') || '(none)'} are narrower than the trusted sources; the LoadBalancer Service cannot restrict paths`,
+    );
   }
 
   const annotated = (object: KubernetesObject, key: string, value: string): KubernetesObject => ({

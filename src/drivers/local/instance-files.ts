@@ -5,6 +5,7 @@ import { isNotFound, readTextIfExists } from '../../platform/errno.js';
 import { StepFailure } from '../driver-steps.js';
 import type { TakenBackup } from '../driver.js';
 import type { InstancePorts } from './keycloak-config.js';
+import { logTail } from './keycloak-process.js';
 
 /**
  * An instance's directory on this host, `<instancesDir>/<name>`: its Keycloak home, logs, pid file, backups, and
@@ -24,6 +25,9 @@ export type InstancePaths = {
   backups: string;
 };
 
+/** Where the local driver keeps its instances unless told otherwise. */
+export const defaultInstancesDir = (dataDir: string) => path.join(dataDir, 'instances');
+
 export function instancePaths(instancesDir: string, name: string, backupsDir: string): InstancePaths {
   if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
   const dir = path.join(instancesDir, name);
@@ -32,10 +36,24 @@ export function instancePaths(instancesDir: string, name: string, backupsDir: st
     home: path.join(dir, 'keycloak'),
     state: path.join(dir, 'state.json'),
     pid: path.join(dir, 'keycloak.pid'),
-    keycloakLog: path.join(dir, 'logs', 'keycloak.log'),
+    keycloakLog: keycloakLogFile(instancesDir, name),
     consoleLog: path.join(dir, 'logs', 'console.log'),
     backups: path.join(backupsDir, name),
   };
+}
+
+/** Where Keycloak writes the instance's log (its `log-file` option). */
+export const keycloakLogFile = (instancesDir: string, name: string) =>
+  path.join(instancesDir, name, 'logs', 'keycloak.log');
+
+/**
+ * The last lines of the instance's Keycloak log, for the operator console; null where there is none on this host.
+ * Reads files only, so an API process beside the worker (same data dir) answers without running the driver.
+ */
+export function readKeycloakLogTail(instancesDir: string, name: string, lines: number): string | null {
+  if (!NAME_PATTERN.test(name)) return null;
+  const tail = logTail(keycloakLogFile(instancesDir, name), lines);
+  return tail === '' ? null : tail;
 }
 
 /** Kept in `<instanceDir>/state.json` (mode 0600: it holds the temporary admin's password until handover). */

@@ -78,6 +78,7 @@ export async function startLocalBackend(options: {
           upstreamHost: '127.0.0.1',
           upstreamPort: route.upstreamPort,
           trustedSources: route.trustedSources,
+          adminSources: route.adminSources,
         },
         { portRange: config.edge.portRange },
       );

@@ -22,6 +22,7 @@ import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
 import {
+  defaultInstancesDir,
   instancePaths,
   readState,
   writeState,
@@ -65,6 +66,7 @@ export type EdgeRoutes = {
     name: string;
     upstreamPort: number;
     trustedSources: string[];
+    adminSources: string[];
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -127,7 +129,7 @@ const EDGE_PROBE_ADDRESSES = ['127.0.0.1', '::1'];
 export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const { config, edge } = options;
   const logger = options.logger.child({ component: 'local-driver' });
-  const instancesDir = options.instancesDir ?? path.join(config.dataDir, 'instances');
+  const instancesDir = options.instancesDir ?? defaultInstancesDir(config.dataDir);
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
   const maxHeapMb = options.maxHeapMb ?? 1024;
@@ -286,6 +288,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         name: instance.name,
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
+        adminSources: instance.adminSources,
       });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);

@@ -18,7 +18,7 @@ import {
 } from '../../accounts/account-schemas.js';
 import type { AccountService, SessionGrant } from '../../accounts/account-service.js';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.js';
-import { actorOf, SESSION_COOKIE } from '../auth-guard.js';
+import { actorOf, languageOf, SESSION_COOKIE } from '../auth-guard.js';
 import { problemSchema } from '../problem.js';
 
 const cookieOptions = (request: FastifyRequest) => ({
@@ -57,7 +57,13 @@ export function accountRoutes(accounts: AccountService): FastifyPluginAsyncZod {
       async (request, reply) =>
         reply
           .status(201)
-          .send(startSession(request, reply, await accounts.signUp(actorOf(request), request.body))),
+          .send(
+            startSession(
+              request,
+              reply,
+              await accounts.signUp(actorOf(request), request.body, languageOf(request)),
+            ),
+          ),
     );
 
     app.post(
@@ -65,7 +71,8 @@ export function accountRoutes(accounts: AccountService): FastifyPluginAsyncZod {
       {
         schema: {
           operationId: 'logIn',
-          summary: 'Sign in with e-mail and password; starts a session cookie',
+          summary:
+            'Sign in with e-mail and password (and totpCode or recoveryCode when two-factor sign-in is on); starts a session cookie',
           tags: ['accounts'],
           security: [],
           body: loginRequestSchema,
@@ -79,7 +86,7 @@ export function accountRoutes(accounts: AccountService): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/auth/logout',
       {
-        config: { permission: 'read' },
+        config: { account: true, duringTwoFactorEnrolment: true },
         schema: {
           operationId: 'logOut',
           summary: 'End the current session and clear its cookie',
@@ -96,7 +103,7 @@ export function accountRoutes(accounts: AccountService): FastifyPluginAsyncZod {
     app.get(
       '/api/v1/auth/session',
       {
-        config: { permission: 'read' },
+        config: { account: true, duringTwoFactorEnrolment: true },
         schema: {
           operationId: 'getSession',
           summary:

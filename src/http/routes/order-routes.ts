@@ -21,6 +21,10 @@ const changeOrderBodySchema = z.discriminatedUnion('type', [
     type: z.literal('trusted-sources'),
     trustedSources: z.array(z.string().max(64)).max(200),
   }),
+  z.strictObject({
+    type: z.literal('admin-sources'),
+    adminSources: z.array(z.string().max(64)).max(200).nullable(),
+  }),
   z.strictObject({ type: z.literal('restart') }),
   z.strictObject({ type: z.literal('upgrade'), version: z.string().max(20) }),
   z.strictObject({ type: z.literal('delete'), confirmName: z.string().max(63) }),

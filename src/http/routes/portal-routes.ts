@@ -70,6 +70,8 @@ export function portalRoutes(options: { root?: string } = {}): FastifyPluginAsyn
         return send(reply, file, 'public, max-age=31536000, immutable');
       }
       if (file && file !== indexFile) return send(reply, file, 'public, max-age=300');
+      // The operator console exists only for operators: everybody else gets the 404 of an unknown path.
+      if (/^\/ops(\/|$)/.test(urlPath) && !request.operator) return reply.callNotFound();
       // The portal's own routes (/, /orders/new, /instances/…): the page decides what to show.
       return send(reply, indexFile, 'no-cache').header('x-frame-options', 'DENY');
     });

@@ -61,6 +61,8 @@ export async function api<T>(method: string, path: string, options: RequestOptio
       requestId: problem?.requestId ?? response.headers.get('x-request-id') ?? undefined,
       errors: Array.isArray(problem?.errors) ? problem.errors : undefined,
       runningOrder: typeof problem?.runningOrder === 'string' ? problem.runningOrder : undefined,
+      twoFactorRequired: problem?.twoFactorRequired === true ? true : undefined,
+      reason: typeof problem?.reason === 'string' ? problem.reason : undefined,
     });
   }
   return payload as T;

@@ -1,5 +1,5 @@
 import type { PublicCatalog } from '../../../src/catalog/catalog-service';
-import type { Role } from '../../../src/accounts/roles';
+import type { AccountRole, Role } from '../../../src/accounts/roles';
 import type { z } from 'zod';
 import type { auditEventSchema } from '../../../src/audit/audit-schemas';
 import type { Usage } from '../../../src/billing/usage-schemas';
@@ -14,8 +14,11 @@ export type AuditEvent = z.infer<typeof auditEventSchema>;
 
 /** Shapes of the REST API v1 (docs: /docs, contract: design.md). */
 export type Session = {
-  user: { id: string; email: string; role: Role };
-  organization: { id: string; name: string; customerNumber: string };
+  user: { id: string; email: string; role: AccountRole; twoFactorEnabled?: boolean; language?: 'de' | 'en' };
+  /** Null for the provider's operators. */
+  organization: { id: string; name: string; customerNumber: string; requireTwoFactor?: boolean } | null;
+  /** The organisation requires a second factor that this user has not set up yet. */
+  mustEnrolTwoFactor?: boolean;
   csrfToken?: string;
   /** The address the server sees for this browser; offered as a trusted source. */
   sourceAddress?: string;
@@ -50,6 +53,7 @@ export type Member = {
   id: string;
   email: string;
   role: Role;
+  twoFactorEnabled?: boolean;
   status?: string;
   createdAt?: string;
 };
@@ -74,4 +78,8 @@ export type Problem = {
   errors?: FieldError[];
   /** 409 of a change order: the order of the instance that still runs (/api/v1/orders/{id}). */
   runningOrder?: string;
+  /** 401 of a login: the password was right, the second factor is missing or wrong. */
+  twoFactorRequired?: boolean;
+  /** A code for refusals the portal words in the reader's language (provider.problems.<reason>). */
+  reason?: string;
 };

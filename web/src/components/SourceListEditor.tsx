@@ -14,11 +14,13 @@ export function isBroad(entry: string): boolean {
 }
 
 /**
- * An editable list of trusted sources with inline errors per row, a broad-range warning, and a button that adds the
- * address the server sees for this browser. Enter in a row adds the next one.
+ * An editable list of trusted (or admin) sources with inline errors per row, a broad-range warning, and a button
+ * that adds the address the server sees for this browser. Enter in a row adds the next one.
  */
 export function SourceListEditor(props: {
   idPrefix: string;
+  /** Admin sources: their own labels, and an empty list is a choice (nobody), not a gap. */
+  kind?: 'trusted' | 'admin';
   value: string[];
   onChange: (value: string[]) => void;
   /** Per row: the (localized) problem, or undefined. */
@@ -32,6 +34,7 @@ export function SourceListEditor(props: {
   const mine = sourceAddress ? `${sourceAddress}/${sourceAddress.includes(':') ? 128 : 32}` : '';
   const alreadyMine = sources.some((s) => s.trim() === sourceAddress || s.trim() === mine);
   const full = sources.length >= MAX_TRUSTED_SOURCES;
+  const labels = props.kind === 'admin' ? 'adminSources' : 'sources';
 
   const focusRow = (index: number) =>
     requestAnimationFrame(() =>
@@ -56,17 +59,22 @@ export function SourceListEditor(props: {
               isDisabled={alreadyMine || full}
               onClick={() => onChange([...sources.filter((s) => s.trim() !== ''), sourceAddress])}
             >
-              {alreadyMine ? t('sources.addedMine') : t('sources.addMine')}
+              {alreadyMine ? t(`${labels}.addedMine`) : t(`${labels}.addMine`)}
             </Button>
           </>
         ) : (
           <span className="kh-muted">{t('sources.noAddress')}</span>
         )}
       </div>
-      <FormGroup label={t('sources.listLabel')} fieldId={`${idPrefix}0`} role="group" isRequired>
+      <FormGroup
+        label={t(`${labels}.listLabel`)}
+        fieldId={`${idPrefix}0`}
+        role="group"
+        isRequired={props.kind !== 'admin'}
+      >
         <div ref={rowsRef}>
           <Stack hasGutter>
-            {sources.length === 0 && <span className="kh-muted">{t('sources.empty')}</span>}
+            {sources.length === 0 && <span className="kh-muted">{t(`${labels}.empty`)}</span>}
             {sources.map((source, index) => {
               const message = props.errors[index];
               const warn = !message && isBroad(source);
@@ -77,7 +85,7 @@ export function SourceListEditor(props: {
                     <div className="kh-grow">
                       <TextInput
                         id={`${idPrefix}${index}`}
-                        aria-label={t('sources.entry', { n: index + 1 })}
+                        aria-label={t(`${labels}.entry`, { n: index + 1 })}
                         placeholder="203.0.113.7, 198.51.100.0/28, 2001:db8::/64"
                         value={source}
                         validated={message ? 'error' : warn ? 'warning' : 'default'}
@@ -93,7 +101,7 @@ export function SourceListEditor(props: {
                     </div>
                     <Button
                       variant="plain"
-                      aria-label={t('sources.remove', { n: index + 1 })}
+                      aria-label={t(`${labels}.remove`, { n: index + 1 })}
                       icon={<TrashIcon />}
                       onClick={() => {
                         onChange(sources.filter((_s, i) => i !== index));
@@ -116,7 +124,7 @@ export function SourceListEditor(props: {
       </FormGroup>
       <div>
         <Button variant="link" icon={<PlusCircleIcon />} isDisabled={full} onClick={addRow}>
-          {t('sources.add')}
+          {t(`${labels}.add`)}
         </Button>
       </div>
     </Stack>

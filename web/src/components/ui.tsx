@@ -59,9 +59,11 @@ export function ProblemAlert({ error, title }: { error: unknown; title?: string 
   const { t } = useTranslation();
   if (!error) return null;
   const problem = error instanceof ApiError ? error.problem : undefined;
+  // Refusals with a reason code are worded in the reader's language; others show the server's detail.
+  const worded = problem?.reason ? t(`provider.problems.${problem.reason}`, { defaultValue: '' }) : '';
   return (
     <Alert variant="danger" isInline title={title ?? problem?.title ?? t('common.error')} role="alert">
-      <p>{problem?.detail ?? (error as Error).message}</p>
+      <p>{worded || (problem?.detail ?? (error as Error).message)}</p>
       {problem?.errors && problem.errors.length > 0 && (
         <ul>
           {problem.errors.map((e) => (

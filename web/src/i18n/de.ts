@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { providerDe } from './provider-de';
 
 /** Deutsche Texte; die Schlüssel prüft der Typ Messages gegen en.ts. */
 export const de: Messages = {
+  provider: providerDe,
   common: {
     loading: 'Wird geladen …',
     error: 'Etwas ist schiefgegangen',
@@ -95,6 +97,7 @@ export const de: Messages = {
     scale: 'Nodesize',
     storage: 'Speicher',
     'trusted-sources': 'Vertrauenswürdige Quellen',
+    'admin-sources': 'Admin-Quellen',
     restart: 'Neustart',
     upgrade: 'Upgrade',
     delete: 'Löschung',
@@ -295,6 +298,24 @@ export const de: Messages = {
     emptyRow: 'Geben Sie eine Adresse oder einen Bereich ein, oder entfernen Sie die Zeile.',
     broad:
       'Ein großer Bereich: alle darin können die Instanz erreichen. Geben Sie nur frei, was Sie brauchen.',
+  },
+  adminSources: {
+    section: 'Admin-Konsole und Admin-API (optional)',
+    intro:
+      'Die Admin-Konsole (/admin/) und die Admin-REST-API von Keycloak antworten nur Admin-Quellen; Logins, Tokens und die Account-Konsole bleiben für alle vertrauenswürdigen Quellen offen. Keycloak empfiehlt, die Admin-Pfade nicht weiter als nötig freizugeben.',
+    mode: 'Wer die Instanz administrieren darf',
+    all: 'Alle vertrauenswürdigen Quellen',
+    some: 'Nur diese vertrauenswürdigen Quellen',
+    listLabel: 'Admin-Quellen',
+    entry: 'Admin-Quelle {{n}}',
+    remove: 'Admin-Quelle {{n}} entfernen',
+    empty: 'Niemand: Admin-Konsole und Admin-REST-API bleiben geschlossen.',
+    allShort: 'Alle vertrauenswürdigen Quellen',
+    noneShort: 'Niemand',
+    add: 'Admin-Quelle hinzufügen',
+    addMine: 'Meine Adresse als Admin-Quelle hinzufügen',
+    addedMine: 'Ihre Adresse ist eine Admin-Quelle',
+    edit: 'Admin-Quellen bearbeiten',
   },
   instance: {
     access: 'Zugang',

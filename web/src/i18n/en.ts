@@ -1,5 +1,8 @@
+import { providerEn } from './provider-en';
+
 /** English texts; the German ones (de.ts) have the same keys, checked by the type below. */
 export const en = {
+  provider: providerEn,
   common: {
     loading: 'Loading…',
     error: 'Something went wrong',
@@ -92,6 +95,7 @@ export const en = {
     scale: 'Node size',
     storage: 'Storage',
     'trusted-sources': 'Trusted sources',
+    'admin-sources': 'Admin sources',
     restart: 'Restart',
     upgrade: 'Upgrade',
     delete: 'Deletion',
@@ -286,6 +290,24 @@ export const en = {
     add: 'Add a source',
     emptyRow: 'Enter an address or range, or remove the row.',
     broad: 'A broad range: everyone in it can reach the instance. Allow only what you need.',
+  },
+  adminSources: {
+    section: 'Admin console and admin API (optional)',
+    intro:
+      'The admin console (/admin/) and Keycloak\u2019s admin REST API answer only to admin sources; logins, tokens and the account console stay open to every trusted source. Keycloak recommends exposing the admin paths no more than needed.',
+    mode: 'Who may administer the instance',
+    all: 'Every trusted source',
+    some: 'Only these trusted sources',
+    listLabel: 'Admin sources',
+    entry: 'Admin source {{n}}',
+    remove: 'Remove admin source {{n}}',
+    empty: 'Nobody: the admin console and the admin REST API stay closed.',
+    allShort: 'All trusted sources',
+    noneShort: 'Nobody',
+    add: 'Add an admin source',
+    addMine: 'Add my address as an admin source',
+    addedMine: 'Your address is an admin source',
+    edit: 'Edit admin sources',
   },
   instance: {
     access: 'Access',

@@ -61,6 +61,7 @@ const specOf = (instance: Instance): InstanceSpec => ({
   nodeSize: instance.nodeSize,
   storageGb: instance.storageGb,
   trustedSources: instance.trustedSources,
+  adminSources: instance.adminSources,
   region: instance.region,
   zone: instance.zone ?? '',
   ...(instance.backups ? { backups: instance.backups } : {}),

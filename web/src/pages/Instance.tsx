@@ -5,6 +5,7 @@ import {
   CardBody,
   CardTitle,
   ClipboardCopy,
+  Content,
   DescriptionList,
   DescriptionListDescription,
   DescriptionListGroup,
@@ -26,11 +27,16 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router';
-import { checkTrustedSource, trustedSourcesSchema } from '../../../src/access/trusted-sources';
+import {
+  adminSourcesSchema,
+  checkTrustedSource,
+  trustedSourcesSchema,
+} from '../../../src/access/trusted-sources';
 import { api, ApiError } from '../api/client';
 import { keys, useCatalog, useInstance } from '../api/queries';
 import { useCan, useSession } from '../api/session';
 import type { Instance, Order, PublicCatalog } from '../api/types';
+import { AdminSourcesField } from '../components/AdminSourcesField';
 import { SourceListEditor } from '../components/SourceListEditor';
 import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
 import { InstanceChanges, useRunningOrder } from '../instance/changes';
@@ -103,20 +109,15 @@ function Credentials({ instance }: { instance: Instance }) {
   );
 }
 
-function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: PublicCatalog }) {
-  const { t } = useTranslation();
+/** Places a change order of the instance (one Idempotency-Key per opened editor) and opens its status page. */
+function usePlaceChange(instance: Instance) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const { data: session } = useSession();
-  const mayChange = useCan('instances:change');
-  const [editing, setEditing] = useState<{ sources: string[]; key: string } | null>(null);
-  const region = catalog.regions.find((r) => r.id === instance.region);
-  const running = useRunningOrder(instance.id);
-  const change = useMutation({
-    mutationFn: (edit: { sources: string[]; key: string }) =>
+  return useMutation({
+    mutationFn: ({ body, key }: { body: object; key: string }) =>
       api<Order>('POST', `/api/v1/instances/${encodeURIComponent(instance.id)}/orders`, {
-        body: { type: 'trusted-sources', trustedSources: edit.sources.map((s) => s.trim()) },
-        idempotencyKey: edit.key,
+        body,
+        idempotencyKey: key,
       }),
     onSuccess: (order) => {
       void queryClient.invalidateQueries({ queryKey: ['orders'] });
@@ -125,6 +126,50 @@ function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: Pub
       void navigate(`/orders/${order.id}`);
     },
   });
+}
+
+/** Submit and cancel of a source editor, and the problem of a refusal that is not about one of its rows. */
+function ChangeActions(props: {
+  change: ReturnType<typeof usePlaceChange>;
+  field: string;
+  disabled: boolean;
+  onCancel(): void;
+}) {
+  const { t } = useTranslation();
+  const { change } = props;
+  const serverErrors = change.error instanceof ApiError ? change.error.fieldErrors : [];
+  return (
+    <>
+      {change.error &&
+        (serverErrors.length === 0 ||
+          !serverErrors.every((e) => e.path === props.field || e.path.startsWith(`${props.field}.`))) && (
+          <ProblemAlert error={change.error} />
+        )}
+      <Flex gap={{ default: 'gapSm' }}>
+        <Button type="submit" isDisabled={props.disabled || change.isPending} isLoading={change.isPending}>
+          {t('instance.placeSourcesOrder')}
+        </Button>
+        <Button variant="link" onClick={props.onCancel}>
+          {t('common.cancel')}
+        </Button>
+      </Flex>
+    </>
+  );
+}
+
+const serverErrorOf = (change: ReturnType<typeof usePlaceChange>, path: string) =>
+  change.error instanceof ApiError
+    ? change.error.fieldErrors.find((e) => e.path === path)?.message
+    : undefined;
+
+function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: PublicCatalog }) {
+  const { t } = useTranslation();
+  const { data: session } = useSession();
+  const mayChange = useCan('instances:change');
+  const [editing, setEditing] = useState<{ sources: string[]; key: string } | null>(null);
+  const region = catalog.regions.find((r) => r.id === instance.region);
+  const running = useRunningOrder(instance.id);
+  const change = usePlaceChange(instance);
 
   if (!editing) {
     return (
@@ -150,26 +195,29 @@ function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: Pub
   }
 
   const schemaErrors = region ? zodErrors(trustedSourcesSchema(region).safeParse(editing.sources).error) : {};
-  const serverErrors = change.error instanceof ApiError ? change.error.fieldErrors : [];
   const rowErrors = editing.sources.map((entry, index) => {
     if (!entry.trim()) return t('sources.emptyRow');
     if (region) {
       const check = checkTrustedSource(entry, region);
       if (!check.ok) return check.message;
     }
-    return (
-      schemaErrors[String(index)] ?? serverErrors.find((e) => e.path === `trustedSources.${index}`)?.message
-    );
+    return schemaErrors[String(index)] ?? serverErrorOf(change, `trustedSources.${index}`);
   });
-  const listError = editing.sources.length === 0 ? t('wizard.sources.atLeastOne') : undefined;
-  const valid = !listError && rowErrors.every((e) => !e);
+  const listError =
+    editing.sources.length === 0 ? t('wizard.sources.atLeastOne') : serverErrorOf(change, 'trustedSources');
+  const valid = editing.sources.length > 0 && rowErrors.every((e) => !e);
   const unchanged = editing.sources.join('\n') === instance.trustedSources.join('\n');
+  const place = () =>
+    change.mutate({
+      body: { type: 'trusted-sources', trustedSources: editing.sources.map((s) => s.trim()) },
+      key: editing.key,
+    });
 
   return (
     <Form
       onSubmit={(event) => {
         event.preventDefault();
-        if (valid && !unchanged && !change.isPending) change.mutate(editing);
+        if (valid && !unchanged && !change.isPending) place();
       }}
     >
       <Alert variant="info" isInline isPlain title={t('instance.sourcesChangeInfo')} />
@@ -181,22 +229,98 @@ function SourcesEditor({ instance, catalog }: { instance: Instance; catalog: Pub
         listError={listError}
         sourceAddress={session?.sourceAddress}
       />
-      {change.error &&
-        (serverErrors.length === 0 || !serverErrors.every((e) => e.path.startsWith('trustedSources.'))) && (
-          <ProblemAlert error={change.error} />
+      <ChangeActions
+        change={change}
+        field="trustedSources"
+        disabled={!valid || unchanged}
+        onCancel={() => setEditing(null)}
+      />
+    </Form>
+  );
+}
+
+function AdminSourcesEditor({ instance, catalog }: { instance: Instance; catalog: PublicCatalog }) {
+  const { t } = useTranslation();
+  const { data: session } = useSession();
+  const mayChange = useCan('instances:change');
+  const [editing, setEditing] = useState<{ sources: string[] | null; key: string } | null>(null);
+  const region = catalog.regions.find((r) => r.id === instance.region);
+  const running = useRunningOrder(instance.id);
+  const change = usePlaceChange(instance);
+
+  if (!editing) {
+    return (
+      <Stack hasGutter>
+        <Content component="p" className="kh-muted">
+          {t('adminSources.intro')}
+        </Content>
+        <Flex gap={{ default: 'gapSm' }} data-testid="admin-sources">
+          {instance.adminSources === null
+            ? t('adminSources.allShort')
+            : instance.adminSources.length === 0
+              ? t('adminSources.noneShort')
+              : instance.adminSources.map((source) => <Label key={source}>{source}</Label>)}
+        </Flex>
+        {mayChange && instance.status !== 'deleted' && (
+          <div>
+            <Button
+              variant="secondary"
+              isDisabled={Boolean(running) || instance.status !== 'running'}
+              onClick={() =>
+                setEditing({ sources: instance.adminSources && [...instance.adminSources], key: uuid() })
+              }
+            >
+              {t('adminSources.edit')}
+            </Button>
+          </div>
         )}
-      <Flex gap={{ default: 'gapSm' }}>
-        <Button
-          type="submit"
-          isDisabled={!valid || unchanged || change.isPending}
-          isLoading={change.isPending}
-        >
-          {t('instance.placeSourcesOrder')}
-        </Button>
-        <Button variant="link" onClick={() => setEditing(null)}>
-          {t('common.cancel')}
-        </Button>
-      </Flex>
+      </Stack>
+    );
+  }
+
+  const { sources } = editing;
+  const schemaErrors =
+    region && sources
+      ? zodErrors(adminSourcesSchema(region, instance.trustedSources).safeParse(sources).error)
+      : {};
+  const rowErrors = (sources ?? []).map((entry, index) => {
+    if (!entry.trim()) return t('sources.emptyRow');
+    if (region) {
+      const check = checkTrustedSource(entry, region);
+      if (!check.ok) return check.message;
+    }
+    return schemaErrors[String(index)] ?? serverErrorOf(change, `adminSources.${index}`);
+  });
+  const valid = rowErrors.every((e) => !e);
+  const unchanged = JSON.stringify(sources) === JSON.stringify(instance.adminSources);
+  const place = () =>
+    change.mutate({
+      body: { type: 'admin-sources', adminSources: sources && sources.map((s) => s.trim()) },
+      key: editing.key,
+    });
+
+  return (
+    <Form
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (valid && !unchanged && !change.isPending) place();
+      }}
+    >
+      <Alert variant="info" isInline isPlain title={t('instance.sourcesChangeInfo')} />
+      <AdminSourcesField
+        idPrefix="instance-admin-source-"
+        value={sources}
+        onChange={(next) => setEditing({ ...editing, sources: next })}
+        errors={rowErrors}
+        listError={serverErrorOf(change, 'adminSources')}
+        sourceAddress={session?.sourceAddress}
+      />
+      <ChangeActions
+        change={change}
+        field="adminSources"
+        disabled={!valid || unchanged}
+        onCancel={() => setEditing(null)}
+      />
     </Form>
   );
 }
@@ -392,6 +516,18 @@ export default function InstancePage() {
           <CardBody>
             {catalog.data ? (
               <SourcesEditor instance={i} catalog={catalog.data} />
+            ) : (
+              <ProblemAlert error={catalog.error} />
+            )}
+          </CardBody>
+        </Card>
+      </GridItem>
+      <GridItem md={12}>
+        <Card>
+          <CardTitle component="h2">{t('adminSources.listLabel')}</CardTitle>
+          <CardBody>
+            {catalog.data ? (
+              <AdminSourcesEditor instance={i} catalog={catalog.data} />
             ) : (
               <ProblemAlert error={catalog.error} />
             )}

@@ -12,6 +12,7 @@ import {
   FormSelectOption,
   PageSection,
   Stack,
+  Switch,
   TextInput,
 } from '@patternfly/react-core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
@@ -21,8 +22,8 @@ import { createInvitationRequestSchema } from '../../../src/accounts/account-sch
 import { roleSchema } from '../../../src/accounts/roles';
 import { api } from '../api/client';
 import { keys, useMembers } from '../api/queries';
-import { useCan } from '../api/session';
-import type { Invitation, Role } from '../api/types';
+import { sessionKey, useCan, useSession } from '../api/session';
+import type { Invitation, Member, Role } from '../api/types';
 import {
   Empty,
   FieldError,
@@ -32,6 +33,7 @@ import {
   QueryContent,
   SimpleTable,
 } from '../components/ui';
+import { ConfirmButton } from '../components/ConfirmButton';
 import { apiFieldErrors, hasUnplacedErrors, zodErrors } from '../validation';
 
 export default function Members() {
@@ -48,6 +50,24 @@ export default function Members() {
       void queryClient.invalidateQueries({ queryKey: keys.members });
     },
   });
+  const { data: session } = useSession();
+  const refreshMembers = () => queryClient.invalidateQueries({ queryKey: keys.members });
+  const changeRole = useMutation({
+    mutationFn: ({ id, role }: { id: string; role: Role }) =>
+      api<Member>('PATCH', `/api/v1/members/${encodeURIComponent(id)}`, { body: { role } }),
+    onSettled: refreshMembers,
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => api<null>('DELETE', `/api/v1/members/${encodeURIComponent(id)}`),
+    onSettled: refreshMembers,
+  });
+  const requireTwoFactor = useMutation({
+    mutationFn: (required: boolean) =>
+      api<unknown>('PATCH', '/api/v1/organization', { body: { requireTwoFactor: required } }),
+    onSettled: () => queryClient.invalidateQueries({ queryKey: sessionKey }),
+  });
+  const removeLabel = (id: string) =>
+    id === session?.user.id ? t('provider.members.leave') : t('provider.members.remove');
   const parsed = createInvitationRequestSchema.safeParse(form);
   const emailError =
     (submitted && !parsed.success && zodErrors(parsed.error).email ? t('members.emailInvalid') : undefined) ??
@@ -127,6 +147,22 @@ export default function Members() {
           ) : (
             <Alert variant="info" isInline isPlain title={t('members.adminsOnly')} />
           )}
+          {isAdmin && (
+            <Card>
+              <CardBody>
+                <Switch
+                  id="require-two-factor"
+                  label={t('provider.members.requireTwoFactor')}
+                  isChecked={session?.organization?.requireTwoFactor ?? false}
+                  isDisabled={requireTwoFactor.isPending}
+                  onChange={(_e, checked) => requireTwoFactor.mutate(checked)}
+                />
+                <Hint>{t('provider.members.requireHint')}</Hint>
+                <ProblemAlert error={requireTwoFactor.error} />
+              </CardBody>
+            </Card>
+          )}
+          <ProblemAlert error={changeRole.error ?? remove.error} />
           <QueryContent
             query={members}
             isEmpty={(data) => data.items.length === 0}
@@ -135,10 +171,49 @@ export default function Members() {
             {(data) => (
               <SimpleTable
                 label={t('members.title')}
-                columns={[t('members.email'), t('members.role')]}
+                columns={[
+                  t('members.email'),
+                  t('members.role'),
+                  t('provider.members.twoFactor'),
+                  ...(isAdmin ? [t('provider.members.actions')] : []),
+                ]}
                 rows={data.items.map((m) => ({
                   key: m.id,
-                  cells: [m.email, t(`roles.${m.role}.name`, { defaultValue: m.role })],
+                  cells: [
+                    m.email,
+                    isAdmin ? (
+                      <FormSelect
+                        key="role"
+                        id={`role-${m.id}`}
+                        aria-label={t('provider.members.changeRole', { email: m.email })}
+                        value={m.role}
+                        isDisabled={changeRole.isPending}
+                        onChange={(_e, role) => changeRole.mutate({ id: m.id, role: role as Role })}
+                      >
+                        {roleSchema.options.map((role) => (
+                          <FormSelectOption key={role} value={role} label={t(`roles.${role}.name`)} />
+                        ))}
+                      </FormSelect>
+                    ) : (
+                      t(`roles.${m.role}.name`, { defaultValue: m.role })
+                    ),
+                    t(m.twoFactorEnabled ? 'provider.members.twoFactorOn' : 'provider.members.twoFactorOff'),
+                    ...(isAdmin
+                      ? [
+                          <ConfirmButton
+                            key="remove"
+                            variant="secondary"
+                            isDanger
+                            size="sm"
+                            isDisabled={remove.isPending}
+                            aria-label={`${removeLabel(m.id)}: ${m.email}`}
+                            label={removeLabel(m.id)}
+                            question={t('provider.members.removeConfirm', { email: m.email })}
+                            onConfirm={() => remove.mutate(m.id)}
+                          />,
+                        ]
+                      : []),
+                  ],
                 }))}
               />
             )}

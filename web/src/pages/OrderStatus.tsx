@@ -9,6 +9,7 @@ import {
   DescriptionListGroup,
   DescriptionListTerm,
   Icon,
+  Label,
   List,
   ListItem,
   PageSection,
@@ -47,8 +48,12 @@ function useLiveOrder(id: string) {
   const query = useQuery({
     queryKey: keys.order(id),
     queryFn: () => api<Order>('GET', `/api/v1/orders/${encodeURIComponent(id)}`),
-    refetchInterval: (q) =>
-      streaming === 'failed' && q.state.data && !TERMINAL.includes(q.state.data.status) ? 2000 : false,
+    refetchInterval: (q) => {
+      if (!q.state.data) return false;
+      // A failed order may be retried by the provider's team: the page notices the new attempt.
+      if (q.state.data.status === 'failed') return 5000;
+      return streaming === 'failed' && !TERMINAL.includes(q.state.data.status) ? 2000 : false;
+    },
   });
   const terminal = query.data ? TERMINAL.includes(query.data.status) : false;
 
@@ -135,6 +140,14 @@ export default function OrderStatusPage() {
           <>
             {t('orderStatus.title', { type: t(`orderType.${order.type}`, { defaultValue: order.type }) })}{' '}
             <OrderStatusLabel status={order.status} />
+            {(order.attempt ?? 1) > 1 && (
+              <>
+                {' '}
+                <Label isCompact color="purple" data-testid="order-attempt">
+                  {t('provider.order.attempt', { attempt: order.attempt })}
+                </Label>
+              </>
+            )}
           </>
         }
         description={t('orderStatus.id', { id: order.id })}
@@ -172,6 +185,26 @@ export default function OrderStatusPage() {
             </CardBody>
           </Card>
 
+          {(order.previousAttempts?.length ?? 0) > 0 && (
+            <Alert
+              variant="info"
+              isInline
+              title={t('provider.order.retried')}
+              data-testid="previous-attempts"
+            >
+              <ul>
+                {order.previousAttempts!.map((previous) => (
+                  <li key={previous.attempt}>
+                    {t('provider.order.previous', {
+                      attempt: previous.attempt,
+                      date: format.dateTime(previous.finishedAt),
+                      reason: previous.failureReason ?? '–',
+                    })}
+                  </li>
+                ))}
+              </ul>
+            </Alert>
+          )}
           {order.status === 'failed' && (
             <Alert
               variant="danger"

@@ -161,8 +161,12 @@ export default function Tickets() {
                 rows={data.items.map((ticket) => ({
                   key: ticket.id,
                   cells: [
-                    ticket.subject,
-                    ticket.status ?? '–',
+                    <Link key="s" to={`/tickets/${ticket.id}`}>
+                      {ticket.subject}
+                    </Link>,
+                    ticket.status
+                      ? t(`provider.ticket.status.${ticket.status as 'open' | 'waiting' | 'closed'}`)
+                      : '–',
                     <span key="l">
                       {ticket.orderId && <Link to={`/orders/${ticket.orderId}`}>{t('tickets.order')}</Link>}{' '}
                       {ticket.instanceId && (

@@ -14,6 +14,8 @@ export type Draft = {
   /** null while the field is empty. */
   storageGb: number | null;
   trustedSources: string[];
+  /** null: every trusted source may also use the admin console and API (the default). */
+  adminSources: string[] | null;
   region: string;
   zone: string;
   billingMode: 'existing' | 'new';
@@ -60,6 +62,7 @@ export function initialDraft(catalog: PublicCatalog): Draft {
     nodeSize: smallest.id,
     storageGb: catalog.storage.minGb,
     trustedSources: [],
+    adminSources: null,
     region: region.id,
     zone: region.zones[0]!.id,
     billingMode: 'new',
@@ -90,6 +93,7 @@ function restore(catalog: PublicCatalog): Draft {
       trustedSources: Array.isArray(stored.trustedSources)
         ? stored.trustedSources.map(String).slice(0, 200)
         : [],
+      adminSources: Array.isArray(stored.adminSources) ? stored.adminSources.map(String).slice(0, 200) : null,
     };
     const serviceType = catalog.serviceTypes.find((s) => s.id === draft.serviceType);
     if (!serviceType) Object.assign(draft, { serviceType: fresh.serviceType, version: fresh.version });

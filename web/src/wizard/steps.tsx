@@ -11,6 +11,7 @@ import {
   DescriptionListDescription,
   DescriptionListGroup,
   DescriptionListTerm,
+  ExpandableSection,
   Form,
   FormGroup,
   FormSelect,
@@ -22,16 +23,24 @@ import {
   TextInput,
   Title,
 } from '@patternfly/react-core';
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ISO_COUNTRY_CODES } from '../../../src/billing/countries';
 import { priceOfSpec, storagePrice } from '../api/pricing';
 import type { BillingProfile, PublicCatalog } from '../api/types';
+import { AdminSourcesField } from '../components/AdminSourcesField';
 import { SourceListEditor } from '../components/SourceListEditor';
 import { FieldError, Hint } from '../components/ui';
 import { useFormat } from '../format';
 import type { Draft, StepId } from './draft';
-import { billingErrors, localizeError, regionOf, sourceErrors, storageErrors } from './validate';
+import {
+  adminSourceErrors,
+  billingErrors,
+  localizeError,
+  regionOf,
+  sourceErrors,
+  storageErrors,
+} from './validate';
 
 export type StepProps = {
   catalog: PublicCatalog;
@@ -244,6 +253,14 @@ export function SourcesStep({
       ? t('wizard.sources.atLeastOne')
       : (errors.list ?? serverErrors.trustedSources) &&
         localizeError(t, catalog, 'trustedSources', (errors.list ?? serverErrors.trustedSources)!);
+  const adminErrors = adminSourceErrors(catalog, draft).map((raw, index) => {
+    const message = raw ?? serverErrors[`adminSources.${index}`];
+    return message === 'empty' ? t('sources.emptyRow') : message;
+  });
+  // Collapsed unless the customer chose admin sources already (or the API refused them).
+  const [adminOpen, setAdminOpen] = useState(
+    draft.adminSources !== null || Object.keys(serverErrors).some((path) => path.startsWith('adminSources')),
+  );
   return (
     <Stack hasGutter>
       <StepIntro title={t('wizard.sources.title')} />
@@ -271,6 +288,25 @@ export function SourcesStep({
           listError={listError}
           sourceAddress={sourceAddress}
         />
+        <ExpandableSection
+          toggleText={t('adminSources.section')}
+          isExpanded={adminOpen}
+          onToggle={(_event, open) => setAdminOpen(open)}
+        >
+          <Stack hasGutter>
+            <Content component="p">{t('adminSources.intro')}</Content>
+            <AdminSourcesField
+              idPrefix="admin-source-"
+              value={draft.adminSources}
+              onChange={(adminSources) => {
+                clearServerError('adminSources');
+                update({ adminSources });
+              }}
+              errors={adminErrors}
+              sourceAddress={sourceAddress}
+            />
+          </Stack>
+        </ExpandableSection>
       </Form>
     </Stack>
   );
@@ -547,6 +583,22 @@ export function SummaryStep({
           </span>,
           'sources',
         )}
+        {draft.adminSources !== null &&
+          row(
+            t('adminSources.listLabel'),
+            draft.adminSources.length === 0 ? (
+              t('adminSources.noneShort')
+            ) : (
+              <span>
+                {draft.adminSources.map((s) => (
+                  <Label key={s} isCompact style={{ marginRight: 4 }}>
+                    {s}
+                  </Label>
+                ))}
+              </span>
+            ),
+            'sources',
+          )}
         {row(t('wizard.steps.region'), `${region.name} / ${zone?.name ?? draft.zone}`, 'region')}
         {row(
           t('wizard.steps.billing'),

@@ -1,7 +1,11 @@
 import type { TFunction } from 'i18next';
 import { billingProfileInputSchema } from '../../../src/billing/billing-profile-schemas';
 import { createOrderRequestSchema, storageGbSchema } from '../../../src/orders/order-schemas';
-import { checkTrustedSource, trustedSourcesSchema } from '../../../src/access/trusted-sources';
+import {
+  adminSourcesSchema,
+  checkTrustedSource,
+  trustedSourcesSchema,
+} from '../../../src/access/trusted-sources';
 import type { PublicCatalog } from '../api/types';
 import { zodErrors } from '../validation';
 import type { Draft, StepId } from './draft';
@@ -15,6 +19,7 @@ export function orderRequest(catalog: PublicCatalog, draft: Draft) {
     nodeSize: draft.nodeSize,
     storageGb: draft.storageGb,
     trustedSources: draft.trustedSources.map((s) => s.trim()),
+    ...(draft.adminSources ? { adminSources: draft.adminSources.map((s) => s.trim()) } : {}),
     region: draft.region,
     zone: draft.zone,
     ...(draft.billingMode === 'existing'
@@ -46,6 +51,7 @@ export function stepOfPath(path: string): StepId {
     case 'storageGb':
       return 'storage';
     case 'trustedSources':
+    case 'adminSources':
       return 'sources';
     case 'region':
     case 'zone':
@@ -102,6 +108,22 @@ export function sourceErrors(
   return { list, entries };
 }
 
+/** The admin sources' problems per entry (none while every trusted source may administer). */
+export function adminSourceErrors(catalog: PublicCatalog, draft: Draft): (string | undefined)[] {
+  if (draft.adminSources === null) return [];
+  const region = regionOf(catalog, draft.region);
+  const trusted = trustedSourcesSchema(region).safeParse(draft.trustedSources);
+  const result = adminSourcesSchema(region, trusted.success ? trusted.data : []).safeParse(
+    draft.adminSources,
+  );
+  const listed = result.success ? {} : zodErrors(result.error);
+  return draft.adminSources.map((entry, index) => {
+    if (!entry.trim()) return 'empty';
+    const check = checkTrustedSource(entry, region);
+    return check.ok ? listed[String(index)] : check.message;
+  });
+}
+
 export function billingErrors(draft: Draft): Record<string, string> {
   if (draft.billingMode === 'existing') return draft.billingProfileId ? {} : { billingProfileId: 'required' };
   const profile = { ...draft.billingProfile, vatId: draft.billingProfile.vatId.trim() || undefined };
@@ -129,7 +151,11 @@ export function stepValid(catalog: PublicCatalog, draft: Draft, step: StepId): b
       return storageErrors(catalog, draft.storageGb) === undefined;
     case 'sources': {
       const errors = sourceErrors(catalog, draft);
-      return !errors.list && errors.entries.every((e) => e === undefined);
+      return (
+        !errors.list &&
+        errors.entries.every((e) => e === undefined) &&
+        adminSourceErrors(catalog, draft).every((e) => e === undefined)
+      );
     }
     case 'region':
       return regionOf(catalog, draft.region).zones.some((z) => z.id === draft.zone);

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { recordAudit } from '../audit/audit-store.js';
+import type { Database, Queryable } from '../db/database.js';
+import { queueMail } from '../mail/mail-outbox-store.js';
+import { UnprocessableError } from '../platform/errors.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import type { PasswordResetConfirm, PasswordResetRequest } from './account-schemas.js';
+import * as accounts from './account-store.js';
+import { hashPassword } from './password-hashing.js';
+import type { Actor } from './roles.js';
+import { insertPasswordReset, lockPasswordReset, spendPasswordResets } from './password-reset-store.js';
+import { newSecret, sha256Hex } from './secret-tokens.js';
+
+/**
+ * Password reset by e-mail: a single-use token, valid 30 minutes, of which only the hash is stored. The token travels
+ * in the mail (sealed in the outbox until sent) and in the link's fragment, which browsers never send to a server:
+ * it reaches Keyhouse only in the body of the confirming POST, so no request log ever holds it.
+ */
+const PASSWORD_RESET_MINUTES = 30;
+
+export function createPasswordResetService({
+  db,
+  secretBox,
+  now,
+}: {
+  db: Database;
+  secretBox: SecretBox;
+  now: () => Date;
+}) {
+  /** Queues a reset mail for an existing user; used by the request below and for new operators. */
+  async function issue(tx: Queryable, user: { id: string; email: string; language: 'de' | 'en' }) {
+    const token = newSecret();
+    const createdAt = now();
+    const id = randomUUID();
+    await insertPasswordReset(tx, {
+      id,
+      userId: user.id,
+      tokenHash: sha256Hex(token),
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + PASSWORD_RESET_MINUTES * 60_000),
+    });
+    await queueMail(tx, {
+      recipient: user.email,
+      language: user.language,
+      data: { kind: 'password-reset', validMinutes: PASSWORD_RESET_MINUTES },
+      sealedSecret: secretBox.seal(token),
+      dedupeKey: `password-reset:${id}`,
+    });
+  }
+
+  return {
+    issue,
+
+    /**
+     * The same answer (nothing) whether or not the address has an account, and about the same time: the lookup is
+     * one indexed query either way, the mail is sent later by the outbox.
+     */
+    async request(actor: Actor, request: PasswordResetRequest): Promise<void> {
+      await db.transaction(async (tx) => {
+        const user = await accounts.findUserByEmail(tx, request.email);
+        await recordAudit(
+          tx,
+          { ...actor, label: request.email },
+          {
+            action: 'auth.password-reset.request',
+            organizationId: user?.organizationId ?? undefined,
+            targetType: 'user',
+            targetId: user?.id,
+            outcome: user ? 'success' : 'failure',
+            details: user ? {} : { reason: 'unknown-address' },
+          },
+        );
+        if (user) await issue(tx, user);
+      });
+    },
+
+    /** Sets the new password; the token is spent, every session of the user ends. */
+    async confirm(actor: Actor, request: PasswordResetConfirm): Promise<void> {
+      const passwordHash = await hashPassword(request.password);
+      await db.transaction(async (tx) => {
+        const reset = await lockPasswordReset(tx, sha256Hex(request.token), now());
+        if (!reset) {
+          throw new UnprocessableError('This reset link is not valid. Ask for a new one.', {
+            reason: 'reset-link-unknown',
+          });
+        }
+        if (reset.used) {
+          throw new UnprocessableError('This reset link was used already. Ask for a new one.', {
+            reason: 'reset-link-used',
+          });
+        }
+        if (reset.expired) {
+          throw new UnprocessableError(
+            `This reset link expired (it is valid ${PASSWORD_RESET_MINUTES} minutes). Ask for a new one.`,
+            { reason: 'reset-link-expired' },
+          );
+        }
+        const { userId } = reset;
+        await spendPasswordResets(tx, userId, now());
+        await accounts.updatePasswordHash(tx, userId, passwordHash);
+        await accounts.deleteSessionsOfUser(tx, userId);
+        const user = await accounts.findUser(tx, userId);
+        await recordAudit(
+          tx,
+          { ...actor, label: user?.email },
+          {
+            action: 'auth.password-reset',
+            organizationId: user?.organizationId ?? undefined,
+            targetType: 'user',
+            targetId: userId,
+          },
+        );
+      });
+    },
+  };
+}
+export type PasswordResetService = ReturnType<typeof createPasswordResetService>;
