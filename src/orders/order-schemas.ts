@@ -56,7 +56,8 @@ export type OrderType = z.infer<typeof orderTypeSchema>;
  */
 export const KUBERNETES_ADMIN_SOURCES_REFUSAL =
   'Instances in this region are reached through a TCP load balancer that cannot tell the admin console from logins: every trusted source reaches /admin/. Leave the admin sources unset (null).';
-export const restrictsAdminPaths = (region: OrderableCatalog['regions'][number]) => region.driver !== 'kubernetes';
+export const restrictsAdminPaths = (region: OrderableCatalog['regions'][number]) =>
+  region.driver !== 'kubernetes';
 
 const ids = (items: readonly { id: string }[]) => items.map((item) => item.id) as [string, ...string[]];
 
