@@ -15,11 +15,11 @@ as_root() {
 
 # Debian packages: PostgreSQL for the external-database tests; Chromium for the browser tests; HAProxy for the edge;
 # Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests; Prometheus for
-# the metrics test (it scrapes /metrics and loads the example alert rules); etcd for the Kubernetes API server of
-# the Kubernetes-region tests.
+# the metrics test (it scrapes /metrics and loads the example alert rules); etcd and Go for the Kubernetes API
+# server of the Kubernetes-region tests (Debian's Go fetches the newer release the build needs).
 declare -A package_of=(
   [pg_ctlcluster]=postgresql [chromium]=chromium [haproxy]=haproxy [mvn]=maven [unzip]=unzip
-  [java]=openjdk-17-jdk-headless [ip]=iproute2 [prometheus]=prometheus [etcd]=etcd-server
+  [java]=openjdk-17-jdk-headless [ip]=iproute2 [prometheus]=prometheus [etcd]=etcd-server [go]=golang-go
 )
 missing=()
 for command in "${!package_of[@]}"; do
