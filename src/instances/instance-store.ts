@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import {
   adminApiAddressSchema,
   type AdminApiAddress,
@@ -158,7 +158,15 @@ export async function findInstanceAdminApi(
   return stored ? adminApiAddressSchema.parse(stored) : null;
 }
 
-/** Instances a region counts against its capacity: everything not deleted or failed. */
+/**
+ * Serialises the capacity checks of a region until the transaction ends: whoever counts the region's instances and
+ * then takes a place holds it, so two workers never both see the last free place.
+ */
+export async function lockRegionCapacity(tx: Queryable, region: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('region-capacity:' || $1, 0))`, [region]);
+}
+
+/** Instances a region counts against its capacity: running ones, and those an order is provisioning. */
 export async function countActiveInstances(
   db: Queryable,
   region: string,
@@ -179,7 +187,7 @@ export async function listInstances(
   organizationId: string,
   page: PageQuery,
 ): Promise<Page<StoredInstance>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   const { rows } = await db.query<InstanceRow>(
     `SELECT * FROM instances
       WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
@@ -214,6 +222,14 @@ export async function listInstancesToRun(db: Queryable, region: string): Promise
     customerNumber: row.customer_number,
     sealedSecrets: row.secrets,
   }));
+}
+
+/** The desired spec, as the last accepted order asked for it. */
+export async function setInstanceSpec(db: Queryable, instanceId: string, spec: InstanceSpec): Promise<void> {
+  await db.query('UPDATE instances SET spec = $2, updated_at = now() WHERE id = $1', [
+    instanceId,
+    JSON.stringify(spec),
+  ]);
 }
 
 export async function setDeletionProtection(

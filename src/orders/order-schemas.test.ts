@@ -4,11 +4,11 @@ import { loadConfig } from '../config/load-config.js';
 import {
   changeOrderRequestSchema,
   createOrderRequestSchema,
-  KUBERNETES_ADMIN_SOURCES_REFUSAL,
   specAfter,
   storageGbSchema,
 } from './order-schemas.js';
 import { effectiveAdminSources, type InstanceSpec } from '../instances/instance-schemas.js';
+import { messageOfIssue } from '../platform/messages.js';
 
 const catalog = loadConfig({}).catalog;
 const validOrder = {
@@ -93,6 +93,7 @@ describe('change order schema: admin sources', () => {
     adminSources: ['127.0.0.3/32'],
     region: 'local',
     zone: 'local-1',
+    themes: [],
   };
   const schema = changeOrderRequestSchema(catalog, { name: 'kc-1', spec, deletionProtection: false });
 
@@ -137,8 +138,8 @@ describe('admin sources in Kubernetes regions', () => {
   it('refuses narrower admin sources on create, naming the field; null and absent pass', () => {
     const schema = createOrderRequestSchema(kubernetes);
     const issues = schema.safeParse({ ...validOrder, adminSources: ['127.0.0.1'] }).error?.issues ?? [];
-    expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([
-      ['adminSources', KUBERNETES_ADMIN_SOURCES_REFUSAL],
+    expect(issues.map((i) => [i.path.join('.'), messageOfIssue(i).code])).toEqual([
+      ['adminSources', 'sources.adminNotOnKubernetes'],
     ]);
     expect(schema.parse({ ...validOrder, adminSources: null }).adminSources).toBeNull();
     expect(schema.parse(validOrder).adminSources).toBeNull();
@@ -154,11 +155,12 @@ describe('admin sources in Kubernetes regions', () => {
       adminSources: ['127.0.0.3/32'],
       region: 'local',
       zone: 'local-1',
+      themes: [],
     };
     const schema = changeOrderRequestSchema(kubernetes, { name: 'kc-1', spec, deletionProtection: false });
     const refused = schema.safeParse({ type: 'admin-sources', adminSources: ['127.0.0.4'] });
-    expect(refused.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
-      ['adminSources', KUBERNETES_ADMIN_SOURCES_REFUSAL],
+    expect(refused.error?.issues.map((i) => [i.path.join('.'), messageOfIssue(i).code])).toEqual([
+      ['adminSources', 'sources.adminNotOnKubernetes'],
     ]);
     expect(schema.parse({ type: 'admin-sources', adminSources: null })).toEqual({
       type: 'admin-sources',

@@ -8,14 +8,17 @@ import type { ApplyResult, DesiredInstance, DestroyResult, Driver, StepReporter 
 import {
   countActiveInstances,
   findInstanceForProvisioning,
+  lockRegionCapacity,
   storeSecretsOnce,
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { deleteDomain, markDomainActive } from '../domains/domain-store.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
+import { message, renderMessage, type StepMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import {
   generateInstanceSecrets,
@@ -29,6 +32,7 @@ import type { BackupRunner } from '../backups/backup-runner.js';
 import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
+import { countUnclaimedMembers } from '../warm-pool/warm-pool-store.js';
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -112,17 +116,37 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome | undefined> {
     if (order.status !== 'new') return undefined;
     const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
-    if (order.type === 'create') {
-      const active = await countActiveInstances(db.pool, region.id, instance.id);
-      if (active >= region.capacity.maxInstances) {
-        const message = `Region ${region.name} is full (${active} of ${region.capacity.maxInstances} instances); your order waits for capacity.`;
-        await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', message);
-        return { outcome: 'waiting', message };
+    // Count and take the place in one transaction under the region's lock: workers starting orders of two
+    // instances at once (each under its own instance lock) would otherwise both see the last free place.
+    const full = await db.transaction(async (tx) => {
+      if (order.type === 'create') {
+        await lockRegionCapacity(tx, region.id);
+        // Warm-pool members hold capacity too; a claimed one is this instance already (it left the pool).
+        const active =
+          (await countActiveInstances(tx, region.id, instance.id)) +
+          (await countUnclaimedMembers(tx, region.id));
+        if (active >= region.capacity.maxInstances) return { active };
       }
+      await transitionOrder(tx, order.id, 'new', 'processing');
+      return undefined;
+    });
+    if (full) {
+      const note = message('step.waitingForCapacity', {
+        region: region.name,
+        active: full.active,
+        max: region.capacity.maxInstances,
+      });
+      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', note);
+      return { outcome: 'waiting', message: renderMessage(note.code, note.params) };
     }
-    await transitionOrder(db.pool, order.id, 'new', 'processing');
     if (order.steps.some((s) => s.name === 'waiting-for-capacity')) {
-      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'done', 'capacity available');
+      await recordOrderStep(
+        db.pool,
+        order.id,
+        'waiting-for-capacity',
+        'done',
+        message('step.capacityAvailable'),
+      );
     }
     return undefined;
   }
@@ -134,8 +158,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     desired: DesiredInstance,
     url: string,
   ) {
-    const report = (state: 'running' | 'done' | 'failed', message?: string) =>
-      recordOrderStep(db.pool, order.id, 'verify', state, message);
+    const report = (state: 'running' | 'done' | 'failed', note?: StepMessage) =>
+      recordOrderStep(db.pool, order.id, 'verify', state, note);
     await report('running');
     const check = await driver.verifyAdminLogin(desired, url);
     if (!check.ok) {
@@ -149,6 +173,9 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url, adminApi });
         await meter(tx, order);
+        // The domain the edge now serves and Keycloak answers as (src/domains).
+        if (order.type === 'custom-domain' && order.spec.customHostname)
+          await markDomainActive(tx, instance.id, order.spec.customHostname);
       }
     });
     return { outcome: 'done' as const };
@@ -174,6 +201,9 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'admin-sources':
       case 'restart':
       case 'upgrade':
+      case 'theme-deploy':
+      case 'theme-remove':
+      case 'custom-domain':
       case 'backup':
       case 'restore':
       case 'realm-export':
@@ -395,6 +425,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      // The custom domain is free for another instance again.
+      await deleteDomain(tx, instance.id);
       await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
@@ -460,13 +492,18 @@ export function createReconciler(deps: ReconcilerDeps) {
         return remove(order, instance, driver, report, options.lastAttempt);
       // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
       // with the new heap; storage, trusted and admin sources change without a restart; retention and windows are
-      // the control plane's, and a backend keeps what it needs of them).
+      // the control plane's, and a backend keeps what it needs of them; a new theme comes without a restart, a
+      // replaced or removed theme with one, since Keycloak caches the themes it loaded; a custom domain goes to the
+      // edge at once and restarts Keycloak with it as its hostname).
       case 'create':
       case 'scale':
       case 'storage':
       case 'trusted-sources':
       case 'admin-sources':
-      case 'backup-policy': {
+      case 'backup-policy':
+      case 'theme-deploy':
+      case 'theme-remove':
+      case 'custom-domain': {
         const target =
           order.type === 'create'
             ? await createDesired(order, desired(instance.spec))

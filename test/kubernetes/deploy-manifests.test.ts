@@ -146,6 +146,8 @@ describe('deploy/kubernetes against a real API server', () => {
       adminSources: ['203.0.113.0/24'],
       region: 'de-north',
       zone: 'de-north-1',
+      themes: [],
+      customHostname: null,
       secrets: { adminPassword: 'admin-secret', databasePassword: 'database-secret' },
     };
     const certificate = await (

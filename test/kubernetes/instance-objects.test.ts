@@ -49,6 +49,8 @@ function desired(overrides: Partial<DesiredInstance> = {}): DesiredInstance {
     adminSources: ['203.0.113.0/24', '2001:db8::/48'],
     region: 'de-north',
     zone: 'de-north-2',
+    themes: [],
+    customHostname: null,
     secrets: { adminPassword: 'admin-secret-for-tests', databasePassword: 'database-secret-for-tests' },
     ...overrides,
   };

@@ -4,11 +4,13 @@ import {
   createConfiguration,
   KubeConfig,
   KubernetesObjectApi,
+  Log,
   PatchStrategy,
   ServerConfiguration,
   type KubernetesObject,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import { PassThrough } from 'node:stream';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import { FIELD_MANAGER, KEYCLOAK_API_VERSIONS, type KeycloakApi } from './instance-objects.js';
 
@@ -25,7 +27,18 @@ export type KubernetesClient = {
   delete(ref: ObjectRef): Promise<'deleting' | 'absent'>;
   /** What the installed Keycloak Operator's CRD serves (v2beta1 where served, else v2alpha1); null without it. */
   keycloakApi(): Promise<KeycloakApi | null>;
+  /**
+   * A container's log (the pods/log subresource, which the API server fetches from the pod's kubelet), chunk by
+   * chunk as it arrives: from `sinceTime` on, or (`follow`) what is written from now on until `signal` aborts. Null
+   * when the pod does not exist.
+   */
+  podLog(
+    container: ContainerRef,
+    options: { sinceTime?: Date; follow?: boolean; signal?: AbortSignal },
+  ): Promise<AsyncIterable<string> | null>;
 };
+
+export type ContainerRef = { namespace: string; pod: string; container: string };
 
 export type ObjectRef = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
 
@@ -170,6 +183,47 @@ export function createKubernetesClient(
         if (isNotFound(error)) return 'absent';
         throw classify(error, ref, cluster.server, timeoutMs);
       }
+    },
+    async podLog(container, options) {
+      const ref = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `${container.pod}/log`, namespace: container.namespace },
+      };
+      const sink = new PassThrough({ encoding: 'utf8' });
+      let request: AbortController;
+      try {
+        // The client's Log API (the only one that streams); it takes no deadline, so a read gets one here.
+        request = await new Log(kubeConfig).log(
+          container.namespace,
+          container.pod,
+          container.container,
+          sink,
+          {
+            follow: options.follow ?? false,
+            ...(options.follow ? { tailLines: 0 } : {}),
+            ...(options.sinceTime ? { sinceTime: options.sinceTime.toISOString() } : {}),
+          },
+        );
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw classify(error, ref, cluster.server, timeoutMs);
+      }
+      const stop = () => {
+        request.abort();
+        sink.end();
+      };
+      const deadline = options.follow ? undefined : setTimeout(stop, timeoutMs);
+      options.signal?.addEventListener('abort', stop, { once: true });
+      return (async function* () {
+        try {
+          for await (const chunk of sink) yield chunk as string;
+        } finally {
+          clearTimeout(deadline);
+          options.signal?.removeEventListener('abort', stop);
+          request.abort();
+        }
+      })();
     },
     async keycloakApi() {
       const ref = {

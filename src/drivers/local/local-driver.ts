@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import { isTrustedAddress } from '../../access/trusted-sources.js';
 import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
+import { message, type StepMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -19,6 +21,7 @@ import { outcomeOf, StepFailure, stepper } from '../driver-steps.js';
 import type { AdminApiAddress } from '../keycloak/admin-api.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
+import { warmUpAdminApi } from '../keycloak/warm-up.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
 import {
@@ -29,6 +32,8 @@ import {
   type InstancePaths,
   type InstanceState,
 } from './instance-files.js';
+import { followInstanceLog, readInstanceLog } from './instance-log.js';
+import { deployedThemes, syncThemes } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { createInstanceBackups } from './instance-backups.js';
@@ -39,12 +44,13 @@ import {
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
-import { prepareHome } from './keycloak-home.js';
+import { homeHasCurrentBuild, prepareHome } from './keycloak-home.js';
 import {
   findKeycloakProcesses,
   logTail,
   spawnKeycloak,
   stopKeycloak,
+  stopNote,
   waitForKeycloakReady,
 } from './keycloak-process.js';
 
@@ -67,6 +73,8 @@ export type EdgeRoutes = {
     upstreamPort: number;
     trustedSources: string[];
     adminSources: string[];
+    /** Served beside the instance's own name with the certificate stored for it (src/domains). */
+    customHostname: string | null;
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -81,6 +89,8 @@ export type LocalDriverOptions = {
   distributions: { get(version: string): Promise<KeycloakDistribution> };
   logger: Logger;
   edge: EdgeRoutes;
+  /** The archive of an uploaded theme version (the control plane stores them). */
+  themeArchive: (instanceId: string, theme: ThemeRef) => Promise<Buffer | undefined>;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
   /** Where the dumps go, one folder per instance; default `<dataDir>/backups` (outside the storage quota). */
@@ -121,6 +131,13 @@ export type LocalDriver = Omit<Driver, 'destroy'> & {
   processes(instance: Pick<DesiredInstance, 'name'>): number[];
   /** Where the instance lives on disk. */
   instanceDir(instance: Pick<DesiredInstance, 'name'>): string;
+  /**
+   * Keycloak's management interface (health, /metrics) on loopback, where Prometheus scrapes it; null before the
+   * instance's first apply chose its ports. Never routed through the edge.
+   */
+  managementEndpoint(instance: Pick<DesiredInstance, 'name'>): { host: string; port: number } | null;
+  /** The size of the instance's database in bytes (0 when it does not exist). */
+  databaseBytes(instance: Pick<DesiredInstance, 'name'>): Promise<number>;
 };
 
 /** The edge listens on this host: the login check goes through it when the customer trusts this host. */
@@ -153,10 +170,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     try {
       return await options.distributions.get(version);
     } catch (error) {
-      const message = (error as Error).message;
+      const detail = (error as Error).message;
       if (error instanceof DistributionUnavailableError)
-        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, message);
-      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, message);
+        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, detail);
+      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, detail);
     }
   }
 
@@ -167,14 +184,18 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     distribution: KeycloakDistribution,
   ): KeycloakSettings {
     const database = instanceDatabaseName(instance.name);
+    // A custom domain is served on the instance's own edge port; Keycloak's links and issuer follow it.
+    const publicUrl = new URL(state.url);
+    if (instance.customHostname) publicUrl.hostname = instance.customHostname;
     return renderKeycloakSettings({
       instance,
       ports: state.ports,
-      publicUrl: state.url,
+      publicUrl: publicUrl.origin,
       database: { ...databases.server, name: database, user: database },
       logFile: p.keycloakLog,
       javaHome: distribution.javaHome,
       maxHeapMb,
+      responseTimeBuckets: homeHasCurrentBuild(p.home),
     });
   }
 
@@ -251,10 +272,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
-  /** The steps of apply; the caller holds the instance's mutex. Throws StepFailure. */
+  /**
+   * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. `refreshBuild`: a restart also
+   * makes a home built with older build options again (prepareHome).
+   */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
+    { refreshBuild = false }: { refreshBuild?: boolean } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -278,6 +303,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
         serialised,
+        refreshBuild,
         restored: Boolean(instance.restoreFrom),
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
@@ -289,6 +315,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         upstreamPort: state.ports.httpPort,
         trustedSources: instance.trustedSources,
         adminSources: instance.adminSources,
+        customHostname: instance.customHostname,
       });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
@@ -298,18 +325,37 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       }
       return { value: route.url, note: route.url };
     });
+    // Only when there is something to do or undo: most instances never have a theme.
+    const themesChanged =
+      instance.themes.length || deployedThemes(p.home).length
+        ? await step('themes', async () => {
+            const synced = await syncThemes({
+              home: p.home,
+              themes: instance.themes,
+              archiveOf: (theme) => options.themeArchive(instance.instanceId, theme),
+            });
+            return { value: synced.restart, note: synced.note };
+          })
+        : false;
     await step('keycloak-start', async () => {
       const settings = settingsFor(instance, p, { ...state, url }, distribution);
       const running = findKeycloakProcesses(p.home);
-      if (running.length && state.startedHash === settings.hash)
-        return { value: null, note: `adopted running process ${running.join(', ')}` };
-      let note = '';
-      if (running.length) {
-        await stopKeycloak(p.home, stopTimeoutMs);
-        note = 'restarted with new settings: ';
-      }
+      if (running.length && state.startedHash === settings.hash && !themesChanged)
+        return { value: null, note: message('step.keycloakAdopted', { pids: running.join(', ') }) };
+      const restarted = running.length > 0;
+      if (restarted) await stopKeycloak(p.home, stopTimeoutMs);
       const pid = await startProcess(p, state, settings, distribution);
-      return { value: null, note: `${note}started (process group ${pid})` };
+      return {
+        value: null,
+        note: message(
+          !restarted
+            ? 'step.keycloakStarted'
+            : themesChanged
+              ? 'step.keycloakRestartedForTheme'
+              : 'step.keycloakRestarted',
+          { pid },
+        ),
+      };
     });
     await step('keycloak-ready', async () => {
       const waited = await waitForKeycloakReady({
@@ -326,7 +372,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       if (waited.outcome === 'ready')
         return {
           value: null,
-          note: `ready after ${Math.round((Date.now() - started) / 1000)} s of apply`,
+          note: message('step.keycloakReady', { seconds: Math.round((Date.now() - started) / 1000) }),
         };
       const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
       throw new StepFailure(
@@ -337,8 +383,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         tail,
       );
     });
+    if (instance.warm) {
+      // The hand-over waits for the claiming order; its admin API paths run now, so that they are fast then.
+      await step('warm-up', async () => ({
+        value: null,
+        note: await warmUpAdminApi({ api: adminApiOf(state), temporaryAdmin: state.bootstrapAdmin }),
+      }));
+      return { outcome: 'ready', url };
+    }
     await step('admin-account', async () => {
-      if (state.adminAccountDone) return { value: null, note: 'already handed over' };
+      if (state.adminAccountDone) return { value: null, note: message('step.adminHandedOver') };
       const note = await handOverAdmin({
         api: adminApiOf(state),
         temporaryAdmin: state.bootstrapAdmin,
@@ -351,7 +405,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return { value: null, note };
     });
     await step('first-realm', async () => {
-      if (state.firstRealmDone) return { value: null, note: 'already created' };
+      if (state.firstRealmDone) return { value: null, note: message('step.realmAlreadyCreated') };
       const note = await ensureFirstRealm({
         api: adminApiOf(state),
         customerAdmin: customerAdmin(instance),
@@ -376,9 +430,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         const p = paths(instance.name);
         await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
           value: null,
-          note: await stopKeycloak(p.home, stopTimeoutMs),
+          note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
         }));
-        return applySteps(instance, report);
+        return applySteps(instance, report, { refreshBuild: true });
       }),
     );
   }
@@ -412,10 +466,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     if (!EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.trustedSources))) {
       // The edge refuses this host too, as the customer's allowlist says: the admin's login on the instance
       // itself (the admin-account step) is the check we can make.
-      return {
-        ok: true,
-        note: 'this host is not a trusted source; login verified on the instance behind the edge',
-      };
+      return { ok: true, note: message('step.loginBehindEdge') };
     }
     const check = await verifyAdminLogin({
       url,
@@ -423,7 +474,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       ca: edge.caPem,
       ...customerAdmin(instance),
     });
-    return check.ok ? { ok: true, note: 'the admin logged in through the edge' } : check;
+    return check.ok ? { ok: true, note: message('step.loginThroughEdge') } : check;
   }
 
   // ---- destroy --------------------------------------------------------------------------------------------------
@@ -434,7 +485,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   ): Promise<DestroyResult> {
     return serialised(instance.name, async () => {
       const p = paths(instance.name);
-      const step = async (name: string, work: () => Promise<string>) => {
+      const step = async (name: string, work: () => Promise<StepMessage>) => {
         await report(name, 'running');
         try {
           await report(name, 'done', await work());
@@ -443,17 +494,17 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           throw error;
         }
       };
-      await step('keycloak-stop', async () => stopKeycloak(p.home, stopTimeoutMs));
+      await step('keycloak-stop', async () => stopNote(await stopKeycloak(p.home, stopTimeoutMs)));
       await step('edge-route', async () => {
         await edge.removeRoute(instance.instanceId);
-        return 'removed';
+        return message('step.removed');
       });
       await step('database', () => databases.drop(instance.name));
       await step('instance-directory', async () => {
         rmSync(p.dir, { recursive: true, force: true });
         rmSync(p.backups, { recursive: true, force: true });
         observation.forget(instance.name);
-        return 'removed';
+        return message('step.removed');
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
       return { outcome: 'done' as const };
@@ -523,8 +574,15 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return backups.read(location);
     },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
+    readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
+    followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,
+    managementEndpoint: (instance) => {
+      const state = readState(paths(instance.name).state);
+      return state && { host: '127.0.0.1', port: state.ports.managementPort };
+    },
+    databaseBytes: (instance) => databases.sizeBytes(instance.name),
   };
 }
