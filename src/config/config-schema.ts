@@ -148,7 +148,10 @@ export const configSchema = configObjectSchema.superRefine(checkKubernetesRegion
 
 export type Config = z.infer<typeof configSchema>;
 
-/** Every Kubernetes region has its cluster settings, with a node label for each zone and an image per version. */
+/**
+ * Every Kubernetes region has its cluster settings, with a node label for each zone and an image per version, and
+ * no warm pool.
+ */
 function checkKubernetesRegions(config: z.infer<typeof configObjectSchema>, ctx: z.RefinementCtx) {
   const versions = config.catalog.serviceTypes.flatMap((type) => type.versions);
   for (const [index, region] of config.catalog.regions.entries()) {
@@ -170,6 +173,14 @@ function checkKubernetesRegions(config: z.infer<typeof configObjectSchema>, ctx:
       });
       continue;
     }
+    // A warm-pool member waits as a ready Keycloak with its temporary admin; on Kubernetes that would be a namespace
+    // of operator objects per member, and the pool's claim, refill and warm-up are built for the local backend.
+    if (region.warmPool.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['catalog', 'regions', index, 'warmPool'],
+        message: 'warm pools are for local regions only; a kubernetes region provisions every order cold',
+      });
     const zoneIds = region.zones.map((zone) => zone.id);
     for (const zoneId of zoneIds)
       if (!settings.zones[zoneId])

@@ -236,6 +236,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         version: z.int().min(1),
       })
       .superRefine((deploy, ctx) => {
+        if (region.driver === 'kubernetes') ctx.addIssue(codedIssue('themes.notOnKubernetes', {}, ['name']));
         const versions = instance.themeVersions;
         if (versions && !versions.some((v) => v.name === deploy.name && v.version === deploy.version))
           ctx.addIssue({
@@ -272,6 +273,10 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .refine(
           (hostname) => hostname !== (instance.spec.customHostname ?? null),
           'Keycloak answers as this host name already',
+        )
+        .refine(
+          (hostname) => hostname === null || region.driver !== 'kubernetes',
+          coded('domain.notOnKubernetes'),
         ),
     }),
     z.strictObject({

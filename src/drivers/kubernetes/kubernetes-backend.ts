@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/config-schema.js';
 import type { Database } from '../../db/database.js';
 import type { LocalCa } from '../../edge/local-ca.js';
+import { renderMessage } from '../../platform/messages.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import { desiredInstancesIn } from '../desired-instance.js';
 import { observeInstances } from '../instance-observer.js';
@@ -69,7 +70,11 @@ export function startKubernetesBackend(options: {
     renewing = (async () => {
       for (const instance of await desiredInstances()) {
         const done = await driver.ensureCertificate(instance);
-        if (done) logger.info({ instance: instance.name, note: done }, 'instance certificate renewed');
+        if (done)
+          logger.info(
+            { instance: instance.name, note: renderMessage(done.code, done.params) },
+            'instance certificate renewed',
+          );
       }
     })().catch((error: unknown) => logger.warn({ err: error }, 'renewing instance certificates failed'));
   }, 60 * 60_000);

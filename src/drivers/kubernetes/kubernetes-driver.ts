@@ -6,7 +6,7 @@ import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js'
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
 import { UnavailableError, UnprocessableError } from '../../platform/errors.js';
-import { renderMessage } from '../../platform/messages.js';
+import { message, renderMessage, type CodedMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -112,7 +112,7 @@ function postgresMajorOf(image: string): number {
 /** The driver, and for its backend the certificate renewal that runs apart from orders. */
 export type KubernetesDriver = Driver & {
   /** Writes the instance's certificate when it has none or it is due; answers what it did, or null. */
-  ensureCertificate(instance: InstanceRef): Promise<string | null>;
+  ensureCertificate(instance: InstanceRef): Promise<CodedMessage | null>;
 };
 
 const ref = (apiVersion: string, kind: string, name: string, namespace?: string): ObjectRef => ({
@@ -214,7 +214,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const region = regionOf(instance);
     const placed = { instance, region };
     await step('kubernetes-objects', async () => {
-      refuseNarrowAdminSources(instance);
+      refuseWhatThisRegionCannotDo(instance);
       const keycloakApi = await keycloakApiOf(region, instance.region);
       const live = await readKeycloak(placed);
       const restartToken = given.restartToken ?? restartTokenOf(live);
@@ -241,26 +241,47 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         );
       }
       const certificate = await ensureCertificate(instance);
-      return {
-        value: null,
-        note: `${objects.length} objects applied in ${namespace(placed)}${certificate ? `; ${certificate}` : ''}`,
-      };
+      const applied = message('step.kubernetesObjectsApplied', {
+        count: objects.length,
+        namespace: namespace(placed),
+      });
+      return { value: null, note: certificate ? [applied, certificate] : applied };
     });
   }
 
   /**
-   * The load balancer is TCP and Keycloak terminates TLS: nothing can keep /admin/ from a trusted source here. The
-   * order schemas refuse narrower admin sources for Kubernetes regions; this is the last line, so that a spec that
-   * got them anyway (a region whose driver changed) fails its order instead of silently exposing the admin console.
+   * What a Kubernetes region does not offer, refused by the order schemas (coded field errors) and the config
+   * schema (warm pools): this is the last line, so that a spec that got here anyway (a region whose driver changed)
+   * fails its order instead of being half served. Admin sources: the load balancer is TCP and Keycloak terminates
+   * TLS, nothing can keep /admin/ from a trusted source. Themes: the operator's image takes none from Keyhouse.
+   * Custom domains: their certificate lives at Keyhouse's edge, which this region's traffic does not pass.
    */
-  function refuseNarrowAdminSources(instance: DesiredInstance) {
+  function refuseWhatThisRegionCannotDo(instance: DesiredInstance) {
     const admins = new Set(instance.adminSources);
-    if (instance.trustedSources.every((source) => admins.has(source))) return;
-    throw new StepFailure(
-      'permanent',
-      renderMessage('sources.adminNotOnKubernetes'),
-      `admin sources ${instance.adminSources.join(', ') || '(none)'} are narrower than the trusted sources; the LoadBalancer Service cannot restrict paths`,
-    );
+    if (!instance.trustedSources.every((source) => admins.has(source)))
+      throw new StepFailure(
+        'permanent',
+        renderMessage('sources.adminNotOnKubernetes'),
+        `admin sources ${instance.adminSources.join(', ') || '(none)'} are narrower than the trusted sources; the LoadBalancer Service cannot restrict paths`,
+      );
+    if (instance.themes.length > 0)
+      throw new StepFailure(
+        'permanent',
+        renderMessage('themes.notOnKubernetes'),
+        `themes ${instance.themes.map((t) => `${t.name} v${t.version}`).join(', ')} in the spec of a Kubernetes instance`,
+      );
+    if (instance.customHostname)
+      throw new StepFailure(
+        'permanent',
+        renderMessage('domain.notOnKubernetes'),
+        `custom host name ${instance.customHostname} in the spec of a Kubernetes instance`,
+      );
+    if (instance.warm)
+      throw new StepFailure(
+        'permanent',
+        'This region keeps no warm pool.',
+        'a warm-pool member for a Kubernetes region (the config schema refuses warmPool there)',
+      );
   }
 
   const annotated = (object: KubernetesObject, key: string, value: string): KubernetesObject => ({
@@ -286,7 +307,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
    * every pass would change the Secret each time. A crash between the two writes issues once more, harmlessly.
    * Keycloak reloads a renewed certificate by itself (`https-certificates-reload-period`).
    */
-  async function ensureCertificate(instance: InstanceRef): Promise<string | null> {
+  async function ensureCertificate(instance: InstanceRef): Promise<CodedMessage | null> {
     const region = regionOf(instance);
     const placed = { instance, region };
     const renewAfter = await certificateRenewAfter(placed);
@@ -298,7 +319,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     await call(region, (client) =>
       client.apply(annotated(namespaceObject(input), CERTIFICATE_RENEW_ANNOTATION, next)),
     );
-    return `certificate written, renewed after ${next.slice(0, 10)}`;
+    return message('step.kubernetesCertificateWritten', { renewAfter: next.slice(0, 10) });
   }
 
   /** The instance's Service: its cluster address (the control plane's way in) and its load-balancer address. */
@@ -336,7 +357,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         await call(region, (client) => client.read<ObjectWithStatus>(clusterRef(placed))),
       );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
-      return { value: null, note: 'CloudNativePG reports the cluster healthy' };
+      return { value: null, note: message('step.kubernetesDatabaseHealthy') };
     });
     await step('keycloak-ready', async () => {
       const readiness = keycloakReadiness(await readKeycloak(placed));
@@ -347,7 +368,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           readiness.message,
         );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
-      return { value: null, note: 'the Keycloak Operator reports Ready' };
+      return { value: null, note: message('step.kubernetesKeycloakReady') };
     });
     const clusterIp = await step('exposure', async () => {
       const addresses = await serviceAddresses(placed);
@@ -355,7 +376,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         throw new StepProgressing('Waiting for the load balancer to assign an address.', pollSeconds);
       return {
         value: addresses.clusterIp,
-        note: `load balancer ${addresses.loadBalancer}, ${publicUrl(placed)}`,
+        note: message('step.kubernetesLoadBalancer', {
+          address: addresses.loadBalancer,
+          url: publicUrl(placed),
+        }),
       };
     });
     const api = adminApiOf(placed, clusterIp);
@@ -466,7 +490,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       const backup = await step('backup', async () => {
         try {
           const taken = await takeBackup(placed, backupId);
-          return { value: taken, note: `Backup ${taken.location} completed` };
+          return {
+            value: taken,
+            note: message('step.kubernetesBackupCompleted', { backup: taken.location }),
+          };
         } catch (error) {
           if (error instanceof StepFailure && error.kind === 'permanent')
             throw new StepFailure(
@@ -550,9 +577,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       username: instance.adminUsername,
       password: instance.secrets.adminPassword,
     });
-    return check.ok
-      ? { ok: true, note: `the admin logged in at ${url} through the instance's Service, over TLS` }
-      : check;
+    return check.ok ? { ok: true, note: message('step.loginThroughService', { url }) } : check;
   }
 
   async function locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null> {
@@ -574,7 +599,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
             `The namespace ${namespace(placed)} is being emptied and removed.`,
             pollSeconds,
           );
-        return { value: null, note: `${namespace(placed)} is gone` };
+        return {
+          value: null,
+          note: message('step.kubernetesNamespaceGone', { namespace: namespace(placed) }),
+        };
       });
       return { outcome: 'done' as const };
     });
