@@ -170,4 +170,16 @@ describe('configuration', () => {
       'kubernetes.north.zones: no topology.kubernetes.io/zone value for zone "north-1"',
     ]);
   });
+
+  it('refuses a warm pool in a Kubernetes region (warm pools are for local regions)', () => {
+    const example = readFileSync(path.join(packageRoot, 'config/examples/kubernetes.yaml'), 'utf8');
+    const withPool = example.replace(
+      /(- id: de-north\n)/,
+      "$1      warmPool: [{ version: '26.5.6', nodeSize: b2-4, count: 1 }]\n",
+    );
+    expect(withPool).not.toBe(example);
+    expect(problemsOf(() => loadConfig({ KEYHOUSE_CONFIG: configFile(withPool) }))).toEqual([
+      'catalog.regions.0.warmPool: warm pools are for local regions only; a kubernetes region provisions every order cold',
+    ]);
+  });
 });

@@ -167,4 +167,37 @@ describe('admin sources in Kubernetes regions', () => {
       adminSources: null,
     });
   });
+
+  it('refuses theme deployments and custom domains, naming the field; back to the own host name passes', () => {
+    const spec: InstanceSpec = {
+      serviceType: 'keycloak',
+      version: catalog.serviceTypes[0]!.versions[0]!,
+      nodeSize: 'b2-4',
+      storageGb: 50,
+      trustedSources: ['127.0.0.0/24'],
+      adminSources: null,
+      region: 'local',
+      zone: 'local-1',
+      themes: [],
+      customHostname: 'login.example.com',
+    };
+    const schema = changeOrderRequestSchema(kubernetes, {
+      name: 'kc-1',
+      spec,
+      deletionProtection: false,
+      themeVersions: [{ name: 'brand', version: 1 }],
+    });
+    const codesOf = (body: unknown) =>
+      schema.safeParse(body).error?.issues.map((i) => [i.path.join('.'), messageOfIssue(i).code]);
+    expect(codesOf({ type: 'theme-deploy', name: 'brand', version: 1 })).toEqual([
+      ['name', 'themes.notOnKubernetes'],
+    ]);
+    expect(codesOf({ type: 'custom-domain', hostname: 'sso.example.com' })).toEqual([
+      ['hostname', 'domain.notOnKubernetes'],
+    ]);
+    expect(schema.parse({ type: 'custom-domain', hostname: null })).toEqual({
+      type: 'custom-domain',
+      hostname: null,
+    });
+  });
 });
