@@ -344,7 +344,12 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
     });
     expect(refused.statusCode, refused.body).toBe(400);
     expect(refused.json().errors).toEqual([
-      { path: 'adminSources', message: expect.stringContaining('cannot tell the admin console from logins') },
+      {
+        path: 'adminSources',
+        message: expect.stringContaining('cannot tell the admin console from logins'),
+        code: 'sources.adminNotOnKubernetes',
+        params: {},
+      },
     ]);
     expect(await objectVersions()).toEqual(before);
   });
@@ -543,9 +548,10 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
     };
     const before = await objectVersions();
     const ref = { instanceId, name, region: 'de-north' };
-    expect(await driver.ensureCertificate(ref)).toMatch(
-      /^certificate written, renewed after \d{4}-\d{2}-\d{2}$/,
-    );
+    expect(await driver.ensureCertificate(ref)).toEqual({
+      code: 'step.kubernetesCertificateWritten',
+      params: { renewAfter: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) },
+    });
     expect(changed(before, await objectVersions())).toEqual([
       `Namespace/${namespace}`,
       'Secret/keycloak-tls',

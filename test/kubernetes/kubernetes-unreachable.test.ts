@@ -86,4 +86,28 @@ describe('a Kubernetes region whose cluster does not answer', () => {
       }),
     ]);
   });
+
+  it('refuses a custom domain for a Kubernetes instance before DNS or certificates are asked for', async () => {
+    const placed = await keyhouse.request({
+      method: 'POST',
+      url: '/api/v1/orders',
+      headers,
+      payload: exampleOrder(keyhouse.config, {
+        region: 'de-north',
+        zone: 'de-north-1',
+        trustedSources: ['85.214.133.0/24'],
+      }),
+    });
+    expect(placed.statusCode, placed.body).toBe(201);
+    const refused = await keyhouse.request({
+      method: 'PUT',
+      url: `/api/v1/instances/${placed.json<{ instanceId: string }>().instanceId}/domain`,
+      headers,
+      payload: { hostname: 'sso.example.com', certificate: { source: 'acme' } },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json<{ errors: unknown[] }>().errors).toEqual([
+      expect.objectContaining({ path: 'hostname', code: 'domain.notOnKubernetes' }),
+    ]);
+  });
 });

@@ -30,7 +30,7 @@ export type KubernetesClient = {
   /**
    * A container's log (the pods/log subresource, which the API server fetches from the pod's kubelet), chunk by
    * chunk as it arrives: from `sinceTime` on, or (`follow`) what is written from now on until `signal` aborts. Null
-   * when the pod does not exist.
+   * when the pod does not exist or has no log yet (not scheduled to a node).
    */
   podLog(
     container: ContainerRef,
@@ -206,7 +206,8 @@ export function createKubernetesClient(
           },
         );
       } catch (error) {
-        if (isNotFound(error)) return null;
+        // 204: the pod has no node yet, so no log (the client's Log API takes every answer but 200 for a failure).
+        if (isNotFound(error) || (error instanceof ApiException && error.code === 204)) return null;
         throw classify(error, ref, cluster.server, timeoutMs);
       }
       const stop = () => {
