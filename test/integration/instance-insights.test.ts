@@ -245,7 +245,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
 
       const bad = await api('GET', `/api/v1/instances/${instanceId}/logs?limit=99999`);
       expect(bad.statusCode).toBe(400);
-      expect(bad.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('querystring.limit');
+      expect(bad.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('query.limit');
       const other = await signUp(keyhouse);
       const foreign = await keyhouse.request({
         method: 'GET',

@@ -150,6 +150,6 @@ describe("the API's metrics of an instance", () => {
       headers: owner.sessionHeaders,
     });
     expect(wrongRange.statusCode).toBe(400);
-    expect(wrongRange.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('querystring.range');
+    expect(wrongRange.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('query.range');
   });
 });
