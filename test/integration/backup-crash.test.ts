@@ -24,6 +24,7 @@ import { SESSION_COOKIE } from '../../src/http/auth-guard.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { eventually } from '../support/backups.js';
 import { freePort } from '../support/edge-probes.js';
+import { ownProcessGroup } from '../support/keyhouse-process.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
 
@@ -88,6 +89,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
 
     /** The group of a killed Keyhouse (tsx's esbuild service), so the restart starts clean. */
     const killGroup = (pid: number) => {
+      if (pid <= 1 || pid === ownProcessGroup()) return;
       try {
         process.kill(-pid, 'SIGKILL');
       } catch (error) {
@@ -183,6 +185,10 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           `  portRange: { from: ${base}, to: ${base + 20} }`,
           'keycloak:',
           `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
+          // Ports of its own: another test's Keyhouse may hold the default ones.
+          'metrics:',
+          `  prometheus: { port: ${base + 150} }`,
+          `  exporterPort: ${base + 151}`,
           '',
         ].join('\n'),
       );

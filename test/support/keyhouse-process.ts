@@ -176,11 +176,18 @@ export const isHaproxy = (p: ProcessInfo) => path.basename(p.argv[0] ?? '') === 
 export const kcHomeOf = (p: ProcessInfo) =>
   p.argv.find((arg) => arg.startsWith('-Dkc.home.dir='))?.slice('-Dkc.home.dir='.length);
 
+/** The process group of this test process: never a target, or the kill would take the test runner with it. */
+export function ownProcessGroup(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /** After a test: SIGKILL to every process of `dir` and its group (what a failed run may have left). */
 export function killEverythingUnder(dir: string): void {
+  const own = ownProcessGroup();
   for (const p of processesUnder(dir)) {
     for (const target of [-p.pgid, p.pid]) {
-      if (target === -process.pid || target === 0 || target === -1) continue;
+      if (target === -process.pid || target === -own || target === 0 || target === -1) continue;
       try {
         process.kill(target, 'SIGKILL');
       } catch (error) {
