@@ -6,14 +6,18 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  mkdtempSync,
   readFileSync,
+  realpathSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { waitFor } from './edge-probes.js';
+import { testKeycloakCache } from './test-keyhouse.js';
 
 /**
  * Keyhouse as a real process, for the tests that kill it, stop it and start it again: by default the sources run
@@ -141,6 +145,37 @@ export function keyhouseProcess(options: {
       return JSON.parse(text) as T;
     },
   };
+}
+
+/**
+ * A data dir and configuration for a Keyhouse run as a process (roles api, worker, edge): the tests' shared Keycloak
+ * cache as its distributions, and edge, Keycloak and metrics ports of its own from a random base, so that tests
+ * running side by side never share one. `extraYaml`: further top-level configuration lines.
+ */
+export function prepareProcessDataDir(prefix: string, extraYaml: string[] = []) {
+  const dir = realpathSync(mkdtempSync(path.join(tmpdir(), prefix)));
+  // The worker keeps built distributions in <dataDir>/keycloak/dist: point it at the tests' shared cache.
+  mkdirSync(path.join(dir, 'keycloak'), { recursive: true });
+  symlinkSync(testKeycloakCache, path.join(dir, 'keycloak', 'dist'));
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const configFile = path.join(dir, 'keyhouse.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'roles: [api, worker, edge]',
+      'edge:',
+      '  listenHost: 127.0.0.1',
+      `  portRange: { from: ${base}, to: ${base + 20} }`,
+      'keycloak:',
+      `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
+      'metrics:',
+      `  prometheus: { port: ${base + 150} }`,
+      `  exporterPort: ${base + 151}`,
+      ...extraYaml,
+      '',
+    ].join('\n'),
+  );
+  return { dir, configFile };
 }
 
 export type ProcessInfo = { pid: number; pgid: number; argv: string[] };
