@@ -4,7 +4,8 @@
  * of the same built distribution to /health/ready, the ratios (goals: warm ≤ 10 s, cold ≤ 1.0 × bare), the idle RSS
  * of the instance's Keycloak, and where the platform's own time goes (accepted → processing, each step).
  *
- * Usage: npx tsx bench/provision.ts [version] [warm orders]   (default: the catalog's first Keycloak version, 5)
+ * Usage: npx tsx bench/provision.ts [version] [warm orders]   (default: the catalog's first Keycloak version, 5;
+ * 0 warm orders measures the cold order and the bare start only)
  *
  * Keyhouse runs in this process (api, worker and edge roles) on a scratch database of the machine's PostgreSQL at
  * 127.0.0.1:5432 (BENCH_SERVER_URL names another superuser URL without database), with the tests' built
@@ -401,7 +402,8 @@ async function main() {
   console.log(`bare kc.sh start --optimized → /health/ready (before): ${seconds(bareBefore.readyMs)}`);
   const order = await coldOrder(version);
   console.log(`cold order → DONE: ${seconds(order.doneMs)}`);
-  const warm = await warmOrders(version, Number(process.argv[3] ?? WARM_ORDERS));
+  const warmCount = Number(process.argv[3] ?? WARM_ORDERS);
+  const warm = warmCount > 0 ? await warmOrders(version, warmCount) : [];
   const bareAfter = await bareStart(distribution, 'after');
   console.log(`bare kc.sh start --optimized → /health/ready (after): ${seconds(bareAfter.readyMs)}`);
   console.log(
@@ -413,8 +415,8 @@ async function main() {
 
   const bareMs = (bareBefore.readyMs + bareAfter.readyMs) / 2;
   const warmTimes = warm.map((o) => o.doneMs).sort((a, b) => a - b);
-  const warmP50 = warmTimes[Math.floor(warmTimes.length / 2)]!;
-  const warmMedian = warm.find((o) => o.doneMs === warmP50)!;
+  const warmP50 = warmTimes[Math.floor(warmTimes.length / 2)] ?? NaN;
+  const warmMedian = warm.find((o) => o.doneMs === warmP50);
   const stepMs = (s: Step) => (s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : NaN);
   const firstStart = Math.min(...order.steps.map((s) => Date.parse(s.startedAt)));
   const lastEnd = Math.max(...order.steps.map((s) => Date.parse(s.finishedAt ?? s.startedAt)));
@@ -450,6 +452,7 @@ async function main() {
   console.log(
     `  outside keycloak-start + keycloak-ready  ${seconds(order.doneMs - keycloakMs)} of ${seconds(order.doneMs)}`,
   );
+  if (!warmMedian) return;
   console.log('');
   console.log('the warm-pool order of the p50, step by step:');
   console.log(`  accepted → processing                    ${seconds(warmMedian.processingMs)}`);
