@@ -81,6 +81,14 @@ async function healthReady(port: number): Promise<boolean> {
   }
 }
 
+/** Keycloak's own account of its start (the log's "started in 12.345s"), and whether it migrated a schema. */
+function keycloakStartedIn(logFile: string): string {
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  const startedIn = /started in ([\d.]+)s/.exec(log)?.[1];
+  const migrated = log.includes('Initializing database schema') ? 'with' : 'without';
+  return `${startedIn ?? '?'} s by its log, ${migrated} a schema migration`;
+}
+
 async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: `${serverUrl}/postgres` });
   await client.connect();
@@ -160,9 +168,10 @@ async function bareStart(distribution: KeycloakDistribution, label: string) {
   const readyMs = performance.now() - started;
   const [pid] = findKeycloakProcesses(home);
   const rss = pid ? rssMb(pid) : 0;
+  const keycloakSays = keycloakStartedIn(path.join(dir, 'logs', 'keycloak.log'));
   await cleanup();
   cleanups.splice(cleanups.indexOf(cleanup), 1);
-  return { readyMs, rssAtReadyMb: rss };
+  return { readyMs, rssAtReadyMb: rss, keycloakSays };
 }
 
 // ---- (a) one order through Keyhouse ----------------------------------------------------------------------------
@@ -330,14 +339,18 @@ async function orderToDone(bench: BenchKeyhouse, version: string) {
 async function coldOrder(version: string) {
   const bench = await benchKeyhouse(undefined);
   const order = await orderToDone(bench, version);
-  const [pid] = bench.keyhouse.localBackend!.driver.processes(order.instance);
+  const driver = bench.keyhouse.localBackend!.driver;
+  const [pid] = driver.processes(order.instance);
   const rssAtDoneMb = pid ? rssMb(pid) : 0;
+  const keycloakSays = keycloakStartedIn(
+    path.join(driver.instanceDir(order.instance), 'logs', 'keycloak.log'),
+  );
   // Idle: nobody uses the instance; give the JVM half a minute to settle after start-up.
   await delay(30_000);
   const rssIdleMb = pid ? rssMb(pid) : 0;
   await bench.cleanup();
   cleanups.splice(cleanups.indexOf(bench.cleanup), 1);
-  return { ...order, rssAtDoneMb, rssIdleMb };
+  return { ...order, rssAtDoneMb, rssIdleMb, keycloakSays };
 }
 
 /**
@@ -402,6 +415,7 @@ async function main() {
   console.log(`bare kc.sh start --optimized → /health/ready (before): ${seconds(bareBefore.readyMs)}`);
   const order = await coldOrder(version);
   console.log(`cold order → DONE: ${seconds(order.doneMs)}`);
+  console.log(`  its Keycloak: ${order.keycloakSays}; the bare one before: ${bareBefore.keycloakSays}`);
   const warmCount = Number(process.argv[3] ?? WARM_ORDERS);
   const warm = warmCount > 0 ? await warmOrders(version, warmCount) : [];
   const bareAfter = await bareStart(distribution, 'after');

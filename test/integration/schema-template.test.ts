@@ -78,11 +78,12 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           client.query('CREATE TABLE half_made (id int)'),
         );
         // Two makers with nothing in common but the server, as two worker processes; the first asks twice.
-        const makers = [1, 2].map(() =>
+        const makers = [1, 2].map((i) =>
           createSchemaTemplates({
             adminDatabaseUrl,
             distributions,
-            workDir: mkdtempSync(path.join(dir, 'work-')),
+            // Not there yet, as the instances directory before a host's first order.
+            workDir: path.join(dir, `work-${i}`, 'instances'),
             logger,
           }),
         );

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type pg from 'pg';
@@ -28,8 +28,9 @@ import { copyDistributionHome } from './keycloak-home.js';
  * database, which the next attempt drops: a half-made template is never used.
  *
  * Ownership: the template's objects belong to a role of its own (NOLOGIN once made), the template database itself
- * to the superuser; an instance's copy hands them to the instance's role with `REASSIGN OWNED`, which therefore
- * touches only that copy's objects (the role owns no shared object).
+ * (from its creation under the build name on) to the superuser; an instance's copy hands the objects to the
+ * instance's role with `REASSIGN OWNED`, which therefore touches only that copy's objects: the role owns no shared
+ * object (REASSIGN OWNED would hand over a database it owned too).
  */
 
 export type SchemaTemplate = {
@@ -114,6 +115,7 @@ export function createSchemaTemplates(options: {
     distribution: KeycloakDistribution,
     build: { database: string; owner: string; password: string },
   ): Promise<string> {
+    mkdirSync(options.workDir, { recursive: true });
     const dir = mkdtempSync(path.join(options.workDir, 'schema-template-'));
     try {
       const home = path.join(dir, 'keycloak');
@@ -170,7 +172,12 @@ export function createSchemaTemplates(options: {
         `${role.rowCount ? 'ALTER' : 'CREATE'} ROLE ${ownerId} LOGIN PASSWORD ${admin.escapeLiteral(password)}`,
       );
       try {
-        await admin.query(`CREATE DATABASE ${id} OWNER ${ownerId} ENCODING 'UTF8'`);
+        // Owned by the superuser throughout: the owner role must own no database, even for a moment, or an
+        // instance's REASSIGN OWNED would take it. It may create in the public schema while the template is made.
+        await admin.query(`CREATE DATABASE ${id} ENCODING 'UTF8'`);
+        await withConnection(databaseUrl(adminDatabaseUrl, build), (client) =>
+          client.query(`GRANT CREATE ON SCHEMA public TO ${ownerId}`),
+        );
         const sql = await exportSchemaSql(distribution, { database: build, owner, password });
         await withConnection(databaseUrl(adminDatabaseUrl, build), async (client) => {
           const before = await client.query(`SELECT to_regclass('public.realm') AS realm`);
@@ -187,12 +194,12 @@ export function createSchemaTemplates(options: {
           const counts = rows[0]!;
           if (counts.changesets === 0 || counts.realms !== 0)
             throw new Error(`${build} is not a bare schema: ${JSON.stringify(counts)}`);
+          // The copies' public schema belongs to their owner alone.
+          await client.query(`REVOKE CREATE ON SCHEMA public FROM ${ownerId}`);
         });
       } finally {
         await admin.query(`ALTER ROLE ${ownerId} NOLOGIN`);
       }
-      // The database itself belongs to the superuser, so that REASSIGN OWNED in a copy leaves the template alone.
-      await admin.query(`ALTER DATABASE ${id} OWNER TO CURRENT_USER`);
       await admin.query(`ALTER DATABASE ${id} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
       await admin.query(`ALTER DATABASE ${id} RENAME TO ${admin.escapeIdentifier(database)}`);
       logger.info(
