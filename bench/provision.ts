@@ -35,6 +35,8 @@ import {
   type KeycloakDistribution,
 } from '../src/drivers/local/keycloak-distribution.js';
 import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
+import { prometheusFiles } from '../src/metrics/prometheus-files.js';
+import { stopPrometheus } from '../src/metrics/prometheus-process.js';
 import { runCommand } from '../src/platform/process-runner.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
@@ -213,8 +215,9 @@ async function benchKeyhouse(warmPool: { version: string; count: number } | unde
     );
     for (const instance of [...instances, ...members]) await destroy(instance);
     await keyhouse.close();
-    // HAProxy outlives Keyhouse by design; the bench's data dir takes its HAProxy with it.
+    // HAProxy and Prometheus outlive Keyhouse by design; the bench's data dir takes them with it.
     await keyhouse.edge?.stopHaproxy();
+    await stopPrometheus(prometheusFiles(dataDir));
     await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
     rmSync(dataDir, { recursive: true, force: true });
   };
