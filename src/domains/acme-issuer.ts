@@ -3,11 +3,14 @@ import acme from 'acme-client';
 /**
  * Certificates for custom domains from an ACME directory (Let's Encrypt by default), by the HTTP-01 challenge: the
  * directory asks for `http://<domain>/.well-known/acme-challenge/<token>`, which reaches the edge (the customer's
- * CNAME points there) and is answered from the challenges Keyhouse publishes (acme-challenges.ts). Renewal is the
- * same call, 30 days before expiry.
+ * CNAME points there) and is answered from the challenges Keyhouse publishes (acme-store.ts, acme-certificates.ts).
+ * Renewal is the same call, 30 days before expiry.
  */
 
-/** Where the edge finds what to answer for a token; published before the directory validates, withdrawn after. */
+/**
+ * Where the edge finds what to answer for a token: `publish` resolves once the edge answers it (the directory
+ * validates once, right after); `withdraw` after the validation.
+ */
 export type Http01Challenges = {
   publish(hostname: string, token: string, keyAuthorization: string): Promise<void>;
   withdraw(hostname: string, token: string): Promise<void>;
@@ -27,11 +30,6 @@ export async function obtainCertificate(options: {
   email?: string;
   hostname: string;
   challenges: Http01Challenges;
-  /**
-   * acme-client first fetches the challenge itself through public DNS; where this host cannot (tests with their own
-   * DNS server) the directory's validation is the only one.
-   */
-  skipOwnCheck?: boolean;
 }): Promise<IssuedCertificate> {
   const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
   const [key, csr] = await acme.crypto.createCsr({ altNames: [options.hostname] });
@@ -40,7 +38,8 @@ export async function obtainCertificate(options: {
     email: options.email,
     termsOfServiceAgreed: true,
     challengePriority: ['http-01'],
-    skipChallengeVerification: options.skipOwnCheck ?? false,
+    // acme-client's own check goes through public DNS to port 80; `publish` has asked the edge itself already.
+    skipChallengeVerification: true,
     challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
       if (challenge.type !== 'http-01') throw new Error(`unexpected challenge ${challenge.type}`);
       await options.challenges.publish(options.hostname, challenge.token, keyAuthorization);

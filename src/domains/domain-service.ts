@@ -35,6 +35,8 @@ export function createDomainService(deps: {
   now: () => Date;
   /** The order service's change orders (refusals such as "another order runs" come from there). */
   placeChangeOrder: (actor: SignedInActor, instanceId: string, body: unknown) => Promise<{ order: Order }>;
+  /** Queues an attempt to obtain the domain's ACME certificate (certificate-jobs.ts); a worker runs it. */
+  requestCertificate: (instanceId: string) => Promise<void>;
 }) {
   const { db, config } = deps;
   const extraRoots = config.domains.extraRootsFile
@@ -147,6 +149,9 @@ export function createDomainService(deps: {
       });
       // Replaced while DNS answered: the new domain is what the caller sees.
       if (!recorded) return view(instance.name, (await findDomain(db.pool, instanceId))!);
+      // ACME: the worker obtains the certificate now, then places the custom-domain order itself.
+      if (recorded.status === 'dns-verified' && recorded.source === 'acme' && recorded.certificate === null)
+        await deps.requestCertificate(instanceId);
       if (recorded.status !== 'dns-verified' || recorded.certificate === null)
         return view(instance.name, recorded);
       if (instance.spec.customHostname === recorded.hostname) {

@@ -12,8 +12,9 @@ CREATE TABLE acme_accounts (
 CREATE TABLE acme_challenges (
   instance_id uuid NOT NULL REFERENCES custom_domains(instance_id) ON DELETE CASCADE,
   hostname text NOT NULL CHECK (hostname = lower(hostname) AND length(hostname) <= 253),
-  token text NOT NULL CHECK (token ~ '^[A-Za-z0-9_-]{1,256}$'),
-  key_authorization text NOT NULL CHECK (key_authorization ~ '^[A-Za-z0-9_.-]{1,512}$'),
+  token text NOT NULL CHECK (token ~ '^[A-Za-z0-9_-]+$' AND length(token) <= 256),
+  key_authorization text NOT NULL
+    CHECK (key_authorization ~ '^[A-Za-z0-9_.-]+$' AND length(key_authorization) <= 512),
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (hostname, token)
 );
