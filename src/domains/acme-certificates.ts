@@ -15,8 +15,10 @@ import {
 import { EXPIRY_WARNING_DAYS, certificateInfo } from './certificate-check.js';
 import {
   claimAcmeAttempt,
+  instanceAnswersAs,
   listDueAcmeDomains,
   listUnservedAcmeDomains,
+  markDomainActive,
   recordAcmeFailure,
   recordDomainMessage,
   refreshExpiryWarnings,
@@ -132,7 +134,13 @@ export function createAcmeCertificates(deps: {
           { instanceId, hostname: claim.hostname, renewal, notAfter: leaf.validTo },
           renewal ? 'acme: certificate renewed' : 'acme: certificate obtained',
         );
-        const orderId = stored.status === 'dns-verified' ? await serve(claim) : null;
+        let orderId: string | null = null;
+        if (stored.status === 'dns-verified') {
+          // The name Keycloak answers as already (the domain was set again): served as soon as it is stored.
+          if (await instanceAnswersAs(db.pool, instanceId, claim.hostname))
+            await markDomainActive(db.pool, instanceId, claim.hostname);
+          else orderId = await serve(claim);
+        }
         return { outcome: 'issued', renewal, orderId };
       } catch (error) {
         const reason = (error instanceof Error ? error.message : String(error)).slice(0, 1000);

@@ -276,6 +276,19 @@ export async function recordDomainMessage(
   );
 }
 
+/** Keycloak answers as `hostname` already (the instance's desired spec): nothing to order for it. */
+export async function instanceAnswersAs(
+  db: Queryable,
+  instanceId: string,
+  hostname: string,
+): Promise<boolean> {
+  const { rows } = await db.query<{ answers: boolean }>(
+    `SELECT (spec->>'customHostname') = $2 AS answers FROM instances WHERE id = $1`,
+    [instanceId, hostname],
+  );
+  return rows[0]?.answers === true;
+}
+
 /**
  * ACME domains with their certificate whose name Keycloak does not answer as yet, on running instances: the
  * custom-domain order that serves them is (still) to be placed.

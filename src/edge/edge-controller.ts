@@ -120,11 +120,19 @@ export type Edge = {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-async function isPortFree(host: string, port: number): Promise<boolean> {
+/** Why HAProxy could not listen on the port (undefined: it can). */
+async function portProblem(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        error.code === 'EACCES'
+          ? `Port ${port} needs privileges: run HAProxy with CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep ` +
+              'on the haproxy program) or as root, or choose a port above 1023 and forward to it.'
+          : `Port ${port} is taken by another program on this host.`,
+      ),
+    );
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
 }
 
@@ -296,12 +304,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         if (route.customDomain) installCustomDomain(route, customCertificates);
         files.write(files.trustedSourcesFile(route.instanceId), patternFile(route.trustedSources));
         files.write(files.adminSourcesFile(route.instanceId), patternFile(route.adminSources));
-        if (
-          !heldPorts.has(route.listenPort) &&
-          !(await isPortFree(options.edge.listenHost, route.listenPort))
-        ) {
-          throw new Error(`Port ${route.listenPort} is taken by another program on this host.`);
-        }
+        const problem = heldPorts.has(route.listenPort)
+          ? undefined
+          : await portProblem(options.edge.listenHost, route.listenPort);
+        if (problem) throw new Error(problem);
         usable.push(route);
       } catch (error) {
         failures.set(route.instanceId, errorText(error));
@@ -332,16 +338,12 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           .sort(([a], [b]) => a.localeCompare(b)),
       );
       for (const [file, entries] of maps) files.write(file, mapFile(entries));
-      listensForHttp = heldPorts.has(httpPort) || (await isPortFree(options.edge.listenHost, httpPort));
-      httpListener = listensForHttp
-        ? { port: httpPort, state: 'serving', error: null }
-        : {
-            port: httpPort,
-            state: 'failed',
-            error: `Port ${httpPort} is taken by another program on this host.`,
-          };
-      if (!listensForHttp)
-        logger.error({ port: httpPort }, 'edge: the plain-HTTP port is taken; no ACME, no redirects');
+      const problem = heldPorts.has(httpPort)
+        ? undefined
+        : await portProblem(options.edge.listenHost, httpPort);
+      listensForHttp = problem === undefined;
+      httpListener = { port: httpPort, state: problem ? 'failed' : 'serving', error: problem ?? null };
+      if (problem) logger.error({ err: problem }, 'edge: no plain-HTTP listener (no ACME, no redirects)');
     }
 
     lap('files');

@@ -14,6 +14,7 @@ import {
   RENEW_BEFORE_DAYS,
   type AcmeCertificates,
 } from '../../src/domains/acme-certificates.js';
+import { startCertificateJobs } from '../../src/domains/certificate-jobs.js';
 import type { CustomDomain } from '../../src/domains/domain-schemas.js';
 import { claimAcmeAttempt, findDomain, markDomainActive } from '../../src/domains/domain-store.js';
 import { publishAcmeChallenge } from '../../src/domains/acme-store.js';
@@ -22,7 +23,7 @@ import { createLogger } from '../../src/platform/logger.js';
 import { createSecretBox } from '../../src/platform/secret-box.js';
 import { signUp, type SignedInUser } from '../support/accounts.js';
 import { startTestDnsServer, type TestDnsServer } from '../support/dns-server.js';
-import { freePort, startEchoServer } from '../support/edge-probes.js';
+import { freePort, startEchoServer, waitFor } from '../support/edge-probes.js';
 import { exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 import { issueCertificate } from '../support/test-pki.js';
@@ -288,9 +289,23 @@ describe('ACME certificates for custom domains, against pebble through the edge'
     { timeout: 120_000 },
     async () => {
       const instance = instances[0]!;
-      await addAcmeDomain(instance, 'login.acme.test');
-      const outcome = await certificates.attempt(instance.id);
-      expect(outcome).toEqual({ outcome: 'issued', renewal: false, orderId: 'stand-in-1' });
+      // The way a worker gets there: the DNS check (API) queues the job, the worker's job runs the attempt.
+      const jobs = await startCertificateJobs({
+        databaseUrl: keyhouse.databaseUrl,
+        logger,
+        certificates,
+        schedule: false,
+      });
+      try {
+        await addAcmeDomain(instance, 'login.acme.test');
+        await until('the job to obtain the certificate and serve the domain', async () =>
+          (await findDomain(keyhouse.db.pool, instance.id))?.status === 'active' ? true : undefined,
+        );
+      } finally {
+        // The other tests drive the attempts themselves.
+        await jobs.stop();
+      }
+      expect(served).toEqual(['login.acme.test']);
       expect(await count('acme_challenges')).toBe(0);
       expect(await count('acme_accounts')).toBe(1);
       const sealed = (
@@ -391,11 +406,31 @@ describe('ACME certificates for custom domains, against pebble through the edge'
         token: 'left-behind',
         keyAuthorization: 'left-behind.thumbprint',
       });
+      const challengePath = '/.well-known/acme-challenge/left-behind';
+      const answeredMs = await waitFor(
+        async () => {
+          const answer = await plainHttp('gone.acme.test', challengePath);
+          return answer !== 'closed' && answer.status === 200 && answer.body === 'left-behind.thumbprint';
+        },
+        5_000,
+        'the edge to answer a published challenge',
+      );
+      console.log(
+        `acme-pebble: a published challenge was answered by the edge ${Math.round(answeredMs)} ms after its commit`,
+      );
       expect(await certificates.attempt(instance.id)).toEqual({ outcome: 'not-due' });
       clock += 25 * 60_000;
       // The stale challenge goes with the planner's pass (the edge stops answering it).
       expect((await certificates.plan()).due).toContain(instance.id);
       expect(await count('acme_challenges')).toBe(0);
+      await waitFor(
+        async () => {
+          const answer = await plainHttp('gone.acme.test', challengePath);
+          return answer !== 'closed' && answer.status === 404;
+        },
+        5_000,
+        'the edge to forget a withdrawn challenge',
+      );
       expect(await certificates.attempt(instance.id)).toMatchObject({ outcome: 'issued', renewal: false });
       clock = Date.now();
       expect(await domainOf(instance)).toMatchObject({ status: 'active', messageCode: null });
