@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
-import { UnavailableError, UnprocessableError } from '../../platform/errors.js';
+import { UnprocessableError } from '../../platform/errors.js';
 import { message, renderMessage, type CodedMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
@@ -16,7 +16,6 @@ import type {
   DestroyResult,
   Driver,
   InstanceRef,
-  LogTarget,
   StepReporter,
   TakenBackup,
   UpgradeResult,
@@ -26,7 +25,6 @@ import type { AdminApi, AdminApiAddress } from '../keycloak/admin-api.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
-import { followPodLog, readPodLog } from './pod-log.js';
 import {
   BOOTSTRAP_ADMIN_USERNAME,
   bootstrapAdminPassword,
@@ -664,43 +662,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
    * The pod log of the instance's Keycloak (the operator's StatefulSet pod `keycloak-0`, container `keycloak`).
    * Logs are read by the API role for customers, so failures are the customer's answers, not step failures.
    */
-  async function keycloakLog(
-    target: LogTarget,
-    options: { sinceTime?: Date; follow?: boolean; signal?: AbortSignal },
-  ) {
-    const region = logRegionOf(target);
-    const placed = { instance: target, region };
-    try {
-      return await region.client.podLog(
-        { namespace: namespace(placed), pod: `${names.keycloak}-0`, container: 'keycloak' },
-        options,
-      );
-    } catch (error) {
-      if (error instanceof KubernetesUnreachable)
-        throw new UnavailableError(
-          `The Kubernetes cluster of region ${region.name} does not answer; try again in a minute.`,
-        );
-      if (error instanceof KubernetesRefusal)
-        throw new UnavailableError(
-          `The log of this instance's Keycloak cannot be read now (${error.message}).`,
-        );
-      throw error;
-    }
-  }
-
-  function logRegionOf(target: LogTarget): KubernetesRegionAccess {
-    const region = options.regions[target.region];
-    if (!region)
-      throw new UnavailableError('The logs of this region are not served by this Keyhouse process.');
-    return region;
-  }
-
   return {
-    readLog: async (target, query) =>
-      readPodLog(await keycloakLog(target, { sinceTime: query.since }), target, query),
-    async *followLog(target, signal) {
-      yield* followPodLog(await keycloakLog(target, { follow: true, signal }), target);
-    },
     apply,
     restart,
     upgrade,

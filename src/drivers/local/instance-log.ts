@@ -6,7 +6,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LogEntry, LogPage } from '../../instances/instance-log-schemas.js';
 import { isNotFound } from '../../platform/errno.js';
-import type { LogRead, LogTarget } from '../driver.js';
+import type { InstanceLogSource, LogRead, LogTarget } from '../driver.js';
+import { keycloakLogFile } from './instance-files.js';
 
 /**
  * The Keycloak log of a local instance: `logs/keycloak.log`, which Keycloak's file handler (Quarkus) rotates into
@@ -178,4 +179,14 @@ export async function* followInstanceLog(
     parser.flush();
     if (batch.length) yield batch;
   }
+}
+
+/** The local instances' logs: files under `instancesDir`, readable by any role on this host (same data dir). */
+export function createLocalLogSource(instancesDir: string): InstanceLogSource {
+  return {
+    readLog: (instance, query) =>
+      readInstanceLog(keycloakLogFile(instancesDir, instance.name), instance, query),
+    followLog: (instance, signal) =>
+      followInstanceLog(keycloakLogFile(instancesDir, instance.name), instance, signal),
+  };
 }
