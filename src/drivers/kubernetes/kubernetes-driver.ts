@@ -6,7 +6,7 @@ import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js'
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
 import { UnprocessableError } from '../../platform/errors.js';
-import { message, renderMessage, type CodedMessage } from '../../platform/messages.js';
+import { message, renderMessage, renderStepMessage, type CodedMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -363,7 +363,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         throw new StepFailure(
           'transient',
           'Keycloak reports errors; Keyhouse tries again.',
-          readiness.message,
+          renderStepMessage(readiness.message),
         );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
       return { value: null, note: message('step.kubernetesKeycloakReady') };
@@ -371,7 +371,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const clusterIp = await step('exposure', async () => {
       const addresses = await serviceAddresses(placed);
       if (!addresses.loadBalancer || !addresses.clusterIp)
-        throw new StepProgressing('Waiting for the load balancer to assign an address.', pollSeconds);
+        throw new StepProgressing(message('step.kubernetesLoadBalancerPending'), pollSeconds);
       return {
         value: addresses.clusterIp,
         note: message('step.kubernetesLoadBalancer', {
@@ -437,7 +437,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (state.state === 'failed')
       throw new StepFailure('permanent', 'The backup failed.', `Backup ${location}: ${state.message}`);
     if (state.state === 'running')
-      throw new StepProgressing(`Waiting for the backup ${location} (${state.message}).`, pollSeconds);
+      throw new StepProgressing(
+        message('step.kubernetesBackupRunning', { backup: location, phase: state.message }),
+        pollSeconds,
+      );
     const status = (stored.status ?? {}) as { startedAt?: string; stoppedAt?: string; backupId?: string };
     const started = Date.parse(status.startedAt ?? '');
     const stopped = Date.parse(status.stoppedAt ?? '');
@@ -524,8 +527,8 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           failure: {
             reason: `Keycloak ${to.version} did not become ready; your instance runs ${from.version} again.`,
             detail: readiness.failed
-              ? readiness.message
-              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${readiness.message}`,
+              ? renderStepMessage(readiness.message)
+              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${renderStepMessage(readiness.message)}`,
           },
         };
         logger.warn({ instance: to.name, detail: mark.failure!.detail }, 'upgrade failed; rolling back');
@@ -594,7 +597,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         const answer = await call(placed.region, (client) => client.delete(namespaceRef(placed)));
         if (answer === 'deleting')
           throw new StepProgressing(
-            `The namespace ${namespace(placed)} is being emptied and removed.`,
+            message('step.kubernetesNamespaceEmptying', { namespace: namespace(placed) }),
             pollSeconds,
           );
         return {

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,26 +117,38 @@ export async function readInstanceLog(logFile: string, target: LogTarget, query:
   return page.page();
 }
 
+/** Size and inode of the log file; null while there is none (not written yet, or between rotation and the next). */
+function fileMark(logFile: string): { size: number; ino: number } | null {
+  try {
+    const { size, ino } = statSync(logFile);
+    return { size, ino };
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
 /**
- * The entries appended to the log from now on, in batches, until `signal` aborts. Polls the file's size (a
- * rotation shows as another inode or a smaller size: reading starts over at the new file's beginning).
+ * The entries appended to the log from now on (from the call, not from the first read), in batches, until `signal`
+ * aborts. Polls the file's size (a rotation shows as another inode or a smaller size: reading starts over at the
+ * new file's beginning).
  */
-export async function* followInstanceLog(
+export function followInstanceLog(
   logFile: string,
   target: LogTarget,
   signal: AbortSignal,
   pollMs = 500,
 ): AsyncIterable<LogEntry[]> {
-  const sizeOf = async () => {
-    try {
-      const { size, ino } = await stat(logFile);
-      return { size, ino };
-    } catch (error) {
-      if (isNotFound(error)) return null; // not written yet, or between rotation and the new file
-      throw error;
-    }
-  };
-  const start = await sizeOf();
+  return followFrom(fileMark(logFile), logFile, target, signal, pollMs);
+}
+
+async function* followFrom(
+  start: { size: number; ino: number } | null,
+  logFile: string,
+  target: LogTarget,
+  signal: AbortSignal,
+  pollMs: number,
+): AsyncIterable<LogEntry[]> {
   let position = start?.size ?? 0;
   let inode = start?.ino ?? 0;
   let remainder = '';
@@ -149,7 +161,7 @@ export async function* followInstanceLog(
       if ((error as Error).name === 'AbortError') return;
       throw error;
     }
-    const now = await sizeOf();
+    const now = fileMark(logFile);
     if (!now) continue;
     if (now.ino !== inode || now.size < position) {
       inode = now.ino;
