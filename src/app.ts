@@ -52,7 +52,7 @@ import { createInstanceMetricsService } from './metrics/instance-metrics-service
 import { startMetricsRole } from './metrics/metrics-role.js';
 import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { createInstanceLogReader } from './drivers/instance-logs.js';
+import { createInstanceLogSources } from './drivers/instance-logs.js';
 import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
@@ -225,7 +225,13 @@ export async function createKeyhouse(options: {
       closers.push(() => backupScheduler!.stop());
     }
     const instances = createInstanceService({ db, secretBox });
-    const instanceLogs = createInstanceLogService({ db, catalog: config.catalog, drivers, secretBox, now });
+    const instanceLogs = createInstanceLogService({
+      db,
+      catalog: config.catalog,
+      logSources: createInstanceLogSources(config),
+      secretBox,
+      now,
+    });
     const instanceMetrics = createInstanceMetricsService({
       db,
       prometheusUrl: config.metrics.prometheusUrl ?? `http://127.0.0.1:${config.metrics.prometheus.port}/`,
@@ -274,7 +280,7 @@ export async function createKeyhouse(options: {
       catalog: config.catalog,
       now,
       passwordResets,
-      instanceLogTail: createInstanceLogReader(config),
+      instanceLogTail: instanceLogs.tail,
       jobs: queue,
     });
     if (roles.has('api')) {

@@ -32,10 +32,11 @@ export class StepFailure extends Error {
 /** A step that is under way in the backend (an operator still works on it): look again in `retryAfterSeconds`. */
 export class StepProgressing extends Error {
   constructor(
-    message: string,
+    /** What it waits for, as the running step's note (coded: the portal says it in the reader's language). */
+    readonly note: StepMessage,
     readonly retryAfterSeconds: number,
   ) {
-    super(message);
+    super(renderStepMessage(note));
     this.name = 'StepProgressing';
   }
 }
@@ -59,7 +60,7 @@ export function stepper(log: Logger, report: StepReporter) {
     } catch (error) {
       if (error instanceof StepProgressing) {
         // Stays running, with what it waits for: the next pass reports it again.
-        await report(name, 'running', error.message);
+        await report(name, 'running', error.note);
         throw error;
       }
       const failure = asStepFailure(error, name);

@@ -123,6 +123,18 @@ export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'region' |
 /** Entries from `since` on, containing `search` (any case): the newest `limit` of them. */
 export type LogRead = { since: Date; search?: string; limit: number };
 
+/**
+ * An instance's Keycloak log as a backend keeps it (local: its log files; Kubernetes: the pod's log). Apart from
+ * the Driver because it only looks: any role reads it (the API answers customers and operators) without running
+ * the backend. Each backend's source is made in src/drivers/instance-logs.ts.
+ */
+export type InstanceLogSource = {
+  /** The newest `limit` entries from `since` on that contain `search`, oldest first. */
+  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
+  /** The entries written from now on, in batches as they come, until `signal` aborts. */
+  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
+};
+
 export type Driver = {
   observe(
     instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb' | 'region'>,
@@ -159,13 +171,6 @@ export type Driver = {
    * role (the broker) needs no backend of its own. Null while the instance has no admin API yet.
    */
   locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null>;
-  /**
-   * The instance's Keycloak log (local: its log files; Kubernetes: the pod's log): the newest `limit` entries from
-   * `since` on that contain `search`, oldest first. Only looks.
-   */
-  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
-  /** The entries written from now on, in batches as they come, until `signal` aborts. Only looks. */
-  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   /**
    * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
    * call again after a crash: a partial attempt leaves nothing that looks like a backup.

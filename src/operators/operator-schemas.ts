@@ -60,7 +60,7 @@ export const opsOrderDetailSchema = orderSchema.extend({
       retriedBy: z.string().nullable(),
     }),
   ),
-  /** The last lines of the instance's Keycloak log, where this control plane can read it (local region). */
+  /** The last lines of the instance's Keycloak log, secrets cut out; null while it has none or it cannot be read. */
   logTail: z.string().nullable(),
 });
 export type OpsOrderDetail = z.infer<typeof opsOrderDetailSchema>;

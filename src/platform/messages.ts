@@ -192,6 +192,16 @@ export const MESSAGES = {
   'step.kubernetesBackupCompleted': 'Backup {{backup}} completed',
   'step.loginThroughService': "the admin logged in at {{url}} through the instance's Service, over TLS",
   'step.kubernetesNamespaceGone': '{{namespace}} is gone',
+  'step.kubernetesKeycloakMissing': 'waiting for the Keycloak resource to be created',
+  'step.kubernetesKeycloakErrors': 'the Keycloak Operator reports errors: {{detail}}',
+  'step.kubernetesKeycloakNotReconciled': 'waiting for the Keycloak Operator to take up the change',
+  'step.kubernetesKeycloakRolling': 'Keycloak is rolling out the change',
+  'step.kubernetesKeycloakStarting': 'Keycloak is not ready yet: {{detail}}',
+  'step.kubernetesDatabaseMissing': 'waiting for the database cluster to be created',
+  'step.kubernetesDatabaseNotReady': 'the database is not ready yet ({{phase}})',
+  'step.kubernetesLoadBalancerPending': 'waiting for the load balancer to assign an address',
+  'step.kubernetesBackupRunning': 'waiting for the backup {{backup}} ({{phase}})',
+  'step.kubernetesNamespaceEmptying': '{{namespace}} is being emptied and removed',
 } as const satisfies Record<string, string>;
 
 export type MessageCode = keyof typeof MESSAGES;

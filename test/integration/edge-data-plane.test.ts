@@ -1,17 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyCli } from '../../src/edge/haproxy-cli.js';
 import { freePort, httpsGet, probeTls, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
   buildRelease,
   keyhouseProcess,
-  killEverythingUnder,
+  removeProcessRun,
   signUpOverHttp,
   type KeyhouseProcess,
   type Release,
@@ -179,20 +177,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     }, 120_000);
 
     afterAll(async () => {
-      await keyhouse?.stop('SIGTERM');
-      if (dir) killEverythingUnder(dir);
-      if (names.length) {
-        const admin = new pg.Client({ connectionString: `${inject('serverUrl')}/postgres` });
-        await admin.connect();
-        for (const name of names) {
-          const id = admin.escapeIdentifier(instanceDatabaseName(name));
-          await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-          await admin.query(`DROP ROLE IF EXISTS ${id}`);
-        }
-        await admin.end();
-      }
-      await database?.drop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await removeProcessRun({ keyhouse, dir, database, instanceNames: names });
     }, 120_000);
 
     it(

@@ -54,10 +54,6 @@ describe('a driver that answers progressing', () => {
     destroy: () => Promise.reject(new Error('not used here')),
     locateAdminApi: async () => null,
     observe: () => Promise.reject(new Error('not used here')),
-    readLog: () => Promise.reject(new Error('not used here')),
-    followLog: () => {
-      throw new Error('not used here');
-    },
     verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
     backup: () => Promise.reject(new Error('not used here')),
     restore: () => Promise.reject(new Error('not used here')),

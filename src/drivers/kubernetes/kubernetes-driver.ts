@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
-import { UnavailableError, UnprocessableError } from '../../platform/errors.js';
-import { message, renderMessage, type CodedMessage } from '../../platform/messages.js';
+import { UnprocessableError } from '../../platform/errors.js';
+import { message, renderMessage, renderStepMessage, type CodedMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -16,7 +16,6 @@ import type {
   DestroyResult,
   Driver,
   InstanceRef,
-  LogTarget,
   StepReporter,
   TakenBackup,
   UpgradeResult,
@@ -26,7 +25,6 @@ import type { AdminApi, AdminApiAddress } from '../keycloak/admin-api.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
-import { followPodLog, readPodLog } from './pod-log.js';
 import {
   BOOTSTRAP_ADMIN_USERNAME,
   bootstrapAdminPassword,
@@ -365,7 +363,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         throw new StepFailure(
           'transient',
           'Keycloak reports errors; Keyhouse tries again.',
-          readiness.message,
+          renderStepMessage(readiness.message),
         );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
       return { value: null, note: message('step.kubernetesKeycloakReady') };
@@ -373,7 +371,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const clusterIp = await step('exposure', async () => {
       const addresses = await serviceAddresses(placed);
       if (!addresses.loadBalancer || !addresses.clusterIp)
-        throw new StepProgressing('Waiting for the load balancer to assign an address.', pollSeconds);
+        throw new StepProgressing(message('step.kubernetesLoadBalancerPending'), pollSeconds);
       return {
         value: addresses.clusterIp,
         note: message('step.kubernetesLoadBalancer', {
@@ -439,7 +437,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (state.state === 'failed')
       throw new StepFailure('permanent', 'The backup failed.', `Backup ${location}: ${state.message}`);
     if (state.state === 'running')
-      throw new StepProgressing(`Waiting for the backup ${location} (${state.message}).`, pollSeconds);
+      throw new StepProgressing(
+        message('step.kubernetesBackupRunning', { backup: location, phase: state.message }),
+        pollSeconds,
+      );
     const status = (stored.status ?? {}) as { startedAt?: string; stoppedAt?: string; backupId?: string };
     const started = Date.parse(status.startedAt ?? '');
     const stopped = Date.parse(status.stoppedAt ?? '');
@@ -526,8 +527,8 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           failure: {
             reason: `Keycloak ${to.version} did not become ready; your instance runs ${from.version} again.`,
             detail: readiness.failed
-              ? readiness.message
-              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${readiness.message}`,
+              ? renderStepMessage(readiness.message)
+              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${renderStepMessage(readiness.message)}`,
           },
         };
         logger.warn({ instance: to.name, detail: mark.failure!.detail }, 'upgrade failed; rolling back');
@@ -596,7 +597,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         const answer = await call(placed.region, (client) => client.delete(namespaceRef(placed)));
         if (answer === 'deleting')
           throw new StepProgressing(
-            `The namespace ${namespace(placed)} is being emptied and removed.`,
+            message('step.kubernetesNamespaceEmptying', { namespace: namespace(placed) }),
             pollSeconds,
           );
         return {
@@ -664,43 +665,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
    * The pod log of the instance's Keycloak (the operator's StatefulSet pod `keycloak-0`, container `keycloak`).
    * Logs are read by the API role for customers, so failures are the customer's answers, not step failures.
    */
-  async function keycloakLog(
-    target: LogTarget,
-    options: { sinceTime?: Date; follow?: boolean; signal?: AbortSignal },
-  ) {
-    const region = logRegionOf(target);
-    const placed = { instance: target, region };
-    try {
-      return await region.client.podLog(
-        { namespace: namespace(placed), pod: `${names.keycloak}-0`, container: 'keycloak' },
-        options,
-      );
-    } catch (error) {
-      if (error instanceof KubernetesUnreachable)
-        throw new UnavailableError(
-          `The Kubernetes cluster of region ${region.name} does not answer; try again in a minute.`,
-        );
-      if (error instanceof KubernetesRefusal)
-        throw new UnavailableError(
-          `The log of this instance's Keycloak cannot be read now (${error.message}).`,
-        );
-      throw error;
-    }
-  }
-
-  function logRegionOf(target: LogTarget): KubernetesRegionAccess {
-    const region = options.regions[target.region];
-    if (!region)
-      throw new UnavailableError('The logs of this region are not served by this Keyhouse process.');
-    return region;
-  }
-
   return {
-    readLog: async (target, query) =>
-      readPodLog(await keycloakLog(target, { sinceTime: query.since }), target, query),
-    async *followLog(target, signal) {
-      yield* followPodLog(await keycloakLog(target, { follow: true, signal }), target);
-    },
     apply,
     restart,
     upgrade,

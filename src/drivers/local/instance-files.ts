@@ -5,7 +5,6 @@ import { isNotFound, readTextIfExists } from '../../platform/errno.js';
 import { StepFailure } from '../driver-steps.js';
 import type { TakenBackup } from '../driver.js';
 import type { InstancePorts } from './keycloak-config.js';
-import { logTail } from './keycloak-process.js';
 
 /**
  * An instance's directory on this host, `<instancesDir>/<name>`: its Keycloak home, logs, pid file, backups, and
@@ -43,17 +42,9 @@ export function instancePaths(instancesDir: string, name: string, backupsDir: st
 }
 
 /** Where Keycloak writes the instance's log (its `log-file` option). */
-export const keycloakLogFile = (instancesDir: string, name: string) =>
-  path.join(instancesDir, name, 'logs', 'keycloak.log');
-
-/**
- * The last lines of the instance's Keycloak log, for the operator console; null where there is none on this host.
- * Reads files only, so an API process beside the worker (same data dir) answers without running the driver.
- */
-export function readKeycloakLogTail(instancesDir: string, name: string, lines: number): string | null {
-  if (!NAME_PATTERN.test(name)) return null;
-  const tail = logTail(keycloakLogFile(instancesDir, name), lines);
-  return tail === '' ? null : tail;
+export function keycloakLogFile(instancesDir: string, name: string): string {
+  if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
+  return path.join(instancesDir, name, 'logs', 'keycloak.log');
 }
 
 /** Kept in `<instanceDir>/state.json` (mode 0600: it holds the temporary admin's password until handover). */

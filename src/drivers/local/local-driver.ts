@@ -32,7 +32,6 @@ import {
   type InstancePaths,
   type InstanceState,
 } from './instance-files.js';
-import { followInstanceLog, readInstanceLog } from './instance-log.js';
 import { deployedThemes, syncThemes } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
@@ -574,8 +573,6 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return backups.read(location);
     },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
-    readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
-    followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,

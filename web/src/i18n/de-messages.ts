@@ -194,4 +194,14 @@ export const deMessages = {
   'step.loginThroughService':
     'der Administrator hat sich unter {{url}} über den Service der Instanz per TLS angemeldet',
   'step.kubernetesNamespaceGone': '{{namespace}} ist entfernt',
+  'step.kubernetesKeycloakMissing': 'Warten, bis die Keycloak-Ressource angelegt ist',
+  'step.kubernetesKeycloakErrors': 'Der Keycloak Operator meldet Fehler: {{detail}}',
+  'step.kubernetesKeycloakNotReconciled': 'Warten, bis der Keycloak Operator die Änderung übernimmt',
+  'step.kubernetesKeycloakRolling': 'Keycloak rollt die Änderung aus',
+  'step.kubernetesKeycloakStarting': 'Keycloak ist noch nicht bereit: {{detail}}',
+  'step.kubernetesDatabaseMissing': 'Warten, bis der Datenbank-Cluster angelegt ist',
+  'step.kubernetesDatabaseNotReady': 'Die Datenbank ist noch nicht bereit ({{phase}})',
+  'step.kubernetesLoadBalancerPending': 'Warten, bis der Load Balancer eine Adresse vergibt',
+  'step.kubernetesBackupRunning': 'Warten auf das Backup {{backup}} ({{phase}})',
+  'step.kubernetesNamespaceEmptying': '{{namespace}} wird geleert und entfernt',
 } satisfies Record<MessageCode, string>;

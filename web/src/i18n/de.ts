@@ -1,3 +1,4 @@
+import type { OrderType } from '../../../src/orders/order-schemas';
 import type { Messages } from './en';
 import { providerDe } from './provider-de';
 
@@ -117,7 +118,12 @@ export const de: Messages = {
     'theme-deploy': 'Theme-Bereitstellung',
     'theme-remove': 'Theme-Entfernung',
     'custom-domain': 'Eigene Domain',
-  },
+    backup: 'Backup',
+    restore: 'Wiederherstellung',
+    'backup-policy': 'Backup-Richtlinie',
+    'realm-export': 'Realm-Export',
+    'realm-import': 'Realm-Import',
+  } satisfies Record<OrderType, string>,
   orderStatus: {
     title: 'Auftrag: {{type}}',
     id: 'Auftrag {{id}}',

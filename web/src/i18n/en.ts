@@ -1,3 +1,4 @@
+import type { OrderType } from '../../../src/orders/order-schemas';
 import { providerEn } from './provider-en';
 
 /** English texts; the German ones (de.ts) have the same keys, checked by the type below. */
@@ -116,7 +117,12 @@ export const en = {
     'theme-deploy': 'Theme deployment',
     'theme-remove': 'Theme removal',
     'custom-domain': 'Custom domain',
-  },
+    backup: 'Backup',
+    restore: 'Restore',
+    'backup-policy': 'Backup policy',
+    'realm-export': 'Realm export',
+    'realm-import': 'Realm import',
+  } satisfies Record<OrderType, string>,
   orderStatus: {
     title: 'Order: {{type}}',
     id: 'Order {{id}}',

@@ -140,9 +140,7 @@ export default function OpsOrder() {
                 </DescriptionListGroup>
                 <DescriptionListGroup>
                   <DescriptionListTerm>{t('provider.ops.type')}</DescriptionListTerm>
-                  <DescriptionListDescription>
-                    {t(`orderType.${data.type}`, { defaultValue: data.type })}
-                  </DescriptionListDescription>
+                  <DescriptionListDescription>{t(`orderType.${data.type}`)}</DescriptionListDescription>
                 </DescriptionListGroup>
                 <DescriptionListGroup>
                   <DescriptionListTerm>{t('provider.ops.region')}</DescriptionListTerm>

@@ -140,7 +140,7 @@ export default function OrderStatusPage() {
       <PageHeader
         title={
           <>
-            {t('orderStatus.title', { type: t(`orderType.${order.type}`, { defaultValue: order.type }) })}{' '}
+            {t('orderStatus.title', { type: t(`orderType.${order.type}`) })}{' '}
             <OrderStatusLabel status={order.status} />
             {(order.attempt ?? 1) > 1 && (
               <>
