@@ -342,8 +342,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         ? undefined
         : await portProblem(options.edge.listenHost, httpPort);
       listensForHttp = problem === undefined;
+      // Said once when it starts failing, not at every sync.
+      if (problem && problem !== httpListener?.error)
+        logger.error({ err: problem }, 'edge: no plain-HTTP listener (no ACME, no redirects)');
       httpListener = { port: httpPort, state: problem ? 'failed' : 'serving', error: problem ?? null };
-      if (problem) logger.error({ err: problem }, 'edge: no plain-HTTP listener (no ACME, no redirects)');
     }
 
     lap('files');
