@@ -7,8 +7,9 @@ import { message, type CodedMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { createAcmeAccountKey, obtainCertificate, type Http01Challenges } from './acme-issuer.js';
 import {
-  ensureAcmeAccountKey,
+  ensureAcmeAccount,
   publishAcmeChallenge,
+  recordAcmeAccountUrl,
   withdrawAcmeChallenge,
   withdrawStaleAcmeChallenges,
 } from './acme-store.js';
@@ -106,18 +107,20 @@ export function createAcmeCertificates(deps: {
       if (!claim) return { outcome: 'not-due' };
       const renewal = claim.current !== null;
       try {
-        const sealedAccountKey = await ensureAcmeAccountKey(
-          db.pool,
-          config.domains.acmeDirectoryUrl,
-          async () => secretBox.seal(await createAcmeAccountKey()),
+        const directoryUrl = config.domains.acmeDirectoryUrl;
+        const account = await ensureAcmeAccount(db.pool, directoryUrl, async () =>
+          secretBox.seal(await createAcmeAccountKey()),
         );
         const issued = await obtainCertificate({
-          directoryUrl: config.domains.acmeDirectoryUrl,
-          accountKeyPem: secretBox.open(sealedAccountKey),
+          directoryUrl,
+          accountKeyPem: secretBox.open(account.sealedAccountKey),
+          accountUrl: account.accountUrl,
           email: config.domains.acmeEmail ?? undefined,
           hostname: claim.hostname,
           challenges: challenges(instanceId),
         });
+        if (issued.accountUrl !== account.accountUrl)
+          await recordAcmeAccountUrl(db.pool, directoryUrl, issued.accountUrl);
         const leaf = new X509Certificate(issued.chainPem);
         if (!leaf.checkHost(claim.hostname) || !leaf.checkPrivateKey(createPrivateKey(issued.keyPem)))
           throw new Error(`The directory issued a certificate that does not fit ${claim.hostname}.`);

@@ -26,16 +26,22 @@ export async function createAcmeAccountKey(): Promise<string> {
 export async function obtainCertificate(options: {
   directoryUrl: string;
   accountKeyPem: string;
+  /** The account's URL at the directory, kept from the first order (null: registered by this call). */
+  accountUrl: string | null;
   /** For the directory's expiry notices; optional. */
   email?: string;
   hostname: string;
   challenges: Http01Challenges;
-}): Promise<IssuedCertificate> {
-  const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
+}): Promise<IssuedCertificate & { accountUrl: string }> {
+  const client = new acme.Client({
+    directoryUrl: options.directoryUrl,
+    accountKey: options.accountKeyPem,
+    accountUrl: options.accountUrl ?? undefined,
+  });
+  const accountUrl = options.accountUrl ?? (await register(client, options.email));
   const [key, csr] = await acme.crypto.createCsr({ altNames: [options.hostname] });
   const chainPem = await client.auto({
     csr,
-    email: options.email,
     termsOfServiceAgreed: true,
     challengePriority: ['http-01'],
     // acme-client's own check goes through public DNS to port 80; `publish` has asked the edge itself already.
@@ -48,5 +54,33 @@ export async function obtainCertificate(options: {
       await options.challenges.withdraw(options.hostname, challenge.token);
     },
   });
-  return { chainPem, keyPem: key.toString() };
+  return { chainPem, keyPem: key.toString(), accountUrl };
+}
+
+/**
+ * Registers the account key and answers its URL, kept by the caller: with it, later orders skip registration. A key
+ * the directory knows already (registered, then a crash before its URL was kept) is answered with HTTP 200 and its
+ * URL, after which acme-client asks for an update; a directory refuses that when there is nothing to update (no
+ * e-mail address), which is no reason to fail: the URL is known by then.
+ */
+async function register(client: acme.Client, email: string | undefined): Promise<string> {
+  try {
+    await client.createAccount({
+      termsOfServiceAgreed: true,
+      ...(email ? { contact: [`mailto:${email}`] } : {}),
+    });
+  } catch (error) {
+    if (!accountUrlOf(client)) throw error;
+  }
+  return client.getAccountUrl();
+}
+
+function accountUrlOf(client: acme.Client): string | undefined {
+  try {
+    return client.getAccountUrl();
+  } catch (error) {
+    // acme-client throws when no URL is known yet: that is the answer here.
+    if (error instanceof Error) return undefined;
+    throw error;
+  }
 }

@@ -5,19 +5,21 @@ import type { Queryable } from '../db/database.js';
  * edges read (src/edge/edge-route-feed.ts) and answer on their plain-HTTP listener.
  */
 
-/** The sealed account key of `directoryUrl`: the stored one, or `create()`'s, stored first; never two. */
-export async function ensureAcmeAccountKey(
+export type StoredAcmeAccount = { sealedAccountKey: string; accountUrl: string | null };
+
+/** The account of `directoryUrl`: the stored one, or one with `create()`'s sealed key, stored first; never two. */
+export async function ensureAcmeAccount(
   db: Queryable,
   directoryUrl: string,
   create: () => Promise<string>,
-): Promise<string> {
-  const find = async () =>
-    (
-      await db.query<{ sealed_account_key: string }>(
-        'SELECT sealed_account_key FROM acme_accounts WHERE directory_url = $1',
-        [directoryUrl],
-      )
-    ).rows[0]?.sealed_account_key;
+): Promise<StoredAcmeAccount> {
+  const find = async () => {
+    const { rows } = await db.query<{ sealed_account_key: string; account_url: string | null }>(
+      'SELECT sealed_account_key, account_url FROM acme_accounts WHERE directory_url = $1',
+      [directoryUrl],
+    );
+    return rows[0] && { sealedAccountKey: rows[0].sealed_account_key, accountUrl: rows[0].account_url };
+  };
   const existing = await find();
   if (existing) return existing;
   // Two workers creating one at the same time: the first insert wins, both use it.
@@ -27,6 +29,14 @@ export async function ensureAcmeAccountKey(
     [directoryUrl, await create()],
   );
   return (await find())!;
+}
+
+/** The account's URL once the directory registered it. */
+export async function recordAcmeAccountUrl(db: Queryable, directoryUrl: string, url: string): Promise<void> {
+  await db.query(
+    'UPDATE acme_accounts SET account_url = $2 WHERE directory_url = $1 AND account_url IS DISTINCT FROM $2',
+    [directoryUrl, url],
+  );
 }
 
 export type AcmeChallenge = { hostname: string; token: string; keyAuthorization: string };

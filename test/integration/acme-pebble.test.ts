@@ -16,10 +16,11 @@ import {
 } from '../../src/domains/acme-certificates.js';
 import { startCertificateJobs } from '../../src/domains/certificate-jobs.js';
 import type { CustomDomain } from '../../src/domains/domain-schemas.js';
-import { claimAcmeAttempt, findDomain, markDomainActive } from '../../src/domains/domain-store.js';
+import { findDomain, markDomainActive } from '../../src/domains/domain-store.js';
 import { publishAcmeChallenge } from '../../src/domains/acme-store.js';
 import { upsertEdgeRoute } from '../../src/edge/edge-route-store.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { packageRoot } from '../../src/platform/package-root.js';
 import { createSecretBox } from '../../src/platform/secret-box.js';
 import { signUp, type SignedInUser } from '../support/accounts.js';
 import { startTestDnsServer, type TestDnsServer } from '../support/dns-server.js';
@@ -312,6 +313,11 @@ describe('ACME certificates for custom domains, against pebble through the edge'
         await keyhouse.db.pool.query<{ k: string }>('SELECT sealed_account_key AS k FROM acme_accounts')
       ).rows[0]!.k;
       expect(sealed).not.toContain('PRIVATE KEY');
+      // Its URL at the directory is kept: later orders (renewals, other domains) skip registration.
+      const { rows: accounts } = await keyhouse.db.pool.query<{ url: string | null }>(
+        'SELECT account_url AS url FROM acme_accounts',
+      );
+      expect(accounts[0]!.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/my-account\//);
 
       const domain = await domainOf(instance);
       expect(domain).toMatchObject({ status: 'active', source: 'acme', message: null, messageCode: null });
@@ -376,7 +382,7 @@ describe('ACME certificates for custom domains, against pebble through the edge'
   );
 
   it(
-    'records a failure with its reason and back-off, and a crashed attempt is retried after its lease',
+    'records a failure with its reason and back-off, and an attempt killed mid-way is retried after its lease',
     { timeout: 120_000 },
     async () => {
       const instance = instances[1]!;
@@ -394,23 +400,17 @@ describe('ACME certificates for custom domains, against pebble through the edge'
       expect(await certificates.attempt(instance.id)).toEqual({ outcome: 'not-due' });
       expect((await certificates.plan()).due).not.toContain(instance.id);
 
-      // A worker that claimed the next attempt and died with a challenge published: nothing is due while its lease
-      // lasts; after it, the next attempt starts over and serves exactly one certificate.
-      dns.zone.set('gone.acme.test', { CNAME: `${instance.name}.localhost` });
-      clock = Date.parse((failed as { retryAt: string }).retryAt) + 1000;
-      expect(
-        await claimAcmeAttempt(keyhouse.db.pool, instance.id, new Date(clock), 30, new Date(clock + 600_000)),
-      ).toBeDefined();
+      // How soon the edge answers a challenge once it is committed (what the attempt waits for before it asks the
+      // directory to validate).
       await publishAcmeChallenge(keyhouse.db.pool, instance.id, {
         hostname: 'gone.acme.test',
-        token: 'left-behind',
-        keyAuthorization: 'left-behind.thumbprint',
+        token: 'measured',
+        keyAuthorization: 'measured.thumbprint',
       });
-      const challengePath = '/.well-known/acme-challenge/left-behind';
       const answeredMs = await waitFor(
         async () => {
-          const answer = await plainHttp('gone.acme.test', challengePath);
-          return answer !== 'closed' && answer.status === 200 && answer.body === 'left-behind.thumbprint';
+          const answer = await plainHttp('gone.acme.test', '/.well-known/acme-challenge/measured');
+          return answer !== 'closed' && answer.status === 200 && answer.body === 'measured.thumbprint';
         },
         5_000,
         'the edge to answer a published challenge',
@@ -418,6 +418,70 @@ describe('ACME certificates for custom domains, against pebble through the edge'
       console.log(
         `acme-pebble: a published challenge was answered by the edge ${Math.round(answeredMs)} ms after its commit`,
       );
+
+      // A worker killed (SIGKILL) in the middle of the next attempt, its challenge published: nothing is due while
+      // its lease lasts; after it, the next attempt starts over and serves exactly one certificate.
+      dns.zone.set('gone.acme.test', { CNAME: `${instance.name}.localhost` });
+      clock = Date.parse((failed as { retryAt: string }).retryAt) + 1000;
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'test/support/acme-attempt-process.ts',
+          JSON.stringify({
+            databaseUrl: keyhouse.databaseUrl,
+            dataDir: keyhouse.config.dataDir,
+            directoryUrl: keyhouse.config.domains.acmeDirectoryUrl,
+            directoryCaPem: pebbleTlsCa,
+            listenHost: keyhouse.config.edge.listenHost,
+            httpPort,
+            instanceId: instance.id,
+            clockOffsetMs: clock - Date.now(),
+          }),
+        ],
+        { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let finished = '';
+      child.stdout!.on('data', (chunk: Buffer) => (finished += chunk.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (_c, s) => resolve(s)),
+      );
+      const leftBehind = async () =>
+        (
+          await keyhouse.db.pool.query<{ token: string; key_authorization: string }>(
+            `SELECT token, key_authorization FROM acme_challenges WHERE hostname = $1 AND token <> 'measured'`,
+            ['gone.acme.test'],
+          )
+        ).rows[0];
+      let gone = false;
+      void exited.then(() => (gone = true));
+      await waitFor(
+        async () => gone || (await leftBehind()) !== undefined,
+        60_000,
+        'the worker to publish its challenge',
+      );
+      if (gone) throw new Error(`The worker ended before it could be killed: ${finished}`);
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      expect(finished).toBe('');
+      const challenge = (await leftBehind())!;
+      const { rows: lease } = await keyhouse.db.pool.query<{ leased: boolean; pem: string | null }>(
+        `SELECT acme_next_attempt_at > $2 AS leased, certificate_chain_pem AS pem
+           FROM custom_domains WHERE instance_id = $1`,
+        [instance.id, new Date(clock)],
+      );
+      expect(lease[0]).toEqual({ leased: true, pem: null });
+      // The edge answers what the dead worker published until the planner removes it.
+      await waitFor(
+        async () => {
+          const answer = await plainHttp('gone.acme.test', `/.well-known/acme-challenge/${challenge.token}`);
+          return answer !== 'closed' && answer.body === challenge.key_authorization;
+        },
+        5_000,
+        'the edge to answer the dead worker\u2019s challenge',
+      );
+      const challengePath = `/.well-known/acme-challenge/${challenge.token}`;
       expect(await certificates.attempt(instance.id)).toEqual({ outcome: 'not-due' });
       clock += 25 * 60_000;
       // The stale challenge goes with the planner's pass (the edge stops answering it).

@@ -4,6 +4,8 @@
 CREATE TABLE acme_accounts (
   directory_url text PRIMARY KEY CHECK (length(directory_url) <= 2048),
   sealed_account_key text NOT NULL,
+  -- The account's URL at the directory (its "kid"), once registered: later orders skip registration.
+  account_url text CHECK (length(account_url) <= 2048),
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
