@@ -26,7 +26,9 @@ import {
  *
  * Serving it is a change order (`custom-domain`, placed here, not by the public order API): once DNS points at the
  * instance and the certificate is there, the check places one that puts the name on the edge beside the
- * instance's own and makes it Keycloak's hostname; removing the domain places one back to the own host name.
+ * instance's own and makes it Keycloak's hostname; removing the domain places one back to the own host name. An
+ * ACME domain gets its certificate from the worker first (the check queues it, acme-certificates.ts), which then
+ * places the order itself.
  */
 export function createDomainService(deps: {
   db: Database;
