@@ -117,6 +117,14 @@ export const MESSAGES = {
   'domain.notOnKubernetes':
     "Custom domains are served by Keyhouse's edge with their own certificate; instances in a Kubernetes region " +
     "are reached through their load balancer with TLS at Keycloak, which has only the instance's own certificate.",
+  'domain.acmeFailed':
+    'The certificate could not be obtained from the ACME directory: {{reason}} Keyhouse tries again at {{retryAt}}.',
+  'domain.acmeRenewalFailed':
+    'The certificate could not be renewed: {{reason}} The current one stays served until {{notAfter}}; Keyhouse ' +
+    'tries again at {{retryAt}}.',
+  'domain.acmeOrderWaits':
+    'The certificate is there; the domain is served once the instance can take the change (another order runs, ' +
+    'or it is not running). Keyhouse tries again every minute.',
   'sources.adminNotOnKubernetes':
     'Instances in this region are reached through a TCP load balancer that cannot tell the admin console from ' +
     'logins: every trusted source reaches /admin/. Leave the admin sources unset (null).',

@@ -139,6 +139,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           'edge:',
           '  listenHost: 127.0.0.1',
           `  portRange: { from: ${base}, to: ${base + 20} }`,
+          `  httpPort: ${base + 21}`,
           'keycloak:',
           `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
           // Ports of its own: another test's Keyhouse may hold the default ones.

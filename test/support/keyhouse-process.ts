@@ -170,6 +170,8 @@ export function prepareProcessDataDir(prefix: string, extraYaml: string[] = []) 
       'edge:',
       '  listenHost: 127.0.0.1',
       `  portRange: { from: ${base}, to: ${base + 20} }`,
+      // The plain-HTTP listener (ACME, redirects) off port 80, which another test's edge may hold.
+      `  httpPort: ${base + 21}`,
       'keycloak:',
       `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
       'metrics:',

@@ -120,6 +120,14 @@ export const deMessages = {
     'Eigene Domains stellt der Edge von Keyhouse mit ihrem eigenen Zertifikat bereit; Instanzen einer ' +
     'Kubernetes-Region erreicht man über ihren Load-Balancer mit TLS bei Keycloak, das nur das Zertifikat der ' +
     'Instanz selbst hat.',
+  'domain.acmeFailed':
+    'Das Zertifikat konnte nicht vom ACME-Verzeichnis bezogen werden: {{reason}} Keyhouse versucht es um {{retryAt}} erneut.',
+  'domain.acmeRenewalFailed':
+    'Das Zertifikat konnte nicht erneuert werden: {{reason}} Das bisherige wird bis {{notAfter}} weiter ausgeliefert; ' +
+    'Keyhouse versucht es um {{retryAt}} erneut.',
+  'domain.acmeOrderWaits':
+    'Das Zertifikat liegt vor; die Domain wird ausgeliefert, sobald die Instanz die Änderung annehmen kann (ein ' +
+    'anderer Auftrag läuft, oder sie läuft nicht). Keyhouse versucht es jede Minute erneut.',
   'sources.adminNotOnKubernetes':
     'Instanzen dieser Region sind über einen TCP-Load-Balancer erreichbar, der die Admin-Konsole nicht von ' +
     'Anmeldungen unterscheiden kann: Jede vertrauenswürdige Quelle erreicht /admin/. Lassen Sie die Admin-Quellen ' +

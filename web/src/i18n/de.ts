@@ -664,6 +664,9 @@ export const de: Messages = {
     certificate: 'Zertifikat',
     certificateFacts: '{{names}}, ausgestellt von {{issuer}}, gültig bis {{notAfter}}',
     acmePending: "Von Let's Encrypt, sobald DNS hierher zeigt",
+    acmeObtaining:
+      "Wird bei Let's Encrypt bezogen (über Port 80 des Edge); danach wird die Domain ausgeliefert",
+    expiresSoonAcme: 'Das Zertifikat läuft in weniger als 30 Tagen ab; Keyhouse erneuert es selbst.',
     expiresSoon: 'Das Zertifikat läuft in weniger als 30 Tagen ab: Laden Sie ein neues hoch.',
     check: 'DNS prüfen und bereitstellen',
     remove: 'Domain entfernen',

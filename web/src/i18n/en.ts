@@ -610,6 +610,9 @@ export const en = {
     certificate: 'Certificate',
     certificateFacts: '{{names}}, issued by {{issuer}}, valid until {{notAfter}}',
     acmePending: "By Let's Encrypt once DNS points here",
+    acmeObtaining:
+      "Being obtained from Let's Encrypt (through the edge's port 80); then the domain is served",
+    expiresSoonAcme: 'The certificate ends within 30 days; Keyhouse renews it by itself.',
     expiresSoon: 'The certificate expires within 30 days: upload a new one.',
     check: 'Check DNS and serve',
     remove: 'Remove domain',
