@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { emailSchema } from '../accounts/account-schemas.js';
 import { operatorRoleSchema } from '../accounts/roles.js';
 import { conditionSchema } from '../instances/instance-schemas.js';
-import { orderSchema, orderStatusSchema, orderStepSchema, orderTypeSchema } from '../orders/order-schemas.js';
+import {
+  messagePartsSchema,
+  orderSchema,
+  orderStatusSchema,
+  orderStepSchema,
+  orderTypeSchema,
+} from '../orders/order-schemas.js';
 import { pageQuerySchema } from '../platform/pagination.js';
 import { identifierSchema } from '../platform/text-schemas.js';
 
@@ -40,6 +46,7 @@ export const opsOrderSummarySchema = z.object({
   instanceName: z.string(),
   organization: organizationRefSchema,
   failureReason: z.string().nullable(),
+  failureReasonParts: messagePartsSchema.nullable().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -55,6 +62,7 @@ export const opsOrderDetailSchema = orderSchema.extend({
       attempt: z.int(),
       steps: z.array(orderStepSchema),
       failureReason: z.string().nullable(),
+      failureReasonParts: messagePartsSchema.nullable().optional(),
       operatorDetail: z.string().nullable(),
       finishedAt: z.string(),
       retriedBy: z.string().nullable(),

@@ -336,15 +336,27 @@ export const priceSchema = z.object({
   perMonth: z.string(),
 });
 
+/**
+ * A server message's coded parts (src/platform/messages.ts: code and parameters of each, joined by "; "), beside
+ * its English text, so the portal can say it in the reader's language.
+ */
+export const messagePartsSchema = z
+  .array(
+    z.object({
+      code: z.string().max(100),
+      params: z.record(z.string().max(100), z.union([z.string().max(4000), z.number()])),
+    }),
+  )
+  .max(20);
+export type MessageParts = z.infer<typeof messagePartsSchema>;
+
 export const orderStepSchema = z.object({
   name: z.string(),
   status: z.enum(['running', 'done', 'failed']),
   /** In English; `messageParts` (code and parameters of each part, joined by "; ") let the portal show it in the
    * reader's language. */
   message: z.string().optional(),
-  messageParts: z
-    .array(z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) }))
-    .optional(),
+  messageParts: messagePartsSchema.optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
 });
@@ -354,6 +366,8 @@ export type OrderStep = z.infer<typeof orderStepSchema>;
 export const orderAttemptSchema = z.object({
   attempt: z.int(),
   failureReason: z.string().nullable(),
+  /** The reason's coded parts (as a step's `messageParts`); absent or null when it is plain words. */
+  failureReasonParts: messagePartsSchema.nullable().optional(),
   finishedAt: z.string(),
 });
 export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
@@ -371,7 +385,13 @@ export const orderSchema = z.object({
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
+  /** Why the order failed, in English, for the customer. */
   failureReason: z.string().nullable(),
+  /**
+   * The failure reason's coded parts (as a step's `messageParts`), so the portal shows it in the reader's language;
+   * absent or null when the reason is plain words (an operator's cancel reason, an error's own words).
+   */
+  failureReasonParts: messagePartsSchema.nullable().optional(),
   /** 1, and one more for each retry by the provider's operators. */
   attempt: z.int().min(1),
   previousAttempts: z.array(orderAttemptSchema),

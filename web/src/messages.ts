@@ -15,6 +15,10 @@ export function localizeMessage({ message, code, params = {} }: LocalizableMessa
   if (typeof params.rangeKind === 'string') {
     words.range = i18n.t(`sourceRanges.${params.rangeKind}`, { defaultValue: i18n.t('sourceRanges.other') });
   }
+  // So is an order's type (a failure reason's "the upgrade order").
+  if (typeof params.orderType === 'string') {
+    words.orderType = i18n.t(`orderType.${params.orderType}`, { defaultValue: params.orderType });
+  }
   return i18n.t(code, { ns: 'messages', keySeparator: false, defaultValue: message, ...words });
 }
 

@@ -61,7 +61,7 @@ export async function handOverAdmin(options: {
   if (!adminClient)
     throw new StepFailure(
       bootClient ? 'transient' : 'permanent',
-      'The administrator account could not be set up.',
+      message('failure.adminNotSetUp'),
       bootClient
         ? 'admin login failed right after setting its password'
         : `neither "${customerAdmin.username}" nor the temporary admin can log in; see ${options.diagnostics}`,
