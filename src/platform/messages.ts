@@ -161,6 +161,12 @@ export const MESSAGES = {
   'failure.restoreUnfinished': 'Another restore of this instance is unfinished; our team has been notified.',
   'failure.backupNotHere': 'The backup is not on this host.',
   'failure.backupIdInvalid': 'Invalid backup id.',
+  // A step's transient failure, as its note (the step is retried).
+  'failure.kubernetesUnreachable':
+    'The Kubernetes cluster of region {{region}} does not answer; Keyhouse tries again.',
+  'failure.keycloakReportsErrors': 'Keycloak reports errors; Keyhouse tries again.',
+  'failure.adminNotCreated': 'The admin account could not be created.',
+  'failure.adminRoleMissing': 'The admin role of the master realm is missing.',
 
   // Notes of an order's steps, as the status page lists them (src/orders/order-steps.ts): the reconciler's, the
   // backups' and the drivers' (local, shared Keycloak). A note may have several parts, joined by "; ".

@@ -146,7 +146,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       if (error instanceof KubernetesUnreachable)
         throw new StepFailure(
           'transient',
-          `The Kubernetes cluster of region ${region.name} does not answer; Keyhouse tries again.`,
+          message('failure.kubernetesUnreachable', { region: region.name }),
           error.message,
         );
       if (error instanceof KubernetesRefusal)
@@ -362,7 +362,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       if (!readiness.ready && readiness.failed)
         throw new StepFailure(
           'transient',
-          'Keycloak reports errors; Keyhouse tries again.',
+          message('failure.keycloakReportsErrors'),
           renderStepMessage(readiness.message),
         );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);

@@ -167,6 +167,11 @@ export const deMessages = {
     'Eine andere Wiederherstellung dieser Instanz ist nicht abgeschlossen; unser Team ist benachrichtigt.',
   'failure.backupNotHere': 'Die Sicherung liegt nicht auf diesem Host.',
   'failure.backupIdInvalid': 'Ungültige Sicherungs-ID.',
+  'failure.kubernetesUnreachable':
+    'Der Kubernetes-Cluster der Region {{region}} antwortet nicht; Keyhouse versucht es erneut.',
+  'failure.keycloakReportsErrors': 'Keycloak meldet Fehler; Keyhouse versucht es erneut.',
+  'failure.adminNotCreated': 'Das Administratorkonto konnte nicht angelegt werden.',
+  'failure.adminRoleMissing': 'Die Admin-Rolle des Master-Realms fehlt.',
 
   'step.waitingForCapacity':
     'Region {{region}} ist voll ({{active}} von {{max}} Instanzen); Ihr Auftrag wartet auf freie Kapazität.',
