@@ -3,7 +3,8 @@ import { emailSchema } from '../accounts/account-schemas.js';
 import { operatorRoleSchema } from '../accounts/roles.js';
 import { conditionSchema } from '../instances/instance-schemas.js';
 import {
-  messagePartsSchema,
+  failureReasonPartsSchema,
+  failureReasonSchema,
   orderSchema,
   orderStatusSchema,
   orderStepSchema,
@@ -45,8 +46,8 @@ export const opsOrderSummarySchema = z.object({
   instanceId: z.uuid(),
   instanceName: z.string(),
   organization: organizationRefSchema,
-  failureReason: z.string().nullable(),
-  failureReasonParts: messagePartsSchema.nullable().optional(),
+  failureReason: failureReasonSchema,
+  failureReasonParts: failureReasonPartsSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -61,8 +62,8 @@ export const opsOrderDetailSchema = orderSchema.extend({
     z.object({
       attempt: z.int(),
       steps: z.array(orderStepSchema),
-      failureReason: z.string().nullable(),
-      failureReasonParts: messagePartsSchema.nullable().optional(),
+      failureReason: failureReasonSchema,
+      failureReasonParts: failureReasonPartsSchema,
       operatorDetail: z.string().nullable(),
       finishedAt: z.string(),
       retriedBy: z.string().nullable(),

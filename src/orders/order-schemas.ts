@@ -350,6 +350,20 @@ export const messagePartsSchema = z
   .max(20);
 export type MessageParts = z.infer<typeof messagePartsSchema>;
 
+/** An order's failure reason in English, for the customer, and its coded parts beside it. */
+export const failureReasonSchema = z
+  .string()
+  .nullable()
+  .describe('Why the order failed, in English, for the customer; null unless the order (or attempt) failed.');
+export const failureReasonPartsSchema = messagePartsSchema
+  .nullable()
+  .optional()
+  .describe(
+    'The failure reason as coded parts ([{ code, params }], their English joined by "; " is failureReason), as a ' +
+      "step's messageParts, so that a client can say it in its reader's language; null (or absent) when the " +
+      'reason is plain words.',
+  );
+
 export const orderStepSchema = z.object({
   name: z.string(),
   status: z.enum(['running', 'done', 'failed']),
@@ -365,9 +379,8 @@ export type OrderStep = z.infer<typeof orderStepSchema>;
 /** An earlier attempt of an order that a provider operator retried: what the customer saw fail. */
 export const orderAttemptSchema = z.object({
   attempt: z.int(),
-  failureReason: z.string().nullable(),
-  /** The reason's coded parts (as a step's `messageParts`); absent or null when it is plain words. */
-  failureReasonParts: messagePartsSchema.nullable().optional(),
+  failureReason: failureReasonSchema,
+  failureReasonParts: failureReasonPartsSchema,
   finishedAt: z.string(),
 });
 export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
@@ -385,13 +398,8 @@ export const orderSchema = z.object({
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
-  /** Why the order failed, in English, for the customer. */
-  failureReason: z.string().nullable(),
-  /**
-   * The failure reason's coded parts (as a step's `messageParts`), so the portal shows it in the reader's language;
-   * absent or null when the reason is plain words (an operator's cancel reason, an error's own words).
-   */
-  failureReasonParts: messagePartsSchema.nullable().optional(),
+  failureReason: failureReasonSchema,
+  failureReasonParts: failureReasonPartsSchema,
   /** 1, and one more for each retry by the provider's operators. */
   attempt: z.int().min(1),
   previousAttempts: z.array(orderAttemptSchema),
