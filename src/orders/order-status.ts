@@ -29,8 +29,8 @@ export const ORDER_EVENTS_CHANNEL = 'order_events';
 /**
  * Moves the order from `from` to `to` if it is still in `from`. Returns false when another actor got there first.
  * A failure needs a reason written for the customer: coded (src/platform/messages.ts) wherever its words are ours,
- * stored as its English text plus its parts so the portal can say it in German too; plain words (an operator's
- * cancel reason) are stored as they are. The operator's detail stays off the customer API.
+ * stored as its English text plus its parts so the portal can say it in German too; plain words (words an operator
+ * typed, an error's own) are stored as they are. The operator's detail stays off the customer API.
  * Reaching `done` or `failed` queues the e-mail to whoever placed the order: pass the transaction that ends the
  * order, so the mail is queued exactly when the change commits.
  */
