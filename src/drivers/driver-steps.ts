@@ -10,9 +10,9 @@ import type { ApplyResult, StepReporter } from './driver.js';
 
 /** A step that could not be done. */
 export class StepFailure extends Error {
-  /** For the customer (permanent) or the order's step message, in English. */
+  /** The reason in English (the operator's log, a transient error's message). */
   readonly reason: string;
-  /** The reason as the step's note: coded when it is one of the catalogue's. */
+  /** The reason for the customer and as the step's note: coded when it is one of the catalogue's. */
   readonly note: StepMessage;
 
   constructor(
@@ -82,7 +82,7 @@ export async function outcomeOf<T>(
       return { outcome: 'progressing', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
     if (error instanceof StepFailure)
       return error.kind === 'permanent'
-        ? { outcome: 'permanent-error', reason: error.reason, detail: error.detail }
+        ? { outcome: 'permanent-error', reason: error.note, detail: error.detail }
         : { outcome: 'transient-error', message: `${error.reason} ${error.detail}`.trim().slice(0, 4000) };
     return { outcome: 'transient-error', message: (error as Error).message };
   }

@@ -82,8 +82,11 @@ export type ApplyResult =
   | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** Worth retrying with back-off (a port race, a slow start, the database briefly away). */
   | { outcome: 'transient-error'; message: string }
-  /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
-  | { outcome: 'permanent-error'; reason: string; detail: string };
+  /**
+   * Retrying will not help; `reason` is for the customer (coded wherever its words are ours, so the portal says it
+   * in the reader's language), `detail` for the operator.
+   */
+  | { outcome: 'permanent-error'; reason: StepMessage; detail: string };
 
 // ---- Backups (src/backups) ------------------------------------------------------------------------------------
 // One mechanism for nightly, on-demand, pre-upgrade and pre-restore backups: the control plane names a backup by its
@@ -106,7 +109,7 @@ export type BackupResult = ({ outcome: 'done' } & TakenBackup) | Exclude<ApplyRe
 export type UpgradeResult =
   | { outcome: 'ready'; url: string; backup: TakenBackup }
   /** The new version did not become ready; the old one runs again on the restored backup. */
-  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: string; detail: string }
+  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: StepMessage; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
 /** Removing an instance: done, or (a backend that deletes asynchronously) asked for, look again in N seconds. */

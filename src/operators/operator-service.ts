@@ -1,4 +1,5 @@
 import type { ProvisioningQueue } from '../provisioning/provisioning-worker.js';
+import { message } from '../platform/messages.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readyByRegion, warmPoolStatus } from '../warm-pool/warm-pool-status.js';
 import * as accounts from '../accounts/account-store.js';
@@ -120,9 +121,8 @@ export function createOperatorService(deps: {
             { reason: 'cancel-started' },
           );
         }
-        const reason = 'The order was cancelled by the provider before it started.';
         await transitionOrder(tx, orderId, 'new', 'failed', {
-          reason,
+          reason: message('failure.cancelledByProvider'),
           operatorDetail: `cancelled by operator ${actor.operator.email}`,
         });
         if (order.type === 'create') await store.markInstanceFailed(tx, order.instanceId);

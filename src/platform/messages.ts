@@ -133,6 +133,49 @@ export const MESSAGES = {
   'ticket.orderUnknown': 'No order with this id in your organisation.',
   'ticket.instanceUnknown': 'No instance with this id in your organisation.',
 
+  // Why an order failed (an order's failureReason, shown to the customer): the reconciler's, the backups' and the
+  // drivers'. Like a step's note, a reason may have several parts, joined by "; ".
+  'failure.regionUnavailable':
+    'This region cannot provision instances at the moment. Our team has been notified.',
+  'failure.unreachableAfterStart': 'Your instance started but could not be reached through its address.',
+  'failure.provisioningGaveUp': 'Provisioning did not complete after several attempts.',
+  'failure.orderGaveUp': 'The {{orderType}} order did not complete after several attempts.',
+  'failure.cancelledByProvider': 'The order was cancelled by the provider before it started.',
+  'failure.cancelledByPlatform':
+    'Cancelled: the platform deprovisioned the instance before its provisioning started.',
+  'failure.backupGone': 'The backup {{backup}} is no longer available.',
+  'failure.nothingRestored': 'Nothing was restored: the backup of the current state failed.',
+  'failure.backupFailed': 'The backup failed.',
+  'failure.backupGaveUp': 'The backup could not be taken after several attempts.',
+  'failure.backupsUnavailable': 'Backups are not available in this region.',
+  'failure.upgradeBackupFailed': 'The backup before the upgrade failed; your instance was not changed.',
+  'failure.upgradeRolledBack':
+    'Keycloak {{version}} did not become ready; your instance runs Keycloak {{previous}} again, with its data ' +
+    'from the backup taken before the upgrade.',
+  'failure.upgradeFailed': 'The upgrade failed.',
+  'failure.realmMissing': 'This instance has no realm named "{{realm}}".',
+  'failure.realmExportRefused': 'Keycloak refused the export.',
+  'failure.realmExists': 'A realm named "{{realm}}" exists on this instance already.',
+  'failure.realmImportRefused': 'Keycloak refused the realm.',
+  'failure.realmExportGone': 'The realm export is no longer available.',
+  'failure.configurationRefused':
+    'The platform refused the configuration of your instance. Our team has been notified.',
+  'failure.noWarmPool': 'This region keeps no warm pool.',
+  'failure.adminCannotLogIn': 'The administrator account cannot log in.',
+  'failure.adminNotSetUp': 'The administrator account could not be set up.',
+  'failure.warmMemberWithoutAdmin': 'A warm-pool member needs its temporary admin.',
+  'failure.noKeycloakHere': 'The instance has no Keycloak here.',
+  'failure.upgradeUnfinished': 'Another upgrade of this instance is unfinished; our team has been notified.',
+  'failure.restoreUnfinished': 'Another restore of this instance is unfinished; our team has been notified.',
+  'failure.backupNotHere': 'The backup is not on this host.',
+  'failure.backupIdInvalid': 'Invalid backup id.',
+  // A step's transient failure, as its note (the step is retried).
+  'failure.kubernetesUnreachable':
+    'The Kubernetes cluster of region {{region}} does not answer; Keyhouse tries again.',
+  'failure.keycloakReportsErrors': 'Keycloak reports errors; Keyhouse tries again.',
+  'failure.adminNotCreated': 'The admin account could not be created.',
+  'failure.adminRoleMissing': 'The admin role of the master realm is missing.',
+
   // Notes of an order's steps, as the status page lists them (src/orders/order-steps.ts): the reconciler's, the
   // backups' and the drivers' (local, shared Keycloak). A note may have several parts, joined by "; ".
   'step.waitingForCapacity':
@@ -220,6 +263,12 @@ export function renderStepMessage(note: StepMessage): string {
   return (Array.isArray(note) ? note : [note])
     .map((part) => renderMessage(part.code, part.params))
     .join('; ');
+}
+
+/** The coded parts of a note (each translated on its own, joined by "; "); null for plain English words. */
+export function messageParts(note: StepMessage): CodedMessage[] | null {
+  if (typeof note === 'string') return null;
+  return Array.isArray(note) ? note : [note];
 }
 
 /** The English text of a message. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
+import type { Order } from '../../src/orders/order-schemas.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
@@ -25,6 +26,7 @@ type OrderView = {
   type: string;
   status: string;
   failureReason: string | null;
+  failureReasonParts?: Order['failureReasonParts'];
   steps: { name: string; status: string; message?: string }[];
   priceDelta: { perMonth: string } | null;
 };
@@ -355,7 +357,10 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
         );
         expect(order.status).toBe('failed');
         expect(order.failureReason).toContain(`Keycloak ${TO_VERSION} did not become ready`);
-        expect(order.failureReason).toContain(`rolled back to Keycloak ${FROM_VERSION}`);
+        expect(order.failureReason).toContain(`runs Keycloak ${FROM_VERSION} again`);
+        expect(order.failureReasonParts).toEqual([
+          { code: 'failure.upgradeRolledBack', params: { version: TO_VERSION, previous: FROM_VERSION } },
+        ]);
         const steps = Object.fromEntries(order.steps.map((s) => [s.name, s]));
         expect(steps['backup']).toMatchObject({ status: 'done' });
         expect(steps['keycloak-ready']).toMatchObject({ status: 'failed' });

@@ -303,6 +303,7 @@ describe('orders across organisations', () => {
     expect(cancelled.json()).toMatchObject({
       status: 'failed',
       failureReason: 'The order was cancelled by the provider before it started.',
+      failureReasonParts: [{ code: 'failure.cancelledByProvider', params: {} }],
     });
     const again = await ops('POST', `/api/v1/ops/orders/${waiting.id}/cancel`);
     expect(again.statusCode).toBe(409);

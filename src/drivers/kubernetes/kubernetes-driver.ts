@@ -6,7 +6,7 @@ import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js'
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
 import { UnprocessableError } from '../../platform/errors.js';
-import { message, renderMessage, renderStepMessage, type CodedMessage } from '../../platform/messages.js';
+import { message, renderStepMessage, type CodedMessage, type StepMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -91,7 +91,7 @@ type UpgradeMark = {
   phase: 'upgrading' | 'rolling-back';
   /** When this phase began (ISO). */
   since: string;
-  failure?: { reason: string; detail: string };
+  failure?: { reason: StepMessage; detail: string };
 };
 
 /** On the instance's Namespace: when its certificate is due (ISO); the worker may not read the Secret itself. */
@@ -132,7 +132,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (!region)
       throw new StepFailure(
         'permanent',
-        'This region cannot provision instances at the moment. Our team has been notified.',
+        message('failure.regionUnavailable'),
         `region "${instance.region}" has no Kubernetes settings in this worker`,
       );
     return region;
@@ -146,13 +146,13 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       if (error instanceof KubernetesUnreachable)
         throw new StepFailure(
           'transient',
-          `The Kubernetes cluster of region ${region.name} does not answer; Keyhouse tries again.`,
+          message('failure.kubernetesUnreachable', { region: region.name }),
           error.message,
         );
       if (error instanceof KubernetesRefusal)
         throw new StepFailure(
           'permanent',
-          'The platform refused the configuration of your instance. Our team has been notified.',
+          message('failure.configurationRefused'),
           [error.message, ...error.causes].join('\n'),
         );
       throw error;
@@ -175,7 +175,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (!api)
       throw new StepFailure(
         'permanent',
-        'This region cannot provision instances at the moment. Our team has been notified.',
+        message('failure.regionUnavailable'),
         `the cluster of region ${regionId} serves no Keycloak CRD (keycloaks.k8s.keycloak.org v2beta1 or v2alpha1): install the Keycloak Operator`,
       );
     keycloakApis.set(regionId, api);
@@ -259,25 +259,25 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (!instance.trustedSources.every((source) => admins.has(source)))
       throw new StepFailure(
         'permanent',
-        renderMessage('sources.adminNotOnKubernetes'),
+        message('sources.adminNotOnKubernetes'),
         `admin sources ${instance.adminSources.join(', ') || '(none)'} are narrower than the trusted sources; the LoadBalancer Service cannot restrict paths`,
       );
     if (instance.themes.length > 0)
       throw new StepFailure(
         'permanent',
-        renderMessage('themes.notOnKubernetes'),
+        message('themes.notOnKubernetes'),
         `themes ${instance.themes.map((t) => `${t.name} v${t.version}`).join(', ')} in the spec of a Kubernetes instance`,
       );
     if (instance.customHostname)
       throw new StepFailure(
         'permanent',
-        renderMessage('domain.notOnKubernetes'),
+        message('domain.notOnKubernetes'),
         `custom host name ${instance.customHostname} in the spec of a Kubernetes instance`,
       );
     if (instance.warm)
       throw new StepFailure(
         'permanent',
-        'This region keeps no warm pool.',
+        message('failure.noWarmPool'),
         'a warm-pool member for a Kubernetes region (the config schema refuses warmPool there)',
       );
   }
@@ -362,7 +362,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       if (!readiness.ready && readiness.failed)
         throw new StepFailure(
           'transient',
-          'Keycloak reports errors; Keyhouse tries again.',
+          message('failure.keycloakReportsErrors'),
           renderStepMessage(readiness.message),
         );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
@@ -435,7 +435,11 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const location = `${namespace(placed)}/${object.metadata!.name!}`;
     const state = backupState(stored);
     if (state.state === 'failed')
-      throw new StepFailure('permanent', 'The backup failed.', `Backup ${location}: ${state.message}`);
+      throw new StepFailure(
+        'permanent',
+        message('failure.backupFailed'),
+        `Backup ${location}: ${state.message}`,
+      );
     if (state.state === 'running')
       throw new StepProgressing(
         message('step.kubernetesBackupRunning', { backup: location, phase: state.message }),
@@ -497,11 +501,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           };
         } catch (error) {
           if (error instanceof StepFailure && error.kind === 'permanent')
-            throw new StepFailure(
-              'permanent',
-              'The backup before the upgrade failed; your instance was not changed.',
-              error.detail,
-            );
+            throw new StepFailure('permanent', message('failure.upgradeBackupFailed'), error.detail);
           throw error;
         }
       });
@@ -525,7 +525,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           phase: 'rolling-back',
           since: now().toISOString(),
           failure: {
-            reason: `Keycloak ${to.version} did not become ready; your instance runs ${from.version} again.`,
+            reason: message('failure.upgradeRolledBack', { version: to.version, previous: from.version }),
             detail: readiness.failed
               ? renderStepMessage(readiness.message)
               : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${renderStepMessage(readiness.message)}`,
@@ -539,7 +539,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       await applyObjects(from, rollbackStep, { upgrade: mark });
       const ready = await convergeKeycloak(from, rollbackStep);
       await applyObjects(from, rollbackStep, { upgrade: null });
-      const failure = mark.failure ?? { reason: 'The upgrade failed.', detail: '' };
+      const failure = mark.failure ?? { reason: message('failure.upgradeFailed'), detail: '' };
       return { outcome: 'rolled-back', url: ready.url, backup, ...failure };
     });
   }
@@ -609,7 +609,9 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     });
     if (result.outcome === 'done' || result.outcome === 'progressing') return result;
     throw new Error(
-      result.outcome === 'permanent-error' ? `${result.reason} ${result.detail}` : result.message,
+      result.outcome === 'permanent-error'
+        ? `${renderStepMessage(result.reason)} ${result.detail}`
+        : result.message,
     );
   }
 

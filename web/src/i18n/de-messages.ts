@@ -136,6 +136,51 @@ export const deMessages = {
   'ticket.orderUnknown': 'In Ihrer Organisation gibt es keinen Auftrag mit dieser ID.',
   'ticket.instanceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
 
+  'failure.regionUnavailable':
+    'Diese Region kann im Moment keine Instanzen bereitstellen. Unser Team ist benachrichtigt.',
+  'failure.unreachableAfterStart':
+    'Ihre Instanz ist gestartet, war unter ihrer Adresse aber nicht erreichbar.',
+  'failure.provisioningGaveUp': 'Die Bereitstellung ist auch nach mehreren Versuchen nicht abgeschlossen.',
+  'failure.orderGaveUp': 'Der Auftrag ({{orderType}}) ist auch nach mehreren Versuchen nicht abgeschlossen.',
+  'failure.cancelledByProvider': 'Der Anbieter hat den Auftrag storniert, bevor er begonnen hat.',
+  'failure.cancelledByPlatform':
+    'Storniert: Die Plattform hat die Instanz entfernt, bevor ihre Bereitstellung begonnen hat.',
+  'failure.backupGone': 'Die Sicherung {{backup}} ist nicht mehr verfügbar.',
+  'failure.nothingRestored':
+    'Es wurde nichts wiederhergestellt: Die Sicherung des aktuellen Stands ist fehlgeschlagen.',
+  'failure.backupFailed': 'Die Sicherung ist fehlgeschlagen.',
+  'failure.backupGaveUp': 'Die Sicherung konnte auch nach mehreren Versuchen nicht erstellt werden.',
+  'failure.backupsUnavailable': 'In dieser Region sind keine Sicherungen verfügbar.',
+  'failure.upgradeBackupFailed':
+    'Die Sicherung vor dem Upgrade ist fehlgeschlagen; Ihre Instanz wurde nicht verändert.',
+  'failure.upgradeRolledBack':
+    'Keycloak {{version}} wurde nicht bereit; Ihre Instanz läuft wieder mit Keycloak {{previous}} und den ' +
+    'Daten aus der Sicherung vor dem Upgrade.',
+  'failure.upgradeFailed': 'Das Upgrade ist fehlgeschlagen.',
+  'failure.realmMissing': 'Diese Instanz hat keinen Realm namens „{{realm}}“.',
+  'failure.realmExportRefused': 'Keycloak hat den Export abgelehnt.',
+  'failure.realmExists': 'Auf dieser Instanz gibt es bereits einen Realm namens „{{realm}}“.',
+  'failure.realmImportRefused': 'Keycloak hat den Realm abgelehnt.',
+  'failure.realmExportGone': 'Der Realm-Export ist nicht mehr verfügbar.',
+  'failure.configurationRefused':
+    'Die Plattform hat die Konfiguration Ihrer Instanz abgelehnt. Unser Team ist benachrichtigt.',
+  'failure.noWarmPool': 'Diese Region hält keine vorbereiteten Instanzen vor.',
+  'failure.adminCannotLogIn': 'Das Administratorkonto kann sich nicht anmelden.',
+  'failure.adminNotSetUp': 'Das Administratorkonto konnte nicht eingerichtet werden.',
+  'failure.warmMemberWithoutAdmin': 'Eine vorbereitete Instanz braucht ihren vorläufigen Administrator.',
+  'failure.noKeycloakHere': 'Für diese Instanz läuft hier kein Keycloak.',
+  'failure.upgradeUnfinished':
+    'Ein anderes Upgrade dieser Instanz ist nicht abgeschlossen; unser Team ist benachrichtigt.',
+  'failure.restoreUnfinished':
+    'Eine andere Wiederherstellung dieser Instanz ist nicht abgeschlossen; unser Team ist benachrichtigt.',
+  'failure.backupNotHere': 'Die Sicherung liegt nicht auf diesem Host.',
+  'failure.backupIdInvalid': 'Ungültige Sicherungs-ID.',
+  'failure.kubernetesUnreachable':
+    'Der Kubernetes-Cluster der Region {{region}} antwortet nicht; Keyhouse versucht es erneut.',
+  'failure.keycloakReportsErrors': 'Keycloak meldet Fehler; Keyhouse versucht es erneut.',
+  'failure.adminNotCreated': 'Das Administratorkonto konnte nicht angelegt werden.',
+  'failure.adminRoleMissing': 'Die Admin-Rolle des Master-Realms fehlt.',
+
   'step.waitingForCapacity':
     'Region {{region}} ist voll ({{active}} von {{max}} Instanzen); Ihr Auftrag wartet auf freie Kapazität.',
   'step.capacityAvailable': 'Kapazität frei',

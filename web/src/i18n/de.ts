@@ -585,6 +585,7 @@ export const de: Messages = {
     required: 'Bitte füllen Sie dieses Feld aus.',
     prefillSubject: 'Auftrag {{id}} fehlgeschlagen',
     prefillMessage: 'Mein Auftrag {{id}} ist fehlgeschlagen. Bitte helfen Sie mir.',
+    prefillMessageWithReason: 'Mein Auftrag {{id}} ist fehlgeschlagen: {{reason}} Bitte helfen Sie mir.',
   },
   members: {
     title: 'Mitglieder',

@@ -572,6 +572,7 @@ export const en = {
     required: 'Please fill in this field.',
     prefillSubject: 'Order {{id}} failed',
     prefillMessage: 'My order {{id}} failed. Please help.',
+    prefillMessageWithReason: 'My order {{id}} failed: {{reason}} Please help.',
   },
   members: {
     title: 'Members',
