@@ -88,12 +88,22 @@ export type UpgradeResult =
 /** The login check before DONE: `note` says how the admin's login was verified. */
 export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
 
+/**
+ * Whether the region has room for a second Keycloak of the instance while a change replaces the running one (the
+ * new one starts beside the old one, takes over at the edge, the old one stops: no downtime). Without room a
+ * driver stops and starts, and says so on the order (step `restart-in-place`, with `why`).
+ */
+export type ChangeRoom = { secondInstance: true } | { secondInstance: false; why: string };
+
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
-  /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
-  apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
-  /** A forced restart (stop, start, ready), also when nothing changed. */
-  restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
+  /**
+   * Converges to the spec; replaces Keycloak only when something it was started with changed (e.g. node size):
+   * beside the running one when `room` allows, else by stop and start.
+   */
+  apply(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
+  /** A forced restart, also when nothing changed: a new Keycloak beside the old one when `room` allows. */
+  restart(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a

@@ -151,6 +151,23 @@ export async function countActiveInstances(
   return rows[0]!.count;
 }
 
+/**
+ * Orders of the region other than `excludingOrder` that are processing and may run a second Keycloak beside an
+ * instance's first while they switch (scale, restart): each holds room for one during the switch.
+ */
+export async function countSwitchesInProgress(
+  db: Queryable,
+  region: string,
+  excludingOrder: string,
+): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM orders o JOIN instances i ON i.id = o.instance_id
+      WHERE i.spec->>'region' = $1 AND o.id <> $2 AND o.status = 'processing' AND o.type IN ('scale', 'restart')`,
+    [region, excludingOrder],
+  );
+  return rows[0]!.count;
+}
+
 export async function listInstances(
   db: Queryable,
   organizationId: string,

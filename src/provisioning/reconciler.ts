@@ -4,9 +4,10 @@ import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
-import type { ApplyResult, DesiredInstance, Driver, StepReporter } from '../drivers/driver.js';
+import type { ApplyResult, ChangeRoom, DesiredInstance, Driver, StepReporter } from '../drivers/driver.js';
 import {
   countActiveInstances,
+  countSwitchesInProgress,
   findInstanceForProvisioning,
   storeSecretsOnce,
   updateInstanceRuntime,
@@ -103,6 +104,22 @@ export function createReconciler(deps: ReconcilerDeps) {
         await updateInstanceRuntime(tx, order.instanceId, { status: 'failed' });
     });
     return { outcome: 'failed', reason };
+  }
+
+  /**
+   * A scale or restart runs a second Keycloak beside the first while it switches: the region's capacity must hold
+   * it, counting every instance and every other switch in progress (each may hold a second one). Counted on every
+   * pass, conservatively: two switches deciding at once each count the other.
+   */
+  async function roomForSwitch(order: StoredOrder, instance: ProvisioningView): Promise<ChangeRoom> {
+    const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
+    const instances = (await countActiveInstances(db.pool, region.id, instance.id)) + 1;
+    const switching = await countSwitchesInProgress(db.pool, region.id, order.id);
+    if (instances + switching + 1 <= region.capacity.maxInstances) return { secondInstance: true };
+    return {
+      secondInstance: false,
+      why: `region ${region.name} is at ${instances + switching} of ${region.capacity.maxInstances} Keycloaks`,
+    };
   }
 
   /** new → processing, unless the region is full (then the order waits in `new`). */
@@ -462,12 +479,13 @@ export function createReconciler(deps: ReconcilerDeps) {
           order.type === 'create'
             ? await createDesired(order, desired(instance.spec))
             : desired(instance.spec);
+        const room = order.type === 'scale' ? await roomForSwitch(order, instance) : undefined;
         return afterApply(
           order,
           instance,
           driver,
           target,
-          await driver.apply(target, report),
+          await driver.apply(target, report, room),
           options.lastAttempt,
         );
       }
@@ -478,7 +496,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           instance,
           driver,
           target,
-          await driver.restart(target, report),
+          await driver.restart(target, report, await roomForSwitch(order, instance)),
           options.lastAttempt,
         );
       }

@@ -49,31 +49,8 @@ export async function prepareHome(options: {
   mkdirSync(path.dirname(p.keycloakLog), { recursive: true });
   const notes: string[] = [];
 
-  const installed = homeVersion(p.home);
-  if (installed !== version) {
-    if (findKeycloakProcesses(p.home).length) {
-      await stopKeycloak(p.home, options.stopTimeoutMs);
-      notes.push(`stopped Keycloak ${installed ?? '?'}`);
-    }
-    const staging = `${p.home}.new`;
-    rmSync(staging, { recursive: true, force: true });
-    const copy = await runCommand('cp', ['-al', distribution.home, staging]);
-    if (copy.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', copy.tail);
-    // conf/ and data/ are written to: real copies, or we would write into the shared distribution.
-    for (const writable of ['conf', 'data']) {
-      const target = path.join(staging, writable);
-      rmSync(target, { recursive: true, force: true });
-      const source = path.join(distribution.home, writable);
-      if (existsSync(source)) {
-        const real = await runCommand('cp', ['-a', source, target]);
-        if (real.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', real.tail);
-      } else mkdirSync(target);
-    }
-    writeFileSync(path.join(staging, HOME_MARKER), JSON.stringify({ version } satisfies HomeMarker));
-    rmSync(p.home, { recursive: true, force: true });
-    renameSync(staging, p.home);
-    notes.push(`home for Keycloak ${version} created`);
-  }
+  const installed = await installHome(p.home, distribution, version, options.stopTimeoutMs);
+  if (installed) notes.push(installed);
 
   let state = readState(p.state);
   const running = findKeycloakProcesses(p.home).length > 0;
@@ -85,7 +62,12 @@ export async function prepareHome(options: {
     state = await options.serialised('ports', async () => {
       const [httpPort, managementPort] = await allocatePorts({
         range: options.portRange,
-        taken: recordedPorts(options.instancesDir, options.name),
+        taken: new Set([
+          ...recordedPorts(options.instancesDir, options.name),
+          ...(previous?.standby
+            ? [previous.standby.ports.httpPort, previous.standby.ports.managementPort]
+            : []),
+        ]),
         count: 2,
       }).catch((error: Error) => {
         throw new StepFailure('transient', 'No free port for Keycloak on this host.', error.message);
@@ -116,4 +98,42 @@ export async function prepareHome(options: {
     );
   }
   return { state, note: notes.join('; ') || 'up to date' };
+}
+
+/**
+ * Makes `home` a home of Keycloak `version` (a hard-linked copy of the built distribution), stopping a Keycloak of
+ * another version running from it first; answers what it did, or null when the home was up to date.
+ */
+export async function installHome(
+  home: string,
+  distribution: KeycloakDistribution,
+  version: string,
+  stopTimeoutMs: number,
+): Promise<string | null> {
+  const installed = homeVersion(home);
+  if (installed === version) return null;
+  const notes: string[] = [];
+  if (findKeycloakProcesses(home).length) {
+    await stopKeycloak(home, stopTimeoutMs);
+    notes.push(`stopped Keycloak ${installed ?? '?'}`);
+  }
+  const staging = `${home}.new`;
+  rmSync(staging, { recursive: true, force: true });
+  const copy = await runCommand('cp', ['-al', distribution.home, staging]);
+  if (copy.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', copy.tail);
+  // conf/ and data/ are written to: real copies, or we would write into the shared distribution.
+  for (const writable of ['conf', 'data']) {
+    const target = path.join(staging, writable);
+    rmSync(target, { recursive: true, force: true });
+    const source = path.join(distribution.home, writable);
+    if (existsSync(source)) {
+      const real = await runCommand('cp', ['-a', source, target]);
+      if (real.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', real.tail);
+    } else mkdirSync(target);
+  }
+  writeFileSync(path.join(staging, HOME_MARKER), JSON.stringify({ version } satisfies HomeMarker));
+  rmSync(home, { recursive: true, force: true });
+  renameSync(staging, home);
+  notes.push(`home for Keycloak ${version} created`);
+  return notes.join('; ');
 }

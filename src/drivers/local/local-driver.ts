@@ -5,10 +5,12 @@ import { isTrustedAddress } from '../../access/trusted-sources.js';
 import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
+import type { UpstreamObservation } from '../../edge/edge-upstream.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
   BackupRef,
+  ChangeRoom,
   DesiredInstance,
   Driver,
   StepReporter,
@@ -22,22 +24,26 @@ import { createInstanceDatabases, instanceDatabaseName } from './instance-databa
 import {
   defaultInstancesDir,
   instancePaths,
+  otherSlot,
   readState,
+  slotHome,
   writeState,
   type InstancePaths,
   type InstanceState,
+  type Slot,
 } from './instance-files.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { createInstanceBackups } from './instance-backups.js';
 import { runCommand } from '../../platform/process-runner.js';
-import { renderKeycloakSettings, type KeycloakSettings } from './keycloak-config.js';
+import { renderKeycloakSettings, type InstancePorts, type KeycloakSettings } from './keycloak-config.js';
 import {
   DistributionUnavailableError,
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
 import { prepareHome } from './keycloak-home.js';
+import { availableMemoryMb, hostRoom, switchBeside } from './keycloak-switch.js';
 import {
   findKeycloakProcesses,
   logTail,
@@ -68,6 +74,8 @@ export type EdgeRoutes = {
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
+  /** Whether this host's edge sends the instance's requests to `upstreamPort` only (old workers gone). */
+  observeUpstream(instanceId: string, upstreamPort: number): Promise<UpstreamObservation>;
   /** The certificate authority of the edge's instance certificates (PEM), for the login check. */
   caPem: string;
 };
@@ -87,6 +95,8 @@ export type LocalDriverOptions = {
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL. */
   stopTimeoutMs?: number;
+  /** How long a switch waits for the edge to stop sending requests to the old Keycloak (default 120 s). */
+  drainTimeoutMs?: number;
   /** Heap cap per instance whatever its node size; this host runs many. */
   maxHeapMb?: number;
   /** Shown in Ready conditions and used in backup names; injected by tests. */
@@ -125,6 +135,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const instancesDir = options.instancesDir ?? defaultInstancesDir(config.dataDir);
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
   const maxHeapMb = options.maxHeapMb ?? 1024;
   const now = options.now ?? (() => new Date());
   const serialised = createKeyedMutex();
@@ -154,7 +165,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   function settingsFor(
     instance: DesiredInstance,
     p: InstancePaths,
-    state: InstanceState & { url: string },
+    state: { ports: InstancePorts; url: string },
     distribution: KeycloakDistribution,
   ): KeycloakSettings {
     const database = instanceDatabaseName(instance.name);
@@ -169,16 +180,34 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     });
   }
 
+  /** Writes the settings into `home` and starts Keycloak there (detached); answers the wrapper's pid. */
+  async function spawnIn(
+    p: InstancePaths,
+    home: string,
+    slot: Slot,
+    settings: KeycloakSettings,
+    distribution: KeycloakDistribution,
+    extraEnv: Record<string, string> = {},
+  ): Promise<number> {
+    const confFile = path.join(home, 'conf', 'keycloak.conf');
+    writeFileSync(confFile, settings.conf);
+    // The file came from the distribution as 0644; it now holds the database password.
+    chmodSync(confFile, 0o600);
+    return spawnKeycloak({
+      home,
+      cwd: p.dir,
+      consoleLog: p.consoleLog,
+      pidFile: slot === 'a' ? p.pid : `${p.pid.replace(/\.pid$/, '')}-b.pid`,
+      env: keycloakProcessEnv(distribution.javaHome, { ...settings.env, ...extraEnv }),
+    });
+  }
+
   async function startProcess(
     p: InstancePaths,
     state: InstanceState,
     settings: KeycloakSettings,
     distribution: KeycloakDistribution,
   ): Promise<number> {
-    const confFile = path.join(p.home, 'conf', 'keycloak.conf');
-    writeFileSync(confFile, settings.conf);
-    // The file came from the distribution as 0644; it now holds the database password.
-    chmodSync(confFile, 0o600);
     if (state.bootstrapAdmin && !state.adminAccountDone && state.bootstrapAdminBy === 'command') {
       await bootstrapAdminByCommand(p, state.bootstrapAdmin, settings, distribution);
       state.bootstrapAdminBy = 'start';
@@ -192,13 +221,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
             KC_BOOTSTRAP_ADMIN_PASSWORD: state.bootstrapAdmin.password,
           }
         : {};
-    const pid = await spawnKeycloak({
-      home: p.home,
-      cwd: p.dir,
-      consoleLog: p.consoleLog,
-      pidFile: p.pid,
-      env: keycloakProcessEnv(distribution.javaHome, { ...settings.env, ...bootstrap }),
-    });
+    const pid = await spawnIn(p, p.home, state.slot ?? 'a', settings, distribution, bootstrap);
     state.startedHash = settings.hash;
     writeState(p.state, state);
     return pid;
@@ -242,10 +265,15 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
-  /** The steps of apply; the caller holds the instance's mutex. Throws StepFailure. */
+  /**
+   * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. A running Keycloak whose
+   * settings changed (or any, with `force`) is replaced beside itself when `room` allows (keycloak-switch.ts),
+   * else stopped and started again.
+   */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
+    mode: { force?: boolean; room?: ChangeRoom } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -274,10 +302,12 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return { value: { distribution, state: prepared.state }, note: prepared.note };
     });
     const url = await step('edge-route', async () => {
+      // A switch that moved the route already keeps it on the new Keycloak (a pass after a crash).
+      const upstreamPort = state.standby?.routed ? state.standby.ports.httpPort : state.ports.httpPort;
       const route = await edge.ensureRoute({
         instanceId: instance.instanceId,
         name: instance.name,
-        upstreamPort: state.ports.httpPort,
+        upstreamPort,
         trustedSources: instance.trustedSources,
         adminSources: instance.adminSources,
       });
@@ -289,22 +319,70 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       }
       return { value: route.url, note: route.url };
     });
-    await step('keycloak-start', async () => {
-      const settings = settingsFor(instance, p, { ...state, url }, distribution);
-      const running = findKeycloakProcesses(p.home);
-      if (running.length && state.startedHash === settings.hash)
-        return { value: null, note: `adopted running process ${running.join(', ')}` };
-      let note = '';
-      if (running.length) {
-        await stopKeycloak(p.home, stopTimeoutMs);
-        note = 'restarted with new settings: ';
+    const settings = settingsFor(instance, p, { ...state, url }, distribution);
+    const running = findKeycloakProcesses(p.home);
+    const replace = running.length > 0 && (mode.force === true || state.startedHash !== settings.hash);
+    const handedOver = state.adminAccountDone && state.firstRealmDone;
+    const room = hostRoom(
+      mode.room ?? { secondInstance: false, why: 'no room was offered for a second Keycloak' },
+      availableMemoryMb(),
+    );
+    if (state.standby || (replace && handedOver && room.secondInstance)) {
+      await switchBeside({
+        instance,
+        paths: p,
+        state,
+        url,
+        distribution,
+        step,
+        instancesDir,
+        portRange: config.keycloak.portRange,
+        serialised,
+        stopTimeoutMs,
+        readyTimeoutMs,
+        drainTimeoutMs,
+        settingsFor: (ports) => settingsFor(instance, p, { ports, url }, distribution),
+        start: (home, next, slot) => spawnIn(p, home, slot, next, distribution),
+        route: async (upstreamPort) => {
+          await edge.ensureRoute({
+            instanceId: instance.instanceId,
+            name: instance.name,
+            upstreamPort,
+            trustedSources: instance.trustedSources,
+            adminSources: instance.adminSources,
+          });
+        },
+        observeUpstream: (upstreamPort) => edge.observeUpstream(instance.instanceId, upstreamPort),
+      });
+    } else {
+      if (replace) {
+        await report(
+          'restart-in-place',
+          'done',
+          room.secondInstance ? 'the first start is not finished' : room.why,
+        );
       }
-      const pid = await startProcess(p, state, settings, distribution);
-      return { value: null, note: `${note}started (process group ${pid})` };
-    });
+      await step('keycloak-start', async () => {
+        if (running.length && !replace)
+          return { value: null, note: `adopted running process ${running.join(', ')}` };
+        let note = '';
+        if (running.length) {
+          await stopKeycloak(p.home, stopTimeoutMs);
+          note = 'restarted with new settings: ';
+        }
+        const pid = await startProcess(p, state, settings, distribution);
+        return { value: null, note: `${note}started (process group ${pid})` };
+      });
+    }
+    // A home of the other slot holds no Keycloak once a switch is over (one left by a crash is stopped).
+    const stray = slotHome(p.dir, otherSlot(state.slot ?? 'a'));
+    if (findKeycloakProcesses(stray).length) {
+      const stopped = await stopKeycloak(stray, stopTimeoutMs);
+      log.warn({ home: stray, stopped }, 'stopped a Keycloak left in the inactive slot');
+    }
     await step('keycloak-ready', async () => {
       const waited = await waitForKeycloakReady({
-        home: p.home,
+        home: slotHome(p.dir, state.slot ?? 'a'),
         managementPort: state.ports.managementPort,
         timeoutMs: readyTimeoutMs,
       });
@@ -356,19 +434,39 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return { outcome: 'ready', url };
   }
 
-  async function apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
-    return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report)));
+  async function apply(
+    instance: DesiredInstance,
+    report: StepReporter,
+    room?: ChangeRoom,
+  ): Promise<ApplyResult> {
+    return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report, { room })));
   }
 
-  async function restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
+  async function restart(
+    instance: DesiredInstance,
+    report: StepReporter,
+    room?: ChangeRoom,
+  ): Promise<ApplyResult> {
     return outcomeOf(() =>
       serialised(instance.name, async () => {
         const p = paths(instance.name);
-        await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
-          value: null,
-          note: await stopKeycloak(p.home, stopTimeoutMs),
-        }));
-        return applySteps(instance, report);
+        const state = readState(p.state);
+        const offered = hostRoom(
+          room ?? { secondInstance: false, why: 'no room was offered for a second Keycloak' },
+          availableMemoryMb(),
+        );
+        if (!state?.standby && !(state?.adminAccountDone && state.firstRealmDone && offered.secondInstance)) {
+          await report(
+            'restart-in-place',
+            'done',
+            offered.secondInstance ? 'the first start is not finished' : offered.why,
+          );
+          await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
+            value: null,
+            note: await stopKeycloak(p.home, stopTimeoutMs),
+          }));
+        }
+        return applySteps(instance, report, { force: true, room });
       }),
     );
   }
@@ -430,7 +528,13 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           throw error;
         }
       };
-      await step('keycloak-stop', async () => stopKeycloak(p.home, stopTimeoutMs));
+      await step('keycloak-stop', async () => {
+        // Both slots: a switch may have been cut short with a Keycloak in each.
+        const stopped = [];
+        for (const slot of ['a', 'b'] as const)
+          stopped.push(`${slot}: ${await stopKeycloak(slotHome(p.dir, slot), stopTimeoutMs)}`);
+        return stopped.join(', ');
+      });
       await step('edge-route', async () => {
         await edge.removeRoute(instance.instanceId);
         return 'removed';
@@ -479,6 +583,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const state = readState(p.state);
       if (!state || !state.url || !state.startedHash || !existsSync(p.home)) return 'not-provisioned';
       if (findKeycloakProcesses(p.home).length) return 'running';
+      // A switch cut short by a crash: the order's next pass finishes it; the new one may serve meanwhile.
+      if (state.standby && findKeycloakProcesses(slotHome(p.dir, state.standby.slot)).length)
+        return 'running';
       if (ensureOptions.start === false) return 'stopped';
       const distribution = await options.distributions.get(instance.version);
       const settings = settingsFor(instance, p, { ...state, url: state.url }, distribution);

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { UpstreamObservation } from '../../edge/edge-upstream.js';
+import type { ChangeRoom, DesiredInstance } from '../driver.js';
+import { StepFailure, type stepper } from '../driver-steps.js';
+import {
+  otherSlot,
+  recordedPorts,
+  slotHome,
+  writeState,
+  type InstancePaths,
+  type InstanceState,
+  type Slot,
+} from './instance-files.js';
+import type { InstancePorts, KeycloakSettings } from './keycloak-config.js';
+import type { KeycloakDistribution } from './keycloak-distribution.js';
+import { installHome } from './keycloak-home.js';
+import { findKeycloakProcesses, logTail, stopKeycloak, waitForKeycloakReady } from './keycloak-process.js';
+import { allocatePorts } from './port-allocation.js';
+
+/**
+ * Scale and restart without downtime: the new Keycloak starts in the instance's other slot (its own home and
+ * ports, the same database), the edge route moves to it once it is ready, and the old one is stopped once this
+ * host's HAProxy sends it nothing any more. Every step is recorded in state.json before it acts (`standby`), so a
+ * pass after a crash finds both processes, or one, and finishes: exactly one Keycloak serves at the end.
+ *
+ * Two Keycloaks on one database at once are safe here: each runs with `cache=local` (no cluster is formed, so
+ * no half-joined Infinispan cluster), and Keycloak 26 keeps user sessions in the database (persistent user
+ * sessions), so a session begun on the old one is found by the new one. What a local cache cannot do is tell
+ * the other process about an admin change during the seconds both run; the old one is stopped right after.
+ */
+
+/** What a switch needs of the driver (local-driver.ts). */
+export type SwitchContext = {
+  instance: DesiredInstance;
+  paths: InstancePaths;
+  state: InstanceState;
+  url: string;
+  distribution: KeycloakDistribution;
+  step: ReturnType<typeof stepper>;
+  instancesDir: string;
+  portRange: { from: number; to: number };
+  serialised: <T>(key: string, work: () => Promise<T>) => Promise<T>;
+  stopTimeoutMs: number;
+  readyTimeoutMs: number;
+  /** How long the old Keycloak may still get requests from HAProxy workers of the earlier route. */
+  drainTimeoutMs: number;
+  settingsFor(ports: InstancePorts, home: string): KeycloakSettings;
+  /** Writes the settings into `home` and starts Keycloak there; answers the wrapper's pid. */
+  start(home: string, settings: KeycloakSettings, slot: Slot): Promise<number>;
+  /** Moves the instance's edge route to `upstreamPort`. */
+  route(upstreamPort: number): Promise<void>;
+  observeUpstream(upstreamPort: number): Promise<UpstreamObservation>;
+};
+
+/** A second JVM needs about this much free memory on the host (an idle b2-4 takes 0.4–0.5 GB, a starting one more). */
+export const SECOND_KEYCLOAK_MB = 1024;
+
+/** MemAvailable of /proc/meminfo in MB; null where there is none. */
+export function availableMemoryMb(meminfo = '/proc/meminfo'): number | null {
+  let text: string;
+  try {
+    text = readFileSync(meminfo, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const kb = /^MemAvailable:\s+(\d+) kB/m.exec(text)?.[1];
+  return kb === undefined ? null : Math.floor(Number(kb) / 1024);
+}
+
+/** The control plane's room, narrowed by this host's free memory. */
+export function hostRoom(room: ChangeRoom, availableMb: number | null): ChangeRoom {
+  if (!room.secondInstance) return room;
+  if (availableMb !== null && availableMb < SECOND_KEYCLOAK_MB)
+    return {
+      secondInstance: false,
+      why: `this host has ${availableMb} MB of free memory; a second Keycloak needs ${SECOND_KEYCLOAK_MB} MB`,
+    };
+  return room;
+}
+
+const POLL_MS = 200;
+
+export async function switchBeside(context: SwitchContext): Promise<void> {
+  const { paths: p, state, step } = context;
+  const activeSlot = state.slot ?? 'a';
+
+  const standby = await step('keycloak-standby', async () => {
+    let standby = state.standby;
+    const notes: string[] = [];
+    if (!standby) {
+      const ports = await context.serialised('ports', async () => {
+        const taken = new Set([
+          ...recordedPorts(context.instancesDir, context.instance.name),
+          state.ports.httpPort,
+          state.ports.managementPort,
+        ]);
+        const [httpPort, managementPort] = await allocatePorts({
+          range: context.portRange,
+          taken,
+          count: 2,
+        }).catch((error: Error) => {
+          throw new StepFailure(
+            'transient',
+            'No free port for a second Keycloak on this host.',
+            error.message,
+          );
+        });
+        const allocated = { httpPort: httpPort!, managementPort: managementPort! };
+        state.standby = { slot: otherSlot(activeSlot), ports: allocated, startedHash: null, routed: false };
+        writeState(p.state, state);
+        return allocated;
+      });
+      standby = state.standby!;
+      notes.push(`slot ${standby.slot}, ports ${ports.httpPort}/${ports.managementPort}`);
+    } else notes.push(`resumed: slot ${standby.slot}`);
+    const home = slotHome(p.dir, standby.slot);
+    const installed = await installHome(
+      home,
+      context.distribution,
+      context.instance.version,
+      context.stopTimeoutMs,
+    );
+    if (installed) notes.push(installed);
+    const settings = context.settingsFor(standby.ports, home);
+    const running = findKeycloakProcesses(home);
+    if (running.length && standby.startedHash !== settings.hash) {
+      await stopKeycloak(home, context.stopTimeoutMs);
+      notes.push('stopped a standby with other settings');
+    }
+    if (!running.length || standby.startedHash !== settings.hash) {
+      const pid = await context.start(home, settings, standby.slot);
+      standby.startedHash = settings.hash;
+      writeState(p.state, state);
+      notes.push(`started (process group ${pid})`);
+    } else notes.push(`adopted running process ${running.join(', ')}`);
+    const waited = await waitForKeycloakReady({
+      home,
+      managementPort: standby.ports.managementPort,
+      timeoutMs: context.readyTimeoutMs,
+    });
+    if (waited.outcome !== 'ready') {
+      // The old one serves on; the next attempt starts the standby again.
+      const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
+      if (!standby.routed) {
+        await stopKeycloak(home, context.stopTimeoutMs);
+        delete state.standby;
+        writeState(p.state, state);
+      }
+      throw new StepFailure(
+        'transient',
+        waited.outcome === 'exited'
+          ? 'The new Keycloak stopped while starting; the running one serves on.'
+          : 'The new Keycloak did not become ready in time; the running one serves on.',
+        tail,
+      );
+    }
+    notes.push('ready');
+    return { value: standby, note: notes.join('; ') };
+  });
+
+  await step('edge-switch', async () => {
+    standby.routed = true;
+    writeState(p.state, state);
+    await context.route(standby.ports.httpPort);
+    const deadline = Date.now() + context.drainTimeoutMs;
+    let last: UpstreamObservation;
+    for (;;) {
+      last = await context.observeUpstream(standby.ports.httpPort);
+      if (last.serves !== 'not-yet' || Date.now() >= deadline) break;
+      await delay(POLL_MS);
+    }
+    switch (last.serves) {
+      case 'only-this':
+        return { value: null, note: `the edge sends every request to port ${standby.ports.httpPort}` };
+      case 'unknown':
+        // The edge runs elsewhere: give its old workers the keep-alive timeout to finish (see haproxy-config.ts).
+        await delay(Math.min(context.drainTimeoutMs, 35_000));
+        return { value: null, note: `${last.why}; waited for the edge's keep-alive timeout` };
+      case 'not-yet':
+        return { value: null, note: `still ${last.why} after ${context.drainTimeoutMs / 1000} s; going on` };
+      default:
+        return last satisfies never;
+    }
+  });
+
+  await step('keycloak-drain', async () => {
+    const oldHome = slotHome(p.dir, activeSlot);
+    const stopped = await stopKeycloak(oldHome, context.stopTimeoutMs);
+    state.slot = standby.slot;
+    state.ports = standby.ports;
+    state.startedHash = standby.startedHash;
+    delete state.standby;
+    writeState(p.state, state);
+    return { value: null, note: `old Keycloak (slot ${activeSlot}) ${stopped}; slot ${standby.slot} serves` };
+  });
+}
