@@ -1,5 +1,5 @@
 import { errnoOf, isNotFound } from '../platform/errno.js';
-import { createHaproxyCli, type HaproxyCli } from './haproxy-cli.js';
+import { createHaproxyCli, HaproxyCliError, type HaproxyCli } from './haproxy-cli.js';
 import { frontendName } from './haproxy-config.js';
 
 /**
@@ -33,11 +33,14 @@ export function parseServersState(text: string): Map<string, number> {
   return ports;
 }
 
+/** The master CLI dropped the request: it re-executes itself on every reload (EPIPE, reset, a worker gone). */
+const RELOAD_ERRORS = new Set(['EPIPE', 'ECONNRESET']);
+
 export function createUpstreamObserver(
   masterSocket: string,
   cli: HaproxyCli = createHaproxyCli(masterSocket),
 ) {
-  return async function observe(instanceId: string, upstreamPort: number): Promise<UpstreamObservation> {
+  async function observe(instanceId: string, upstreamPort: number): Promise<UpstreamObservation> {
     let table;
     try {
       table = await cli.processes();
@@ -57,5 +60,14 @@ export function createUpstreamObserver(
         return { serves: 'not-yet', why: `HAProxy worker ${worker} routes to port ${port ?? 'none'}` };
     }
     return { serves: 'only-this' };
+  }
+  return async (instanceId: string, upstreamPort: number): Promise<UpstreamObservation> => {
+    try {
+      return await observe(instanceId, upstreamPort);
+    } catch (error) {
+      if (error instanceof HaproxyCliError || RELOAD_ERRORS.has(errnoOf(error) ?? ''))
+        return { serves: 'not-yet', why: `HAProxy's CLI: ${(error as Error).message}` };
+      throw error;
+    }
   };
 }
