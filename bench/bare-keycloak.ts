@@ -19,6 +19,7 @@ import {
 import { installHome } from '../src/drivers/local/keycloak-home.js';
 import {
   findKeycloakProcesses,
+  logTail,
   spawnKeycloak,
   stopKeycloak,
   waitForKeycloakReady,
@@ -140,14 +141,16 @@ export async function benchArea(prefix: string) {
               KC_BOOTSTRAP_ADMIN_PASSWORD: password,
             }),
           });
+          // Polls 2 s apart: under a load of 20 and more, kc.sh takes seconds before its java appears.
           const ready = await waitForKeycloakReady({
             home,
             managementPort: ports.managementPort,
             timeoutMs: 15 * 60_000,
+            pollMs: 2000,
           });
           if (ready.outcome !== 'ready')
             throw new Error(
-              `${name} did not start (${ready.outcome}): ${readFileSync(path.join(dir, name, 'console.log'), 'utf8').slice(-2000)}`,
+              `${name} did not start (${ready.outcome}): ${readFileSync(path.join(dir, name, 'console.log'), 'utf8').slice(-500)}\n${logTail(path.join(dir, name, 'keycloak.log'))}`,
             );
           return performance.now() - started;
         },
