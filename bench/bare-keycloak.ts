@@ -72,17 +72,23 @@ export async function benchArea(prefix: string) {
   mkdirSync(dir, { recursive: true });
   await withAdmin((c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`));
   const databases: string[] = [];
+  let creating: Promise<unknown> = Promise.resolve();
   const instances: BareKeycloak[] = [];
   let nextPort = 41000 + Math.floor(Math.random() * 5000) * 2;
   return {
     tag,
     /** A new database: empty (a first start creates the schema), or a copy of `template`. */
     async database(template?: string): Promise<string> {
+      // Named and created one at a time: instances are set up in parallel, and a template takes one copy at once.
       const name = `kh_bench_${tag}_${databases.length}`;
-      await withAdmin((c) =>
-        c.query(`CREATE DATABASE ${name} OWNER ${role}${template ? ` TEMPLATE ${template}` : ''}`),
-      );
       databases.push(name);
+      const created = creating.then(() =>
+        withAdmin((c) =>
+          c.query(`CREATE DATABASE ${name} OWNER ${role}${template ? ` TEMPLATE ${template}` : ''}`),
+        ),
+      );
+      creating = created.catch(() => undefined);
+      await created;
       return name;
     },
     async instance(options: {
