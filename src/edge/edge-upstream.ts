@@ -33,8 +33,12 @@ export function parseServersState(text: string): Map<string, number> {
   return ports;
 }
 
-/** The master CLI dropped the request: it re-executes itself on every reload (EPIPE, reset, a worker gone). */
-const RELOAD_ERRORS = new Set(['EPIPE', 'ECONNRESET']);
+/**
+ * The master CLI dropped or refused the request: the master re-executes itself on every reload, and its socket
+ * refuses for that moment (EPIPE, reset, refused, a worker gone). Also while HAProxy is down and being restarted:
+ * waiting is right then too.
+ */
+const RELOAD_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED']);
 
 export function createUpstreamObserver(
   masterSocket: string,
@@ -45,8 +49,7 @@ export function createUpstreamObserver(
     try {
       table = await cli.processes();
     } catch (error) {
-      if (isNotFound(error) || errnoOf(error) === 'ECONNREFUSED')
-        return { serves: 'unknown', why: `no HAProxy answers on ${masterSocket}` };
+      if (isNotFound(error)) return { serves: 'unknown', why: `no HAProxy master socket ${masterSocket}` };
       throw error;
     }
     if (table.oldWorkers.length)
