@@ -102,8 +102,16 @@ export type Driver = {
    * beside the running one when `room` allows, else by stop and start.
    */
   apply(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
-  /** A forced restart, also when nothing changed: a new Keycloak beside the old one when `room` allows. */
-  restart(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
+  /**
+   * A forced restart, also when nothing changed: a new Keycloak beside the old one when `room` allows.
+   * `restartId` (the order's id) makes a retry after the new Keycloak started converge instead of restart again.
+   */
+  restart(
+    instance: DesiredInstance,
+    report: StepReporter,
+    room?: ChangeRoom,
+    restartId?: string,
+  ): Promise<ApplyResult>;
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a

@@ -496,7 +496,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           instance,
           driver,
           target,
-          await driver.restart(target, report, await roomForSwitch(order, instance)),
+          await driver.restart(target, report, await roomForSwitch(order, instance), order.id),
           options.lastAttempt,
         );
       }

@@ -77,6 +77,8 @@ export type InstanceState = {
   firstRealmDone: boolean;
   /** Settings hash the running process was started with; another hash means restart. */
   startedHash: string | null;
+  /** The restart (order id) whose new Keycloak runs: a retry of that restart does not restart again. */
+  restartedFor?: string;
   /** The slot whose home runs the instance's Keycloak; absent on instances from before slots (then `a`). */
   slot?: Slot;
   /**

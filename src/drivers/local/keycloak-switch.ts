@@ -51,6 +51,8 @@ export type SwitchContext = {
   /** Moves the instance's edge route to `upstreamPort`. */
   route(upstreamPort: number): Promise<void>;
   observeUpstream(upstreamPort: number): Promise<UpstreamObservation>;
+  /** The restart order this switch serves, recorded with the promotion (a retry of it does not switch again). */
+  restartId?: string;
 };
 
 /** A second JVM needs about this much free memory on the host (an idle b2-4 takes 0.4–0.5 GB, a starting one more). */
@@ -191,6 +193,7 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
     state.slot = standby.slot;
     state.ports = standby.ports;
     state.startedHash = standby.startedHash;
+    if (context.restartId) state.restartedFor = context.restartId;
     delete state.standby;
     writeState(p.state, state);
     return { value: null, note: `old Keycloak (slot ${activeSlot}) ${stopped}; slot ${standby.slot} serves` };

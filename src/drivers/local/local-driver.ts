@@ -273,7 +273,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
-    mode: { force?: boolean; room?: ChangeRoom } = {},
+    mode: { force?: boolean; room?: ChangeRoom; restartId?: string } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -353,6 +353,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           });
         },
         observeUpstream: (upstreamPort) => edge.observeUpstream(instance.instanceId, upstreamPort),
+        restartId: mode.restartId,
       });
     } else {
       if (replace) {
@@ -370,6 +371,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           await stopKeycloak(p.home, stopTimeoutMs);
           note = 'restarted with new settings: ';
         }
+        // Written with the start: a retry of this restart order does not restart again.
+        if (mode.restartId) state.restartedFor = mode.restartId;
         const pid = await startProcess(p, state, settings, distribution);
         return { value: null, note: `${note}started (process group ${pid})` };
       });
@@ -446,11 +449,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     instance: DesiredInstance,
     report: StepReporter,
     room?: ChangeRoom,
+    restartId?: string,
   ): Promise<ApplyResult> {
     return outcomeOf(() =>
       serialised(instance.name, async () => {
         const p = paths(instance.name);
         const state = readState(p.state);
+        // A retry of a restart whose new Keycloak already runs converges without restarting again.
+        if (restartId && state?.restartedFor === restartId) return applySteps(instance, report, { room });
         const offered = hostRoom(
           room ?? { secondInstance: false, why: 'no room was offered for a second Keycloak' },
           availableMemoryMb(),
@@ -466,7 +472,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
             note: await stopKeycloak(p.home, stopTimeoutMs),
           }));
         }
-        return applySteps(instance, report, { force: true, room });
+        return applySteps(instance, report, { force: true, room, restartId });
       }),
     );
   }
