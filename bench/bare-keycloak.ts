@@ -59,8 +59,11 @@ export type BareKeycloak = {
   /** Spawn → /health/ready, ms. */
   start(): Promise<number>;
   pid(): number;
-  stop(): Promise<void>;
+  /** SIGTERM, SIGKILL after `timeoutMs` (default 60 s; a JVM writing its class archive at exit needs longer). */
+  stop(timeoutMs?: number): Promise<void>;
   remove(): Promise<void>;
+  /** The last lines of its console (kc.sh, the JVM's own messages such as the archive's). */
+  consoleTail(): string;
 };
 
 /** A scratch area for one bench run: role, databases and homes, all removed by `cleanup`. */
@@ -165,9 +168,10 @@ export async function benchArea(prefix: string) {
           if (pid === undefined) throw new Error(`${name} runs no JVM`);
           return pid;
         },
-        async stop() {
-          await stopKeycloak(home, 60_000);
+        async stop(timeoutMs = 60_000) {
+          await stopKeycloak(home, timeoutMs);
         },
+        consoleTail: () => logTail(path.join(dir, name, 'console.log')),
         async remove() {
           await stopKeycloak(home, 60_000);
           rmSync(path.dirname(home), { recursive: true, force: true });

@@ -40,6 +40,10 @@ async function main() {
     const ms = await instance.start();
     console.log(`  ${label}: ready after ${(ms / 1000).toFixed(1)} s (load ${loadAverage()})`);
     if (record) (times[label] ??= []).push(ms);
+    // The training run writes its archive while it exits: give it time (a first run was killed after 60 s).
+    await instance.stop(record ? 60_000 : 10 * 60_000);
+    if (!record && !existsSync(archive))
+      console.log(`  no archive; the JVM said:\n${instance.consoleTail()}`);
     await instance.remove();
   }
   try {
