@@ -61,8 +61,8 @@ const prefixBoundsSchema = (bits: number) =>
 /** Memory a host keeps for the OS, PostgreSQL, HAProxy and Keyhouse itself (GiB). */
 const HOST_RESERVE_GIB = 2;
 /**
- * Memory counted per instance (GiB): an idle b2-4 Keycloak holds about 0.45 GB (bench/density.ts); the rest is room
- * for its heap to grow under load. The second Keycloak of a switch (scale, restart) counts as one more instance.
+ * Memory counted per instance (GiB): an idle b2-4 Keycloak holds 376 MB RSS on average, 418 MB at most (8 of them,
+ * bench/density.ts, docs/benchmarks.md); the rest is room for its heap to grow under load. The second Keycloak of a switch (scale, restart) counts as one more instance.
  */
 const INSTANCE_GIB = 1.25;
 

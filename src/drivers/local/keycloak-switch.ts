@@ -55,7 +55,7 @@ export type SwitchContext = {
   restartId?: string;
 };
 
-/** A second JVM needs about this much free memory on the host (an idle b2-4 takes 0.4–0.5 GB, a starting one more). */
+/** A second JVM needs about this much free memory on the host (an idle b2-4 holds about 0.4 GB, a starting one more). */
 export const SECOND_KEYCLOAK_MB = 1024;
 
 /** MemAvailable of /proc/meminfo in MB; null where there is none. */
