@@ -15,7 +15,7 @@
  *   5. shipped again (the machine's load drifts; the baseline is the mean of 1 and 5).
  * Printed: each time, the ratios against the baseline, the archive's size, and the load average before and after.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load-config.js';
@@ -72,6 +72,7 @@ async function main() {
     console.log(`\nload before ${loadBefore}, after ${loadAverage()}`);
   } finally {
     await area.cleanup();
+    rmSync(archive, { force: true });
   }
 }
 
