@@ -126,6 +126,8 @@ export async function benchArea(prefix: string) {
         logFile: path.join(dir, name, 'keycloak.log'),
         javaHome: options.dist.javaHome,
         maxHeapMb: 1024,
+        // installHome makes the home from the distribution as built today, as the driver's homes are.
+        responseTimeBuckets: true,
       });
       writeFileSync(path.join(home, 'conf', 'keycloak.conf'), settings.conf);
       const env = { ...settings.env };

@@ -38,6 +38,7 @@ import {
   keycloakProcessEnv,
 } from '../src/drivers/local/keycloak-distribution.js';
 import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
+import { createSecretBox } from '../src/platform/secret-box.js';
 import { runCommand } from '../src/platform/process-runner.js';
 import { startEdge } from '../src/edge/edge-controller.js';
 import { upsertEdgeRoute } from '../src/edge/edge-route-store.js';
@@ -235,6 +236,7 @@ async function startKeycloak(ca: Awaited<ReturnType<typeof openLocalCa>>, dir: s
     logFile: path.join(dir, 'logs', 'keycloak.log'),
     javaHome: distribution.javaHome,
     maxHeapMb: 1024,
+    responseTimeBuckets: true,
   });
   // Keycloak's own TLS, with a certificate of the same kind the edge serves.
   const certificate = await ca.issueServerCertificate(HOSTNAME);
@@ -327,6 +329,7 @@ async function main() {
       rateLimit: { requests: 10_000_000, windowSeconds: 10 },
     },
     ca,
+    openSealed: createSecretBox({ secretKey: null, dataDir: dir }).open,
     logger,
     keyhouseVersion: 'bench',
   });

@@ -15,7 +15,7 @@ as_root() {
 
 # Debian packages: PostgreSQL for the external-database tests; Chromium for the browser tests; HAProxy for the edge;
 # Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests; Prometheus for
-# the metrics test (it scrapes /metrics and loads the example alert rules).
+# the instance metrics and the metrics test (it scrapes /metrics and loads the example alert rules).
 declare -A package_of=(
   [pg_ctlcluster]=postgresql [chromium]=chromium [haproxy]=haproxy [mvn]=maven [unzip]=unzip
   [java]=openjdk-17-jdk-headless [ip]=iproute2 [prometheus]=prometheus
@@ -53,3 +53,6 @@ fi
 
 # Keycloak: fetched (Maven Central) and built once per catalog version; later runs reuse the cache.
 npx tsx scripts/prepare-keycloak.ts
+
+# pebble, Let's Encrypt's ACME test server, built from its Go module once per machine (the ACME tests).
+bash scripts/build-pebble.sh

@@ -14,6 +14,7 @@ import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createDomainService } from './domains/domain-service.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
@@ -27,7 +28,10 @@ import { backupRoutes } from './http/routes/backup-routes.js';
 import { billingProfileRoutes } from './http/routes/billing-profile-routes.js';
 import { catalogRoutes } from './http/routes/catalog-routes.js';
 import { docsRoutes } from './http/routes/docs-routes.js';
+import { domainRoutes } from './http/routes/domain-routes.js';
 import { edgeRoutes } from './http/routes/edge-routes.js';
+import { instanceLogRoutes } from './http/routes/instance-log-routes.js';
+import { instanceMetricsRoutes } from './http/routes/instance-metrics-routes.js';
 import { instanceRoutes } from './http/routes/instance-routes.js';
 import { metricsRoutes } from './http/routes/metrics-routes.js';
 import { operatorRoutes } from './http/routes/operator-routes.js';
@@ -35,10 +39,14 @@ import { orderEventRoutes } from './http/routes/order-event-routes.js';
 import { orderRoutes } from './http/routes/order-routes.js';
 import { osbRoutes } from './http/routes/osb-routes.js';
 import { portalRoutes } from './http/routes/portal-routes.js';
+import { themeRoutes } from './http/routes/theme-routes.js';
 import { ticketRoutes } from './http/routes/ticket-routes.js';
 import { usageRoutes } from './http/routes/usage-routes.js';
 import { buildHttpServer } from './http/server.js';
+import { createInstanceLogService } from './instances/instance-log-service.js';
 import { createInstanceService } from './instances/instance-service.js';
+import { createInstanceMetricsService } from './metrics/instance-metrics-service.js';
+import { startMetricsRole } from './metrics/metrics-role.js';
 import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { createInstanceLogReader } from './drivers/instance-logs.js';
@@ -47,12 +55,15 @@ import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
 import { createInstanceOidcClients } from './osb/instance-oidc-clients.js';
 import { osbCatalog } from './osb/osb-schemas.js';
-import { createOsbService, startDeprovisionSweep } from './osb/osb-service.js';
+import { startDeprovisionSweep } from './osb/osb-deprovisioning.js';
+import { createOsbService } from './osb/osb-service.js';
 import { UnavailableError } from './platform/errors.js';
 import { createSecretBox } from './platform/secret-box.js';
 import { startProvisioningQueue } from './provisioning/provisioning-worker.js';
 import { startWorkerRole, type WorkerRole } from './provisioning/worker-role.js';
+import { startWarmPoolRefiller, type WarmPoolRefiller } from './warm-pool/warm-pool-refiller.js';
 import { createTicketService } from './support/ticket-service.js';
+import { createThemeService } from './themes/theme-service.js';
 
 /**
  * The composition root: every service is created here, from the configuration and the database, and handed to the
@@ -74,6 +85,8 @@ export type Keyhouse = {
   metrics: Metrics;
   /** The backup planner where a worker runs; tests call its `tick` with their clock. */
   backupScheduler: BackupScheduler | undefined;
+  /** The warm pool's refiller where a worker runs (idle without a configured pool). */
+  warmPool: WarmPoolRefiller | undefined;
   close(): Promise<void>;
 };
 
@@ -116,6 +129,10 @@ export async function createKeyhouse(options: {
 
     let worker: WorkerRole | undefined;
     let localBackend: LocalBackend | undefined;
+    let warmPool: WarmPoolRefiller | undefined;
+    // Filled below with the backends this process runs; the worker provisions through it, the API reads logs.
+    const driversByKey: Parameters<typeof createDriverRegistry>[0] = {};
+    const drivers = createDriverRegistry(driversByKey);
     if (roles.has('worker')) {
       // The backends that the regions' `driver` keys name, each started with its own background work, and their
       // drivers in the registry the worker provisions through. A second backend plugs in here (src/drivers/driver.ts).
@@ -131,9 +148,14 @@ export async function createKeyhouse(options: {
           testFaults: options.localDriverTestFaults,
         });
         closers.push(() => localBackend!.stop());
+        driversByKey.local = localBackend.driver;
+        const metrics = await startMetricsRole({ config, sources: localBackend.metricsSources, logger });
+        closers.push(() => metrics.stop());
       }
-      const drivers = createDriverRegistry({ local: localBackend?.driver });
       worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
+      // Regions with a warm pool keep it filled in the background (src/warm-pool).
+      warmPool = startWarmPoolRefiller({ db, catalog: config.catalog, drivers, secretBox, logger });
+      closers.push(() => warmPool!.stop());
     }
     const queue = await startProvisioningQueue({
       databaseUrl,
@@ -144,9 +166,17 @@ export async function createKeyhouse(options: {
     });
     closers.push(() => queue.stop());
 
+    const metrics = createMetrics({ db, catalog: config.catalog });
     let edge: Edge | undefined;
     if (roles.has('edge')) {
-      edge = await runEdgeRole({ config, databaseUrl, logger, ca });
+      edge = await runEdgeRole({
+        config,
+        databaseUrl,
+        logger,
+        ca,
+        secretBox,
+        onReload: metrics.recordEdgeReload,
+      });
       closers.push(() => edge!.close());
     }
 
@@ -156,7 +186,7 @@ export async function createKeyhouse(options: {
     const members = createMemberService({ db, now });
     const accountSecurity = createAccountSecurityService({ db, now, twoFactor });
     const billingProfiles = createBillingProfileService({ db });
-    const orders = createOrderService({ db, catalog: config.catalog, onOrderAccepted: queue.enqueue });
+    const orders = createOrderService({ db, catalog: config.catalog, jobs: queue });
 
     // Backups: schedules and jobs where a worker runs; the API reads and downloads through the same drivers.
     let backupScheduler: BackupScheduler | undefined;
@@ -174,15 +204,28 @@ export async function createKeyhouse(options: {
       closers.push(() => backupScheduler!.stop());
     }
     const instances = createInstanceService({ db, secretBox });
+    const instanceLogs = createInstanceLogService({ db, catalog: config.catalog, drivers, secretBox, now });
+    const instanceMetrics = createInstanceMetricsService({
+      db,
+      prometheusUrl: config.metrics.prometheusUrl ?? `http://127.0.0.1:${config.metrics.prometheus.port}/`,
+      now,
+    });
+    const themes = createThemeService({ db });
+    const domains = createDomainService({
+      db,
+      config,
+      secretBox,
+      now,
+      placeChangeOrder: orders.placeChangeOrder,
+    });
     const tickets = createTicketService({ db, now });
-    const metrics = createMetrics({ db, catalog: config.catalog });
     const operators = createOperatorService({
       db,
       catalog: config.catalog,
       now,
       passwordResets,
       instanceLogTail: createInstanceLogReader(config),
-      enqueueOrder: queue.enqueue,
+      jobs: queue,
     });
     if (roles.has('api')) {
       const system = {
@@ -266,6 +309,10 @@ export async function createKeyhouse(options: {
             orderRoutes(orders, config.catalog),
             orderEventRoutes(orders, orderEvents),
             instanceRoutes(instances),
+            instanceLogRoutes(instanceLogs),
+            instanceMetricsRoutes(instanceMetrics),
+            themeRoutes(themes),
+            domainRoutes(domains),
             backupRoutes(backups),
             ticketRoutes(tickets),
             usageRoutes(usage),
@@ -288,7 +335,20 @@ export async function createKeyhouse(options: {
       isReady: async () => (await db.pool.query('SELECT 1')).rowCount === 1,
     });
     closers.push(() => http.close());
-    return { config, db, http, ca, edge, worker, localBackend, backupScheduler, mail, metrics, close };
+    return {
+      config,
+      db,
+      http,
+      ca,
+      edge,
+      worker,
+      localBackend,
+      backupScheduler,
+      warmPool,
+      mail,
+      metrics,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

@@ -21,6 +21,19 @@ async function main() {
       port: config.database.embeddedPort,
       logFile: path.join(config.dataDir, 'logs', 'postgres.log'),
     });
+    if (embedded.portChoice?.reason === 'configured-port-taken') {
+      logger.warn(
+        { port: embedded.port, configuredPort: embedded.portChoice.configured },
+        `embedded PostgreSQL: port ${embedded.portChoice.configured} is taken (another Keyhouse or program); ` +
+          `listening on 127.0.0.1:${embedded.port} instead, and again on the next start while the configured ` +
+          'port stays taken',
+      );
+    } else if (embedded.portChoice?.reason === 'adopted-running-server') {
+      logger.info(
+        { port: embedded.port, configuredPort: embedded.portChoice.configured },
+        `embedded PostgreSQL: adopted the running server on 127.0.0.1:${embedded.port}`,
+      );
+    }
     logger.info({ port: embedded.port }, 'embedded PostgreSQL ready');
     databaseUrl = embedded.url('keyhouse');
     adminDatabaseUrl = embedded.url('postgres');

@@ -112,7 +112,12 @@ describe('trusted sources', () => {
         const network = ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`).toString();
         const check = checkTrustedSource(`${address}/${prefix}`, publicPolicy);
         if (network === address) expect(check.ok).toBe(true);
-        else expect(check).toEqual({ ok: false, message: expect.stringContaining(`${network}/${prefix}`) });
+        else
+          expect(check).toMatchObject({
+            ok: false,
+            code: 'sources.hostBits',
+            message: expect.stringContaining(`${network}/${prefix}`),
+          });
       }),
     );
   });

@@ -1,5 +1,13 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import {
+  coded,
+  codedIssue,
+  renderMessage,
+  type CodedMessage,
+  type MessageCode,
+  type MessageParams,
+} from '../platform/messages.js';
 
 /**
  * Trusted sources: the IPv4/IPv6 addresses and CIDR ranges that may reach an instance. Everything else is refused
@@ -15,10 +23,18 @@ export type SourcePolicy = {
   trustedSourcePrefixes: { ipv4: PrefixBounds; ipv6: PrefixBounds };
 };
 
-export type SourceCheck = { ok: true; cidr: string } | { ok: false; message: string };
+export type SourceCheck = { ok: true; cidr: string } | ({ ok: false; message: string } & CodedMessage);
 
 const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR('2000::/3');
 const PRIVATE_RANGES = new Set(['loopback', 'private', 'uniqueLocal']);
+
+/** A refusal of an entry: the English text and its code. */
+const refusal = (code: MessageCode, params: MessageParams): SourceCheck => ({
+  ok: false,
+  message: renderMessage(code, params),
+  code,
+  params,
+});
 
 function describeRange(range: string): string {
   const names: Record<string, string> = {
@@ -35,22 +51,22 @@ function describeRange(range: string): string {
   return names[range] ?? `a special-purpose range (${range})`;
 }
 
-function parse(entry: string): { address: ipaddr.IPv4 | ipaddr.IPv6; prefix: number | null } | string {
+function parse(entry: string): { address: ipaddr.IPv4 | ipaddr.IPv6; prefix: number | null } | SourceCheck {
   const [addressText = '', prefixText, ...rest] = entry.split('/');
-  if (rest.length > 0) return 'has more than one "/"';
+  if (rest.length > 0) return refusal('sources.slashes', { entry });
   let address: ipaddr.IPv4 | ipaddr.IPv6;
   if (ipaddr.IPv4.isValidFourPartDecimal(addressText)) address = ipaddr.IPv4.parse(addressText);
   else if (ipaddr.IPv6.isValid(addressText) && !addressText.includes('%'))
     address = ipaddr.IPv6.parse(addressText);
-  else return 'is not an IPv4 or IPv6 address';
+  else return refusal('sources.notAnAddress', { entry });
   if (address instanceof ipaddr.IPv6 && address.isIPv4MappedAddress()) {
-    return `is an IPv4-mapped IPv6 address; write it as ${address.toIPv4Address().toString()}`;
+    return refusal('sources.ipv4Mapped', { entry, ipv4: address.toIPv4Address().toString() });
   }
   if (prefixText === undefined) return { address, prefix: null };
-  if (!/^\d{1,3}$/.test(prefixText)) return 'has a prefix length that is not a number';
+  if (!/^\d{1,3}$/.test(prefixText)) return refusal('sources.prefixNotNumber', { entry });
   const prefix = Number(prefixText);
   const bits = address.kind() === 'ipv4' ? 32 : 128;
-  if (prefix > bits) return `has a prefix length above /${bits}`;
+  if (prefix > bits) return refusal('sources.prefixTooLong', { entry, bits });
   return { address, prefix };
 }
 
@@ -58,31 +74,34 @@ function parse(entry: string): { address: ipaddr.IPv4 | ipaddr.IPv6; prefix: num
 export function checkTrustedSource(rawEntry: string, policy: SourcePolicy): SourceCheck {
   const entry = rawEntry.trim();
   const parsed = parse(entry);
-  if (typeof parsed === 'string') return { ok: false, message: `"${entry}" ${parsed}.` };
+  if ('ok' in parsed) return parsed;
   const { address } = parsed;
   const v4 = address.kind() === 'ipv4';
   const bits = v4 ? 32 : 128;
   const prefix = parsed.prefix ?? bits;
 
   if (prefix === 0) {
-    return { ok: false, message: `"${entry}" would allow the whole Internet; name the addresses you trust.` };
+    return refusal('sources.wholeInternet', { entry });
   }
   const cidrText = `${address.toString()}/${prefix}`;
   const network = v4
     ? ipaddr.IPv4.networkAddressFromCIDR(cidrText)
     : ipaddr.IPv6.networkAddressFromCIDR(cidrText);
   if (network.toString() !== address.toString()) {
-    return {
-      ok: false,
-      message: `"${entry}" has host bits set; the network is ${network.toString()}/${prefix} (or use ${address.toString()} alone).`,
-    };
+    return refusal('sources.hostBits', {
+      entry,
+      network: `${network.toString()}/${prefix}`,
+      address: address.toString(),
+    });
   }
   const bounds = v4 ? policy.trustedSourcePrefixes.ipv4 : policy.trustedSourcePrefixes.ipv6;
   if (prefix < bounds.min || prefix > bounds.max) {
-    return {
-      ok: false,
-      message: `"${entry}": ${v4 ? 'IPv4' : 'IPv6'} prefixes must be between /${bounds.min} and /${bounds.max} in this region.`,
-    };
+    return refusal('sources.prefixBounds', {
+      entry,
+      family: v4 ? 'IPv4' : 'IPv6',
+      min: bounds.min,
+      max: bounds.max,
+    });
   }
 
   const last = v4
@@ -92,18 +111,17 @@ export function checkTrustedSource(rawEntry: string, policy: SourcePolicy): Sour
     const range = edge.range();
     if (range === 'unicast') {
       if (edge instanceof ipaddr.IPv6 && !edge.match(GLOBAL_UNICAST_V6)) {
-        return { ok: false, message: `"${entry}" is not a global unicast IPv6 range (2000::/3).` };
+        return refusal('sources.notGlobalIpv6', { entry });
       }
       continue;
     }
     if (!policy.public && PRIVATE_RANGES.has(range)) continue;
-    const allowed = policy.public
-      ? 'public unicast addresses'
-      : 'public unicast, loopback or private addresses';
-    return {
-      ok: false,
-      message: `"${entry}" is ${describeRange(range)}; this region accepts only ${allowed}.`,
-    };
+    // `range` is ipaddr.js's name of the range; the portal translates it (messages.sourceRanges in de.ts).
+    return refusal(policy.public ? 'sources.rangePublicOnly' : 'sources.rangeLocal', {
+      entry,
+      range: describeRange(range),
+      rangeKind: range,
+    });
   }
   return { ok: true, cidr: `${network.toString()}/${prefix}` };
 }
@@ -119,16 +137,12 @@ function canonicalSources(
   entries.forEach((entry, index) => {
     const check = checkTrustedSource(entry, policy);
     if (!check.ok) {
-      ctx.addIssue({ code: 'custom', path: [index], message: check.message });
+      ctx.addIssue(codedIssue(check.code, check.params, [index]));
       return;
     }
     const earlier = firstIndex.get(check.cidr);
     if (earlier !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [index],
-        message: `"${entry}" repeats entry ${earlier + 1}.`,
-      });
+      ctx.addIssue(codedIssue('sources.repeated', { entry, first: earlier + 1 }, [index]));
       return;
     }
     firstIndex.set(check.cidr, index);
@@ -143,9 +157,9 @@ function canonicalSources(
  */
 export function trustedSourcesSchema(policy: SourcePolicy) {
   return z
-    .array(z.string().max(64), { error: 'a list of IPv4/IPv6 addresses or CIDR ranges' })
-    .min(1, 'Allow at least one source: until then nobody can reach the instance.')
-    .max(MAX_TRUSTED_SOURCES, `At most ${MAX_TRUSTED_SOURCES} trusted sources.`)
+    .array(z.string().max(64), coded('sources.list'))
+    .min(1, coded('sources.atLeastOne'))
+    .max(MAX_TRUSTED_SOURCES, coded('sources.atMost', { max: MAX_TRUSTED_SOURCES }))
     .transform((entries, ctx) => canonicalSources(entries, policy, ctx).map(({ cidr }) => cidr));
 }
 
@@ -166,16 +180,12 @@ export function isWithinSources(cidr: string, sources: readonly string[]): boole
  */
 export function adminSourcesSchema(policy: SourcePolicy, trustedSources: readonly string[]) {
   return z
-    .array(z.string().max(64), { error: 'a list of IPv4/IPv6 addresses or CIDR ranges' })
-    .max(MAX_TRUSTED_SOURCES, `At most ${MAX_TRUSTED_SOURCES} admin sources.`)
+    .array(z.string().max(64), coded('sources.list'))
+    .max(MAX_TRUSTED_SOURCES, coded('sources.adminAtMost', { max: MAX_TRUSTED_SOURCES }))
     .transform((entries, ctx) =>
       canonicalSources(entries, policy, ctx).map(({ index, cidr }) => {
         if (!isWithinSources(cidr, trustedSources)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [index],
-            message: `"${entries[index]}" is not within the trusted sources; an admin source must be allowed to connect first.`,
-          });
+          ctx.addIssue(codedIssue('sources.adminNotTrusted', { entry: entries[index] ?? cidr }, [index]));
         }
         return cidr;
       }),

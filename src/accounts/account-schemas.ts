@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { coded } from '../platform/messages.js';
+import { textSchema } from '../platform/text-schemas.js';
 import { accountRoleSchema, roleSchema } from './roles.js';
 
 /**
@@ -7,7 +9,10 @@ import { accountRoleSchema, roleSchema } from './roles.js';
  */
 
 /** E-mail addresses are compared lower-cased; 254 is the longest address SMTP can carry. */
-export const emailSchema = z.email('an e-mail address such as anna@example.com').max(254).toLowerCase();
+export const emailSchema = z
+  .email(coded('account.email'))
+  .max(254, coded('text.tooLong', { max: 254 }))
+  .toLowerCase();
 
 export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 200;
@@ -15,13 +20,13 @@ export const PASSWORD_MAX_LENGTH = 200;
 /** A new password: length is what makes a password strong, so we ask for length and nothing else. */
 export const newPasswordSchema = z
   .string()
-  .min(PASSWORD_MIN_LENGTH, `at least ${PASSWORD_MIN_LENGTH} characters`)
-  .max(PASSWORD_MAX_LENGTH, `at most ${PASSWORD_MAX_LENGTH} characters`);
+  .min(PASSWORD_MIN_LENGTH, coded('text.tooShort', { min: PASSWORD_MIN_LENGTH }))
+  .max(PASSWORD_MAX_LENGTH, coded('text.tooLong', { max: PASSWORD_MAX_LENGTH }));
 
 /** A password presented at sign-in: rules are not repeated here, a wrong one is simply wrong. */
 const presentedPasswordSchema = z.string().min(1).max(PASSWORD_MAX_LENGTH);
 
-export const organizationNameSchema = z.string().trim().min(1).max(120);
+export const organizationNameSchema = textSchema({ max: 120 });
 
 export const signupRequestSchema = z.strictObject({
   email: emailSchema,
@@ -39,14 +44,14 @@ export const totpCodeSchema = z
   .string()
   .max(20)
   .transform((code) => code.replace(/\s/g, ''))
-  .pipe(z.string().regex(/^\d{6}$/, 'the six digits your authenticator app shows'));
+  .pipe(z.string().regex(/^\d{6}$/, coded('account.totpCode')));
 
 /** A recovery code as handed out: 10 characters in two groups, e.g. k7m2q-x9d4w. */
 export const recoveryCodeSchema = z
   .string()
   .max(40)
   .transform((code) => code.trim().toLowerCase().replace(/[\s-]/g, ''))
-  .pipe(z.string().regex(/^[a-z0-9]{10}$/, 'a recovery code such as k7m2q-x9d4w'));
+  .pipe(z.string().regex(/^[a-z0-9]{10}$/, coded('account.recoveryCode')));
 
 /**
  * Sign-in. With two-factor sign-in on, the first attempt (password only) is answered 401 `two-factor-required`;
@@ -107,7 +112,7 @@ export const whoAmISchema = z.object({
 });
 export type WhoAmI = z.infer<typeof whoAmISchema>;
 
-export const tokenNameSchema = z.string().trim().min(1).max(80);
+export const tokenNameSchema = textSchema({ max: 80 });
 
 export const createTokenRequestSchema = z.strictObject({ name: tokenNameSchema });
 export type CreateTokenRequest = z.infer<typeof createTokenRequestSchema>;
@@ -153,7 +158,7 @@ export const invitationTokenSchema = z
   .string()
   .min(20)
   .max(100)
-  .regex(/^[A-Za-z0-9_-]+$/, 'the token part of an invitation link');
+  .regex(/^[A-Za-z0-9_-]+$/, coded('account.invitationToken'));
 
 export const acceptInvitationRequestSchema = z.strictObject({ password: newPasswordSchema });
 export type AcceptInvitationRequest = z.infer<typeof acceptInvitationRequestSchema>;
@@ -163,7 +168,7 @@ export const linkTokenSchema = z
   .string()
   .min(40)
   .max(100)
-  .regex(/^[A-Za-z0-9_-]+$/, 'the token part of the link from the e-mail');
+  .regex(/^[A-Za-z0-9_-]+$/, coded('account.linkToken'));
 
 /** Asks for a reset link; answered the same way whether or not the address has an account. */
 export const passwordResetRequestSchema = z.strictObject({ email: emailSchema });

@@ -4,7 +4,6 @@ import type { Database, Queryable } from '../db/database.js';
 import {
   ConflictError,
   NotFoundError,
-  RateLimitedError,
   UnauthenticatedError,
   UnprocessableError,
 } from '../platform/errors.js';
@@ -29,7 +28,7 @@ import type {
 } from './account-schemas.js';
 import * as store from './account-store.js';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from './password-hashing.js';
-import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE } from './login-throttle.js';
+import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE, rateLimitedError } from './login-throttle.js';
 import type { Actor, Principal } from './roles.js';
 import { csrfTokenOf, newSecret, sha256Hex } from './secret-tokens.js';
 import { twoFactorRequiredError, type TwoFactorService } from './two-factor-service.js';
@@ -54,6 +53,25 @@ export type AccountServiceDependencies = {
 function signedIn(actor: Actor): Principal {
   if (!actor.principal) throw new UnauthenticatedError();
   return actor.principal;
+}
+
+/** The invitation, if it can still be accepted at `at`; otherwise the refusal for the person holding the link. */
+function acceptable(
+  invitation: store.InvitationForAcceptance | undefined,
+  at: Date,
+): store.InvitationForAcceptance {
+  if (!invitation) throw new NotFoundError('Invitation');
+  if (invitation.acceptedAt !== null) {
+    throw new ConflictError(
+      'This invitation has already been used; sign in with its e-mail address instead.',
+    );
+  }
+  if (Date.parse(invitation.expiresAt) <= at.getTime()) {
+    throw new UnprocessableError(
+      `This invitation expired at ${invitation.expiresAt}; ask your administrator for a new one.`,
+    );
+  }
+  return invitation;
 }
 
 /** A customer or an operator: the account routes (session, second factor, sessions) serve both. */
@@ -161,18 +179,14 @@ export function createAccountService({ db, now, twoFactor, secretBox }: AccountS
     async logIn(actor: Actor, request: LoginRequest): Promise<SessionGrant> {
       const attempt = { email: request.email, address: actor.sourceAddress, now: now() };
       const anonymous = { ...actor, label: request.email };
-      const verdict = await throttle.check(db.pool, attempt);
+      const verdict = await throttle.reserve(db, attempt);
       if (!verdict.allowed) {
         await recordAudit(db.pool, anonymous, {
           action: 'auth.login',
           outcome: 'failure',
           details: { reason: 'rate-limited', limitedBy: verdict.limitedBy },
         });
-        const minutes = Math.ceil(verdict.retryAfterSeconds / 60);
-        throw new RateLimitedError(
-          `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-          verdict.retryAfterSeconds,
-        );
+        throw rateLimitedError(verdict.retryAfterSeconds);
       }
 
       const user = await store.findUserByEmail(db.pool, request.email);
@@ -181,14 +195,12 @@ export function createAccountService({ db, now, twoFactor, secretBox }: AccountS
       else await verifyAgainstDummy(request.password);
 
       if (!user || !passwordMatches) {
-        await db.transaction(async (tx) => {
-          await throttle.recordFailure(tx, attempt);
-          await recordAudit(tx, anonymous, {
-            action: 'auth.login',
-            outcome: 'failure',
-            organizationId: user?.organizationId ?? undefined,
-            details: { reason: 'invalid-credentials' },
-          });
+        // The reservation stays: it is this failure's count.
+        await recordAudit(db.pool, anonymous, {
+          action: 'auth.login',
+          outcome: 'failure',
+          organizationId: user?.organizationId ?? undefined,
+          details: { reason: 'invalid-credentials' },
         });
         throw new UnauthenticatedError('The e-mail address or the password is wrong.');
       }
@@ -201,11 +213,13 @@ export function createAccountService({ db, now, twoFactor, secretBox }: AccountS
               operator: { userId: user.id, email: user.email, role: user.role as 'operator', via: 'session' },
             }
           : { ...actor, principal: principalOfUser(publicUser, organizationId) };
-      // The second factor comes after the password: a wrong code counts as a failed sign-in like a wrong password.
+      // The second factor comes after the password: a wrong code keeps the reservation, so it counts as a failed
+      // sign-in like a wrong password. A missing code is neither a failure nor a sign-in: the attempt's count goes
+      // back, but the counters stay (clearing them would let whoever knows the password guess codes without limit).
       const refusal = await db.transaction(async (tx) => {
         const verdict = await twoFactor.verifyAtLogin(tx, user.id, request);
         if (verdict === 'accepted' || verdict === 'not-enrolled') return undefined;
-        if (verdict === 'wrong') await throttle.recordFailure(tx, attempt);
+        if (verdict === 'missing') await throttle.giveBack(tx, attempt);
         await recordAudit(tx, signedInActor, {
           action: 'auth.login',
           outcome: 'failure',
@@ -220,7 +234,8 @@ export function createAccountService({ db, now, twoFactor, secretBox }: AccountS
         throw new UnauthenticatedError('The code is wrong or was used already.', { twoFactorRequired: true });
       }
       return db.transaction(async (tx) => {
-        await throttle.recordSuccess(tx, request.email);
+        await throttle.release(tx, attempt);
+        await throttle.forgetExpired(tx, attempt.now);
         await store.deleteExpiredSessions(tx, user.id, attempt.now);
         const grant = await startSession(tx, actor, publicUser, await organizationOf(tx, organizationId));
         await recordAudit(tx, signedInActor, { action: 'auth.login', targetType: 'user', targetId: user.id });
@@ -379,28 +394,26 @@ export function createAccountService({ db, now, twoFactor, secretBox }: AccountS
       return store.listPendingInvitations(db.pool, signedIn(actor).organizationId, now(), page);
     },
 
-    /** Creates the invited user in the inviting organisation with the invited role, and signs them in. */
+    /**
+     * Creates the invited user in the inviting organisation with the invited role, and signs them in. The token is
+     * checked before the password is hashed, so a made-up link costs a lookup, not an argon2 hash.
+     */
     async acceptInvitation(
       actor: Actor,
       invitationToken: string,
       request: AcceptInvitationRequest,
     ): Promise<SessionGrant> {
+      const tokenHash = sha256Hex(invitationToken);
+      acceptable(await store.findInvitationByTokenHash(db.pool, tokenHash), now());
       // Hashed before the transaction, so the invitation row is not locked for the duration of argon2.
       const passwordHash = await hashPassword(request.password);
       return db.transaction(async (tx) => {
-        const invitation = await store.lockInvitationByTokenHash(tx, sha256Hex(invitationToken));
-        if (!invitation) throw new NotFoundError('Invitation');
-        if (invitation.acceptedAt !== null) {
-          throw new ConflictError(
-            'This invitation has already been used; sign in with its e-mail address instead.',
-          );
-        }
         const at = now();
-        if (Date.parse(invitation.expiresAt) <= at.getTime()) {
-          throw new UnprocessableError(
-            `This invitation expired at ${invitation.expiresAt}; ask your administrator for a new one.`,
-          );
-        }
+        // Checked again under the row lock: another acceptance may have won in the meantime.
+        const invitation = acceptable(
+          await store.findInvitationByTokenHash(tx, tokenHash, { forUpdate: true }),
+          at,
+        );
         const user = await insertUserOnce(tx, {
           id: randomUUID(),
           organizationId: invitation.organizationId,

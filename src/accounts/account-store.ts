@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { ApiToken, Invitation, Organization, User } from './account-schemas.js';
 import type { AccountRole, OperatorPrincipal, OperatorRole, Principal, Role } from './roles.js';
 import type { Language } from './account-schemas.js';
@@ -34,7 +34,7 @@ async function pageOf<T extends { id: string; createdAt: string }>(
   sql: { from: string; columns: string; alias: string; params: unknown[] },
   page: PageQuery,
 ): Promise<Page<T>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   const params = [...sql.params, page.limit + 1];
   let afterClause = '';
   if (after) {
@@ -403,14 +403,18 @@ export type InvitationForAcceptance = Invitation & {
   language: Language;
 };
 
-/** Locks the invitation row until the end of the transaction, so two acceptances cannot both create a user. */
-export async function lockInvitationByTokenHash(
+/**
+ * The invitation of a token; `forUpdate` locks its row until the end of the transaction, so two acceptances cannot
+ * both create a user.
+ */
+export async function findInvitationByTokenHash(
   db: Queryable,
   tokenHash: string,
+  options: { forUpdate?: boolean } = {},
 ): Promise<InvitationForAcceptance | undefined> {
   const result = await db.query<InvitationForAcceptance>(
     `SELECT ${INVITATION_COLUMNS}, i.organization_id AS "organizationId", i.accepted_at AS "acceptedAt", i.language
-     FROM invitations i WHERE i.token_hash = $1 FOR UPDATE`,
+     FROM invitations i WHERE i.token_hash = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [tokenHash],
   );
   return result.rows[0];

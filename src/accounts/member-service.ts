@@ -1,6 +1,6 @@
 import { recordAudit } from '../audit/audit-store.js';
 import type { Database } from '../db/database.js';
-import { ConflictError, NotFoundError } from '../platform/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../platform/errors.js';
 import type { MemberPatch, Organization, User } from './account-schemas.js';
 import * as store from './account-store.js';
 import type { SignedInActor } from './roles.js';
@@ -16,11 +16,22 @@ export function createMemberService({ db, now }: { db: Database; now: () => Date
       reason: 'last-admin',
     });
 
+  /**
+   * The acting admin, checked again under the members' lock: the route checked the role when the request came in,
+   * but another admin may have demoted or removed this one while it waited for the lock.
+   */
+  function stillAdmin(actor: SignedInActor, members: { id: string; role: string }[]) {
+    if (members.find((m) => m.id === actor.principal.userId)?.role !== 'admin') {
+      throw new ForbiddenError('You are no longer an admin of this organisation.');
+    }
+  }
+
   return {
     changeRole(actor: SignedInActor, userId: string, patch: MemberPatch): Promise<User> {
       const organizationId = actor.principal.organizationId;
       return db.transaction(async (tx) => {
         const members = await store.lockMembers(tx, organizationId);
+        stillAdmin(actor, members);
         const member = members.find((m) => m.id === userId);
         if (!member) throw new NotFoundError('Member');
         const admins = members.filter((m) => m.role === 'admin');
@@ -42,6 +53,8 @@ export function createMemberService({ db, now }: { db: Database; now: () => Date
       const organizationId = actor.principal.organizationId;
       return db.transaction(async (tx) => {
         const members = await store.lockMembers(tx, organizationId);
+        // Leaving needs no admin; removing somebody else does.
+        if (userId !== actor.principal.userId) stillAdmin(actor, members);
         const member = members.find((m) => m.id === userId);
         if (!member) throw new NotFoundError('Member');
         if (member.role === 'admin' && members.filter((m) => m.role === 'admin').length === 1)

@@ -8,7 +8,12 @@ import type { PasswordResetConfirm, PasswordResetRequest } from './account-schem
 import * as accounts from './account-store.js';
 import { hashPassword } from './password-hashing.js';
 import type { Actor } from './roles.js';
-import { insertPasswordReset, lockPasswordReset, spendPasswordResets } from './password-reset-store.js';
+import {
+  findPasswordReset,
+  insertPasswordReset,
+  lockAndCountRecentResets,
+  spendPasswordResets,
+} from './password-reset-store.js';
 import { newSecret, sha256Hex } from './secret-tokens.js';
 
 /**
@@ -17,6 +22,32 @@ import { newSecret, sha256Hex } from './secret-tokens.js';
  * it reaches Keyhouse only in the body of the confirming POST, so no request log ever holds it.
  */
 const PASSWORD_RESET_MINUTES = 30;
+/**
+ * Reset mails per address within PASSWORD_RESET_MINUTES: enough for a mail that got lost, too few to flood somebody's
+ * mailbox through a form that anybody may fill in.
+ */
+const MAX_RESET_MAILS = 3;
+
+/** The reset of a link, if it can still be used; otherwise the refusal for the person holding the link. */
+function usable<T extends { expired: boolean; used: boolean }>(reset: T | undefined): T {
+  if (!reset) {
+    throw new UnprocessableError('This reset link is not valid. Ask for a new one.', {
+      reason: 'reset-link-unknown',
+    });
+  }
+  if (reset.used) {
+    throw new UnprocessableError('This reset link was used already. Ask for a new one.', {
+      reason: 'reset-link-used',
+    });
+  }
+  if (reset.expired) {
+    throw new UnprocessableError(
+      `This reset link expired (it is valid ${PASSWORD_RESET_MINUTES} minutes). Ask for a new one.`,
+      { reason: 'reset-link-expired' },
+    );
+  }
+  return reset;
+}
 
 export function createPasswordResetService({
   db,
@@ -58,6 +89,11 @@ export function createPasswordResetService({
     async request(actor: Actor, request: PasswordResetRequest): Promise<void> {
       await db.transaction(async (tx) => {
         const user = await accounts.findUserByEmail(tx, request.email);
+        // Over the bound the answer is the same (nothing): it must not tell whether the address has an account.
+        const since = new Date(now().getTime() - PASSWORD_RESET_MINUTES * 60_000);
+        const exhausted = user
+          ? (await lockAndCountRecentResets(tx, user.id, since)) >= MAX_RESET_MAILS
+          : false;
         await recordAudit(
           tx,
           { ...actor, label: request.email },
@@ -66,35 +102,24 @@ export function createPasswordResetService({
             organizationId: user?.organizationId ?? undefined,
             targetType: 'user',
             targetId: user?.id,
-            outcome: user ? 'success' : 'failure',
-            details: user ? {} : { reason: 'unknown-address' },
+            outcome: user && !exhausted ? 'success' : 'failure',
+            details: !user ? { reason: 'unknown-address' } : exhausted ? { reason: 'too-many-mails' } : {},
           },
         );
-        if (user) await issue(tx, user);
+        if (user && !exhausted) await issue(tx, user);
       });
     },
 
-    /** Sets the new password; the token is spent, every session of the user ends. */
+    /**
+     * Sets the new password; the token is spent, every session of the user ends. The token is checked before the
+     * password is hashed (a made-up token costs no argon2 run) and again under the lock.
+     */
     async confirm(actor: Actor, request: PasswordResetConfirm): Promise<void> {
+      const tokenHash = sha256Hex(request.token);
+      usable(await findPasswordReset(db.pool, tokenHash, now()));
       const passwordHash = await hashPassword(request.password);
       await db.transaction(async (tx) => {
-        const reset = await lockPasswordReset(tx, sha256Hex(request.token), now());
-        if (!reset) {
-          throw new UnprocessableError('This reset link is not valid. Ask for a new one.', {
-            reason: 'reset-link-unknown',
-          });
-        }
-        if (reset.used) {
-          throw new UnprocessableError('This reset link was used already. Ask for a new one.', {
-            reason: 'reset-link-used',
-          });
-        }
-        if (reset.expired) {
-          throw new UnprocessableError(
-            `This reset link expired (it is valid ${PASSWORD_RESET_MINUTES} minutes). Ask for a new one.`,
-            { reason: 'reset-link-expired' },
-          );
-        }
+        const reset = usable(await findPasswordReset(tx, tokenHash, now(), { forUpdate: true }));
         const { userId } = reset;
         await spendPasswordResets(tx, userId, now());
         await accounts.updatePasswordHash(tx, userId, passwordHash);

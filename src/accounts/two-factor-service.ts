@@ -5,6 +5,7 @@ import type { Database, Queryable } from '../db/database.js';
 import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } from '../platform/errors.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import type { TotpEnrolment } from './account-schemas.js';
+import { fieldError } from '../platform/field-errors.js';
 import { hashPassword, verifyPassword } from './password-hashing.js';
 import * as store from './two-factor-store.js';
 
@@ -80,42 +81,34 @@ export function createTwoFactorService({
     },
 
     /** Step 2: the first code from the app turns two-factor sign-in on; answers the recovery codes, once. */
-    confirmEnrolment(userId: string, code: string): Promise<string[]> {
-      return db.transaction(async (tx) => {
-        const state = await store.findTotpState(tx, userId);
-        if (!state?.sealedSecret) throw new NotFoundError('Two-factor set-up');
-        if (state.enabled) throw new ConflictError('Two-factor sign-in is already on.');
-        if (!(await acceptCode(tx, userId, state.sealedSecret, code))) {
-          throw new ValidationError([
-            { path: 'code', message: 'This code is wrong or expired; enter the code your app shows now.' },
-          ]);
-        }
-        await store.enableTotp(tx, userId, now());
-        return newRecoveryCodes(tx, userId);
-      });
+    async confirmEnrolment(tx: Queryable, userId: string, code: string): Promise<string[]> {
+      // Locked, so two confirmations at once hand out one set of recovery codes, not two of which one is void.
+      const state = await store.findTotpState(tx, userId, { forUpdate: true });
+      if (!state?.sealedSecret) throw new NotFoundError('Two-factor set-up');
+      if (state.enabled) throw new ConflictError('Two-factor sign-in is already on.');
+      if (!(await acceptCode(tx, userId, state.sealedSecret, code))) {
+        throw new ValidationError([fieldError('code', 'account.totpCodeWrong')]);
+      }
+      await store.enableTotp(tx, userId, now());
+      return newRecoveryCodes(tx, userId);
     },
 
-    /** Off again, with the password as proof; refused where the organisation requires it. */
-    async disable(
-      user: { userId: string; passwordHash: string; requiredByOrganization: boolean },
-      password: string,
-    ): Promise<void> {
+    /**
+     * Off again (the caller has checked the password, under the login limit); refused where the organisation
+     * requires it.
+     */
+    async disable(tx: Queryable, user: { userId: string; requiredByOrganization: boolean }): Promise<void> {
       if (user.requiredByOrganization) {
         throw new ConflictError('Your organisation requires two-factor sign-in; it cannot be turned off.');
       }
-      if (!(await verifyPassword(user.passwordHash, password))) {
-        throw new ValidationError([{ path: 'password', message: 'The password is wrong.' }]);
-      }
-      await store.disableTotp(db.pool, user.userId);
+      await store.disableTotp(tx, user.userId);
     },
 
     /** Ten new recovery codes; the old ones stop working. */
-    async regenerateRecoveryCodes(userId: string): Promise<string[]> {
-      return db.transaction(async (tx) => {
-        const state = await store.findTotpState(tx, userId);
-        if (!state?.enabled) throw new ConflictError('Turn on two-factor sign-in first.');
-        return newRecoveryCodes(tx, userId);
-      });
+    async regenerateRecoveryCodes(tx: Queryable, userId: string): Promise<string[]> {
+      const state = await store.findTotpState(tx, userId, { forUpdate: true });
+      if (!state?.enabled) throw new ConflictError('Turn on two-factor sign-in first.');
+      return newRecoveryCodes(tx, userId);
     },
 
     /** At sign-in, after the password was right. */

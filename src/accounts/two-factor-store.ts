@@ -4,10 +4,15 @@ import type { Queryable } from '../db/database.js';
 
 type TotpState = { sealedSecret: string | null; enabled: boolean; lastStep: number | null };
 
-export async function findTotpState(db: Queryable, userId: string): Promise<TotpState | undefined> {
+/** The user's second factor; `forUpdate` locks the user's row until the end of the transaction. */
+export async function findTotpState(
+  db: Queryable,
+  userId: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<TotpState | undefined> {
   const result = await db.query<TotpState>(
     `SELECT totp_secret AS "sealedSecret", totp_enabled_at IS NOT NULL AS enabled, totp_last_step AS "lastStep"
-       FROM users WHERE id = $1`,
+       FROM users WHERE id = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [userId],
   );
   return result.rows[0];

@@ -1,15 +1,17 @@
 import { z } from 'zod';
+import { coded } from '../platform/messages.js';
+import { cursorSchema } from '../platform/pagination.js';
 
 export const auditQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().max(200).optional(),
+  cursor: cursorSchema('serial').optional(),
   action: z
     .string()
     .max(100)
-    .regex(/^[a-z0-9.:-]+$/, 'an action such as order.scale or instance.credentials.reveal')
+    .regex(/^[a-z0-9.:-]+$/, coded('format.auditAction'))
     .optional(),
 });
-export type AuditQuery = z.infer<typeof auditQuerySchema>;
+export type AuditQuery = z.output<typeof auditQuerySchema>;
 
 export const auditEventSchema = z.object({
   id: z.string(),

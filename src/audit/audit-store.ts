@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.js';
+import { toPage, type Page, type Position } from '../platform/pagination.js';
 
 /** What the audit trail records of who acted (the accounts' `Actor` is one). */
 export type AuditedActor = {
@@ -73,35 +74,13 @@ type AuditRow = {
   created_at: string;
 };
 
-/** Opaque position after an event, in (created_at, id) order; audit ids are numbers, not UUIDs. */
-export const encodeAuditCursor = (event: Pick<StoredAuditEvent, 'createdAt' | 'id'>) =>
-  Buffer.from(JSON.stringify([event.createdAt, event.id])).toString('base64url');
-
-export function decodeAuditCursor(cursor: string): { createdAt: string; id: string } | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      !Number.isNaN(Date.parse(value[0])) &&
-      typeof value[1] === 'string' &&
-      /^\d{1,18}$/.test(value[1])
-    )
-      return { createdAt: value[0], id: value[1] };
-  } catch {
-    // not ours
-  }
-  return undefined;
-}
-
 /** The organisation's audit trail, newest first, optionally one action only. */
 export async function listAuditEvents(
   db: Queryable,
   organizationId: string,
   filter: { action?: string },
-  page: { limit: number; after?: { createdAt: string; id: string } },
-): Promise<{ items: StoredAuditEvent[]; nextCursor: string | null }> {
+  page: { limit: number; after?: Position },
+): Promise<Page<StoredAuditEvent>> {
   const { rows } = await db.query<AuditRow>(
     `SELECT id, actor, actor_user_id, action, target_type, target_id, outcome, source_address, request_id, details,
             created_at
@@ -118,7 +97,7 @@ export async function listAuditEvents(
       page.limit + 1,
     ],
   );
-  const items = rows.slice(0, page.limit).map((row): StoredAuditEvent => ({
+  const events = rows.map((row): StoredAuditEvent => ({
     id: String(row.id),
     actor: row.actor,
     actorUserId: row.actor_user_id,
@@ -131,6 +110,5 @@ export async function listAuditEvents(
     details: row.details,
     createdAt: row.created_at,
   }));
-  const last = items.at(-1);
-  return { items, nextCursor: rows.length > page.limit && last ? encodeAuditCursor(last) : null };
+  return toPage(events, page.limit);
 }

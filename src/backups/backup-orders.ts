@@ -6,7 +6,8 @@ import {
   type ChangeOrderRequest,
   type CreateOrderRequest,
 } from '../orders/order-schemas.js';
-import { ValidationError } from '../platform/errors.js';
+import { ValidationError, type FieldError } from '../platform/errors.js';
+import { fieldError } from '../platform/field-errors.js';
 import { findBackup } from './backup-store.js';
 import { findRealmExport } from './realm-transfer.js';
 
@@ -24,11 +25,9 @@ async function doneBackupOf(
   path: string,
 ) {
   const backup = await findBackup(db, organizationId, instanceId, backupId);
-  if (!backup) throw new ValidationError([{ path, message: 'No backup with this id for this instance.' }]);
+  if (!backup) throw new ValidationError([fieldError(path, 'backup.unknown')]);
   if (backup.status !== 'done')
-    throw new ValidationError([
-      { path, message: `This backup is ${backup.status}; only finished backups restore.` },
-    ]);
+    throw new ValidationError([fieldError(path, 'backup.notDone', { status: backup.status })]);
   return backup;
 }
 
@@ -49,13 +48,7 @@ export async function backupOrderDetails(
       return { realm: change.realm, includeUsers: change.includeUsers };
     case 'realm-import': {
       const exported = await findRealmExport(db, instance.organizationId, change.exportOrderId);
-      if (!exported)
-        throw new ValidationError([
-          {
-            path: 'exportOrderId',
-            message: 'No finished realm export with this order id in your organisation.',
-          },
-        ]);
+      if (!exported) throw new ValidationError([fieldError('exportOrderId', 'realm.exportUnknown')]);
       return { exportOrderId: change.exportOrderId, realmName: change.realmName ?? exported.realm };
     }
     default:
@@ -77,29 +70,17 @@ export async function restoreFromDetails(
   if (!request.restoreFrom) return null;
   const { instanceId, backupId } = request.restoreFrom;
   const source = await findInstance(db, organizationId, instanceId);
-  if (!source)
-    throw new ValidationError([
-      { path: 'restoreFrom.instanceId', message: 'No instance with this id in your organisation.' },
-    ]);
+  if (!source) throw new ValidationError([fieldError('restoreFrom.instanceId', 'restore.sourceUnknown')]);
   const backup = await doneBackupOf(db, organizationId, instanceId, backupId, 'restoreFrom.backupId');
   const size = (id: string) => catalog.nodeSizes.find((n) => n.id === id)!;
   const [from, to] = [size(source.spec.nodeSize), size(request.nodeSize)];
-  const issues: { path: string; message: string }[] = [];
+  const issues: FieldError[] = [];
   if (to.memoryGb < from.memoryGb || to.vcpu < from.vcpu)
-    issues.push({
-      path: 'nodeSize',
-      message: `a restore needs the same or a larger node size than ${from.id}`,
-    });
+    issues.push(fieldError('nodeSize', 'restore.nodeSize', { nodeSize: from.id }));
   if (request.storageGb < source.spec.storageGb)
-    issues.push({
-      path: 'storageGb',
-      message: `a restore needs at least the ${source.spec.storageGb} GB of the source`,
-    });
+    issues.push(fieldError('storageGb', 'restore.storage', { storageGb: source.spec.storageGb }));
   if (compareVersions(request.version, backup.keycloakVersion) < 0)
-    issues.push({
-      path: 'version',
-      message: `the backup was taken with Keycloak ${backup.keycloakVersion}; choose that version or a newer one`,
-    });
+    issues.push(fieldError('version', 'restore.version', { version: backup.keycloakVersion }));
   if (issues.length) throw new ValidationError(issues);
   return { restoreFrom: { instanceId, backupId } };
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { BackupRef, BackupResult, Driver, StepReporter, TakenBackup } from '../drivers/driver.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { message } from '../platform/messages.js';
 import { backupPolicyOf, type BackupKind } from './backup-schemas.js';
 import {
   backupsInUse,
@@ -175,7 +176,11 @@ export function createBackupRunner(deps: {
       await report(step, 'running');
       const outcome = await take(backup, instance, options);
       if (outcome.outcome === 'done')
-        await report(step, 'done', `${outcome.backup.id}: ${outcome.backup.sizeBytes} bytes`);
+        await report(
+          step,
+          'done',
+          message('step.backupTaken', { backup: outcome.backup.id, bytes: outcome.backup.sizeBytes ?? 0 }),
+        );
       else await report(step, 'failed', outcome.outcome === 'retry' ? outcome.message : outcome.reason);
       return outcome;
     },

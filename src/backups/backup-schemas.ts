@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { coded, codedIssue } from '../platform/messages.js';
+import { textSchema } from '../platform/text-schemas.js';
 import { isTimeZone, WEEKDAYS, windowGapsMinutes, MIN_WINDOW_GAP_MINUTES } from './backup-windows.js';
 
 /**
@@ -53,23 +55,17 @@ export function backupPolicySchema(rules: BackupRules) {
   return z
     .strictObject({
       retention: z
-        .int(`a whole number of nightly backups from ${rules.includedRetention} to ${rules.maxRetention}`)
-        .min(rules.includedRetention, `at least ${rules.includedRetention} nightly backups`)
-        .max(rules.maxRetention, `at most ${rules.maxRetention} nightly backups`),
+        .int(coded('backup.retention', { min: rules.includedRetention, max: rules.maxRetention }))
+        .min(rules.includedRetention, coded('backup.retentionAtLeast', { min: rules.includedRetention }))
+        .max(rules.maxRetention, coded('backup.retentionAtMost', { max: rules.maxRetention })),
       ...windowsShape,
-      timeZone: windowsShape.timeZone.refine(isTimeZone, 'an IANA time zone such as Europe/Berlin'),
+      timeZone: windowsShape.timeZone.refine(isTimeZone, coded('backup.timeZone')),
     })
     .superRefine((policy, ctx) => {
       if (!isTimeZone(policy.timeZone)) return;
       const gaps = windowGapsMinutes(policy);
       if (gaps.afterBackup < MIN_WINDOW_GAP_MINUTES || gaps.afterMaintenance < MIN_WINDOW_GAP_MINUTES)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['maintenanceWindow', 'startHour'],
-          message:
-            'the maintenance window (2.5 h) must start at least 2.5 h after the backup window (2 h) ends and end ' +
-            'at least 2.5 h before it starts',
-        });
+        ctx.addIssue(codedIssue('backup.windowGap', {}, ['maintenanceWindow', 'startHour']));
     });
 }
 
@@ -123,15 +119,15 @@ export const instanceBackupsSchema = z.object({
 });
 export type InstanceBackups = z.infer<typeof instanceBackupsSchema>;
 
+/** The longest armored key kept (the column's bound). */
+export const MAX_ARMORED_KEY_LENGTH = 65536;
+
 /** PUT /api/v1/instances/{id}/backup-key: an ASCII-armored OpenPGP public key. */
 export const backupKeyUploadSchema = z.strictObject({
-  publicKey: z
-    .string()
-    .max(65536, 'at most 64 KB')
-    .refine(
-      (text) => text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----'),
-      'an ASCII-armored OpenPGP public key',
-    ),
+  publicKey: textSchema({ max: MAX_ARMORED_KEY_LENGTH, multiline: true }).refine(
+    (text) => text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----'),
+    coded('backup.publicKey'),
+  ),
 });
 
 /** On a create order: the new instance starts from this backup of another of the organisation's instances. */
@@ -143,10 +139,7 @@ const realmNameSchema = z
   .string()
   .min(1)
   .max(255)
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
-    'letters, digits, dots, dashes and underscores, starting with a letter or digit',
-  );
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, coded('realm.name'));
 
 /** Export one realm as Keycloak's JSON (users optional: without their passwords, which Keycloak never hands out). */
 const realmExportOrderSchema = z.strictObject({
@@ -158,7 +151,7 @@ const realmExportOrderSchema = z.strictObject({
 /** Create a realm on this instance from an earlier export of any of the organisation's instances. */
 const realmImportOrderSchema = z.strictObject({
   type: z.literal('realm-import'),
-  exportOrderId: z.uuid('the id of a finished realm-export order'),
+  exportOrderId: z.uuid(coded('realm.exportOrderId')),
   /** The new realm's name; default the exported realm's. */
   realmName: realmNameSchema.optional(),
 });
@@ -190,11 +183,11 @@ export function backupChangeOrderSchemas(rules: BackupRules, instance: { name: s
     z.strictObject({ type: z.literal('backup') }),
     z.strictObject({
       type: z.literal('restore'),
-      backupId: z.uuid('the id of one of the instance’s backups'),
+      backupId: z.uuid(coded('backup.id')),
       confirmName: z
         .string()
         .max(63)
-        .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
+        .refine((name) => name === instance.name, coded('order.confirmName', { name: instance.name })),
     }),
     z.strictObject({ type: z.literal('backup-policy'), policy: backupPolicySchema(rules) }),
     realmExportOrderSchema,

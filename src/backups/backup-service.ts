@@ -8,8 +8,16 @@ import type { Database } from '../db/database.js';
 import type { Condition } from '../instances/instance-schemas.js';
 import { findInstance, type StoredInstance } from '../instances/instance-store.js';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../platform/errors.js';
+import { fieldError } from '../platform/field-errors.js';
+import type { MessageCode, MessageParams } from '../platform/messages.js';
+import { plainText } from '../platform/text-schemas.js';
 import { nextPatchVersion } from './schedule-rules.js';
-import { backupPolicyOf, type Backup, type InstanceBackups } from './backup-schemas.js';
+import {
+  backupPolicyOf,
+  MAX_ARMORED_KEY_LENGTH,
+  type Backup,
+  type InstanceBackups,
+} from './backup-schemas.js';
 import {
   findBackup,
   findBackupKey,
@@ -134,31 +142,34 @@ export function createBackupService(deps: {
     /** The OpenPGP public key downloads are encrypted to: one per instance, replaced by the next upload. */
     async uploadKey(actor: SignedInActor, instanceId: string, armoredKey: string) {
       const instance = await ownInstance(actor.principal.organizationId, instanceId);
-      const invalid = (message: string) => new ValidationError([{ path: 'publicKey', message }]);
+      const invalid = (code: MessageCode, params: MessageParams = {}) =>
+        new ValidationError([fieldError('publicKey', code, params)]);
+      // OpenPGP's own words on what is wrong with the key, bounded and plain.
+      const reasonOf = (error: unknown) => plainText((error as Error).message).slice(0, 200);
       let key: openpgp.Key;
       try {
         key = await openpgp.readKey({ armoredKey });
       } catch (error) {
-        throw invalid(`not a readable OpenPGP key: ${(error as Error).message}`.slice(0, 300));
+        throw invalid('backup.keyUnreadable', { reason: reasonOf(error) });
       }
-      if (key.isPrivate()) throw invalid('this is a private key; upload only the public key');
+      if (key.isPrivate()) throw invalid('backup.keyPrivate');
       try {
         await key.getEncryptionKey();
       } catch (error) {
-        throw invalid(
-          `the key cannot encrypt (revoked, expired or no encryption subkey): ${(error as Error).message}`.slice(
-            0,
-            300,
-          ),
-        );
+        throw invalid('backup.keyCannotEncrypt', { reason: reasonOf(error) });
       }
+      // Kept in OpenPGP's standard armor, which may be longer than what was sent (other line lengths).
+      const armored = key.armor();
+      if (armored.length > MAX_ARMORED_KEY_LENGTH)
+        throw invalid('backup.keyTooLarge', { max: MAX_ARMORED_KEY_LENGTH });
       const stored = await db.transaction(async (tx) => {
         const saved = await upsertBackupKey(tx, instance.id, {
-          armoredKey: key.armor(),
+          armoredKey: armored,
           fingerprint: key.getFingerprint(),
+          // User ids are only shown; a key may carry any bytes in them, NUL included, which PostgreSQL refuses.
           userIds: key
             .getUserIDs()
-            .map((id) => id.slice(0, 200))
+            .map((id) => plainText(id).slice(0, 200))
             .slice(0, 20),
           uploadedBy: actor.principal.userId,
         });

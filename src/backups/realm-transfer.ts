@@ -6,6 +6,7 @@ import type { StepReporter } from '../drivers/driver.js';
 import { getEdgeRoute } from '../edge/edge-route-store.js';
 import { openInstanceSecrets } from '../instances/instance-secrets.js';
 import { findInstanceForProvisioning } from '../instances/instance-store.js';
+import { message, type CodedMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 
 /**
@@ -67,7 +68,7 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
     report: StepReporter,
     name: string,
     refused: (status: number) => string,
-    work: () => Promise<string>,
+    work: () => Promise<CodedMessage>,
   ): Promise<RealmOutcome> {
     await report(name, 'running');
     try {
@@ -84,7 +85,7 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
           detail: `Keycloak answered ${status}: ${(error as Error).message}`,
         };
       }
-      await report(name, 'failed', 'Keycloak could not be reached; the step will be retried.');
+      await report(name, 'failed', message('step.keycloakUnreachable'));
       return { outcome: 'retry', message: (error as Error).message };
     }
   }
@@ -140,7 +141,10 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
             sizeBytes: Buffer.byteLength(text),
             sealedJson: deps.secretBox.seal(text),
           });
-          return `${realm}: ${Buffer.byteLength(text)} bytes${includeUsers ? `, ${json.users!.length} users` : ''}`;
+          const bytes = Buffer.byteLength(text);
+          return includeUsers
+            ? message('step.realmExportedWithUsers', { realm, bytes, users: json.users!.length })
+            : message('step.realmExported', { realm, bytes });
         },
       );
     },
@@ -179,14 +183,16 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
           // realm of that name from anywhere else is a clash (Keycloak's 409 below).
           const existing = await client.realms.findOne({ realm });
           if (existing?.attributes?.[IMPORT_MARKER] === order.id)
-            return `${realm} exists (imported by an earlier attempt)`;
+            return message('step.realmImportedEarlier', { realm });
           await client.realms.create({
             ...representation,
             realm,
             enabled: true,
             attributes: { ...representation.attributes, [IMPORT_MARKER]: order.id },
           });
-          return `${realm} created${json.users ? ` with ${json.users.length} users` : ''}`;
+          return json.users
+            ? message('step.realmImportedWithUsers', { realm, users: json.users.length })
+            : message('step.realmImported', { realm });
         },
       );
     },

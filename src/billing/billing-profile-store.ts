@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { BillingProfile, BillingProfileInput } from './billing-profile-schemas.js';
 
 type Row = {
@@ -67,7 +67,7 @@ export async function listBillingProfiles(
   organizationId: string,
   page: PageQuery,
 ): Promise<Page<BillingProfile>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   const { rows } = await db.query<Row>(
     `SELECT * FROM billing_profiles
       WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))

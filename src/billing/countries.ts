@@ -1,3 +1,5 @@
+import type { CodedMessage } from '../platform/messages.js';
+
 /** ISO 3166-1 alpha-2 country codes (officially assigned). */
 export const ISO_COUNTRY_CODES: ReadonlySet<string> = new Set(
   (
@@ -55,13 +57,13 @@ export function normaliseVatId(vatId: string): string {
   return vatId.replace(/[\s.-]/g, '').toUpperCase();
 }
 
-/** undefined when the (normalised) VAT id fits the country's format, otherwise a message. */
-export function vatIdProblem(country: string, vatId: string): string | undefined {
+/** undefined when the (normalised) VAT id fits the country's format, otherwise what is wrong. */
+export function vatIdProblem(country: string, vatId: string): CodedMessage | undefined {
   const format = VAT_ID_FORMATS[country];
   if (format) {
     return format.pattern.test(vatId)
       ? undefined
-      : `not a VAT id of ${country} (expected like ${format.example})`;
+      : { code: 'billing.vatIdOfCountry', params: { country, example: format.example } };
   }
-  return GENERIC_VAT_ID.test(vatId) ? undefined : 'a VAT id has 4 to 20 letters and digits';
+  return GENERIC_VAT_ID.test(vatId) ? undefined : { code: 'billing.vatId', params: {} };
 }

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { coded } from '../platform/messages.js';
 
 /** GET /api/v1/billing-profiles/{id}/usage: a calendar month in UTC. */
 export const usageQuerySchema = z.strictObject({
   month: z
     .string()
-    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM, e.g. 2026-03')
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, coded('format.month'))
     .describe('Calendar month (UTC), YYYY-MM'),
 });
 

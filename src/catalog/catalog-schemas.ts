@@ -73,6 +73,17 @@ export function instancesForHostMemory(totalBytes: number): number {
 
 export const zoneSchema = z.strictObject({ id: idSchema, name: z.string().min(1).max(80) });
 
+/**
+ * Operator-only: instances of one (version, node size) that the region keeps provisioned ahead of time, in its
+ * first zone, for create orders to claim (src/warm-pool). They count against the region's capacity.
+ */
+export const warmPoolEntrySchema = z.strictObject({
+  version: keycloakVersionSchema,
+  nodeSize: idSchema,
+  count: z.int().min(1).max(100),
+});
+export type WarmPoolEntry = z.infer<typeof warmPoolEntrySchema>;
+
 export const regionSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(80),
@@ -100,6 +111,8 @@ export const regionSchema = z.strictObject({
       concurrentOrders: z.int().min(1).max(64),
     })
     .default({ maxInstances: 20, concurrentOrders: 2 }),
+  /** Operator-only: the warm pool (none unless configured). */
+  warmPool: z.array(warmPoolEntrySchema).max(20).default([]),
 });
 
 export const termsSchema = z.strictObject({
@@ -136,6 +149,40 @@ export const catalogSchema = z
         seen.add(item.id);
       });
     }
+    const versions = new Set(catalog.serviceTypes.flatMap((type) => type.versions));
+    catalog.regions.forEach((region, r) => {
+      const pools = new Set<string>();
+      region.warmPool.forEach((entry, e) => {
+        const path = ['regions', r, 'warmPool', e];
+        if (!versions.has(entry.version))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'version'],
+            message: 'not a version of the catalog',
+          });
+        if (!catalog.nodeSizes.some((size) => size.id === entry.nodeSize))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'nodeSize'],
+            message: 'not a node size of the catalog',
+          });
+        const key = `${entry.version}/${entry.nodeSize}`;
+        if (pools.has(key))
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `a second pool of ${entry.version} ${entry.nodeSize}`,
+          });
+        pools.add(key);
+      });
+      const members = region.warmPool.reduce((sum, entry) => sum + entry.count, 0);
+      if (members >= region.capacity.maxInstances)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['regions', r, 'warmPool'],
+          message: `${members} pool members leave no room for orders in capacity.maxInstances ${region.capacity.maxInstances}`,
+        });
+    });
   });
 
 export type Catalog = z.infer<typeof catalogSchema>;

@@ -35,6 +35,7 @@ export type ApiClient = {
   get<T>(path: string): Promise<T>;
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
+  delete<T>(path: string): Promise<T>;
   /** A GET whose answer is a file (a backup download): the raw response, refusals as ApiRefusal. */
   download(path: string): Promise<Response>;
   /** The raw response of a streaming GET (server-sent events). */
@@ -46,7 +47,9 @@ async function refusalOf(response: Response): Promise<ApiRefusal> {
   let problem: Problem;
   try {
     problem = JSON.parse(text) as Problem;
-  } catch {
+  } catch (error) {
+    // Not a problem document (a proxy's error page, say): its text is the detail.
+    if (!(error instanceof SyntaxError)) throw error;
     problem = { title: response.statusText, detail: text.slice(0, 500) || `HTTP ${response.status}` };
   }
   return new ApiRefusal(response.status, problem);
@@ -77,6 +80,7 @@ export function createApiClient(options: { url: string; token?: string; cookie?:
     get: (path) => send('GET', path),
     post: (path, body, extra) => send('POST', path, body, extra),
     put: (path, body) => send('PUT', path, body),
+    delete: (path) => send('DELETE', path),
     async download(path) {
       const response = await fetch(baseUrl + path, { headers: headers({ accept: '*/*' }) });
       if (!response.ok) throw await refusalOf(response);

@@ -21,8 +21,10 @@ export function readCredentials(file: string): StoredCredentials | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
+  } catch (error) {
+    // Not signed in yet; any other failure (permissions, say) is for the user to see.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
   const parsed = storedSchema.safeParse(JSON.parse(text));
   return parsed.success ? parsed.data : undefined;

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { createWriteStream, readFileSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -9,9 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import type { PublicCatalog } from '../catalog/catalog-service.js';
+import { domainRequestSchema, type CustomDomain } from '../domains/domain-schemas.js';
+import { logQuerySchema, type LogEntry, type LogPage } from '../instances/instance-log-schemas.js';
 import type { Instance } from '../instances/instance-schemas.js';
+import { metricsQuerySchema, type InstanceMetrics } from '../metrics/metrics-schemas.js';
+import { themeUploadSchema, type InstanceThemes, type ThemeVersion } from '../themes/theme-schemas.js';
 import { changeOrderRequestSchema, createOrderRequestSchema, type Order } from '../orders/order-schemas.js';
 import type { Environment as ServerEnvironment } from '../config/load-config.js';
+import { fieldErrorsOf } from '../platform/field-errors.js';
 import { ApiRefusal, createApiClient, LocalRefusal, type ApiClient } from './api-client.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials-file.js';
 
@@ -37,6 +44,12 @@ Commands:
   restart <instance-id> [--wait]
   upgrade <instance-id> --version <v> [--wait]
   delete <instance-id> --confirm-name <instance name> [--wait]
+  logs <instance-id> [--search <text>] [--since <30m|6h|2d|RFC 3339>] [--limit <n>] [--follow]
+  metrics <instance-id> [--range hour|day|week]
+  themes list <instance-id> | themes upload <instance-id> <file.zip|file.jar> [--deploy] [--wait]
+  themes deploy <instance-id> --name <theme> --version <n> [--wait] | themes remove <instance-id> --name <theme> [--wait]
+  domain show|check|remove <instance-id>
+  domain set <instance-id> --hostname <name> (--certificate <chain.pem> --key <key.pem> | --acme)
   backups list <instance-id>
   backups create <instance-id> [--wait]
   backups restore <instance-id> --backup-id <id> --confirm-name <instance name> [--wait]
@@ -162,14 +175,30 @@ function print(ctx: Context, value: unknown, asTable: () => string) {
 function check<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({
-    path: issue.path.join('.') || '(body)',
-    message: issue.code === 'unrecognized_keys' ? `unknown ${issue.keys.join(', ')}` : issue.message,
-  }));
-  throw new LocalRefusal('The request has invalid fields.', errors);
+  throw new LocalRefusal('The request has invalid fields.', fieldErrorsOf(parsed.error.issues));
 }
 
 /** Follows an order until it is done or failed: server-sent events, falling back to polling. */
+/** The `data` of each server-sent event of a streaming response, as it arrives. */
+async function* serverSentData(response: Response): AsyncIterable<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => line.slice(6))
+        .join('\n');
+      if (data) yield data;
+    }
+  }
+}
+
 async function watchOrder(ctx: Context, orderId: string): Promise<Order> {
   const api = ctx.api();
   let last = '';
@@ -182,26 +211,12 @@ async function watchOrder(ctx: Context, orderId: string): Promise<Order> {
   const controller = new AbortController();
   try {
     const response = await api.stream(`/api/v1/orders/${orderId}/events`, controller.signal);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = event
-          .split('\n')
-          .filter((line) => line.startsWith('data: '))
-          .map((line) => line.slice(6))
-          .join('\n');
-        if (!data) continue;
-        const order = JSON.parse(data) as Order;
-        show(order);
-        if (finished(order)) {
-          controller.abort();
-          return order;
-        }
+    for await (const data of serverSentData(response)) {
+      const order = JSON.parse(data) as Order;
+      show(order);
+      if (finished(order)) {
+        controller.abort();
+        return order;
       }
     }
   } catch (error) {
@@ -247,11 +262,12 @@ async function changeOrder(
     adminSources,
     region,
     zone,
+    themes,
   } = instance;
   const schema = changeOrderRequestSchema(catalog, {
     name,
     deletionProtection,
-    spec: { serviceType, version, nodeSize, storageGb, trustedSources, adminSources, region, zone },
+    spec: { serviceType, version, nodeSize, storageGb, trustedSources, adminSources, region, zone, themes },
   });
   const body = check(schema, change);
   return placed(ctx, await api.post<Order>(`/api/v1/instances/${instance.id}/orders`, body));
@@ -472,6 +488,180 @@ const commands: Record<
         confirmName: required(ctx, 'confirm-name'),
       }),
   },
+  logs: {
+    options: {
+      search: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+    },
+    async run(ctx) {
+      const instanceId = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const since = str(ctx, 'since');
+      const query = check(logQuerySchema, {
+        search: str(ctx, 'search'),
+        since: since && /^\d+[mhd]$/.test(since) ? sinceAgo(since) : since,
+        limit: str(ctx, 'limit') ?? (ctx.values.follow ? '20' : undefined),
+      });
+      const params = new URLSearchParams(
+        Object.entries(query).flatMap(([key, value]): [string, string][] =>
+          value === undefined ? [] : [[key, String(value)]],
+        ),
+      );
+      const api = ctx.api();
+      const show = (entries: LogEntry[]) => {
+        for (const entry of entries) {
+          if (query.search && !entry.text.toLowerCase().includes(query.search.toLowerCase())) continue;
+          ctx.io.out(ctx.output === 'json' ? JSON.stringify(entry) : entry.text);
+        }
+      };
+      const page = await api.get<LogPage>(`/api/v1/instances/${instanceId}/logs?${params}`);
+      show(page.entries);
+      if (!ctx.values.follow) return 0;
+      // Until interrupted (Ctrl-C ends the process).
+      const response = await api.stream(
+        `/api/v1/instances/${instanceId}/logs/stream`,
+        new AbortController().signal,
+      );
+      for await (const data of serverSentData(response))
+        show((JSON.parse(data) as { entries: LogEntry[] }).entries);
+      return 0;
+    },
+  },
+  metrics: {
+    options: { range: { type: 'string' } },
+    async run(ctx) {
+      const instanceId = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const { range } = check(metricsQuerySchema, { range: str(ctx, 'range') });
+      const metrics = await ctx
+        .api()
+        .get<InstanceMetrics>(`/api/v1/instances/${instanceId}/metrics?range=${range}`);
+      const latest = (name: keyof InstanceMetrics['series']) =>
+        metrics.series[name].filter(([, value]) => value !== null).at(-1)?.[1] ?? null;
+      print(ctx, metrics, () =>
+        details({
+          range: `${metrics.from} – ${metrics.to} (every ${metrics.stepSeconds} s)`,
+          logins: metrics.totals.logins,
+          failedLogins: metrics.totals.failedLogins,
+          tokensIssued: metrics.totals.tokensIssued,
+          requestsPerSecond: latest('requestsPerSecond')?.toFixed(2),
+          responseTimeP95Ms: latest('responseTimeP95Ms')?.toFixed(0),
+          heapUsedMb: ((latest('heapUsedBytes') ?? 0) / 1024 ** 2).toFixed(0),
+          cpuPercent: latest('cpuPercent')?.toFixed(1),
+          databaseMb: ((latest('databaseBytes') ?? 0) / 1024 ** 2).toFixed(1),
+        }),
+      );
+      return 0;
+    },
+  },
+  'themes list': {
+    async run(ctx) {
+      const instanceId = encodeURIComponent(positional(ctx, 0, 'instance id'));
+      const listed = await ctx.api().get<InstanceThemes>(`/api/v1/instances/${instanceId}/themes`);
+      const rows = listed.themes.flatMap((theme) =>
+        theme.versions.map((v) => ({
+          ...v,
+          deployed: v.version === theme.deployedVersion ? 'yes' : '',
+        })),
+      );
+      print(ctx, listed, () =>
+        table(rows, ['name', 'version', 'deployed', 'types', 'fileName', 'uploadedAt']),
+      );
+      return 0;
+    },
+  },
+  'themes upload': {
+    options: { deploy: { type: 'boolean' }, wait: { type: 'boolean' } },
+    async run(ctx) {
+      const instanceId = positional(ctx, 0, 'instance id');
+      const file = positional(ctx, 1, 'theme archive (zip or jar)');
+      const archive = await readFile(file);
+      const body = check(themeUploadSchema, {
+        fileName: path.basename(file),
+        archive: archive.toString('base64'),
+      });
+      const version = await ctx
+        .api()
+        .post<ThemeVersion>(`/api/v1/instances/${encodeURIComponent(instanceId)}/themes`, body);
+      ctx.io.err(`uploaded ${version.name} version ${version.version} (${version.types.join(', ')})`);
+      if (!ctx.values.deploy) {
+        print(ctx, version, () => details(version));
+        return 0;
+      }
+      return changeOrder(ctx, instanceId, {
+        type: 'theme-deploy',
+        name: version.name,
+        version: version.version,
+      });
+    },
+  },
+  'themes deploy': {
+    options: { name: { type: 'string' }, version: { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'theme-deploy',
+        name: required(ctx, 'name'),
+        version: Number(required(ctx, 'version')),
+      }),
+  },
+  'themes remove': {
+    options: { name: { type: 'string' }, wait: { type: 'boolean' } },
+    run: (ctx) =>
+      changeOrder(ctx, positional(ctx, 0, 'instance id'), {
+        type: 'theme-remove',
+        name: required(ctx, 'name'),
+      }),
+  },
+  'domain show': {
+    async run(ctx) {
+      const domain = await ctx.api().get<CustomDomain>(`/api/v1/instances/${instancePath(ctx)}/domain`);
+      print(ctx, domain, () => describeDomain(domain));
+      return 0;
+    },
+  },
+  'domain set': {
+    options: {
+      hostname: { type: 'string' },
+      certificate: { type: 'string' },
+      key: { type: 'string' },
+      acme: { type: 'boolean' },
+    },
+    async run(ctx) {
+      const certificate = ctx.values.acme
+        ? { source: 'acme' }
+        : {
+            source: 'upload',
+            certificateChainPem: await readFile(required(ctx, 'certificate'), 'utf8'),
+            privateKeyPem: await readFile(required(ctx, 'key'), 'utf8'),
+          };
+      const body = check(domainRequestSchema, { hostname: required(ctx, 'hostname'), certificate });
+      const domain = await ctx.api().put<CustomDomain>(`/api/v1/instances/${instancePath(ctx)}/domain`, body);
+      print(ctx, domain, () => describeDomain(domain));
+      return 0;
+    },
+  },
+  'domain check': {
+    async run(ctx) {
+      const domain = await ctx
+        .api()
+        .post<CustomDomain>(`/api/v1/instances/${instancePath(ctx)}/domain/check`, {});
+      print(ctx, domain, () => describeDomain(domain));
+      return domain.status === 'pending-dns' || domain.status === 'failed' ? 1 : 0;
+    },
+  },
+  'domain remove': {
+    async run(ctx) {
+      const removed = await ctx
+        .api()
+        .delete<{ orderId: string | null }>(`/api/v1/instances/${instancePath(ctx)}/domain`);
+      ctx.io.err(
+        removed.orderId
+          ? `custom domain removed; order ${removed.orderId} brings Keycloak back to its own host name`
+          : 'custom domain removed; the instance answers at its own host name',
+      );
+      return 0;
+    },
+  },
   'backups list': {
     async run(ctx) {
       const id = encodeURIComponent(positional(ctx, 0, 'instance id'));
@@ -632,6 +822,36 @@ const commands: Record<
 };
 // "tickets" alone lists them.
 commands.tickets = commands['tickets list']!;
+commands.themes = commands['themes list']!;
+commands.domain = commands['domain show']!;
+
+function instancePath(ctx: Context) {
+  return encodeURIComponent(positional(ctx, 0, 'instance id'));
+}
+
+function describeDomain(domain: CustomDomain): string {
+  return details({
+    hostname: domain.hostname,
+    dnsRecord: `${domain.hostname}. CNAME ${domain.cnameTarget}.`,
+    status: domain.status,
+    message: domain.message,
+    certificate: domain.certificate
+      ? `${domain.certificate.names.join(', ')}, valid until ${domain.certificate.notAfter}` +
+        (domain.certificate.expiresSoon ? ' (expires within 30 days)' : '')
+      : domain.source === 'acme'
+        ? 'by ACME, once DNS points here'
+        : null,
+    order: domain.orderId
+      ? `${domain.orderId} (serves the domain; keyhouse orders watch ${domain.orderId})`
+      : null,
+  });
+}
+
+/** `30m`, `6h`, `2d` before now, as RFC 3339. */
+function sinceAgo(ago: string): string {
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[ago.slice(-1) as 'm' | 'h' | 'd'];
+  return new Date(Date.now() - Number(ago.slice(0, -1)) * unit).toISOString();
+}
 
 async function login(args: string[], env: Environment, io: Io): Promise<number> {
   const { values } = parseArgs({

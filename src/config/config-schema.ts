@@ -51,6 +51,46 @@ export const configSchema = z.strictObject({
     /** Loopback ports for the instances' HTTP and management listeners. */
     portRange: portRangeSchema,
   }),
+  /**
+   * The instance page's metrics: Keycloak's /metrics on each instance's management port (loopback only), scraped
+   * by Prometheus through file-based discovery (`<dataDir>/prometheus/targets/`), queried by the API.
+   */
+  metrics: z.strictObject({
+    /**
+     * The provider's Prometheus (its HTTP API, e.g. http://prometheus.internal:9090) instead of the one Keyhouse
+     * runs; it scrapes the targets files and the exporter itself. Null: Keyhouse runs `prometheus.binary`.
+     */
+    prometheusUrl: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL')
+      .nullable(),
+    prometheus: z.strictObject({
+      /** Debian's package: apt-get install prometheus. */
+      binary: z.string().min(1).max(4096),
+      /** Loopback port of the embedded Prometheus. */
+      port: z.int().min(1024).max(65535),
+      scrapeIntervalSeconds: z.int().min(1).max(300),
+      /** The instance page looks back a week; a day more. */
+      retentionDays: z.int().min(8).max(400),
+    }),
+    /** Loopback port of Keyhouse's own exporter (the instances' database sizes), scraped by Prometheus. */
+    exporterPort: z.int().min(1024).max(65535),
+  }),
+  /** Customers' own host names for their instances (src/domains/). */
+  domains: z.strictObject({
+    /** Resolvers for the DNS check (`ip` or `ip:port`); empty: the system's. */
+    dnsServers: z.array(z.string().min(1).max(60)).max(3),
+    /** The ACME directory certificates come from (Let's Encrypt's by default). */
+    acmeDirectoryUrl: z
+      .string()
+      .max(2048)
+      .regex(/^https:\/\/[^\s]+$/, 'an https:// URL'),
+    /** Contact for the ACME account (expiry notices); optional. */
+    acmeEmail: z.email().max(254).nullable(),
+    /** PEM file of roots that uploaded chains may end in besides the public ones (e.g. a company CA). */
+    extraRootsFile: z.string().min(1).max(4096).nullable(),
+  }),
   /** Key for secrets at rest (KEYHOUSE_SECRET_KEY, 32 bytes as base64); otherwise a key file in the data dir. */
   secretKey: z.string().min(1).max(200).nullable(),
   catalog: catalogSchema,

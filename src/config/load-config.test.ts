@@ -78,6 +78,35 @@ describe('configuration', () => {
     expect(problemsOf(() => loadConfig({ DATABASE_URL: 'mysql://x' }))[0]).toMatch(/^database\.url: /);
   });
 
+  it('has no warm pool unless configured, and checks a configured one against the catalog', () => {
+    expect(loadConfig({}).catalog.regions[0]!.warmPool).toEqual([]);
+    const pool = (entries: string) =>
+      configFile(
+        'catalog:\n  regions:\n    - id: local\n      name: Local\n      driver: local\n      public: false\n' +
+          '      zones: [{ id: local-1, name: Host }]\n      capacity: { maxInstances: 4, concurrentOrders: 1 }\n' +
+          `      warmPool: ${entries}\n`,
+      );
+    const config = loadConfig({ KEYHOUSE_CONFIG: pool("[{ version: '26.7.3', nodeSize: b2-4, count: 2 }]") });
+    expect(config.catalog.regions[0]!.warmPool).toEqual([{ version: '26.7.3', nodeSize: 'b2-4', count: 2 }]);
+    expect(
+      problemsOf(() =>
+        loadConfig({
+          KEYHOUSE_CONFIG: pool(
+            "[{ version: '9.9.9', nodeSize: b2-4, count: 1 }, { version: '26.7.3', nodeSize: x9, count: 1 }," +
+              " { version: '26.7.3', nodeSize: x9, count: 2 }]",
+          ),
+        }),
+      ),
+    ).toEqual(
+      expect.arrayContaining([
+        'catalog.regions.0.warmPool.0.version: not a version of the catalog',
+        'catalog.regions.0.warmPool.1.nodeSize: not a node size of the catalog',
+        'catalog.regions.0.warmPool.2: a second pool of 26.7.3 x9',
+        'catalog.regions.0.warmPool: 4 pool members leave no room for orders in capacity.maxInstances 4',
+      ]),
+    );
+  });
+
   it('refuses duplicate catalog ids', () => {
     const file = configFile(
       'catalog:\n  nodeSizes:\n    - { id: b2-4, family: basic, vcpu: 2, memoryGb: 4, pricePerHour: "0.11" }\n' +

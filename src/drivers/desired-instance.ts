@@ -26,6 +26,8 @@ export function desiredInstance(
     adminSources: effectiveAdminSources(spec),
     region: spec.region,
     zone: spec.zone,
+    themes: spec.themes,
+    customHostname: spec.customHostname ?? null,
     secrets,
   };
 }

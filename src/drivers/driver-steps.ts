@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { message, renderStepMessage, type CodedMessage, type StepMessage } from '../platform/messages.js';
 import type { ApplyResult, StepReporter } from './driver.js';
 
 /**
@@ -9,15 +10,22 @@ import type { ApplyResult, StepReporter } from './driver.js';
 
 /** A step that could not be done. */
 export class StepFailure extends Error {
+  /** For the customer (permanent) or the order's step message, in English. */
+  readonly reason: string;
+  /** The reason as the step's note: coded when it is one of the catalogue's. */
+  readonly note: StepMessage;
+
   constructor(
     readonly kind: 'transient' | 'permanent',
-    /** For the customer (permanent) or the order's step message. */
-    readonly reason: string,
+    reason: string | CodedMessage,
     /** For the operator. */
     readonly detail: string,
   ) {
-    super(`${reason} ${detail}`.trim());
+    const text = renderStepMessage(reason);
+    super(`${text} ${detail}`.trim());
     this.name = 'StepFailure';
+    this.reason = text;
+    this.note = reason;
   }
 }
 
@@ -25,21 +33,21 @@ export class StepFailure extends Error {
 export function asStepFailure(error: unknown, step: string): StepFailure {
   return error instanceof StepFailure
     ? error
-    : new StepFailure('transient', `Step ${step} failed; it will be retried.`, (error as Error).message);
+    : new StepFailure('transient', message('step.failedRetrying', { step }), (error as Error).message);
 }
 
 /** Runs one named step: reports it running, then done with a note, or failed with the reason. */
 export function stepper(log: Logger, report: StepReporter) {
-  return async <T>(name: string, work: () => Promise<{ value: T; note: string }>): Promise<T> => {
+  return async <T>(name: string, work: () => Promise<{ value: T; note: StepMessage }>): Promise<T> => {
     await report(name, 'running');
     try {
       const { value, note } = await work();
       await report(name, 'done', note);
-      log.info({ step: name, note }, 'step done');
+      log.info({ step: name, note: renderStepMessage(note) }, 'step done');
       return value;
     } catch (error) {
       const failure = asStepFailure(error, name);
-      await report(name, 'failed', failure.reason);
+      await report(name, 'failed', failure.note);
       log.warn({ step: name, kind: failure.kind, detail: failure.detail }, 'step failed');
       throw failure;
     }

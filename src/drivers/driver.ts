@@ -1,6 +1,9 @@
 import type { Readable } from 'node:stream';
+import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
+import type { CodedMessage, StepMessage } from '../platform/messages.js';
+import type { ThemeRef } from '../themes/theme-schemas.js';
 
 /**
  * The contract between the provisioning reconciler and a region's backend. Drivers are level-triggered and
@@ -38,15 +41,32 @@ export type DesiredInstance = {
   adminSources: string[];
   region: string;
   zone: string;
+  /** The customer's login themes to deploy, by name and uploaded version (the driver fetches the archives). */
+  themes: ThemeRef[];
+  /**
+   * The customer's own host name (src/domains): the edge serves it beside the instance's own with its certificate,
+   * and Keycloak answers as it (its `hostname`). Null: the instance's own host name.
+   */
+  customHostname: string | null;
   /** Generated and stored (encrypted) by the reconciler before the first apply, so a retry reuses them. */
   secrets: InstanceSecrets;
   /** A new instance restored from a backup (of another instance): its database starts as that backup. */
   restoreFrom?: BackupRef;
+  /**
+   * A warm-pool member (src/warm-pool): apply stops at a ready Keycloak with its temporary admin. The hand-over
+   * (customer's admin, first realm) is the apply of the order that claims it.
+   */
+  warm?: true;
 };
 
 export type StepState = 'running' | 'done' | 'failed';
-/** Records progress on the order; names are stable identifiers such as "database", "keycloak-start". */
-export type StepReporter = (name: string, state: StepState, message?: string) => Promise<void>;
+/**
+ * Records progress on the order; names are stable identifiers such as "database", "keycloak-start". A note is
+ * coded (src/platform/messages.ts, `step.*`: code and parameters, one or more parts) wherever its words are ours,
+ * so the portal can show it in the reader's language; the API keeps its English text. Plain text is for what
+ * needs no translation (a URL) or is not ours (an error's own words).
+ */
+export type StepReporter = (name: string, state: StepState, message?: StepMessage) => Promise<void>;
 
 export type ApplyResult =
   | { outcome: 'ready'; url: string }
@@ -86,14 +106,19 @@ export type UpgradeResult =
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
 /** The login check before DONE: `note` says how the admin's login was verified. */
-export type AdminLoginCheck = { ok: true; note: string } | { ok: false; message: string };
+export type AdminLoginCheck = { ok: true; note: StepMessage } | { ok: false; message: string };
+
+/** Whose log to read; the instance's secrets are cut out of every entry (a guard beside Keycloak logging none). */
+export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'secrets'>;
+/** Entries from `since` on, containing `search` (any case): the newest `limit` of them. */
+export type LogRead = { since: Date; search?: string; limit: number };
 
 /**
  * Whether the region has room for a second Keycloak of the instance while a change replaces the running one (the
  * new one starts beside the old one, takes over at the edge, the old one stops: no downtime). Without room a
  * driver stops and starts, and says so on the order (step `restart-in-place`, with `why`).
  */
-export type ChangeRoom = { secondInstance: true } | { secondInstance: false; why: string };
+export type ChangeRoom = { secondInstance: true } | { secondInstance: false; why: CodedMessage };
 
 export type Driver = {
   observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
@@ -129,6 +154,13 @@ export type Driver = {
    * sources let the control plane come. Only looks.
    */
   verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
+  /**
+   * The instance's Keycloak log (local: its log files; Kubernetes: the pod's log): the newest `limit` entries from
+   * `since` on that contain `search`, oldest first. Only looks.
+   */
+  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
+  /** The entries written from now on, in batches as they come, until `signal` aborts. Only looks. */
+  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   /**
    * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
    * call again after a crash: a partial attempt leaves nothing that looks like a backup.

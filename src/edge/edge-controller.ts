@@ -1,7 +1,13 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
-import { edgeFiles, ensureCertificate, patternFile, type InstalledCertificate } from './edge-files.js';
+import {
+  edgeFiles,
+  ensureCertificate,
+  patternFile,
+  writeCustomCertificate,
+  type InstalledCertificate,
+} from './edge-files.js';
 import { startEdgeRouteFeed, type EdgeRouteFeed } from './edge-route-feed.js';
 import type { EdgeRoute } from './edge-route-store.js';
 import {
@@ -52,6 +58,8 @@ export type EdgeOptions = {
   dataDir: string;
   edge: Pick<Config['edge'], 'listenHost' | 'haproxy' | 'rateLimit'>;
   ca: LocalCa;
+  /** Opens the sealed private keys of custom domains' certificates (the secret box of src/platform). */
+  openSealed: (sealed: string) => string;
   logger: Logger;
   keyhouseVersion: string;
   /** The clock of certificate renewal; tests move it. */
@@ -62,6 +70,8 @@ export type EdgeOptions = {
   resyncIntervalMs?: number;
   /** How often the edge looks whether HAProxy still runs. */
   livenessIntervalMs?: number;
+  /** Told of every seamless reload (the provider's metrics count them). */
+  onReload?: () => void;
 };
 
 export type EdgeRouteStatus = {
@@ -75,6 +85,8 @@ export type EdgeRouteStatus = {
   state: 'serving' | 'failed';
   error: string | null;
   certificate: { serial: string; notAfter: string } | null;
+  /** The customer's own domain served beside the instance's host name, with its certificate. */
+  customDomain: { hostname: string; serial: string; notAfter: string } | null;
 };
 
 export type EdgeStatus = {
@@ -241,6 +253,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     const now = clock();
     const usable: EdgeRoute[] = [];
     const certificates = new Map<string, InstalledCertificate>();
+    const customCertificates = new Map<string, InstalledCertificate>();
     const failures = new Map<string, string>();
     const known = master !== undefined && isAlive(master) && table ? table : undefined;
     const heldPorts = listeningPorts(
@@ -259,6 +272,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         });
         if (renewed) logger.info({ hostname: route.hostname }, 'edge: certificate renewed');
         certificates.set(route.instanceId, certificate);
+        if (route.customDomain) installCustomDomain(route, customCertificates);
         files.write(files.trustedSourcesFile(route.instanceId), patternFile(route.trustedSources));
         files.write(files.adminSourcesFile(route.instanceId), patternFile(route.adminSources));
         if (
@@ -278,8 +292,15 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     }
 
     lap('files');
-    const rendered = renderHaproxyConfig(usable, renderOptions);
+    const rendered = renderHaproxyConfig(
+      usable.map((route) => ({
+        ...route,
+        customHostname: customCertificates.has(route.instanceId) ? route.customDomain?.hostname : undefined,
+      })),
+      renderOptions,
+    );
     const outcome = await converge(rendered);
+    if (outcome === 'reloaded') options.onReload?.();
     lap(outcome);
     const current = table!;
     const everyWorker = [...current.workers, ...current.oldWorkers];
@@ -321,27 +342,38 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
 
     // Certificates: a started or reloaded worker read the files; a renewed one is swapped into the running one.
     for (const route of usable) {
-      const certificate = certificates.get(route.instanceId)!;
-      if (appliedCertificates.get(certificate.file) === certificate.serial) continue;
-      if (outcome === 'unchanged') {
-        for (const pid of current.workers) {
-          if ((await loadedSerial(pid, certificate.file)) !== certificate.serial) {
-            await installCertificate(pid, certificate);
-            logger.info({ hostname: route.hostname, pid }, 'edge: renewed certificate swapped in');
+      for (const certificate of [
+        certificates.get(route.instanceId)!,
+        customCertificates.get(route.instanceId),
+      ]) {
+        if (!certificate || appliedCertificates.get(certificate.file) === certificate.serial) continue;
+        if (outcome === 'unchanged') {
+          for (const pid of current.workers) {
+            if ((await loadedSerial(pid, certificate.file)) !== certificate.serial) {
+              await installCertificate(pid, certificate);
+              logger.info({ file: certificate.file, pid }, 'edge: renewed certificate swapped in');
+            }
           }
         }
+        appliedCertificates.set(certificate.file, certificate.serial);
       }
-      appliedCertificates.set(certificate.file, certificate.serial);
     }
     for (const file of [...appliedLists.keys()].filter((f) => !wanted.has(instanceOfFile(f)))) {
       appliedLists.delete(file);
     }
-    files.removeAllBut({ instanceIds: wanted, hostnames: routes.map((route) => route.hostname) });
+    files.removeAllBut({
+      instanceIds: wanted,
+      hostnames: routes.flatMap((route) => [
+        route.hostname,
+        ...(customCertificates.has(route.instanceId) ? [route.customDomain!.hostname] : []),
+      ]),
+    });
 
     lap('certificates');
     logger.debug({ routes: routes.length, took }, 'edge: routes applied');
     routeStatus = routes.map((route) => {
       const certificate = certificates.get(route.instanceId);
+      const custom = customCertificates.get(route.instanceId);
       return {
         instanceId: route.instanceId,
         hostname: route.hostname,
@@ -354,8 +386,40 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         certificate: certificate
           ? { serial: certificate.serial, notAfter: certificate.notAfter.toISOString() }
           : null,
+        customDomain:
+          custom && route.customDomain
+            ? {
+                hostname: route.customDomain.hostname,
+                serial: custom.serial,
+                notAfter: custom.notAfter.toISOString(),
+              }
+            : null,
       };
     });
+  }
+
+  /**
+   * The certificate file of the route's custom domain. One that cannot be opened leaves the domain out (the instance
+   * keeps being served under its own name), said in the log.
+   */
+  function installCustomDomain(route: EdgeRoute, installed: Map<string, InstalledCertificate>): void {
+    const domain = route.customDomain!;
+    try {
+      installed.set(
+        route.instanceId,
+        writeCustomCertificate({
+          files,
+          hostname: domain.hostname,
+          chainPem: domain.certificateChainPem,
+          keyPem: options.openSealed(domain.sealedPrivateKey),
+        }),
+      );
+    } catch (error) {
+      logger.error(
+        { instanceId: route.instanceId, hostname: domain.hostname, err: errorText(error) },
+        'edge: the custom domain\u2019s certificate cannot be installed; serving the instance\u2019s own name only',
+      );
+    }
   }
 
   function instanceOfFile(file: string): string {

@@ -124,6 +124,24 @@ export async function ensureCertificate(options: {
   return { certificate: installed.certificate, renewed: existing !== undefined };
 }
 
+/**
+ * The certificate file of a customer's own domain: the chain and key as src/domains checked and stored them. A
+ * renewed or replaced certificate rewrites the file (and is swapped into the running workers like a renewed one).
+ */
+export function writeCustomCertificate(options: {
+  files: EdgeFiles;
+  hostname: string;
+  chainPem: string;
+  keyPem: string;
+}): InstalledCertificate {
+  const file = options.files.certificateFile(options.hostname);
+  const pem = `${options.chainPem.trim()}\n${options.keyPem.trim()}\n`;
+  options.files.write(file, pem);
+  const installed = inspect(file, pem);
+  if (!installed) throw new Error(`The certificate stored for ${options.hostname} cannot be read.`);
+  return installed.certificate;
+}
+
 function inspect(
   file: string,
   pem: string,

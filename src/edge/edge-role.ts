@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config-schema.js';
 import { packageRoot } from '../platform/package-root.js';
+import { createSecretBox, type SecretBox } from '../platform/secret-box.js';
 import { startEdge, type Edge } from './edge-controller.js';
 import { openLocalCa, type LocalCa } from './local-ca.js';
 
@@ -19,17 +20,24 @@ export async function runEdgeRole(options: {
   logger: Logger;
   /** The CA already opened by the API in the same process; otherwise <dataDir>/ca is opened (or created). */
   ca?: LocalCa;
+  onReload?: () => void;
+  /** Opens custom domains' sealed keys; by default the secret box of the configuration (secretKey or data dir). */
+  secretBox?: SecretBox;
 }): Promise<Edge> {
   const { config } = options;
   const logger = options.logger.child({ role: 'edge' });
   const ca = options.ca ?? (await openLocalCa(path.join(config.dataDir, 'ca')));
+  const secretBox =
+    options.secretBox ?? createSecretBox({ secretKey: config.secretKey, dataDir: config.dataDir });
   const edge = await startEdge({
     databaseUrl: options.databaseUrl,
     dataDir: config.dataDir,
     edge: config.edge,
     ca,
+    openSealed: (sealed) => secretBox.open(sealed),
     logger,
     keyhouseVersion: keyhouseVersion(),
+    onReload: options.onReload,
   });
   logger.info(
     { listenHost: config.edge.listenHost, routes: edge.status().routes.length },

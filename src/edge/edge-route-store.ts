@@ -20,6 +20,11 @@ export type EdgeRoute = {
   trustedSources: string[];
   /** Canonical CIDRs that may also use /admin/ and the admin REST API (the others get logins and tokens only). */
   adminSources: string[];
+  /**
+   * The customer's own host name served beside `hostname` (src/domains), with the certificate uploaded or obtained
+   * for it (chain PEM, key sealed); null without one, or while its certificate is not there yet.
+   */
+  customDomain: { hostname: string; certificateChainPem: string; sealedPrivateKey: string } | null;
   /** Rises on every change of the row. */
   version: number;
   updatedAt: string;
@@ -32,6 +37,8 @@ export type EdgeRouteInput = {
   upstreamPort: number;
   trustedSources: string[];
   adminSources: string[];
+  /** The customer's own host name to serve too (its certificate comes from custom_domains); absent: none. */
+  customHostname?: string | null;
   /** Omit to keep the route's current port, or to get the lowest free one of the port range for a new route. */
   listenPort?: number;
 };
@@ -51,12 +58,19 @@ type EdgeRouteRow = {
   upstream_port: number;
   trusted_sources: string[];
   admin_sources: string[];
+  custom_hostname: string | null;
+  certificate_chain_pem: string | null;
+  sealed_private_key: string | null;
   version: number;
   updated_at: string;
 };
 
-const COLUMNS =
-  'instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources, admin_sources, version, updated_at';
+/** A route with the certificate of its custom host name (the domain's row of that name, once it has one). */
+const SELECT_ROUTES = `SELECT r.instance_id, r.hostname, r.listen_port, r.upstream_host, r.upstream_port,
+    r.trusted_sources, r.admin_sources, r.custom_hostname, r.version, r.updated_at,
+    d.certificate_chain_pem, d.sealed_private_key
+  FROM edge_routes r
+  LEFT JOIN custom_domains d ON d.hostname = r.custom_hostname AND d.certificate_chain_pem IS NOT NULL`;
 
 function toRoute(row: EdgeRouteRow): EdgeRoute {
   return {
@@ -67,6 +81,14 @@ function toRoute(row: EdgeRouteRow): EdgeRoute {
     upstreamPort: row.upstream_port,
     trustedSources: row.trusted_sources,
     adminSources: row.admin_sources,
+    customDomain:
+      row.custom_hostname && row.certificate_chain_pem && row.sealed_private_key
+        ? {
+            hostname: row.custom_hostname,
+            certificateChainPem: row.certificate_chain_pem,
+            sealedPrivateKey: row.sealed_private_key,
+          }
+        : null,
     version: row.version,
     updatedAt: row.updated_at,
   };
@@ -79,8 +101,12 @@ export function edgeRouteUrl(route: Pick<EdgeRoute, 'hostname' | 'listenPort'>):
 
 function validate(route: EdgeRouteInput): void {
   const errors: FieldError[] = [];
-  if (!HOSTNAME.test(route.hostname)) {
-    errors.push({ path: 'hostname', message: `"${route.hostname}" is not a lower-case DNS host name.` });
+  for (const [path, hostname] of [
+    ['hostname', route.hostname],
+    ['customHostname', route.customHostname ?? null],
+  ] as const) {
+    if (hostname !== null && !HOSTNAME.test(hostname))
+      errors.push({ path, message: `"${hostname}" is not a lower-case DNS host name.` });
   }
   if (route.upstreamHost.length < 1 || route.upstreamHost.length > 255) {
     errors.push({ path: 'upstreamHost', message: 'The upstream host must have 1 to 255 characters.' });
@@ -153,20 +179,21 @@ export async function upsertEdgeRoute(
   return inTransaction(db, async (tx) => {
     const listenPort = route.listenPort ?? (await allocateEdgePort(tx, route.instanceId, options.portRange));
     try {
-      const { rows } = await tx.query<EdgeRouteRow>(
+      await tx.query(
         `INSERT INTO edge_routes
-           (instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources, admin_sources)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)
+           (instance_id, hostname, listen_port, upstream_host, upstream_port, trusted_sources, admin_sources,
+            custom_hostname)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
          ON CONFLICT (instance_id) DO UPDATE SET
            hostname = EXCLUDED.hostname, listen_port = EXCLUDED.listen_port,
            upstream_host = EXCLUDED.upstream_host, upstream_port = EXCLUDED.upstream_port,
            trusted_sources = EXCLUDED.trusted_sources, admin_sources = EXCLUDED.admin_sources,
+           custom_hostname = EXCLUDED.custom_hostname,
            version = nextval('edge_route_version_seq'), updated_at = now()
          WHERE (edge_routes.hostname, edge_routes.listen_port, edge_routes.upstream_host, edge_routes.upstream_port,
-                edge_routes.trusted_sources, edge_routes.admin_sources)
+                edge_routes.trusted_sources, edge_routes.admin_sources, edge_routes.custom_hostname)
            IS DISTINCT FROM (EXCLUDED.hostname, EXCLUDED.listen_port, EXCLUDED.upstream_host,
-                EXCLUDED.upstream_port, EXCLUDED.trusted_sources, EXCLUDED.admin_sources)
-         RETURNING ${COLUMNS}`,
+                EXCLUDED.upstream_port, EXCLUDED.trusted_sources, EXCLUDED.admin_sources, EXCLUDED.custom_hostname)`,
         [
           route.instanceId,
           route.hostname,
@@ -175,16 +202,19 @@ export async function upsertEdgeRoute(
           route.upstreamPort,
           JSON.stringify(route.trustedSources),
           JSON.stringify(route.adminSources),
+          route.customHostname ?? null,
         ],
       );
-      if (rows[0]) return toRoute(rows[0]);
-      // No row returned: the route was already exactly so (the WHERE above skipped the update).
-      const unchanged = await getEdgeRoute(tx, route.instanceId);
-      if (!unchanged) throw new Error(`The edge route of ${route.instanceId} vanished during its upsert.`);
-      return unchanged;
+      // Read back with its custom domain's certificate (the row is unchanged when the WHERE above skipped it).
+      const stored = await getEdgeRoute(tx, route.instanceId);
+      if (!stored) throw new Error(`The edge route of ${route.instanceId} vanished during its upsert.`);
+      return stored;
     } catch (error) {
       const { code, constraint } = error as { code?: string; constraint?: string };
       if (code !== '23505') throw error;
+      if (constraint === 'edge_routes_custom_hostname') {
+        throw new ConflictError(`The host name ${route.customHostname} already belongs to another instance.`);
+      }
       if (constraint === 'edge_routes_hostname_key') {
         throw new ConflictError(`The host name ${route.hostname} already belongs to another instance.`);
       }
@@ -209,16 +239,15 @@ export async function deleteEdgeRoute(db: EdgeRouteDb, instanceId: string): Prom
 }
 
 export async function getEdgeRoute(db: EdgeRouteDb, instanceId: string): Promise<EdgeRoute | undefined> {
-  const { rows } = await queryable(db).query<EdgeRouteRow>(
-    `SELECT ${COLUMNS} FROM edge_routes WHERE instance_id = $1`,
-    [instanceId],
-  );
+  const { rows } = await queryable(db).query<EdgeRouteRow>(`${SELECT_ROUTES} WHERE r.instance_id = $1`, [
+    instanceId,
+  ]);
   return rows[0] ? toRoute(rows[0]) : undefined;
 }
 
 export async function listEdgeRoutes(db: EdgeRouteDb | Pick<pg.ClientBase, 'query'>): Promise<EdgeRoute[]> {
   const { rows } = await ('transaction' in db ? db.pool : db).query<EdgeRouteRow>(
-    `SELECT ${COLUMNS} FROM edge_routes ORDER BY listen_port`,
+    `${SELECT_ROUTES} ORDER BY r.listen_port`,
   );
   return rows.map(toRoute);
 }

@@ -80,14 +80,29 @@ describe('the HAProxy configuration rendered from the routes', () => {
     ).toThrow(/line breaks/);
   });
 
+  it('serves a custom domain on the port of the instance, its own certificate first (the default without SNI)', () => {
+    const { text } = renderHaproxyConfig([{ ...frontend(1), customHostname: 'login.beispiel.de' }], options);
+    expect(text).toContain(
+      `bind ipv4@0.0.0.0:18001 ssl crt "${layout.certificateFile('kc-1.localhost')}" ` +
+        `crt "${layout.certificateFile('login.beispiel.de')}" alpn h2,http/1.1`,
+    );
+    expect(text.match(/^listen /gm)).toHaveLength(1);
+    expect(renderHaproxyConfig([frontend(1)], options).fingerprint).not.toBe(
+      renderHaproxyConfig([{ ...frontend(1), customHostname: 'login.beispiel.de' }], options).fingerprint,
+    );
+  });
+
   it('is a configuration HAProxy 2.6 accepts (haproxy -c)', { timeout: 20_000 }, async () => {
     mkdirSync(path.join(dir, 'certs'), { recursive: true });
     mkdirSync(path.join(dir, 'sources'), { recursive: true });
-    const rendered = renderHaproxyConfig([frontend(1), { ...frontend(2), upstreamHost: '::1' }], {
-      ...options,
-      listenHost: '::',
-    });
+    const custom = { ...frontend(2), upstreamHost: '::1', customHostname: 'login.beispiel.de' };
+    const rendered = renderHaproxyConfig([frontend(1), custom], { ...options, listenHost: '::' });
     const ca = await openLocalCa(path.join(dir, 'ca'));
+    const customCertificate = await ca.issueServerCertificate(custom.customHostname);
+    writeFileSync(
+      layout.certificateFile(custom.customHostname),
+      `${customCertificate.certPem}${customCertificate.keyPem}`,
+    );
     for (const f of [frontend(1), frontend(2)]) {
       writeFileSync(layout.trustedSourcesFile(f.instanceId), '192.0.2.0/24\n2001:db8::/48\n');
       writeFileSync(layout.adminSourcesFile(f.instanceId), '');

@@ -10,7 +10,8 @@ import net from 'node:net';
  * What every instance's section does, in this order:
  *   1. `tcp-request connection reject` for sources outside the trusted sources: the socket is closed right after
  *      accept(), before any TLS byte, so a refused source learns nothing.
- *   2. TLS with the instance's certificate from the local CA; HTTP/2 and HTTP/1.1 by ALPN.
+ *   2. TLS with the instance's certificate from the local CA, or, when the client names the customer's own domain
+ *      (SNI), with the certificate uploaded or obtained for it; HTTP/2 and HTTP/1.1 by ALPN.
  *   3. The trusted sources again on every request, so a source removed from the list cannot go on using a
  *      connection it opened before (the connection is closed without an answer).
  *   4. A request-rate limit per source address (a stick table per instance): 429 with Retry-After above it.
@@ -25,6 +26,8 @@ export type EdgeFrontend = {
   listenPort: number;
   upstreamHost: string;
   upstreamPort: number;
+  /** The customer's own host name, served on the same port once its certificate file is in place. */
+  customHostname?: string;
 };
 
 /** Where the files of a frontend live; the pattern files' paths are also their names in the runtime API. */
@@ -78,8 +81,12 @@ function address(host: string, port: number): string {
   return `${host}:${port}`;
 }
 
-function binds(listenHost: string, port: number, crt: string): string[] {
-  const tls = `ssl crt ${quote(crt)} alpn h2,http/1.1`;
+/**
+ * `crt` once per certificate file: HAProxy picks the one whose names match the client's SNI, and the first (the
+ * instance's own) for any other name or none.
+ */
+function binds(listenHost: string, port: number, crts: readonly string[]): string[] {
+  const tls = `ssl ${crts.map((crt) => `crt ${quote(crt)}`).join(' ')} alpn h2,http/1.1`;
   // "::" means every address: IPv4 on its own socket, so IPv4 clients keep IPv4 source addresses (not ::ffff:…).
   if (listenHost === '::') return [`bind ipv4@0.0.0.0:${port} ${tls}`, `bind ipv6@:::${port} v6only ${tls}`];
   return [`bind ${address(listenHost, port)} ${tls}`];
@@ -90,10 +97,14 @@ function section(frontend: EdgeFrontend, options: EdgeRenderOptions): string[] {
   const { instanceId, listenPort } = frontend;
   return [
     `listen ${frontendName(instanceId)}`,
-    `  description ${quote(frontend.hostname)}`,
-    ...binds(options.listenHost, listenPort, layout.certificateFile(frontend.hostname)).map(
-      (line) => `  ${line}`,
-    ),
+    `  description ${quote([frontend.hostname, frontend.customHostname].filter(Boolean).join(' '))}`,
+    ...binds(
+      options.listenHost,
+      listenPort,
+      [frontend.hostname, ...(frontend.customHostname ? [frontend.customHostname] : [])].map((name) =>
+        layout.certificateFile(name),
+      ),
+    ).map((line) => `  ${line}`),
     `  acl trusted src -f ${quote(layout.trustedSourcesFile(instanceId))}`,
     `  acl admin_source src -f ${quote(layout.adminSourcesFile(instanceId))}`,
     `  acl public_path path_beg ${PUBLIC_PREFIXES.join(' ')}`,

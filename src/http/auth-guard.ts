@@ -13,7 +13,7 @@ import {
   type SignedInActor,
 } from '../accounts/roles.js';
 import { ForbiddenError, UnauthenticatedError } from '../platform/errors.js';
-import { sendProblem } from './problem.js';
+import { pathOf, sendProblem } from './problem.js';
 
 export const SESSION_COOKIE = 'keyhouse_session';
 
@@ -53,7 +53,8 @@ function sameHash(presented: string, expectedHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const BROKER_PATHS = /^\/osb(\/|\?|$)/;
+/** The service broker's paths: it authenticates platforms itself (src/http/routes/osb-routes.ts). */
+export const isBrokerPath = (url: string) => /^\/osb(\/|\?|$)/.test(url);
 
 /** Resolves the principal of every request from its bearer token or session cookie (once, in onRequest). */
 export function authenticateRequest(authenticator: Authenticator) {
@@ -62,8 +63,7 @@ export function authenticateRequest(authenticator: Authenticator) {
     request.operator = undefined;
     request.csrfTokenHash = undefined;
     request.sessionId = undefined;
-    // The service broker authenticates platforms itself (HTTP basic auth, src/http/routes/osb-routes.ts).
-    if (BROKER_PATHS.test(request.url)) return;
+    if (isBrokerPath(request.url)) return;
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
       const match = /^Bearer ([A-Za-z0-9_-]{10,200})$/.exec(authorization);
@@ -104,7 +104,7 @@ export function sendNoRoute(request: FastifyRequest, reply: FastifyReply) {
     status: 404,
     type: 'not-found',
     title: 'Not found',
-    detail: `No route ${request.method} ${request.url.split('?')[0]}.`,
+    detail: `No route ${request.method} ${pathOf(request.url)}.`,
   });
 }
 

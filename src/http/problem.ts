@@ -1,5 +1,4 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   ConflictError,
@@ -20,12 +19,21 @@ export const problemSchema = z
     detail: z.string(),
     instance: z.string().optional(),
     requestId: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    errors: z
+      .array(
+        z.object({
+          path: z.string(),
+          message: z.string(),
+          code: z.string().optional().describe('Message code (translations of the portal)'),
+          params: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+        }),
+      )
+      .optional(),
   })
   .catchall(z.unknown());
 export type Problem = z.infer<typeof problemSchema>;
 
-const PROBLEM_BASE = 'https://keyhouse.dev/problems/';
+export const PROBLEM_BASE = 'https://keyhouse.dev/problems/';
 
 const byKind: Record<DomainError['kind'], { status: number; type: string; title: string }> = {
   validation: { status: 400, type: 'validation', title: 'Invalid request' },
@@ -38,6 +46,12 @@ const byKind: Record<DomainError['kind'], { status: number; type: string; title:
   unavailable: { status: 503, type: 'unavailable', title: 'Temporarily unavailable' },
 };
 
+/** The request's path as a problem may show it: without the query, and never an echo of an over-long URL. */
+export function pathOf(url: string): string {
+  const path = url.split('?')[0] ?? '/';
+  return path.length <= 200 ? path : `${path.slice(0, 200)}…`;
+}
+
 export function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -49,16 +63,62 @@ export function sendProblem(
   const body: Problem = {
     ...problem,
     type: PROBLEM_BASE + problem.type,
-    instance: request.url.split('?')[0],
+    instance: pathOf(request.url),
     requestId: request.id,
   };
   return reply.status(problem.status).type('application/problem+json').send(body);
 }
 
-function fieldPath(part: string | undefined, instancePath: string): string {
-  const inner = instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
-  if (part === 'body' || !part) return inner || '(body)';
-  return inner ? `${part}.${inner}` : part;
+/** Problems for the errors Fastify raises before a route's handler runs, by error code. */
+const frameworkProblems: Record<string, { status: number; type: string; title: string; detail: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    type: 'malformed',
+    title: 'Malformed request',
+    detail: 'The request body is not valid JSON.',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    type: 'malformed',
+    title: 'Malformed request',
+    detail: 'The request says it sends JSON but its body is empty.',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    type: 'malformed',
+    title: 'Malformed request',
+    detail: 'The Content-Length header does not match the body.',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    type: 'too-large',
+    title: 'Body too large',
+    detail: 'The request body is larger than 64 KB.',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    type: 'unsupported-media-type',
+    title: 'Unsupported media type',
+    detail: 'Send the body as application/json.',
+  },
+  FST_ERR_BAD_URL: {
+    status: 400,
+    type: 'malformed-url',
+    title: 'Malformed URL',
+    detail: 'The URL has a broken percent-encoding.',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    status: 414,
+    type: 'uri-too-long',
+    title: 'URI too long',
+    detail: 'A part of the path is longer than any id of this API.',
+  },
+};
+
+/** The problem for an error Fastify raised before the handler (malformed body, bad URL, …), if it is one. */
+export function frameworkProblemOf(error: Error) {
+  const { code } = error as FastifyError;
+  return code === undefined ? undefined : frameworkProblems[code];
 }
 
 /** The one place where errors become HTTP responses. Anything unexpected is a 500 without internals. */
@@ -80,31 +140,21 @@ export function handleError(
     if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
     return sendProblem(request, reply, { ...mapped, detail: error.message, ...extra });
   }
-  if (hasZodFastifySchemaValidationErrors(error)) {
-    const errors = error.validation.map((v) => ({
-      path: fieldPath(error.validationContext, v.instancePath),
-      message: v.message ?? 'invalid',
-    }));
-    return sendProblem(request, reply, {
-      ...byKind.validation,
-      detail:
-        errors.length === 1 ? `${errors[0]!.path}: ${errors[0]!.message}` : 'The request has invalid fields.',
-      errors,
-    });
+  const known = frameworkProblemOf(error);
+  if (known?.status === 413) {
+    // Routes take different bodies (a theme archive is larger than any JSON body): name this route's limit.
+    const kb = Math.round((request.routeOptions.bodyLimit ?? 65_536) / 1024);
+    return sendProblem(request, reply, { ...known, detail: `The request body is larger than ${kb} KB.` });
   }
-  const status = (error as FastifyError).statusCode;
-  if (status && status >= 400 && status < 500) {
-    const known: Record<number, { type: string; title: string; detail: string }> = {
-      400: { type: 'malformed', title: 'Malformed request', detail: 'The request body is not valid JSON.' },
-      413: { type: 'too-large', title: 'Body too large', detail: 'The request body is larger than 64 KB.' },
-      415: {
-        type: 'unsupported-media-type',
-        title: 'Unsupported media type',
-        detail: 'Send the body as application/json.',
-      },
-    };
-    const mapped = known[status] ?? { type: 'bad-request', title: 'Bad request', detail: error.message };
-    return sendProblem(request, reply, { status, ...mapped });
+  if (known) return sendProblem(request, reply, known);
+  const { statusCode } = error as FastifyError;
+  if (statusCode && statusCode >= 400 && statusCode < 500) {
+    return sendProblem(request, reply, {
+      status: statusCode,
+      type: 'bad-request',
+      title: 'Bad request',
+      detail: error.message.slice(0, 300),
+    });
   }
   request.log.error({ err: error }, 'unexpected error');
   return sendProblem(request, reply, {
@@ -121,7 +171,7 @@ const problemDescriptions: Record<number, string> = {
   403: 'The role may not do this, or the CSRF token is missing',
   404: 'Not found (also for resources of other organisations)',
   409: 'Conflicts with the current state, e.g. another order of the instance is running',
-  413: 'Body larger than 64 KB',
+  413: 'Body larger than the operation takes (64 KB; a theme upload 7 MB)',
   415: 'Body is not application/json',
   422: 'Idempotency-Key reused with a different request',
   429: 'Too many attempts; see Retry-After',

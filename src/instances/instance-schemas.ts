@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_DEPLOYED_THEMES, themeRefSchema } from '../themes/theme-schemas.js';
 import { storedBackupPolicySchema } from '../backups/backup-schemas.js';
 
 export const conditionSchema = z.object({
@@ -37,8 +38,15 @@ export const instanceSpecSchema = z.object({
   adminSources: z.array(z.string()).nullable(),
   region: z.string(),
   zone: z.string(),
+  /** The login themes deployed (src/themes/), by name and uploaded version. */
+  themes: z.array(themeRefSchema).max(MAX_DEPLOYED_THEMES),
   /** Retention and windows (src/backups); absent on instances ordered before backups existed: the defaults. */
   backups: storedBackupPolicySchema.optional(),
+  /**
+   * The customer's own host name that Keycloak answers as (src/domains), set by a custom-domain order once DNS
+   * points at the instance; absent or null: the instance's own host name.
+   */
+  customHostname: z.string().max(253).nullable().optional(),
 });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
 

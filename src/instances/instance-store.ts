@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Condition, InstanceSpec, ObservedInstance } from './instance-schemas.js';
 
 export type InstanceStatus = 'provisioning' | 'running' | 'failed' | 'deleting' | 'deleted';
@@ -135,7 +135,15 @@ export async function updateInstanceRuntime(db: Queryable, instanceId: string, r
   );
 }
 
-/** Instances a region counts against its capacity: everything not deleted or failed. */
+/**
+ * Serialises the capacity checks of a region until the transaction ends: whoever counts the region's instances and
+ * then takes a place holds it, so two workers never both see the last free place.
+ */
+export async function lockRegionCapacity(tx: Queryable, region: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('region-capacity:' || $1, 0))`, [region]);
+}
+
+/** Instances a region counts against its capacity: running ones, and those an order is provisioning. */
 export async function countActiveInstances(
   db: Queryable,
   region: string,
@@ -152,18 +160,19 @@ export async function countActiveInstances(
 }
 
 /**
- * Orders of the region other than `excludingOrder` that are processing and may run a second Keycloak beside an
- * instance's first while they switch (scale, restart): each holds room for one during the switch.
+ * Orders of the region other than `excludingOrder`, of the given types, that are processing: each may run a second
+ * Keycloak beside an instance's first while it switches, so each holds room for one.
  */
 export async function countSwitchesInProgress(
   db: Queryable,
   region: string,
   excludingOrder: string,
+  types: readonly string[],
 ): Promise<number> {
   const { rows } = await db.query<{ count: number }>(
     `SELECT count(*)::int AS count FROM orders o JOIN instances i ON i.id = o.instance_id
-      WHERE i.spec->>'region' = $1 AND o.id <> $2 AND o.status = 'processing' AND o.type IN ('scale', 'restart')`,
-    [region, excludingOrder],
+      WHERE i.spec->>'region' = $1 AND o.id <> $2 AND o.status = 'processing' AND o.type = ANY($3::text[])`,
+    [region, excludingOrder, types],
   );
   return rows[0]!.count;
 }
@@ -173,7 +182,7 @@ export async function listInstances(
   organizationId: string,
   page: PageQuery,
 ): Promise<Page<StoredInstance>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   const { rows } = await db.query<InstanceRow>(
     `SELECT * FROM instances
       WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
@@ -208,6 +217,14 @@ export async function listInstancesToRun(db: Queryable, region: string): Promise
     customerNumber: row.customer_number,
     sealedSecrets: row.secrets,
   }));
+}
+
+/** The desired spec, as the last accepted order asked for it. */
+export async function setInstanceSpec(db: Queryable, instanceId: string, spec: InstanceSpec): Promise<void> {
+  await db.query('UPDATE instances SET spec = $2, updated_at = now() WHERE id = $1', [
+    instanceId,
+    JSON.stringify(spec),
+  ]);
 }
 
 export async function setDeletionProtection(

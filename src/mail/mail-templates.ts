@@ -59,6 +59,9 @@ const germanOrderTypes: Record<OrderType, `${'der' | 'die' | 'das'} ${string}`> 
   'backup-policy': 'die Änderung der Sicherungseinstellungen',
   'realm-export': 'der Realm-Export',
   'realm-import': 'der Realm-Import',
+  'theme-deploy': 'die Bereitstellung des Login-Themes',
+  'theme-remove': 'die Entfernung des Login-Themes',
+  'custom-domain': 'die Änderung der eigenen Domain',
 };
 
 const englishOrderTypes: Record<OrderType, string> = {
@@ -75,6 +78,9 @@ const englishOrderTypes: Record<OrderType, string> = {
   'backup-policy': 'backup settings change',
   'realm-export': 'realm export',
   'realm-import': 'realm import',
+  'theme-deploy': 'login theme deployment',
+  'theme-remove': 'login theme removal',
+  'custom-domain': 'custom domain change',
 };
 
 const capitalised = (text: string) => `${text[0]!.toUpperCase()}${text.slice(1)}`;

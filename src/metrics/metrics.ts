@@ -12,6 +12,7 @@ import {
   oldestProcessingOrderSeconds,
   stepDurationHistogram,
 } from './metrics-store.js';
+import { warmPoolStatus } from '../warm-pool/warm-pool-status.js';
 
 /**
  * Prometheus metrics of the control plane (prom-client), served at GET /metrics. The business series are read from
@@ -121,6 +122,37 @@ export function createMetrics({ db, catalog }: { db: Database; catalog: Catalog 
     registers: [registry],
   });
   edgeReloads.inc(0);
+
+  new client.Gauge({
+    name: 'keyhouse_warm_pool_members',
+    help: 'Warm-pool members by pool (region, version, node size) and state (provisioning, ready, retiring).',
+    labelNames: ['region', 'version', 'node_size', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const pool of await warmPoolStatus(db.pool, catalog))
+        for (const state of ['provisioning', 'ready', 'retiring'] as const)
+          this.set(
+            { region: pool.region, version: pool.version, node_size: pool.nodeSize, state },
+            pool[state],
+          );
+    },
+  });
+
+  new client.Gauge({
+    name: 'keyhouse_warm_pool_claims',
+    help: 'Create orders of a region with a warm pool that claimed a member (hit) or found none ready (miss).',
+    labelNames: ['region', 'version', 'node_size', 'result'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const pool of await warmPoolStatus(db.pool, catalog)) {
+        const labels = { region: pool.region, version: pool.version, node_size: pool.nodeSize };
+        this.set({ ...labels, result: 'hit' }, pool.hits);
+        this.set({ ...labels, result: 'miss' }, pool.misses);
+      }
+    },
+  });
 
   const stepHelp = 'Duration of finished provisioning steps, per step name, over every order and attempt.';
   registry.registerMetric({

@@ -4,6 +4,7 @@ import { operatorRoleSchema } from '../accounts/roles.js';
 import { conditionSchema } from '../instances/instance-schemas.js';
 import { orderSchema, orderStatusSchema, orderStepSchema, orderTypeSchema } from '../orders/order-schemas.js';
 import { pageQuerySchema } from '../platform/pagination.js';
+import { identifierSchema } from '../platform/text-schemas.js';
 
 /** Shapes of the operator console (the API under /api/v1/ops and the portal's /ops pages). */
 
@@ -16,10 +17,13 @@ export type CreateOperatorRequest = z.input<typeof createOperatorRequestSchema>;
 /** The organisation an order or instance belongs to, as operators see it. */
 export const organizationRefSchema = z.object({ id: z.uuid(), name: z.string(), customerNumber: z.string() });
 
+/** A region's id as a filter: one the catalogue does not know simply matches nothing. */
+export const regionFilterSchema = identifierSchema(63);
+
 export const opsOrderFilterSchema = pageQuerySchema.extend({
   status: orderStatusSchema.optional(),
   type: orderTypeSchema.optional(),
-  region: z.string().max(63).optional(),
+  region: regionFilterSchema.optional(),
   organizationId: z.uuid().optional(),
   /** Only orders processing for longer than this many minutes (stuck ones). */
   processingLongerThanMinutes: z.coerce.number().int().min(0).max(100_000).optional(),
@@ -90,7 +94,7 @@ export const regionCapacitySchema = z.object({
   processingOrders: z.int(),
   concurrentOrders: z.int(),
   waitingOrders: z.int(),
-  /** Null: this deployment has no warm pool yet. */
+  /** Ready warm-pool members; null: the region has no warm pool. */
   warmPool: z.int().nullable(),
 });
 export type RegionCapacity = z.infer<typeof regionCapacitySchema>;

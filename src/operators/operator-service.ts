@@ -1,4 +1,6 @@
+import type { ProvisioningQueue } from '../provisioning/provisioning-worker.js';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readyByRegion, warmPoolStatus } from '../warm-pool/warm-pool-status.js';
 import * as accounts from '../accounts/account-store.js';
 import type { PasswordResetService } from '../accounts/password-reset-service.js';
 import { hashPassword } from '../accounts/password-hashing.js';
@@ -36,8 +38,8 @@ export function createOperatorService(deps: {
   passwordResets: PasswordResetService;
   /** The last lines of an instance's log, where this process can read it. */
   instanceLogTail(instance: { name: string; region: string }): string | null;
-  /** Starts processing an order again (the provisioning queue's enqueue). */
-  enqueueOrder(order: { id: string; spec: { region: string } }): Promise<void>;
+  /** The provisioning queue: the retried order's job is queued in the retry's transaction, the workers woken after. */
+  jobs: Pick<ProvisioningQueue, 'enqueue' | 'wake'>;
 }) {
   const { db, catalog, now } = deps;
 
@@ -87,6 +89,7 @@ export function createOperatorService(deps: {
         if (order.instanceStatus === 'deleted') throw new ConflictError('The instance is deleted.');
         if (!(await retryFailedOrder(tx, orderId, attempt, actor.operator.userId))) return false;
         await store.prepareInstanceForRetry(tx, order.instanceId, order);
+        await deps.jobs.enqueue({ id: orderId, spec: order.spec }, tx);
         await reopenFailedOrderBackups(tx, orderId);
         await recordAudit(tx, actor, {
           organizationId: order.organizationId,
@@ -97,7 +100,7 @@ export function createOperatorService(deps: {
         });
         return order;
       });
-      if (retried) await deps.enqueueOrder({ id: orderId, spec: retried.spec });
+      if (retried) deps.jobs.wake(retried);
       return detail(orderId);
     },
 
@@ -137,6 +140,7 @@ export function createOperatorService(deps: {
 
     async capacity(): Promise<RegionCapacity[]> {
       const load = new Map((await store.regionLoad(db.pool)).map((row) => [row.region, row]));
+      const warmPool = readyByRegion(await warmPoolStatus(db.pool, catalog), catalog);
       const memoryOf = (size: string) => catalog.nodeSizes.find((s) => s.id === size)?.memoryGb ?? 0;
       return catalog.regions.map((region) => {
         const row = load.get(region.id);
@@ -153,10 +157,13 @@ export function createOperatorService(deps: {
           processingOrders: row?.processingOrders ?? 0,
           concurrentOrders: region.capacity.concurrentOrders,
           waitingOrders: row?.waitingOrders ?? 0,
-          warmPool: null,
+          warmPool: warmPool.get(region.id) ?? null,
         };
       });
     },
+
+    /** The warm pools: configured size, members by state, hits and misses. */
+    warmPool: () => warmPoolStatus(db.pool, catalog),
 
     async outbox(filter: { state?: MailState; limit: number }) {
       return { items: await listOutbox(db.pool, filter), counts: await countOutboxByState(db.pool) };

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import type { Condition, InstanceSpec } from '../instances/instance-schemas.js';
 import type { OrderStatus, OrderStep, OrderType } from '../orders/order-schemas.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { OpsInstance, OpsOrderFilter, OpsOrderSummary } from './operator-schemas.js';
 
 /** SQL of the operator console: it reads across every organisation, so nothing here is for customer routes. */
@@ -13,7 +13,7 @@ export async function listOrdersForOperators(
   filter: OpsOrderFilter,
   now: Date,
 ): Promise<Page<OpsOrderSummary>> {
-  const after = decodeCursor(filter.cursor);
+  const after = filter.cursor;
   const { rows } = await db.query<OpsOrderSummary>(
     `SELECT o.id, o.type, o.status, o.attempt, o.spec->>'region' AS region, o.instance_id AS "instanceId",
             i.name AS "instanceName", ${ORGANIZATION_REF} AS organization, o.failure_reason AS "failureReason",
@@ -122,7 +122,7 @@ export async function listInstancesForOperators(
   db: Queryable,
   filter: PageQuery & { region?: string; organizationId?: string; includeDeleted?: boolean },
 ): Promise<Page<OpsInstance>> {
-  const after = decodeCursor(filter.cursor);
+  const after = filter.cursor;
   const { rows } = await db.query<OpsInstance & { conditions: Condition[] }>(
     `SELECT i.id, i.name, i.status, i.spec->>'version' AS version, i.spec->>'nodeSize' AS "nodeSize",
             (i.spec->>'storageGb')::int AS "storageGb", i.spec->>'region' AS region, i.url, i.conditions,

@@ -92,6 +92,7 @@ describe('change order schema: admin sources', () => {
     adminSources: ['127.0.0.3/32'],
     region: 'local',
     zone: 'local-1',
+    themes: [],
   };
   const schema = changeOrderRequestSchema(catalog, { name: 'kc-1', spec, deletionProtection: false });
 

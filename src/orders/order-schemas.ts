@@ -6,8 +6,11 @@ import {
   type SourcePolicy,
 } from '../access/trusted-sources.js';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
+import { coded, codedIssue } from '../platform/messages.js';
 import { backupChangeOrderSchemas, restoreFromSchema, type BackupRules } from '../backups/backup-schemas.js';
 import { instanceSpecSchema, type InstanceSpec } from '../instances/instance-schemas.js';
+import { customHostnameSchema } from '../domains/domain-schemas.js';
+import { MAX_DEPLOYED_THEMES, themeNameSchema, type ThemeRef } from '../themes/theme-schemas.js';
 
 /**
  * The shapes of orders, shared by the REST API, the portal's forms, the CLI and the broker. Browser-safe: only zod
@@ -36,6 +39,10 @@ export const orderTypeSchema = z.enum([
   'restart',
   'upgrade',
   'delete',
+  'theme-deploy',
+  'theme-remove',
+  // Placed by the custom-domain service (src/domains) once DNS points at the instance, and when it is removed.
+  'custom-domain',
   // Backups (src/backups): an on-demand backup, a restore in place, retention and windows.
   'backup',
   'restore',
@@ -49,19 +56,17 @@ const ids = (items: readonly { id: string }[]) => items.map((item) => item.id) a
 
 export function storageGbSchema(storage: OrderableCatalog['storage']) {
   return z
-    .int(`a whole number of GB from ${storage.minGb} to ${storage.maxGb}`)
-    .min(storage.minGb, `at least ${storage.minGb} GB`)
-    .max(storage.maxGb, `at most ${storage.maxGb} GB`)
-    .refine((gb) => gb % storage.stepGb === 0, `storage grows in steps of ${storage.stepGb} GB`);
+    .int(coded('storage.wholeGb', { min: storage.minGb, max: storage.maxGb }))
+    .min(storage.minGb, coded('storage.atLeast', { min: storage.minGb }))
+    .max(storage.maxGb, coded('storage.atMost', { max: storage.maxGb }))
+    .refine((gb) => gb % storage.stepGb === 0, coded('storage.step', { step: storage.stepGb }));
 }
 
 const checkTerms = (catalog: OrderableCatalog, version: string, ctx: z.RefinementCtx) => {
   if (version !== catalog.terms.version) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['acceptTerms', 'version'],
-      message: `The terms changed (current version ${catalog.terms.version}); please review them and accept again.`,
-    });
+    ctx.addIssue(
+      codedIssue('order.termsChanged', { version: catalog.terms.version }, ['acceptTerms', 'version']),
+    );
   }
 };
 
@@ -78,7 +83,7 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
       adminSources: z.array(z.string().max(64)).max(200).nullable().optional(),
       region: z.enum(ids(catalog.regions)),
       zone: z.string().max(63).optional(),
-      billingProfileId: z.uuid('the id of one of your billing profiles').optional(),
+      billingProfileId: z.uuid(coded('billing.profileId')).optional(),
       billingProfile: billingProfileInputSchema.optional(),
       acceptTerms: z.strictObject({ version: z.string().max(40) }),
       /** The new instance starts with the data of this backup (src/backups). */
@@ -87,25 +92,24 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
     .transform((order, ctx) => {
       const serviceType = catalog.serviceTypes.find((s) => s.id === order.serviceType)!;
       if (!serviceType.versions.includes(order.version)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['version'],
-          message: `available versions: ${serviceType.versions.join(', ')}`,
-        });
+        ctx.addIssue(
+          codedIssue('order.versions', { versions: serviceType.versions.join(', ') }, ['version']),
+        );
       }
       const region = catalog.regions.find((r) => r.id === order.region)!;
       const zone = order.zone ?? region.zones[0]!.id;
       if (!region.zones.some((z) => z.id === zone)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['zone'],
-          message: `zones of ${region.id}: ${region.zones.map((z) => z.id).join(', ')}`,
-        });
+        ctx.addIssue(
+          codedIssue('order.zones', { region: region.id, zones: region.zones.map((z) => z.id).join(', ') }, [
+            'zone',
+          ]),
+        );
       }
       const sources = trustedSourcesSchema(region).safeParse(order.trustedSources);
       if (!sources.success) {
         for (const issue of sources.error.issues) {
-          ctx.addIssue({ code: 'custom', path: ['trustedSources', ...issue.path], message: issue.message });
+          // The entry's own code and parameters travel along (`params`).
+          ctx.addIssue({ ...issue, code: 'custom', path: ['trustedSources', ...issue.path] });
         }
       }
       let adminSources: string[] | null = null;
@@ -113,16 +117,12 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
         const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
         if (admins.success) adminSources = admins.data;
         for (const issue of admins.error?.issues ?? []) {
-          ctx.addIssue({ code: 'custom', path: ['adminSources', ...issue.path], message: issue.message });
+          // The entry's own code and parameters travel along (`params`).
+          ctx.addIssue({ ...issue, code: 'custom', path: ['adminSources', ...issue.path] });
         }
       }
       if ((order.billingProfileId === undefined) === (order.billingProfile === undefined)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['billingProfileId'],
-          message:
-            'choose an existing billing profile (billingProfileId) or enter a new one (billingProfile), not both',
-        });
+        ctx.addIssue(codedIssue('billing.oneProfile', {}, ['billingProfileId']));
       }
       checkTerms(catalog, order.acceptTerms.version, ctx);
       return { ...order, zone, trustedSources: sources.success ? sources.data : [], adminSources };
@@ -141,8 +141,16 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The instance a change order is checked against. */
-export type ChangeableInstance = { name: string; spec: InstanceSpec; deletionProtection: boolean };
+/**
+ * The instance a change order is checked against; `themeVersions`: the theme versions uploaded to it (the server
+ * passes them; a client that leaves them out gets theme deployments checked by the server only).
+ */
+export type ChangeableInstance = {
+  name: string;
+  spec: InstanceSpec;
+  deletionProtection: boolean;
+  themeVersions?: readonly ThemeRef[];
+};
 
 /**
  * POST /api/v1/instances/{id}/orders: a change to an existing instance, checked against the catalog and the
@@ -159,14 +167,14 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .enum(ids(catalog.nodeSizes))
         .refine(
           (size) => size !== instance.spec.nodeSize,
-          `the instance already runs on ${instance.spec.nodeSize}`,
+          coded('order.sameNodeSize', { nodeSize: instance.spec.nodeSize }),
         ),
     }),
     z.strictObject({
       type: z.literal('storage'),
       storageGb: storageGbSchema(catalog.storage).refine(
         (gb) => gb > instance.spec.storageGb,
-        `storage can only grow: choose more than the current ${instance.spec.storageGb} GB`,
+        coded('storage.onlyGrows', { current: instance.spec.storageGb }),
       ),
     }),
     z.strictObject({
@@ -176,10 +184,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
           (admin) => !isWithinSources(admin, trusted),
         );
         if (outside.length) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `The admin sources ${outside.join(', ')} would not be within these trusted sources; change the admin sources first.`,
-          });
+          ctx.addIssue(codedIssue('sources.adminOutside', { sources: outside.join(', ') }));
         }
       }),
     }),
@@ -190,7 +195,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .nullable()
         .refine(
           (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
-          'the instance already has exactly these admin sources',
+          coded('sources.adminUnchanged'),
         ),
     }),
     z.strictObject({ type: z.literal('restart') }),
@@ -199,10 +204,55 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
       version: z
         .string()
         .max(20)
-        .refine((v) => versions.includes(v), `available versions: ${versions.join(', ')}`)
+        .refine((v) => versions.includes(v), coded('order.versions', { versions: versions.join(', ') }))
         .refine(
           (v) => compareVersions(v, instance.spec.version) > 0,
-          `upgrades go to a newer version than ${instance.spec.version}`,
+          coded('order.newerVersion', { version: instance.spec.version }),
+        ),
+    }),
+    z
+      .strictObject({
+        type: z.literal('theme-deploy'),
+        name: themeNameSchema,
+        version: z.int().min(1),
+      })
+      .superRefine((deploy, ctx) => {
+        const versions = instance.themeVersions;
+        if (versions && !versions.some((v) => v.name === deploy.name && v.version === deploy.version))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['version'],
+            message: `no uploaded version ${deploy.version} of the theme ${deploy.name}; upload it first`,
+          });
+        const deployed = instance.spec.themes.find((t) => t.name === deploy.name);
+        if (deployed?.version === deploy.version)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['version'],
+            message: `version ${deploy.version} runs already`,
+          });
+        if (!deployed && instance.spec.themes.length >= MAX_DEPLOYED_THEMES)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['name'],
+            message: `at most ${MAX_DEPLOYED_THEMES} themes per instance; remove one first`,
+          });
+      }),
+    z.strictObject({
+      type: z.literal('theme-remove'),
+      name: themeNameSchema.refine(
+        (name) => instance.spec.themes.some((t) => t.name === name),
+        'no theme of this name is deployed',
+      ),
+    }),
+    z.strictObject({
+      type: z.literal('custom-domain'),
+      /** null: back to the instance's own host name. */
+      hostname: customHostnameSchema
+        .nullable()
+        .refine(
+          (hostname) => hostname !== (instance.spec.customHostname ?? null),
+          'Keycloak answers as this host name already',
         ),
     }),
     z.strictObject({
@@ -210,7 +260,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
       confirmName: z
         .string()
         .max(63)
-        .refine((name) => name === instance.name, `type the instance's name ${instance.name} to confirm`),
+        .refine((name) => name === instance.name, coded('order.confirmName', { name: instance.name })),
     }),
     ...backupChangeOrderSchemas(catalog.backups, instance),
   ]);
@@ -230,6 +280,18 @@ export function specAfter(spec: InstanceSpec, change: ChangeOrderRequest): Insta
       return { ...spec, adminSources: change.adminSources };
     case 'upgrade':
       return { ...spec, version: change.version };
+    case 'theme-deploy':
+      return {
+        ...spec,
+        themes: [
+          ...spec.themes.filter((t) => t.name !== change.name),
+          { name: change.name, version: change.version },
+        ].sort((a, b) => a.name.localeCompare(b.name)),
+      };
+    case 'theme-remove':
+      return { ...spec, themes: spec.themes.filter((t) => t.name !== change.name) };
+    case 'custom-domain':
+      return { ...spec, customHostname: change.hostname };
     case 'backup-policy':
       return { ...spec, backups: change.policy };
     case 'restart':
@@ -253,7 +315,12 @@ export const priceSchema = z.object({
 export const orderStepSchema = z.object({
   name: z.string(),
   status: z.enum(['running', 'done', 'failed']),
+  /** In English; `messageParts` (code and parameters of each part, joined by "; ") let the portal show it in the
+   * reader's language. */
   message: z.string().optional(),
+  messageParts: z
+    .array(z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) }))
+    .optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
 });

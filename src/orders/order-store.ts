@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Price } from '../catalog/pricing.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
 import type { Order, OrderAttempt, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
@@ -129,6 +129,30 @@ export async function findOrderByIdempotencyKey(
   return rows[0] && toOrder(rows[0]);
 }
 
+/** Serialises concurrent requests with one Idempotency-Key of an organisation until the transaction ends. */
+export async function lockIdempotencyKey(tx: Queryable, organizationId: string, key: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${organizationId}:${key}`]);
+}
+
+/** The instance's order that is new or processing, if any (at most one runs at a time). */
+export async function findRunningOrder(db: Queryable, instanceId: string): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE instance_id = $1 AND status IN ('new', 'processing')
+      ORDER BY created_at DESC LIMIT 1`,
+    [instanceId],
+  );
+  return rows[0] && toOrder(rows[0]);
+}
+
+/** The order that created the instance. */
+export async function findCreateOrder(db: Queryable, instanceId: string): Promise<StoredOrder | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE instance_id = $1 AND type = 'create'`,
+    [instanceId],
+  );
+  return rows[0] && toOrder(rows[0]);
+}
+
 export type OrderFilter = { status?: OrderStatus; instanceId?: string };
 
 export async function listOrders(
@@ -137,7 +161,7 @@ export async function listOrders(
   filter: OrderFilter,
   page: PageQuery,
 ): Promise<Page<StoredOrder>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   // Newest first: the dashboard and the order list show the latest orders on top.
   const { rows } = await db.query<OrderRow>(
     `${SELECT_ORDERS}

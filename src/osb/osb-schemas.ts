@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fitsPostgres, identifierSchema } from '../platform/text-schemas.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import { priceOf } from '../catalog/pricing.js';
 import { MAX_TRUSTED_SOURCES } from '../access/trusted-sources.js';
@@ -85,23 +86,24 @@ export type UpdateParameters = z.output<ReturnType<typeof updateParametersSchema
 
 const contextSchema = z
   .looseObject({
-    platform: z.string().max(100).optional(),
-    organization_guid: z.string().max(200).optional(),
-    organization_name: z.string().max(200).optional(),
-    space_guid: z.string().max(200).optional(),
-    namespace: z.string().max(200).optional(),
-    instance_name: z.string().max(200).optional(),
+    platform: identifierSchema(100).optional(),
+    organization_guid: identifierSchema(200).optional(),
+    organization_name: identifierSchema(200).optional(),
+    space_guid: identifierSchema(200).optional(),
+    namespace: identifierSchema(200).optional(),
+    instance_name: identifierSchema(200).optional(),
   })
   .describe('Contextual data of the platform (see the OSB profile document)');
 
 const maintenanceInfoSchema = z.looseObject({ version: z.string().max(100) });
 
+/** OSB 2.13–2.17 require `organization_guid` and `space_guid` in a provision's body, beside `context`. */
 export const provisionBodySchema = z.looseObject({
   service_id: z.string().min(1).max(200),
   plan_id: z.string().min(1).max(200),
   context: contextSchema.optional(),
-  organization_guid: z.string().min(1).max(200).optional(),
-  space_guid: z.string().min(1).max(200).optional(),
+  organization_guid: identifierSchema(200),
+  space_guid: identifierSchema(200),
   parameters: z.record(z.string(), z.unknown()).optional(),
   maintenance_info: maintenanceInfoSchema.optional(),
 });
@@ -121,22 +123,63 @@ export const bindBodySchema = z.looseObject({
   service_id: z.string().min(1).max(200),
   plan_id: z.string().min(1).max(200),
   context: contextSchema.optional(),
-  app_guid: z.string().max(200).optional(),
-  bind_resource: z.looseObject({ app_guid: z.string().max(200).optional() }).optional(),
+  app_guid: identifierSchema(200).optional(),
+  bind_resource: z.looseObject({ app_guid: identifierSchema(200).optional() }).optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
 });
 export type BindBody = z.infer<typeof bindBodySchema>;
 
-export const asyncQuerySchema = z.object({
-  accepts_incomplete: z.enum(['true', 'false']).optional(),
-  service_id: z.string().max(200).optional(),
-  plan_id: z.string().max(200).optional(),
+const acceptsIncomplete = z.enum(['true', 'false']).optional();
+
+export const asyncQuerySchema = z.object({ accepts_incomplete: acceptsIncomplete });
+
+/** Deprovision and unbind: `service_id` and `plan_id` are mandatory query parameters. */
+export const deleteQuerySchema = z.object({
+  accepts_incomplete: acceptsIncomplete,
+  service_id: z.string().min(1).max(200),
+  plan_id: z.string().min(1).max(200),
 });
+
+/** Hints of the platform; each, when present, a non-empty string. */
 export const lastOperationQuerySchema = z.object({
-  service_id: z.string().max(200).optional(),
-  plan_id: z.string().max(200).optional(),
-  operation: z.string().max(200).optional(),
+  service_id: z.string().min(1).max(200).optional(),
+  plan_id: z.string().min(1).max(200).optional(),
+  operation: z.string().min(1).max(200).optional(),
 });
+
+/** True for a JSON value the audit log (jsonb) can hold: no NUL and no lone surrogate, in keys or values. */
+function fitsJsonb(value: unknown, depth = 0): boolean {
+  if (depth > 20) return false;
+  if (typeof value === 'string') return fitsPostgres(value);
+  if (Array.isArray(value)) return value.every((item) => fitsJsonb(item, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).every(([key, item]) => fitsJsonb(key) && fitsJsonb(item, depth + 1));
+  }
+  return true;
+}
+
+/**
+ * X-Broker-API-Originating-Identity: `<platform> <base64 of a JSON object>`, decoded. A header that is not of this
+ * form is refused before anything happens: it is recorded in the audit log with the request's changes.
+ */
+export const originatingIdentitySchema = z
+  .string()
+  .max(4000)
+  .transform((header, ctx) => {
+    const match = /^([\x21-\x7e]{1,100}) ([A-Za-z0-9+/]+={0,2})$/.exec(header.trim());
+    let value: unknown;
+    try {
+      value = match ? JSON.parse(Buffer.from(match[2]!, 'base64').toString('utf8')) : undefined;
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+    }
+    if (!match || value === null || typeof value !== 'object' || Array.isArray(value) || !fitsJsonb(value)) {
+      ctx.addIssue({ code: 'custom', message: 'expected "<platform> <base64 of a JSON object>"' });
+      return z.NEVER;
+    }
+    return { platform: match[1]!, value: value as Record<string, unknown> };
+  });
+export type OriginatingIdentity = z.output<typeof originatingIdentitySchema>;
 
 export const osbErrorSchema = z
   .object({

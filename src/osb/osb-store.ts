@@ -148,10 +148,7 @@ export async function deleteOsbBinding(db: Queryable, id: string): Promise<void>
   await db.query('DELETE FROM osb_service_bindings WHERE id = $1', [id]);
 }
 
-export async function countOsbBindings(db: Queryable, serviceInstanceId: string): Promise<number> {
-  const { rows } = await db.query<{ count: number }>(
-    'SELECT count(*)::int AS count FROM osb_service_bindings WHERE service_instance_id = $1',
-    [serviceInstanceId],
-  );
-  return rows[0]!.count;
+/** The bindings of a service instance being deprovisioned: their clients go with the instance. */
+export async function deleteOsbBindingsOfInstance(db: Queryable, serviceInstanceId: string): Promise<void> {
+  await db.query('DELETE FROM osb_service_bindings WHERE service_instance_id = $1', [serviceInstanceId]);
 }

@@ -24,8 +24,9 @@ export function lockDataDir(dataDir: string): { release(): void } {
         release() {
           try {
             if (readFileSync(lockFile, 'utf8') === String(process.pid)) unlinkSync(lockFile);
-          } catch {
-            // already gone
+          } catch (error) {
+            // Already gone (removed by hand, or the data dir with it): nothing left to release.
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
           }
         },
       };

@@ -2,7 +2,14 @@
  * Domain errors: what went wrong, in words for the person who reads them. They know nothing of HTTP; the one
  * mapping to problem+json lives in src/http/problem.ts.
  */
-export type FieldError = { path: string; message: string };
+export type FieldError = {
+  path: string;
+  /** In English, for the person who reads it. */
+  message: string;
+  /** The message's code and parameters (src/platform/messages.ts), for a translation. */
+  code?: string;
+  params?: Record<string, string | number>;
+};
 
 export abstract class DomainError extends Error {
   abstract readonly kind:

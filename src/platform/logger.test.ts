@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, redactUrl } from './logger.js';
 
 describe('logger', () => {
   it('never writes credentials, wherever they appear', () => {
@@ -29,5 +29,15 @@ describe('logger', () => {
     const output = lines.join('');
     expect(output).toContain('[redacted]');
     for (let i = 1; i <= 6; i++) expect(output).not.toContain(`secret${i}`);
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides the token of invitation links and keeps the rest of the path', () => {
+    expect(redactUrl('/api/v1/invitations/abcDEF123_-x/accept')).toBe(
+      '/api/v1/invitations/[redacted]/accept',
+    );
+    expect(redactUrl('/invitations/abcDEF123_-x?lang=de')).toBe('/invitations/[redacted]?lang=de');
+    expect(redactUrl('/api/v1/invitations?limit=5')).toBe('/api/v1/invitations?limit=5');
   });
 });

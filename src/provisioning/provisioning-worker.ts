@@ -1,7 +1,7 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog-schemas.js';
-import type { Database } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { listUnfinishedOrders } from '../orders/order-store.js';
 import type { Reconciler } from './reconciler.js';
 
@@ -10,9 +10,10 @@ import type { Reconciler } from './reconciler.js';
  * number of orders at once. A job carries only the order id; the reconciler reads everything else, so a retried or
  * duplicated job converges instead of repeating work.
  *
- * - Enqueued after the commit that accepts an order, and by a sweep (at start and every `sweepIntervalMs`) for every
- *   unfinished order that no job is working on: after a crash the sweep re-drives what the dead process was doing
- *   without waiting for the job's expiry. Queue policy `short` keeps at most one queued job per order.
+ * - Enqueued in the transaction that accepts an order (pg-boss sends on the caller's connection), so an order is
+ *   never committed without its job; and by a sweep (at start and every `sweepIntervalMs`) for every unfinished
+ *   order that no job is working on: after a crash the sweep re-drives what the dead process was doing without
+ *   waiting for the job's expiry. Queue policy `short` keeps at most one queued job per order.
  * - At most one job works on an instance at a time: a session advisory lock per instance, released by PostgreSQL
  *   itself if the worker dies. The job holding it cancels the jobs of its order that a dead worker left `active`.
  * - Transient errors are retried with exponential back-off; the last attempt turns them into a failed order.
@@ -21,7 +22,13 @@ import type { Reconciler } from './reconciler.js';
  *   Waiting spends none of the retries, and the queue policy keeps it the order's only queued job.
  */
 export type ProvisioningQueue = {
-  enqueue(order: { id: string; spec: { region: string } }): Promise<void>;
+  /**
+   * Queues the order's job. Inside a transaction (`tx`) the job commits or rolls back with it; call `wake` after
+   * the commit, since a worker woken earlier would not see the job yet.
+   */
+  enqueue(order: { id: string; spec: { region: string } }, tx?: Queryable): Promise<void>;
+  /** Wakes this process's workers of the order's region instead of leaving the job to their next poll. */
+  wake(order: { spec: { region: string } }): void;
   /** Re-drives every unfinished order (also runs on a timer). */
   sweep(): Promise<number>;
   stop(): Promise<void>;
@@ -52,16 +59,23 @@ export async function startProvisioningQueue(options: {
 
   /** This process's workers per queue: woken on enqueue instead of finding the job at their next poll. */
   const workerIds = new Map<string, string[]>();
-  const send = (queue: string, orderId: string, startAfterSeconds?: number) =>
+  const wake = (order: { spec: { region: string } }) => {
+    for (const id of workerIds.get(queueName(order.spec.region)) ?? []) boss.notifyWorker(id);
+  };
+  const send = (
+    queue: string,
+    orderId: string,
+    { startAfterSeconds, tx }: { startAfterSeconds?: number; tx?: Queryable } = {},
+  ) =>
     boss.send(queue, { orderId } satisfies JobData, {
       singletonKey: orderId,
       ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}),
       ...RETRY,
+      ...(tx ? { db: { executeSql: (text: string, values: unknown[]) => tx.query(text, values) } } : {}),
     });
-  const enqueue = async (order: { id: string; spec: { region: string } }) => {
-    const queue = queueName(order.spec.region);
-    await send(queue, order.id);
-    for (const id of workerIds.get(queue) ?? []) boss.notifyWorker(id);
+  const enqueue = async (order: { id: string; spec: { region: string } }, tx?: Queryable) => {
+    await send(queueName(order.spec.region), order.id, { tx });
+    if (!tx) wake(order);
   };
 
   async function withInstanceLock<T>(orderId: string, work: () => Promise<T>): Promise<T | 'busy'> {
@@ -120,7 +134,8 @@ export async function startProvisioningQueue(options: {
               await cancelAbandonedJobs(job.name, orderId, job.id);
               const outcome = await reconciler.reconcile(orderId, { lastAttempt });
               // Under the lock, so that no sweep finds the order without a job in between.
-              if (outcome.outcome === 'progressing') await send(job.name, orderId, outcome.retryAfterSeconds);
+              if (outcome.outcome === 'progressing')
+                await send(job.name, orderId, { startAfterSeconds: outcome.retryAfterSeconds });
               return outcome;
             });
             if (result === 'busy') throw new Error('another job works on this instance; retrying later');
@@ -179,6 +194,7 @@ export async function startProvisioningQueue(options: {
 
   return {
     enqueue,
+    wake,
     sweep,
     async stop() {
       if (timer) clearTimeout(timer);

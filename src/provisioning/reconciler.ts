@@ -9,14 +9,17 @@ import {
   countActiveInstances,
   countSwitchesInProgress,
   findInstanceForProvisioning,
+  lockRegionCapacity,
   storeSecretsOnce,
   updateInstanceRuntime,
   type ProvisioningView,
 } from '../instances/instance-store.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
+import { deleteDomain, markDomainActive } from '../domains/domain-store.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
+import { message, renderMessage, type StepMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import {
   generateInstanceSecrets,
@@ -30,6 +33,18 @@ import type { BackupRunner } from '../backups/backup-runner.js';
 import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
+import { countUnclaimedMembers } from '../warm-pool/warm-pool-store.js';
+import type { OrderType } from '../orders/order-schemas.js';
+
+/** Change orders whose apply may replace the running Keycloak: beside it (a switch) when the region has room. */
+const SWITCHING_ORDER_TYPES = [
+  'scale',
+  'restart',
+  'theme-deploy',
+  'theme-remove',
+  'custom-domain',
+] as const satisfies readonly OrderType[];
+const isSwitching = (type: OrderType) => (SWITCHING_ORDER_TYPES as readonly OrderType[]).includes(type);
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -107,18 +122,26 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   /**
-   * A scale or restart runs a second Keycloak beside the first while it switches: the region's capacity must hold
-   * it, counting every instance and every other switch in progress (each may hold a second one). Counted on every
-   * pass, conservatively: two switches deciding at once each count the other.
+   * A change that replaces the running Keycloak runs a second one beside it while it switches: the region's
+   * capacity must hold it, counting every instance, every unclaimed warm-pool member and every other switch in
+   * progress (each may hold a second one). Counted on every pass, conservatively: two switches deciding at once
+   * each count the other.
    */
   async function roomForSwitch(order: StoredOrder, instance: ProvisioningView): Promise<ChangeRoom> {
     const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
-    const instances = (await countActiveInstances(db.pool, region.id, instance.id)) + 1;
-    const switching = await countSwitchesInProgress(db.pool, region.id, order.id);
-    if (instances + switching + 1 <= region.capacity.maxInstances) return { secondInstance: true };
+    const keycloaks =
+      (await countActiveInstances(db.pool, region.id, instance.id)) +
+      1 +
+      (await countUnclaimedMembers(db.pool, region.id)) +
+      (await countSwitchesInProgress(db.pool, region.id, order.id, SWITCHING_ORDER_TYPES));
+    if (keycloaks + 1 <= region.capacity.maxInstances) return { secondInstance: true };
     return {
       secondInstance: false,
-      why: `region ${region.name} is at ${instances + switching} of ${region.capacity.maxInstances} Keycloaks`,
+      why: message('step.roomRegionFull', {
+        region: region.name,
+        count: keycloaks,
+        max: region.capacity.maxInstances,
+      }),
     };
   }
 
@@ -129,17 +152,37 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome | undefined> {
     if (order.status !== 'new') return undefined;
     const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
-    if (order.type === 'create') {
-      const active = await countActiveInstances(db.pool, region.id, instance.id);
-      if (active >= region.capacity.maxInstances) {
-        const message = `Region ${region.name} is full (${active} of ${region.capacity.maxInstances} instances); your order waits for capacity.`;
-        await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', message);
-        return { outcome: 'waiting', message };
+    // Count and take the place in one transaction under the region's lock: workers starting orders of two
+    // instances at once (each under its own instance lock) would otherwise both see the last free place.
+    const full = await db.transaction(async (tx) => {
+      if (order.type === 'create') {
+        await lockRegionCapacity(tx, region.id);
+        // Warm-pool members hold capacity too; a claimed one is this instance already (it left the pool).
+        const active =
+          (await countActiveInstances(tx, region.id, instance.id)) +
+          (await countUnclaimedMembers(tx, region.id));
+        if (active >= region.capacity.maxInstances) return { active };
       }
+      await transitionOrder(tx, order.id, 'new', 'processing');
+      return undefined;
+    });
+    if (full) {
+      const note = message('step.waitingForCapacity', {
+        region: region.name,
+        active: full.active,
+        max: region.capacity.maxInstances,
+      });
+      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'running', note);
+      return { outcome: 'waiting', message: renderMessage(note.code, note.params) };
     }
-    await transitionOrder(db.pool, order.id, 'new', 'processing');
     if (order.steps.some((s) => s.name === 'waiting-for-capacity')) {
-      await recordOrderStep(db.pool, order.id, 'waiting-for-capacity', 'done', 'capacity available');
+      await recordOrderStep(
+        db.pool,
+        order.id,
+        'waiting-for-capacity',
+        'done',
+        message('step.capacityAvailable'),
+      );
     }
     return undefined;
   }
@@ -151,8 +194,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     desired: DesiredInstance,
     url: string,
   ) {
-    const report = (state: 'running' | 'done' | 'failed', message?: string) =>
-      recordOrderStep(db.pool, order.id, 'verify', state, message);
+    const report = (state: 'running' | 'done' | 'failed', note?: StepMessage) =>
+      recordOrderStep(db.pool, order.id, 'verify', state, note);
     await report('running');
     const check = await driver.verifyAdminLogin(desired, url);
     if (!check.ok) {
@@ -164,6 +207,9 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
         await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
         await meter(tx, order);
+        // The domain the edge now serves and Keycloak answers as (src/domains).
+        if (order.type === 'custom-domain' && order.spec.customHostname)
+          await markDomainActive(tx, instance.id, order.spec.customHostname);
       }
     });
     return { outcome: 'done' as const };
@@ -189,6 +235,9 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'admin-sources':
       case 'restart':
       case 'upgrade':
+      case 'theme-deploy':
+      case 'theme-remove':
+      case 'custom-domain':
       case 'backup':
       case 'restore':
       case 'realm-export':
@@ -403,6 +452,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         usage: null,
       });
       await meter(tx, order);
+      // The custom domain is free for another instance again.
+      await deleteDomain(tx, instance.id);
       await deleteInstanceBackups(tx, instance.id);
       await recordAudit(tx, systemActor(order.id), {
         organizationId: order.organizationId,
@@ -468,18 +519,23 @@ export function createReconciler(deps: ReconcilerDeps) {
         return remove(order, instance, driver, report, options.lastAttempt);
       // The desired spec already holds the change: apply converges to it (a new node size restarts Keycloak
       // with the new heap; storage, trusted and admin sources change without a restart; retention and windows are
-      // the control plane's, and a backend keeps what it needs of them).
+      // the control plane's, and a backend keeps what it needs of them; a new theme comes without a restart, a
+      // replaced or removed theme with one, since Keycloak caches the themes it loaded; a custom domain goes to the
+      // edge at once and restarts Keycloak with it as its hostname).
       case 'create':
       case 'scale':
       case 'storage':
       case 'trusted-sources':
       case 'admin-sources':
-      case 'backup-policy': {
+      case 'backup-policy':
+      case 'theme-deploy':
+      case 'theme-remove':
+      case 'custom-domain': {
         const target =
           order.type === 'create'
             ? await createDesired(order, desired(instance.spec))
             : desired(instance.spec);
-        const room = order.type === 'scale' ? await roomForSwitch(order, instance) : undefined;
+        const room = isSwitching(order.type) ? await roomForSwitch(order, instance) : undefined;
         return afterApply(
           order,
           instance,

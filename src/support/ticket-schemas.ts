@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { textSchema } from '../platform/text-schemas.js';
 
 /** A support ticket as entered in the portal (browser-safe); the failed-order page prefills it. */
 export const ticketInputSchema = z.strictObject({
-  subject: z.string().trim().min(3, 'at least 3 characters').max(200),
-  message: z.string().trim().min(1, 'required').max(10_000),
+  subject: textSchema({ min: 3, max: 200 }),
+  message: textSchema({ max: 10_000, multiline: true }),
   orderId: z.uuid().optional(),
   instanceId: z.uuid().optional(),
 });
@@ -41,7 +42,7 @@ export const ticketDetailSchema = ticketSchema.extend({ replies: z.array(ticketR
 export type TicketDetail = z.infer<typeof ticketDetailSchema>;
 
 export const ticketReplyInputSchema = z.strictObject({
-  message: z.string().trim().min(1, 'required').max(10_000),
+  message: textSchema({ max: 10_000, multiline: true }),
 });
 
 /** An operator's reply may set the status at once (default: waiting for the customer). */

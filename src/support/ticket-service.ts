@@ -4,6 +4,7 @@ import type { Actor, OperatorPrincipal, SignedInActor } from '../accounts/roles.
 import { recordAudit } from '../audit/audit-store.js';
 import type { Database, Queryable } from '../db/database.js';
 import { queueMail } from '../mail/mail-outbox-store.js';
+import { fieldError } from '../platform/field-errors.js';
 import { findInstance } from '../instances/instance-store.js';
 import { findOrder } from '../orders/order-store.js';
 import { NotFoundError, ValidationError, type FieldError } from '../platform/errors.js';
@@ -164,10 +165,10 @@ export function createTicketService({ db, now }: { db: Database; now: () => Date
         const problems: FieldError[] = [];
         // Linked resources must be the organisation's own; another tenant's id reads as unknown.
         if (input.orderId && !(await findOrder(tx, organizationId, input.orderId))) {
-          problems.push({ path: 'orderId', message: 'No order with this id in your organisation.' });
+          problems.push(fieldError('orderId', 'ticket.orderUnknown'));
         }
         if (input.instanceId && !(await findInstance(tx, organizationId, input.instanceId))) {
-          problems.push({ path: 'instanceId', message: 'No instance with this id in your organisation.' });
+          problems.push(fieldError('instanceId', 'ticket.instanceUnknown'));
         }
         if (problems.length) throw new ValidationError(problems);
         const ticket = await insertTicket(tx, {

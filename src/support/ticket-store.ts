@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
-import { decodeCursor, toPage, type Page, type PageQuery } from '../platform/pagination.js';
+import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Ticket, TicketInput, TicketReply, TicketStatus } from './ticket-schemas.js';
 
 type TicketRow = {
@@ -56,7 +56,7 @@ export async function listTickets(
   organizationId: string,
   page: PageQuery,
 ): Promise<Page<Ticket>> {
-  const after = decodeCursor(page.cursor);
+  const after = page.cursor;
   const { rows } = await db.query<TicketRow>(
     `${SELECT} WHERE t.organization_id = $1 AND ($2::timestamptz IS NULL OR (t.created_at, t.id) < ($2, $3::uuid))
       ORDER BY t.created_at DESC, t.id DESC LIMIT $4`,
@@ -136,7 +136,7 @@ export async function listTicketsForOperators(
   db: Queryable,
   filter: PageQuery & { status?: TicketStatus },
 ): Promise<Page<Ticket & { organizationName: string; customerNumber: string; updatedAt: string }>> {
-  const after = decodeCursor(filter.cursor);
+  const after = filter.cursor;
   const { rows } = await db.query<
     TicketRow & { organization_name: string; customer_number: string; updated_at: string }
   >(

@@ -161,6 +161,8 @@ export const de = {
   invoiceEmail: 'E-Mail-Adresse für Rechnungen',
   terms: /Ich akzeptiere die Allgemeinen Geschäftsbedingungen/,
   atLeastOne: 'Schalten Sie mindestens eine Quelle frei',
+  // A message of the shared schema (src/access/trusted-sources.ts), by its code (web/src/i18n/de-messages.ts).
+  wholeInternet: 'würde das ganze Internet zulassen',
   statusNewMeaning: 'Status direkt nach dem Auftrag.',
   language: 'Deutsch',
 };
@@ -203,6 +205,7 @@ export const en: typeof de = {
   invoiceEmail: 'E-mail address for invoices',
   terms: /I accept the terms and conditions/,
   atLeastOne: 'Allow at least one source',
+  wholeInternet: 'would allow the whole Internet',
   statusNewMeaning: 'Status right after the order.',
   language: 'English',
 };

@@ -2,6 +2,8 @@
 // Code inside page.evaluate runs in the browser.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordOrderStep } from '../../src/orders/order-steps.js';
+import { message } from '../../src/platform/messages.js';
 import {
   expectAccessible,
   launchBrowser,
@@ -89,7 +91,7 @@ async function orderThroughWizard(page: Page, language: Language) {
     expect(await nextButton(page, language).isDisabled()).toBe(true);
     await page.getByRole('button', { name: t.addSource }).click();
     await sourceInput(page, language, 1).fill('0.0.0.0/0');
-    await page.getByText('would allow the whole Internet').waitFor();
+    await page.getByText(t.wholeInternet).waitFor();
     expect(await nextButton(page, language).isDisabled()).toBe(true);
     await sourceInput(page, language, 1).fill('10.20.0.0/24');
     await page.locator('#source-0-help').waitFor();
@@ -188,6 +190,22 @@ describe('the ordering wizard', () => {
         items: unknown[];
       };
       expect(profiles.items).toHaveLength(1);
+
+      // A step note as the driver records it (only the API role runs here; the note is what the local driver
+      // writes for its database step): the status page shows it, live, in the reader's language.
+      await recordOrderStep(portal.keyhouse.db.pool, orders.items[0]!.id, 'database', 'done', [
+        message('step.databaseCreated', { database: 'kc_0e2e0e2e' }),
+        message('step.roleCreated'),
+      ]);
+      await page
+        .getByText(
+          language === 'de'
+            ? 'kc_0e2e0e2e: Datenbank angelegt; Rolle angelegt'
+            : 'kc_0e2e0e2e: database created; role created',
+          { exact: true },
+        )
+        .waitFor();
+      await screenshot(page, `${language}-order-status-step-note`);
 
       // A new run of the wizard starts fresh (and with a new idempotency key).
       await page.getByRole('navigation').getByRole('link', { name: t.orderInstance }).click();

@@ -11,6 +11,10 @@ import { findPgTools } from '../../src/drivers/local/postgres-dump.js';
 import type { Instance } from '../../src/instances/instance-schemas.js';
 import { createOrderService } from '../../src/orders/order-service.js';
 import { createLogger } from '../../src/platform/logger.js';
+import {
+  startProvisioningQueue,
+  type ProvisioningQueue,
+} from '../../src/provisioning/provisioning-worker.js';
 import { runCommand } from '../../src/platform/process-runner.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { eventually, insertDatabaseOnlyInstance } from '../support/backups.js';
@@ -188,6 +192,58 @@ describe('nightly backups of a running instance', () => {
     expect(audit.rowCount).toBe(1);
   });
 
+  it('keeps a key whose user ids hold control characters, and refuses one over 64 KB in standard armor (never a 500)', async () => {
+    const upload = (publicKey: string) =>
+      keyhouse.request({
+        method: 'PUT',
+        url: `/api/v1/instances/${instance.id}/backup-key`,
+        headers,
+        payload: { publicKey },
+      });
+    // OpenPGP lets a user id hold any text, NUL included, which PostgreSQL cannot store: shown with U+FFFD.
+    const withNul = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: [{ name: 'Ops\u0000Nacht', email: 'ops@beispiel.de' }],
+      format: 'armored',
+    });
+    const kept = await upload(withNul.publicKey);
+    expect(kept.statusCode, kept.body).toBe(200);
+    expect(kept.json<{ userIds: string[] }>().userIds).toEqual(['Ops\ufffdNacht <ops@beispiel.de>']);
+
+    // A key sent with long base64 lines fits the request, but its standard armor (60 characters a line) does not
+    // fit the stored bound.
+    const big = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'curve25519Legacy',
+      userIDs: Array.from({ length: 142 }, (_, i) => ({
+        name: `Ops ${i} ${'x'.repeat(100)}`,
+        email: `ops${i}@example.com`,
+      })),
+      format: 'armored',
+    });
+    const [head, body] = big.publicKey.split('\n\n') as [string, string];
+    const lines = body.trim().split('\n');
+    const footer = lines.pop()!;
+    const checksum = lines.at(-1)!.startsWith('=') ? `${lines.pop()}\n` : '';
+    const longLines = `${head}\n\n${lines.join('')}\n${checksum}${footer}\n`;
+    expect(big.publicKey.length).toBeGreaterThan(65536);
+    expect(longLines.length).toBeLessThan(65536);
+    const before = await keyhouse.db.pool.query(
+      'SELECT fingerprint FROM backup_keys WHERE instance_id = $1',
+      [instance.id],
+    );
+    const refused = await upload(longLines);
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json<{ errors: { path: string; code: string }[] }>().errors).toEqual([
+      expect.objectContaining({ path: 'publicKey', code: 'backup.keyTooLarge' }),
+    ]);
+    const after = await keyhouse.db.pool.query('SELECT fingerprint FROM backup_keys WHERE instance_id = $1', [
+      instance.id,
+    ]);
+    expect(after.rows).toEqual(before.rows);
+  });
+
   it('another organisation sees neither the backups nor a download (404)', async () => {
     const stranger = await signUp(keyhouse);
     const [backup] = (await overview()).items;
@@ -275,6 +331,7 @@ describe('patch upgrades in the maintenance window, both daylight-saving changes
   let owner: SignedInUser;
   let headers: Record<string, string>;
   let scheduler: Awaited<ReturnType<typeof startBackupScheduler>>;
+  let queue: ProvisioningQueue;
 
   beforeAll(async () => {
     // 26.5.7 is a patch of 26.5.6 in this catalog; no worker runs, so the orders stay `new` for the test to read.
@@ -287,11 +344,14 @@ describe('patch upgrades in the maintenance window, both daylight-saving changes
     owner = await signUp(keyhouse);
     headers = bearerHeaders(await owner.createApiToken());
     const logger = createLogger({ level: 'silent' });
-    const orders = createOrderService({
+    // The real queue without a reconciler: the maintenance orders' jobs are queued, and nobody works on them.
+    queue = await startProvisioningQueue({
+      databaseUrl: keyhouse.databaseUrl,
       db: keyhouse.db,
       catalog: keyhouse.config.catalog,
-      onOrderAccepted: async () => {},
+      logger,
     });
+    const orders = createOrderService({ db: keyhouse.db, catalog: keyhouse.config.catalog, jobs: queue });
     scheduler = await startBackupScheduler({
       databaseUrl: keyhouse.databaseUrl,
       db: keyhouse.db,
@@ -305,6 +365,7 @@ describe('patch upgrades in the maintenance window, both daylight-saving changes
   });
   afterAll(async () => {
     await scheduler?.stop();
+    await queue?.stop();
     await keyhouse?.stop();
   });
 

@@ -286,6 +286,62 @@ describe('keyhouse CLI', () => {
   });
 });
 
+describe('keyhouse themes, domain and logs (issue 15)', () => {
+  it('uploads a theme, refuses one with a class file or ../ path at the archive field, refuses a foreign domain', async () => {
+    const { strToU8, zipSync } = await import('fflate');
+    const { writeFileSync } = await import('node:fs');
+    const { issueCertificate } = await import('../support/test-pki.js');
+    const instanceId = json(await cli(orderArgs()))?.instanceId as string;
+    const file = (name: string, files: Record<string, string>) => {
+      const target = path.join(home, name);
+      writeFileSync(
+        target,
+        zipSync(Object.fromEntries(Object.entries(files).map(([n, c]) => [n, strToU8(c)]))),
+      );
+      return target;
+    };
+    const good = file('acme.zip', { 'acme/login/theme.properties': 'parent=keycloak.v2\n' });
+    const uploaded = json(await cli(['themes', 'upload', instanceId, good, '--output', 'json']));
+    expect(uploaded).toMatchObject({ name: 'acme', version: 1 });
+    const listed = await cli(['themes', instanceId]);
+    expect(listed.stdout).toMatch(/^acme\s+1\s+/m);
+    for (const bad of [
+      file('class.zip', { 'x/login/theme.properties': 'a=b\n', 'x/login/A.class': 'cafebabe' }),
+      file('escape.zip', { 'x/login/theme.properties': 'a=b\n', 'x/login/../../../../etc/x': 'x' }),
+    ]) {
+      const refused = await cli(['themes', 'upload', instanceId, bad]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/archive: /);
+    }
+    // A certificate for another name: the field at fault, before anything is stored.
+    const root = issueCertificate({ commonName: 'Root', ca: true });
+    const leaf = issueCertificate({ commonName: 'a', names: ['a.beispiel.test'], issuer: root });
+    writeFileSync(path.join(home, 'chain.pem'), leaf.certPem + root.certPem);
+    writeFileSync(path.join(home, 'key.pem'), leaf.keyPem);
+    const domain = await cli([
+      'domain',
+      'set',
+      instanceId,
+      '--hostname',
+      'b.beispiel.test',
+      '--certificate',
+      path.join(home, 'chain.pem'),
+      '--key',
+      path.join(home, 'key.pem'),
+    ]);
+    expect(domain.code).toBe(1);
+    expect(domain.stderr).toMatch(/certificate\.certificateChainPem: .*does not cover b\.beispiel\.test/);
+    const acme = await cli(['domain', 'set', instanceId, '--hostname', 'b.beispiel.test', '--acme']);
+    expect(acme.code, acme.stderr).toBe(0);
+    expect(acme.stdout).toMatch(/dnsRecord\s+b\.beispiel\.test\. CNAME kc-[0-9a-f]{8}\.localhost\./);
+    expect((await cli(['domain', 'remove', instanceId])).code).toBe(0);
+    // No Keycloak ran for this instance: its log is not there yet, and the CLI says so.
+    const logs = await cli(['logs', instanceId]);
+    expect(logs.code).toBe(1);
+    expect(logs.stderr).toMatch(/no log yet/);
+  });
+});
+
 describe('keyhouse backups', () => {
   it('changes the policy with local checks, lists it, uploads a key and refuses an unknown download', async () => {
     const instance = await insertDatabaseOnlyInstance(keyhouse, customer, {

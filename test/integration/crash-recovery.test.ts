@@ -25,6 +25,7 @@ import {
   processesUnder,
   signUpOverHttp,
   type KeyhouseProcess,
+  type ProcessInfo,
 } from '../support/keyhouse-process.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
@@ -132,6 +133,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           `  portRange: { from: ${base}, to: ${base + 20} }`,
           'keycloak:',
           `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
+          'metrics:',
+          `  prometheus: { port: ${base + 150} }`,
+          `  exporterPort: ${base + 151}`,
           '',
         ].join('\n'),
       );
@@ -295,14 +299,17 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const name = instanceRows[0]!.name;
         const instanceHome = path.join(dir, 'instances', name, 'keycloak');
 
-        // Exactly one Keycloak JVM for the instance, one HAProxy (a master and its workers share a process group),
-        // and no other process of this data dir but the JVM's kc.sh wrapper.
+        // Exactly one Keycloak JVM for the instance, exactly one Prometheus, one HAProxy (a master and its workers
+        // share a process group), and no other process of this data dir but the JVM's kc.sh wrapper.
         const processes = processesUnder(dir);
         const jvms = processes.filter(isJvm);
         expect(jvms.map(kcHomeOf)).toEqual([`${instanceHome}/bin/..`]);
+        const isPrometheus = (p: ProcessInfo) =>
+          p.argv.includes(`--config.file=${path.join(dir, 'prometheus', 'prometheus.yml')}`);
+        expect(processes.filter(isPrometheus)).toHaveLength(1);
         const haproxies = processes.filter(isHaproxy);
         expect(new Set(haproxies.map((p) => p.pgid)).size).toBe(1);
-        for (const other of processes.filter((p) => !isJvm(p) && !isHaproxy(p))) {
+        for (const other of processes.filter((p) => !isJvm(p) && !isHaproxy(p) && !isPrometheus(p))) {
           expect(other.argv.join(' ')).toContain(`${instanceHome}/bin/kc.sh`);
           expect(other.pgid).toBe(jvms[0]!.pgid);
         }

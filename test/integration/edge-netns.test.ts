@@ -10,6 +10,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { startEdge, type Edge } from '../../src/edge/edge-controller.js';
 import { upsertEdgeRoute, type EdgeRoute } from '../../src/edge/edge-route-store.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort, startEchoServer, waitFor, type RawProbe } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';
@@ -180,6 +181,7 @@ describe.runIf(embeddedProject && usable)('edge trusted sources across network n
       dataDir: workDir,
       edge: { listenHost: '0.0.0.0', haproxy: 'haproxy', rateLimit: { requests: 1000, windowSeconds: 10 } },
       ca,
+      openSealed: createSecretBox({ secretKey: null, dataDir: workDir }).open,
       logger,
       keyhouseVersion: 'test',
     });

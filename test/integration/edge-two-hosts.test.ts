@@ -8,6 +8,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { startEdge, type Edge } from '../../src/edge/edge-controller.js';
 import { deleteEdgeRoute, upsertEdgeRoute } from '../../src/edge/edge-route-store.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort, httpsGet, probeTls, startEchoServer, waitFor } from '../support/edge-probes.js';
 import { createTestDatabase } from '../support/test-database.js';
@@ -47,6 +48,7 @@ describe('two edges on two hosts from the same routes', () => {
         dataDir,
         edge: { listenHost: address, haproxy: 'haproxy', rateLimit: { requests: 1000, windowSeconds: 10 } },
         ca: await openLocalCa(path.join(dataDir, 'ca')),
+        openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
         logger,
         keyhouseVersion: 'test',
       });

@@ -19,6 +19,7 @@ import {
 } from '../../src/edge/edge-route-store.js';
 import { findHaproxyProcesses, stopHaproxy } from '../../src/edge/haproxy-process.js';
 import { openLocalCa, type LocalCa } from '../../src/edge/local-ca.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import { ConflictError, UnavailableError, ValidationError } from '../../src/platform/errors.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { packageRoot } from '../../src/platform/package-root.js';
@@ -44,6 +45,7 @@ let edge: Edge;
 // Certificates are first issued 61 days in the past, so that moving the clock to today puts them within their
 // 30-day renewal window while every certificate stays valid for the real clock of the TLS clients.
 let clock = Date.now() - 61 * DAY_MS;
+let reloads = 0;
 
 const startTestEdge = () =>
   startEdge({
@@ -52,9 +54,11 @@ const startTestEdge = () =>
     // "::" binds IPv4 and IPv6; IPv4 clients must still be matched (and forwarded) as IPv4.
     edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
     ca,
+    openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
     logger,
     keyhouseVersion: 'test',
     now: () => new Date(clock),
+    onReload: () => reloads++,
   });
 
 beforeAll(async () => {
@@ -368,6 +372,7 @@ describe('edge (HAProxy)', () => {
     const route = await upsertEdgeRoute(db, await newRoute(), { portRange: PORTS });
     await waitFor(serving(route.instanceId, route.version), RELOAD_MS, 'route serving');
     const workers = workerPids();
+    const reloadsBefore = reloads;
 
     expect(await deleteEdgeRoute(db, route.instanceId)).toBe(true);
     expect(await deleteEdgeRoute(db, route.instanceId)).toBe(false);
@@ -391,6 +396,7 @@ describe('edge (HAProxy)', () => {
       'route gone from the status',
     );
     expect(workerPids()).not.toEqual(workers);
+    expect(reloads).toBeGreaterThan(reloadsBefore); // what keyhouse_edge_reloads_total counts
     expect(
       (await httpsGet({ port: keep.listenPort, hostname: keep.hostname, ca: ca.certificatePem })).status,
     ).toBe(200);
@@ -533,6 +539,7 @@ describe('edge (HAProxy) without its database', () => {
       dataDir,
       edge: { listenHost: '::', haproxy: 'haproxy', rateLimit: RATE_LIMIT },
       ca,
+      openSealed: createSecretBox({ secretKey: null, dataDir: dataDir }).open,
       logger,
       keyhouseVersion: 'test',
     });

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -48,6 +49,33 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       await server!.stop();
       server = await startEmbeddedPostgres(options);
       expect(await query(server.url('keyhouse'), 'SELECT note FROM marker')).toEqual([{ note: 'kept' }]);
+    });
+
+    it('takes a free port when the configured one is taken, says so, and keeps that port for the next start', async () => {
+      // Another program (or a second Keyhouse with another data dir) holds the configured port.
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const taken = (holder.address() as AddressInfo).port;
+      const otherDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-embedded-second-'));
+      const second = {
+        directory: path.join(otherDir, 'postgres'),
+        port: taken,
+        logFile: path.join(otherDir, 'pg.log'),
+      };
+      try {
+        const started = await startEmbeddedPostgres(second);
+        expect(started.port).not.toBe(taken);
+        expect(started.portChoice).toEqual({ configured: taken, reason: 'configured-port-taken' });
+        expect(await query(started.url('keyhouse'), 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+        await started.stop();
+        // Next start, the configured port still taken: the port used last time again, so instances keep theirs.
+        const restarted = await startEmbeddedPostgres(second);
+        expect(restarted.port).toBe(started.port);
+        await restarted.stop();
+      } finally {
+        holder.close();
+        rmSync(otherDir, { recursive: true, force: true });
+      }
     });
 
     it('refuses connections without the generated password', async () => {

@@ -22,6 +22,7 @@ import {
 import { superviseLocalInstances } from '../../src/drivers/local/supervisor.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { renderStepMessage } from '../../src/platform/messages.js';
 
 /**
  * A real Keycloak 26.5.6 against the test PostgreSQL. The built distribution is cached across runs in
@@ -33,6 +34,7 @@ const VERSION = process.env.KEYHOUSE_TEST_KEYCLOAK_VERSION ?? '26.5.6';
 const cacheDir = testKeycloakCache;
 const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
 
+/** A reported step, its note in English as the API shows it. */
 type Step = { name: string; state: StepState; message?: string };
 
 describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver with a real Keycloak', () => {
@@ -71,6 +73,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     adminSources: ['127.0.0.1/32'],
     region: 'local',
     zone: 'local-1',
+    themes: [],
+    customHostname: null,
     secrets: {
       adminPassword: `Adm1n-${randomBytes(9).toString('base64url')}`,
       // Characters that keycloak.conf (a properties file with ${} expressions) would otherwise mangle.
@@ -81,7 +85,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     const steps: Step[] = [];
     const started = Date.now();
     const result = await driver.apply(instance, async (name, state, message) => {
-      steps.push({ name, state, ...(message ? { message } : {}) });
+      steps.push({ name, state, ...(message ? { message: renderStepMessage(message) } : {}) });
     });
     return { result, steps, seconds: (Date.now() - started) / 1000 };
   };
@@ -108,7 +112,15 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     adminDatabaseUrl = `${inject('serverUrl')}/postgres`;
     distributions = createKeycloakDistributions({ config, logger, cacheDir });
     await distributions.get(VERSION);
-    driver = createLocalDriver({ config, adminDatabaseUrl, distributions, logger, edge });
+    driver = createLocalDriver({
+      config,
+      adminDatabaseUrl,
+      distributions,
+      logger,
+      edge,
+      // This instance has no theme (the themes are the observability test's).
+      themeArchive: () => Promise.reject(new Error('no theme here')),
+    });
     // Partial state of an earlier, crashed attempt: the role exists with another password. Apply must heal it.
     await withServer((client) =>
       client.query(
@@ -246,7 +258,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
       for (let round = 0; round < 2; round++) {
         const steps: Step[] = [];
         await driver.destroy(instance, async (name, state, message) => {
-          steps.push({ name, state, ...(message ? { message } : {}) });
+          steps.push({ name, state, ...(message ? { message: renderStepMessage(message) } : {}) });
         });
         expect(steps.filter((s) => s.state === 'failed')).toEqual([]);
       }

@@ -176,7 +176,7 @@ describe('orders across organisations', () => {
     expect(longRunning.json().items.map((o: { id: string }) => o.id)).toEqual([stuck.id]);
     const invalid = await ops('GET', '/api/v1/ops/orders?processingLongerThanMinutes=-1');
     expect(invalid.statusCode).toBe(400);
-    expect(invalid.json().errors[0].path).toBe('querystring.processingLongerThanMinutes');
+    expect(invalid.json().errors[0].path).toBe('query.processingLongerThanMinutes');
   });
 
   it('shows the operator detail the customer does not see: driver error, step messages, log tail', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordOrderStep } from '../../src/orders/order-steps.js';
 import { bearerHeaders, createUserWithRole, signUp, type SignedInUser } from '../support/accounts.js';
 import { exampleBillingProfile, exampleOrder } from '../support/orders.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
@@ -45,6 +46,7 @@ beforeAll(async () => {
       ],
       trustedSourcePrefixes: { ipv4: { min: 24, max: 32 }, ipv6: { min: 48, max: 128 } },
       capacity: { maxInstances: 100, concurrentOrders: 2 },
+      warmPool: [],
     });
   });
   customer = await signUp(keyhouse);
@@ -151,7 +153,7 @@ describe('POST /api/v1/orders', () => {
     ],
     ['both billing choices', { billingProfileId: randomUUID() }, 'billingProfileId', /not both/],
     ['old terms', { acceptTerms: { version: '2019-01' } }, 'acceptTerms.version', /terms changed/],
-    ['unknown field', { coupon: 'FREE' }, '(body)', /coupon/],
+    ['unknown field', { coupon: 'FREE' }, 'coupon', /not a field/],
     [
       'VAT id of the wrong format',
       { billingProfile: { ...newBillingProfile, vatId: 'DE12' } },
@@ -174,7 +176,9 @@ describe('POST /api/v1/orders', () => {
       expect(response.statusCode).toBe(400);
       expect(response.headers['content-type']).toContain('application/problem+json');
       const problem = response.json();
-      expect(problem.errors).toContainEqual({ path, message: expect.stringMatching(text) });
+      expect(problem.errors).toContainEqual(
+        expect.objectContaining({ path, message: expect.stringMatching(text), code: expect.any(String) }),
+      );
       expect(await counts()).toEqual(before);
     },
   );
@@ -191,7 +195,12 @@ describe('POST /api/v1/orders', () => {
     const response = await order(customerToken, { ...rest, billingProfileId: foreign.json().id });
     expect(response.statusCode).toBe(400);
     expect(response.json().errors).toEqual([
-      { path: 'billingProfileId', message: expect.stringMatching(/No billing/) },
+      {
+        path: 'billingProfileId',
+        message: expect.stringMatching(/No billing/),
+        code: 'billing.profileUnknown',
+        params: {},
+      },
     ]);
     expect(await counts()).toEqual(before);
   });
@@ -254,6 +263,77 @@ describe('POST /api/v1/orders', () => {
   it('refuses anonymous orders', async () => {
     const response = await keyhouse.request({ method: 'POST', url: '/api/v1/orders', payload: validOrder() });
     expect(response.statusCode).toBe(401);
+  });
+});
+
+describe('the provisioning job', () => {
+  it('is queued in the order’s own transaction: both rows carry one transaction id', async () => {
+    const response = await order(customerToken, validOrder());
+    expect(response.statusCode).toBe(201);
+    const orderId = response.json<{ id: string }>().id;
+    const { rows } = await keyhouse.db.pool.query<{ order_xid: string; job_xid: string }>(
+      `SELECT (SELECT xmin::text FROM orders WHERE id = $1) AS order_xid,
+              (SELECT xmin::text FROM pgboss.job WHERE singleton_key = $1::text) AS job_xid`,
+      [orderId],
+    );
+    expect(rows[0]!.job_xid).not.toBeNull();
+    expect(rows[0]!.job_xid).toBe(rows[0]!.order_xid);
+  });
+
+  it('is not queued for a refused order', async () => {
+    const jobs = async () =>
+      (await keyhouse.db.pool.query<{ count: number }>('SELECT count(*)::int AS count FROM pgboss.job'))
+        .rows[0]!.count;
+    const before = await jobs();
+    const refused = await order(
+      customerToken,
+      validOrder({ billingProfile: undefined, billingProfileId: randomUUID() }),
+    );
+    expect(refused.statusCode).toBe(400);
+    expect(await jobs()).toBe(before);
+  });
+});
+
+describe('step messages', () => {
+  it('carry their English text, code and parameters to the API; a later plain text replaces them', async () => {
+    const placed = (await order(customerToken, validOrder())).json<{ id: string }>();
+    const steps = async () =>
+      (
+        await keyhouse.request({
+          method: 'GET',
+          url: `/api/v1/orders/${placed.id}`,
+          headers: bearerHeaders(customerToken),
+        })
+      ).json<{ steps: Record<string, unknown>[] }>().steps;
+    await recordOrderStep(keyhouse.db.pool, placed.id, 'keycloak-ready', 'done', {
+      code: 'step.keycloakReady',
+      params: { seconds: 48 },
+    });
+    expect(await steps()).toEqual([
+      expect.objectContaining({
+        name: 'keycloak-ready',
+        status: 'done',
+        message: 'ready after 48 s of apply',
+        messageParts: [{ code: 'step.keycloakReady', params: { seconds: 48 } }],
+      }),
+    ]);
+    // A note of several parts: the English joined by "; ", each part with its code.
+    await recordOrderStep(keyhouse.db.pool, placed.id, 'database', 'done', [
+      { code: 'step.databaseCreated', params: { database: 'kc_1a2b3c4d' } },
+      { code: 'step.roleExisted', params: {} },
+    ]);
+    expect((await steps())[1]).toMatchObject({
+      name: 'database',
+      message: 'kc_1a2b3c4d: database created; role existed',
+      messageParts: [
+        { code: 'step.databaseCreated', params: { database: 'kc_1a2b3c4d' } },
+        { code: 'step.roleExisted', params: {} },
+      ],
+    });
+    await recordOrderStep(keyhouse.db.pool, placed.id, 'keycloak-ready', 'running', 'retrying after a crash');
+    const [step] = await steps();
+    expect(step).toMatchObject({ status: 'running', message: 'retrying after a crash' });
+    expect(step).not.toHaveProperty('messageParts');
   });
 });
 
@@ -401,6 +481,8 @@ describe('tickets', () => {
       payload: { subject: 'Sneaky', message: 'Look', orderId: created.id },
     });
     expect(foreign.statusCode).toBe(400);
-    expect(foreign.json().errors).toEqual([{ path: 'orderId', message: expect.any(String) }]);
+    expect(foreign.json().errors).toEqual([
+      { path: 'orderId', message: expect.any(String), code: 'ticket.orderUnknown', params: {} },
+    ]);
   });
 });

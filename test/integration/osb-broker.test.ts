@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planIdOf, OSB_SERVICE_ID } from '../../src/osb/osb-schemas.js';
 import {
   basicAuth,
+  deleteQuery,
   enableBroker,
   originatingIdentity,
   osb,
@@ -388,18 +389,14 @@ describe('update', () => {
 
 describe('deprovisioning', () => {
   it('answers 410 for an unknown instance, and 422 AsyncRequired without accepts_incomplete', async () => {
-    const unknown = await osb(
-      keyhouse,
-      'DELETE',
-      `/service_instances/${randomUUID()}?accepts_incomplete=true`,
-    );
+    const unknown = await osb(keyhouse, 'DELETE', `/service_instances/${randomUUID()}${deleteQuery()}`);
     expect(unknown.statusCode).toBe(410);
     expect((await osb(keyhouse, 'GET', `/service_instances/${randomUUID()}/last_operation`)).statusCode).toBe(
       410,
     );
     const id = randomUUID();
     await provision(id, provisionBody('org-delete'));
-    const sync = await osb(keyhouse, 'DELETE', `/service_instances/${id}`);
+    const sync = await osb(keyhouse, 'DELETE', `/service_instances/${id}${deleteQuery('b2-4', false)}`);
     expect(sync.statusCode).toBe(422);
     expect(sync.json().error).toBe('AsyncRequired');
   });
@@ -408,7 +405,7 @@ describe('deprovisioning', () => {
     const id = randomUUID();
     await provision(id, provisionBody('org-delete'));
     const instanceId = await instanceOfServiceInstance(id);
-    const deleted = await osb(keyhouse, 'DELETE', `/service_instances/${id}?accepts_incomplete=true`);
+    const deleted = await osb(keyhouse, 'DELETE', `/service_instances/${id}${deleteQuery()}`);
     expect(deleted.statusCode).toBe(202);
     expect(deleted.json().operation).toBe('deprovision');
     const orders = await orderRows(instanceId);
@@ -419,7 +416,7 @@ describe('deprovisioning', () => {
     const last = await osb(keyhouse, 'GET', `/service_instances/${id}/last_operation?operation=deprovision`);
     expect(last.json()).toMatchObject({ state: 'in progress' });
     // Deleting again is the same operation.
-    const again = await osb(keyhouse, 'DELETE', `/service_instances/${id}?accepts_incomplete=true`);
+    const again = await osb(keyhouse, 'DELETE', `/service_instances/${id}${deleteQuery()}`);
     expect(again.statusCode).toBe(202);
     expect(await orderRows(instanceId)).toHaveLength(2);
   });
@@ -431,9 +428,7 @@ describe('deprovisioning', () => {
     await keyhouse.db.pool.query(`UPDATE orders SET status = 'processing' WHERE instance_id = $1`, [
       instanceId,
     ]);
-    expect(
-      (await osb(keyhouse, 'DELETE', `/service_instances/${id}?accepts_incomplete=true`)).statusCode,
-    ).toBe(202);
+    expect((await osb(keyhouse, 'DELETE', `/service_instances/${id}${deleteQuery()}`)).statusCode).toBe(202);
     const waiting = await osb(
       keyhouse,
       'GET',
@@ -463,8 +458,6 @@ describe('deprovisioning', () => {
       `/service_instances/${id}/last_operation?operation=deprovision`,
     );
     expect(succeeded.json().state).toBe('succeeded');
-    expect(
-      (await osb(keyhouse, 'DELETE', `/service_instances/${id}?accepts_incomplete=true`)).statusCode,
-    ).toBe(410);
+    expect((await osb(keyhouse, 'DELETE', `/service_instances/${id}${deleteQuery()}`)).statusCode).toBe(410);
   });
 });

@@ -53,6 +53,10 @@ describe('a driver that answers progressing', () => {
     upgrade: () => Promise.reject(new Error('not used here')),
     destroy: () => Promise.reject(new Error('not used here')),
     observe: () => Promise.reject(new Error('not used here')),
+    readLog: () => Promise.reject(new Error('not used here')),
+    followLog: () => {
+      throw new Error('not used here');
+    },
     verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
     backup: () => Promise.reject(new Error('not used here')),
     restore: () => Promise.reject(new Error('not used here')),

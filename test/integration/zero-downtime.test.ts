@@ -25,7 +25,7 @@ type OrderView = {
   id: string;
   status: string;
   failureReason: string | null;
-  steps: { name: string; message?: string }[];
+  steps: { name: string; message?: string; messageParts?: { code: string }[] }[];
 };
 /**
  * Rates this shared 2-CPU machine carries while a second Keycloak starts beside the first: at 10 tokens a second
@@ -326,6 +326,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           expect(order.failureReason).toBeNull();
           const inPlace = order.steps.find((s) => s.name === 'restart-in-place');
           expect(inPlace?.message).toMatch(/at 1 of 1 Keycloaks/);
+          // Coded, so the portal says it in German too.
+          expect(inPlace?.messageParts?.map((part) => part.code)).toEqual(['step.roomRegionFull']);
           expect(order.steps.map((s) => s.name)).not.toContain('keycloak-standby');
           expect(pids()).toHaveLength(1);
         } finally {

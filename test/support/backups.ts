@@ -41,6 +41,7 @@ export async function insertDatabaseOnlyInstance(
     adminSources: null,
     region: 'local',
     zone: 'local-1',
+    themes: [],
     ...options.spec,
   };
   const price = { currency: 'EUR', perHour: '0.1300', perMonth: '94.60' };

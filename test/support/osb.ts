@@ -40,6 +40,10 @@ export function osb(
   });
 }
 
+/** The query of a deprovision or unbind: service_id and plan_id are mandatory there. */
+export const deleteQuery = (nodeSize = 'b2-4', acceptsIncomplete = true) =>
+  `?${acceptsIncomplete ? 'accepts_incomplete=true&' : ''}service_id=${OSB_SERVICE_ID}&plan_id=${planIdOf(nodeSize)}`;
+
 export function provisionBody(
   organizationGuid: string,
   parameters: Record<string, unknown> = { trustedSources: ['127.0.0.1'] },

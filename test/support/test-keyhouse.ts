@@ -2,12 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createKeyhouse, type Keyhouse } from '../../src/app.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { LocalDriverTestFaults } from '../../src/drivers/local/local-driver.js';
+import { prometheusFiles } from '../../src/metrics/prometheus-files.js';
+import { stopPrometheus } from '../../src/metrics/prometheus-process.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { freePort } from './edge-probes.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
@@ -40,17 +43,27 @@ export async function startTestKeyhouse(
     mail?: Parameters<typeof createKeyhouse>[0]['mail'];
     /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
     logger?: Logger;
+    /** Where the log lines go (at level info), for tests that read what Keyhouse logs. */
+    logDestination?: DestinationStream;
   } = {},
 ): Promise<TestKeyhouse> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-'));
   const config = loadConfig({ DATA_DIR: dataDir });
   config.roles = ['api'];
+  // A worker runs Prometheus and the exporter: ports of their own, so parallel test files never meet.
+  config.metrics.prometheus.port = await freePort();
+  config.metrics.exporterPort = await freePort();
+  config.metrics.prometheus.scrapeIntervalSeconds = 2;
   adjust(config);
   const database = await createTestDatabase();
   const keyhouse = await createKeyhouse({
     config,
     databaseUrl: database.url,
-    logger: options.logger ?? createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' }),
+    logger:
+      options.logger ??
+      (options.logDestination
+        ? createLogger({ level: 'info', destination: options.logDestination })
+        : createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' })),
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
@@ -63,6 +76,8 @@ export async function startTestKeyhouse(
     request: (options) => keyhouse.http.inject(options),
     async stop() {
       await keyhouse.close();
+      // Detached like in production (it outlives Keyhouse); a test's Prometheus goes with its data dir.
+      await stopPrometheus(prometheusFiles(dataDir));
       // HAProxy outlives Keyhouse by design; a test's data dir takes its HAProxy with it.
       await keyhouse.edge?.stopHaproxy();
       await database.drop();

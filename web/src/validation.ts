@@ -1,13 +1,13 @@
 import type { z } from 'zod';
+import { fieldErrorsOf } from '../../src/platform/field-errors';
 import { ApiError } from './api/client';
+import { localizeMessage } from './messages';
 
-/** The first message per field of a failed zod parse, keyed by dotted path ("trustedSources.1"). */
+/** The first message per field of a failed zod parse, keyed by dotted path ("trustedSources.1"), localized. */
 export function zodErrors(error: z.ZodError | undefined): Record<string, string> {
   const result: Record<string, string> = {};
-  for (const issue of error?.issues ?? []) {
-    const key = issue.path.map(String).join('.') || '(body)';
-    result[key] ??= issue.message;
-  }
+  for (const fieldError of fieldErrorsOf(error?.issues ?? []))
+    result[fieldError.path] ??= localizeMessage(fieldError);
   return result;
 }
 
@@ -15,9 +15,9 @@ export function zodErrors(error: z.ZodError | undefined): Record<string, string>
 export function apiFieldErrors(error: unknown, prefix = ''): Record<string, string> {
   const result: Record<string, string> = {};
   if (!(error instanceof ApiError)) return result;
-  for (const { path, message } of error.fieldErrors) {
-    if (!path.startsWith(prefix)) continue;
-    result[path.slice(prefix.length)] ??= message;
+  for (const fieldError of error.fieldErrors) {
+    if (!fieldError.path.startsWith(prefix)) continue;
+    result[fieldError.path.slice(prefix.length)] ??= localizeMessage(fieldError);
   }
   return result;
 }

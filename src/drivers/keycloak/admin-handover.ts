@@ -1,3 +1,4 @@
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
 import { isConflict, loginAdmin, type AdminCredentials } from './admin-api.js';
 
@@ -15,10 +16,10 @@ export async function handOverAdmin(options: {
   customerAdmin: AdminCredentials;
   /** Where the operator finds out why neither admin can log in (a log file, a pod). */
   diagnostics: string;
-}): Promise<string> {
+}): Promise<CodedMessage[]> {
   const { baseUrl, temporaryAdmin, customerAdmin } = options;
   const bootClient = temporaryAdmin ? await loginAdmin(baseUrl, temporaryAdmin) : null;
-  let note: string;
+  const note: CodedMessage[] = [];
   if (bootClient) {
     const findAdmin = async () =>
       (await bootClient.users.find({ realm: 'master', username: customerAdmin.username, exact: true }))[0]
@@ -52,8 +53,8 @@ export async function handOverAdmin(options: {
       id: userId,
       roles: [{ id: adminRole.id, name: adminRole.name }],
     });
-    note = 'admin created';
-  } else note = 'admin existed';
+    note.push(message('step.adminCreated'));
+  } else note.push(message('step.adminExisted'));
 
   // The customer's account must work before the temporary one goes.
   const adminClient = await loginAdmin(baseUrl, customerAdmin);
@@ -72,7 +73,7 @@ export async function handOverAdmin(options: {
       exact: true,
     });
     for (const user of temporary) if (user.id) await adminClient.users.del({ realm: 'master', id: user.id });
-    note += ', temporary admin deleted';
+    note.push(message('step.temporaryAdminDeleted'));
   }
   return note;
 }

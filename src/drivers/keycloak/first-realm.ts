@@ -1,3 +1,4 @@
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
 import { isConflict, loginAdmin, type AdminCredentials } from './admin-api.js';
 
@@ -6,7 +7,7 @@ export async function ensureFirstRealm(options: {
   baseUrl: string;
   customerAdmin: AdminCredentials;
   realm: string;
-}): Promise<string> {
+}): Promise<CodedMessage> {
   const client = await loginAdmin(options.baseUrl, options.customerAdmin);
   if (!client)
     throw new StepFailure(
@@ -14,14 +15,14 @@ export async function ensureFirstRealm(options: {
       'The administrator account cannot log in.',
       'first realm: admin login rejected',
     );
-  let note = 'realm existed';
+  let created = false;
   if (!(await client.realms.findOne({ realm: options.realm }))) {
     try {
       await client.realms.create({ realm: options.realm, enabled: true });
-      note = 'realm created';
+      created = true;
     } catch (error) {
       if (!isConflict(error)) throw error;
     }
   }
-  return `${options.realm}: ${note}`;
+  return message(created ? 'step.realmCreated' : 'step.realmExisted', { realm: options.realm });
 }

@@ -6,7 +6,8 @@ import type { BackupRef, BackupResult, DesiredInstance, StepReporter, TakenBacku
 import { outcomeOf, StepFailure, type stepper } from '../driver-steps.js';
 import { instanceDatabaseName } from './instance-database.js';
 import { readState, writeState, type InstancePaths } from './instance-files.js';
-import { stopKeycloak } from './keycloak-process.js';
+import { message } from '../../platform/messages.js';
+import { stopKeycloak, stopNote } from './keycloak-process.js';
 import { dumpDatabase, restoreIntoScratch, swapInRestored, type DumpResult } from './postgres-dump.js';
 
 /**
@@ -62,7 +63,11 @@ export function createInstanceBackups(options: {
     backupFile,
     checkedLocation,
     describe: (backup: TakenBackup) =>
-      `${backup.location} (${Math.round(backup.sizeBytes / 1024)} KiB, sha256 ${backup.sha256.slice(0, 12)}…)`,
+      message('step.backupFile', {
+        file: backup.location,
+        kib: Math.round(backup.sizeBytes / 1024),
+        sha256: backup.sha256.slice(0, 12),
+      }),
 
     /** A backup taken for an upgrade, under its id (the caller stopped Keycloak). Throws StepFailure. */
     async takeForUpgrade(p: InstancePaths, name: string, backupId: string): Promise<TakenBackup> {
@@ -84,11 +89,11 @@ export function createInstanceBackups(options: {
     },
 
     /** A new instance's database from a backup of another instance (the name holds only a whole database). */
-    async restoreNew(name: string, from: BackupRef): Promise<string> {
+    async restoreNew(name: string, from: BackupRef): Promise<{ backupId: string }> {
       const database = instanceDatabaseName(name);
       await restoreDatabase(database, from);
       await swapInRestored({ adminDatabaseUrl, database });
-      return `database restored from backup ${from.id}`;
+      return { backupId: from.id };
     },
 
     /** Replaces the instance's database with the backup's, the live one as it was until the restored one is whole. */
@@ -124,7 +129,7 @@ export function createInstanceBackups(options: {
           await restoreDatabase(database, from);
           state.restore = { backupId: from.id, phase: 'restoring' };
           writeState(p.state, state);
-          return { value: null, note: `restored beside the live database from ${from.id}` };
+          return { value: null, note: message('step.restoredBeside', { backup: from.id }) };
         });
         await step('restore-switch', async () => {
           const stopped = await stopKeycloak(p.home, args.stopTimeoutMs);
@@ -137,7 +142,13 @@ export function createInstanceBackups(options: {
           };
           state.bootstrapAdminBy = 'command';
           writeState(p.state, state);
-          return { value: null, note: `Keycloak ${stopped}; restored database ${swapped}` };
+          return {
+            value: null,
+            note: [
+              stopNote(stopped),
+              message(swapped === 'swapped' ? 'step.restoredSwapped' : 'step.restoredAlreadySwapped'),
+            ],
+          };
         });
       }
       const ready = await args.applySteps(instance, args.report);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { withConnection } from '../../db/database.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { dropScratchDatabases } from './postgres-dump.js';
 
 /**
@@ -22,10 +23,10 @@ export type InstanceDatabases = {
    */
   ensure(
     instance: { name: string; databasePassword: string },
-    restore?: () => Promise<string>,
-  ): Promise<string>;
+    restore?: () => Promise<{ backupId: string }>,
+  ): Promise<CodedMessage[]>;
   /** Drops the database, its scratch databases (an interrupted restore) and the role; safe to repeat. */
-  drop(instanceName: string): Promise<string>;
+  drop(instanceName: string): Promise<CodedMessage[]>;
   /** The database's size, 0 when it does not exist. */
   sizeBytes(instanceName: string): Promise<number>;
 };
@@ -43,30 +44,32 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
       return withAdminDb(async (client) => {
         const role = client.escapeIdentifier(name);
         const password = client.escapeLiteral(instance.databasePassword);
-        let roleNote = 'role created';
+        let roleNote = message('step.roleCreated');
         try {
           await client.query(`CREATE ROLE ${role} LOGIN PASSWORD ${password}`);
         } catch (error) {
           if ((error as { code?: string }).code !== '42710') throw error; // duplicate_object
           // Set it again: the role may stem from an attempt with another password, or been changed by hand.
           await client.query(`ALTER ROLE ${role} LOGIN PASSWORD ${password}`);
-          roleNote = 'role existed';
+          roleNote = message('step.roleExisted');
         }
-        let dbNote = 'database created';
+        let dbNote = message('step.databaseCreated', { database: name });
         const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-        if (exists.rowCount === 0 && restore) dbNote = await restore();
-        else {
+        if (exists.rowCount === 0 && restore) {
+          const restored = await restore();
+          dbNote = message('step.databaseRestored', { database: name, backup: restored.backupId });
+        } else {
           try {
             await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
           } catch (error) {
             if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
             await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
-            dbNote = 'database existed';
+            dbNote = message('step.databaseExisted', { database: name });
           }
         }
         // Other instances' roles must not even connect to this database.
         await client.query(`REVOKE ALL ON DATABASE ${role} FROM PUBLIC`);
-        return `${name}: ${dbNote}, ${roleNote}`;
+        return [dbNote, roleNote];
       });
     },
 
@@ -78,7 +81,10 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
         await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
         const scratch = await dropScratchDatabases({ adminDatabaseUrl, database: name });
         await client.query(`DROP ROLE IF EXISTS ${id}`);
-        return `${name} dropped${scratch.length ? `, with ${scratch.join(', ')}` : ''}`;
+        const dropped = message('step.databaseDropped', { database: name });
+        return scratch.length
+          ? [dropped, message('step.scratchDatabasesDropped', { databases: scratch.join(', ') })]
+          : [dropped];
       });
     },
 

@@ -5,7 +5,8 @@ import type { InstanceBackups } from './instance-backups.js';
 import { instanceDatabaseName } from './instance-database.js';
 import { readState, writeState, type InstancePaths, type InstanceState } from './instance-files.js';
 import { homeVersion } from './keycloak-home.js';
-import { stopKeycloak } from './keycloak-process.js';
+import { message } from '../../platform/messages.js';
+import { stopKeycloak, stopNote } from './keycloak-process.js';
 import { sha256OfFile, swapInRestored } from './postgres-dump.js';
 
 /**
@@ -45,7 +46,7 @@ export async function upgradeInstance(options: {
   await step('upgrade-prepare', async () => {
     await options.distributionOf(to.version);
     await options.distributionOf(from.version);
-    return { value: null, note: `Keycloak ${to.version} is ready to install` };
+    return { value: null, note: message('step.upgradePrepared', { version: to.version }) };
   });
   let pending = readState(p.state)?.upgrade;
   if (pending && pending.toVersion !== to.version)
@@ -78,11 +79,11 @@ export async function upgradeInstance(options: {
       });
       return {
         value: state.upgrade!,
-        note: `Keycloak ${stopped}; pg_dump: ${options.backups.describe(backup)}`,
+        note: [stopNote(stopped), options.backups.describe(backup)],
       };
     });
   }
-  const backup = options.backups.describe(pending.backup);
+  const backupFile = pending.backup.location;
 
   if (pending.phase === 'upgrading') {
     try {
@@ -94,7 +95,10 @@ export async function upgradeInstance(options: {
       await step('upgrade-cleanup', async () => {
         rmSync(previousHome, { recursive: true, force: true });
         update((s) => delete s.upgrade);
-        return { value: null, note: `Keycloak ${from.version} home removed; backup kept: ${backup}` };
+        return {
+          value: null,
+          note: message('step.upgradeCleanedUp', { version: from.version, file: backupFile }),
+        };
       });
       return { outcome: 'ready', url: ready.url, backup: pending.backup };
     } catch (error) {
@@ -124,7 +128,7 @@ export async function upgradeInstance(options: {
     await swapInRestored({ adminDatabaseUrl: options.adminDatabaseUrl, database });
     return {
       value: null,
-      note: `Keycloak ${from.version} home and the database restored from ${backup}`,
+      note: message('step.rolledBack', { version: from.version, file: backupFile }),
     };
   });
   const rolledBack = await applySteps(from, (name, state, message) =>

@@ -19,6 +19,7 @@ const input = (overrides: Partial<KeycloakSettingsInput> = {}): KeycloakSettings
   logFile: '/data/instances/kc-1a2b3c4d/logs/keycloak.log',
   javaHome: '/usr/lib/jvm/java-17',
   maxHeapMb: 1024,
+  responseTimeBuckets: true,
   hostCpus: 8,
   ...overrides,
 });
@@ -47,6 +48,7 @@ describe('Keycloak settings of an instance', () => {
       cache: 'local',
       log: 'file',
       'log-file': '/data/instances/kc-1a2b3c4d/logs/keycloak.log',
+      'http-metrics-slos': '5,10,25,50,100,250,500,1000,2500,5000,10000',
     });
     expect(env).toEqual({
       JAVA_OPTS_KC_HEAP: '-Xms64m -Xmx1024m',
@@ -61,6 +63,10 @@ describe('Keycloak settings of an instance', () => {
       renderKeycloakSettings(input({ ports: { httpPort: 19002, managementPort: 19003 } })).hash,
     ).not.toBe(base);
     expect(renderKeycloakSettings(input({ javaHome: '/usr/lib/jvm/java-21' })).hash).not.toBe(base);
+    // A home made before the metrics settings keeps its process until a restart makes the home again.
+    const older = renderKeycloakSettings(input({ responseTimeBuckets: false }));
+    expect(older.conf).not.toContain('http-metrics-slos');
+    expect(older.hash).not.toBe(base);
     const bigger = input();
     bigger.instance = { ...bigger.instance, nodeSize: { id: 'b4-8', vcpu: 4, memoryGb: 8 } };
     expect(renderKeycloakSettings(bigger).hash).not.toBe(base);

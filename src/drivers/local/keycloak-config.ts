@@ -20,8 +20,17 @@ export type KeycloakSettingsInput = {
   javaHome: string;
   /** Upper bound of the heap, whatever the node size: this host runs many instances. */
   maxHeapMb: number;
+  /**
+   * The instance page's metrics (response-time buckets for the p95): only for homes built with today's options, so
+   * that an instance made before them keeps its settings, and so its process, until a restart order makes its home
+   * again (see keycloak-home.ts).
+   */
+  responseTimeBuckets: boolean;
   hostCpus?: number;
 };
+
+/** Buckets of `http_server_requests_seconds` in ms: enough for a p95 from 5 ms to 10 s, few series per route. */
+export const RESPONSE_TIME_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
 export type KeycloakSettings = {
   /** Contents of conf/keycloak.conf (holds the database password: written with mode 0600). */
@@ -87,6 +96,9 @@ export function renderKeycloakSettings(input: KeycloakSettingsInput): KeycloakSe
     ['cache', 'local'],
     ['log', 'file'],
     ['log-file', input.logFile],
+    ...(input.responseTimeBuckets
+      ? ([['http-metrics-slos', RESPONSE_TIME_BUCKETS_MS.join(',')]] as [string, string][])
+      : []),
   ];
   const conf =
     '# Written by Keyhouse on every apply; local changes are overwritten.\n' +

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -25,12 +26,29 @@ import { runCommand } from '../../platform/process-runner.js';
  * which never rebuild and so never race on the shared `lib/quarkus`.
  */
 
-/** Build-time options; changing them here makes every cached distribution rebuild once. */
+/**
+ * Build-time options. A distribution is cached per version and per these options (`distributionDir`), so changing
+ * them builds each version once more beside the old build, which instances started from it keep using until their
+ * home is made again (`keycloak-home.ts` compares the options too). User event metrics count logins and failed
+ * logins for the instance page's charts (`keycloak_user_events_total`, src/metrics/).
+ */
 export const KEYCLOAK_BUILD_OPTIONS: readonly string[] = [
   '--db=postgres',
   '--health-enabled=true',
   '--metrics-enabled=true',
+  '--event-metrics-user-enabled=true',
 ];
+
+/** The build options in a directory name: another set of options is another build, never a rebuild in place. */
+export const BUILD_OPTIONS_TAG = createHash('sha256')
+  .update(JSON.stringify(KEYCLOAK_BUILD_OPTIONS))
+  .digest('hex')
+  .slice(0, 8);
+
+/** Where `version`, built with KEYCLOAK_BUILD_OPTIONS, lives in a distribution cache. */
+export function distributionDir(cacheDir: string, version: string): string {
+  return path.join(cacheDir, `${version}-${BUILD_OPTIONS_TAG}`);
+}
 
 const MARKER = '.keyhouse-built.json';
 const DEFAULT_JVM_DIR = '/usr/lib/jvm';
@@ -237,7 +255,7 @@ export function checkPrerequisites(
     );
   }
 
-  const unbuilt = versions.filter((version) => !isBuilt(path.join(cacheDir, version), version));
+  const unbuilt = versions.filter((version) => !isBuilt(distributionDir(cacheDir, version), version));
   if (config.keycloak.home) {
     const homeVersion = readKeycloakHomeVersion(config.keycloak.home);
     if (!homeVersion)
@@ -359,13 +377,13 @@ export function createKeycloakDistributions(options: {
     if (!java.ok) throw new DistributionUnavailableError(java.message);
     if (java.warning) logger.warn({ version, javaHome: java.home }, java.warning);
 
-    const versionDir = path.join(cacheDir, version);
+    const versionDir = distributionDir(cacheDir, version);
     const home = path.join(versionDir, 'keycloak');
     const result = { version, home, javaHome: java.home, javaMajor: java.major };
     if (isBuilt(versionDir, version)) return result;
 
     return withFileLock(
-      path.join(cacheDir, `${version}.lock`),
+      `${distributionDir(cacheDir, version)}.lock`,
       async () => {
         // Another process may have finished while we waited for the lock.
         if (isBuilt(versionDir, version)) return result;

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readTextIfExists } from '../../platform/errno.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { runCommand } from '../../platform/process-runner.js';
 import { StepFailure } from '../driver-steps.js';
 import type { InstancePorts } from './keycloak-config.js';
-import type { KeycloakDistribution } from './keycloak-distribution.js';
-import { findKeycloakProcesses, stopKeycloak } from './keycloak-process.js';
+import { BUILD_OPTIONS_TAG, type KeycloakDistribution } from './keycloak-distribution.js';
+import { findKeycloakProcesses, stopKeycloak, stopNote } from './keycloak-process.js';
 import {
   readState,
   recordedPorts,
@@ -23,12 +24,22 @@ import { allocatePorts, isPortFree } from './port-allocation.js';
  */
 
 const HOME_MARKER = '.keyhouse-home.json';
-type HomeMarker = { version: string };
+/** `build`: the distribution's BUILD_OPTIONS_TAG; absent in homes made before build options were recorded. */
+type HomeMarker = { version: string; build?: string };
+
+function readHomeMarker(home: string): HomeMarker | null {
+  const marker = readTextIfExists(path.join(home, HOME_MARKER));
+  return marker === null ? null : (JSON.parse(marker) as HomeMarker);
+}
 
 /** The Keycloak version a home was made from; null when there is no (finished) home: the marker comes last. */
 export function homeVersion(home: string): string | null {
-  const marker = readTextIfExists(path.join(home, HOME_MARKER));
-  return marker === null ? null : (JSON.parse(marker) as HomeMarker).version;
+  return readHomeMarker(home)?.version ?? null;
+}
+
+/** Made from a distribution built with today's build options (user event metrics among them). */
+export function homeHasCurrentBuild(home: string): boolean {
+  return readHomeMarker(home)?.build === BUILD_OPTIONS_TAG;
 }
 
 export async function prepareHome(options: {
@@ -41,16 +52,22 @@ export async function prepareHome(options: {
   stopTimeoutMs: number;
   /** Serialises port allocation with the other instances' applies in this process. */
   serialised: <T>(key: string, work: () => Promise<T>) => Promise<T>;
+  /**
+   * Also make the home again when it was made with other build options (e.g. event metrics added): a restart's
+   * business, since it stops Keycloak; a plain apply keeps a running home of the right version.
+   */
+  refreshBuild?: boolean;
   /** The instance's database was restored from a backup (a new instance from another's backup). */
   restored: boolean;
-}): Promise<{ state: InstanceState; note: string }> {
+}): Promise<{ state: InstanceState; note: CodedMessage[] }> {
   const { paths: p, distribution, version } = options;
   mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   mkdirSync(path.dirname(p.keycloakLog), { recursive: true });
-  const notes: string[] = [];
+  const notes: CodedMessage[] = [];
 
-  const installed = await installHome(p.home, distribution, version, options.stopTimeoutMs);
-  if (installed) notes.push(installed);
+  notes.push(
+    ...(await installHome(p.home, distribution, version, options.stopTimeoutMs, options.refreshBuild)),
+  );
 
   let state = readState(p.state);
   const running = findKeycloakProcesses(p.home).length > 0;
@@ -91,32 +108,30 @@ export async function prepareHome(options: {
       writeState(p.state, next);
       return next;
     });
-    notes.push(
-      previous
-        ? `ports moved to ${state.ports.httpPort}/${state.ports.managementPort} (old ones busy)`
-        : `ports ${state.ports.httpPort}/${state.ports.managementPort}`,
-    );
+    const ports = { http: state.ports.httpPort, management: state.ports.managementPort };
+    notes.push(message(previous ? 'step.portsMoved' : 'step.ports', ports));
   }
-  return { state, note: notes.join('; ') || 'up to date' };
+  return { state, note: notes.length ? notes : [message('step.homeUpToDate')] };
 }
 
 /**
- * Makes `home` a home of Keycloak `version` (a hard-linked copy of the built distribution), stopping a Keycloak of
- * another version running from it first; answers what it did, or null when the home was up to date.
+ * Makes `home` a home of Keycloak `version` (a hard-linked copy of the built distribution), stopping a Keycloak
+ * running from it first; with `refreshBuild` also when it was made with other build options. Answers what it did:
+ * nothing when the home was up to date.
  */
 export async function installHome(
   home: string,
   distribution: KeycloakDistribution,
   version: string,
   stopTimeoutMs: number,
-): Promise<string | null> {
-  const installed = homeVersion(home);
-  if (installed === version) return null;
-  const notes: string[] = [];
-  if (findKeycloakProcesses(home).length) {
-    await stopKeycloak(home, stopTimeoutMs);
-    notes.push(`stopped Keycloak ${installed ?? '?'}`);
-  }
+  refreshBuild = false,
+): Promise<CodedMessage[]> {
+  const marker = readHomeMarker(home);
+  const installed = marker?.version ?? null;
+  const outdatedBuild = refreshBuild && marker?.build !== BUILD_OPTIONS_TAG;
+  if (installed === version && !outdatedBuild) return [];
+  const notes: CodedMessage[] = [];
+  if (findKeycloakProcesses(home).length) notes.push(stopNote(await stopKeycloak(home, stopTimeoutMs)));
   const staging = `${home}.new`;
   rmSync(staging, { recursive: true, force: true });
   const copy = await runCommand('cp', ['-al', distribution.home, staging]);
@@ -131,9 +146,12 @@ export async function installHome(
       if (real.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', real.tail);
     } else mkdirSync(target);
   }
-  writeFileSync(path.join(staging, HOME_MARKER), JSON.stringify({ version } satisfies HomeMarker));
+  writeFileSync(
+    path.join(staging, HOME_MARKER),
+    JSON.stringify({ version, build: BUILD_OPTIONS_TAG } satisfies HomeMarker),
+  );
   rmSync(home, { recursive: true, force: true });
   renameSync(staging, home);
-  notes.push(`home for Keycloak ${version} created`);
-  return notes.join('; ');
+  notes.push(message(installed === version ? 'step.homeRebuilt' : 'step.homeCreated', { version }));
+  return notes;
 }

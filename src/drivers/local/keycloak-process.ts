@@ -5,7 +5,6 @@ import {
   existsSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   realpathSync,
   writeFileSync,
@@ -13,7 +12,8 @@ import {
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { errnoOf, isNotFound } from '../../platform/errno.js';
-import { isProcessAlive } from '../../platform/file-lock.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
+import { processesWithArgument, readProcFile } from '../../platform/proc.js';
 
 /**
  * The Keycloak process of one instance home. kc.sh does not exec java: it starts java as a child and waits, so an
@@ -33,34 +33,9 @@ function homeMarker(home: string): string {
   return `-Dkc.home.dir=${real}/bin/..`;
 }
 
-/** A file of /proc/<pid>; null when the process exited while we looked (ENOENT, ESRCH) or is not ours (EACCES). */
-function readProcFile(pid: number | string, name: string): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/${name}`, 'utf8');
-  } catch (error) {
-    if (isNotFound(error) || errnoOf(error) === 'ESRCH' || errnoOf(error) === 'EACCES') return null;
-    throw error;
-  }
-}
-
 /** Pids of live Keycloak JVMs started from `home`. */
 export function findKeycloakProcesses(home: string): number[] {
-  const marker = homeMarker(home);
-  const pids: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch (error) {
-    if (isNotFound(error)) return pids; // no /proc: not Linux
-    throw error;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = readProcFile(entry, 'cmdline');
-    if (cmdline === null) continue;
-    if (cmdline.split('\0').includes(marker) && isProcessAlive(Number(entry))) pids.push(Number(entry));
-  }
-  return pids;
+  return processesWithArgument(homeMarker(home)).map((process) => process.pid);
 }
 
 function processGroup(pid: number): number | null {
@@ -111,12 +86,21 @@ export async function spawnKeycloak(options: {
   }
 }
 
+export type StopResult = 'stopped' | 'killed' | 'not-running';
+
+/** What a stop did, as a step's note. */
+export function stopNote(result: StopResult): CodedMessage {
+  return message(
+    result === 'stopped'
+      ? 'step.keycloakStopped'
+      : result === 'killed'
+        ? 'step.keycloakKilled'
+        : 'step.keycloakNotRunning',
+  );
+}
+
 /** Stops every Keycloak process of `home`: SIGTERM to their process groups, SIGKILL after `timeoutMs`. */
-export async function stopKeycloak(
-  home: string,
-  timeoutMs: number,
-  pollMs = 250,
-): Promise<'stopped' | 'killed' | 'not-running'> {
+export async function stopKeycloak(home: string, timeoutMs: number, pollMs = 250): Promise<StopResult> {
   const pids = findKeycloakProcesses(home);
   if (pids.length === 0) return 'not-running';
   const groups = new Set(pids.map((pid) => processGroup(pid)).filter((g): g is number => g !== null));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UpstreamObservation } from '../../edge/edge-upstream.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 import type { ChangeRoom, DesiredInstance } from '../driver.js';
 import { StepFailure, type stepper } from '../driver-steps.js';
 import {
@@ -15,7 +16,13 @@ import {
 import type { InstancePorts, KeycloakSettings } from './keycloak-config.js';
 import type { KeycloakDistribution } from './keycloak-distribution.js';
 import { installHome } from './keycloak-home.js';
-import { findKeycloakProcesses, logTail, stopKeycloak, waitForKeycloakReady } from './keycloak-process.js';
+import {
+  findKeycloakProcesses,
+  logTail,
+  stopKeycloak,
+  stopNote,
+  waitForKeycloakReady,
+} from './keycloak-process.js';
 import { allocatePorts } from './port-allocation.js';
 
 /**
@@ -46,9 +53,14 @@ export type SwitchContext = {
   /** How long the old Keycloak may still get requests from HAProxy workers of the earlier route. */
   drainTimeoutMs: number;
   settingsFor(ports: InstancePorts, home: string): KeycloakSettings;
+  /**
+   * Brings what the instance keeps in its home (the customer's themes) to the spec in the new home before Keycloak
+   * starts there; `restart`: a Keycloak already running there has to start again to see it.
+   */
+  prepare(home: string): Promise<{ notes: CodedMessage[]; restart: boolean }>;
   /** Writes the settings into `home` and starts Keycloak there; answers the wrapper's pid. */
   start(home: string, settings: KeycloakSettings, slot: Slot): Promise<number>;
-  /** Moves the instance's edge route to `upstreamPort`. */
+  /** Moves the instance's edge route to `upstreamPort` (with everything else the route carries). */
   route(upstreamPort: number): Promise<void>;
   observeUpstream(upstreamPort: number): Promise<UpstreamObservation>;
   /** The restart order this switch serves, recorded with the promotion (a retry of it does not switch again). */
@@ -77,7 +89,7 @@ export function hostRoom(room: ChangeRoom, availableMb: number | null): ChangeRo
   if (availableMb !== null && availableMb < SECOND_KEYCLOAK_MB)
     return {
       secondInstance: false,
-      why: `this host has ${availableMb} MB of free memory; a second Keycloak needs ${SECOND_KEYCLOAK_MB} MB`,
+      why: message('step.roomHostMemory', { available: availableMb, needed: SECOND_KEYCLOAK_MB }),
     };
   return room;
 }
@@ -90,7 +102,7 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
 
   const standby = await step('keycloak-standby', async () => {
     let standby = state.standby;
-    const notes: string[] = [];
+    const notes: CodedMessage[] = [];
     if (!standby) {
       const ports = await context.serialised('ports', async () => {
         const taken = new Set([
@@ -103,11 +115,7 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
           taken,
           count: 2,
         }).catch((error: Error) => {
-          throw new StepFailure(
-            'transient',
-            'No free port for a second Keycloak on this host.',
-            error.message,
-          );
+          throw new StepFailure('transient', message('step.standbyNoPort'), error.message);
         });
         const allocated = { httpPort: httpPort!, managementPort: managementPort! };
         state.standby = { slot: otherSlot(activeSlot), ports: allocated, startedHash: null, routed: false };
@@ -115,28 +123,40 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
         return allocated;
       });
       standby = state.standby!;
-      notes.push(`slot ${standby.slot}, ports ${ports.httpPort}/${ports.managementPort}`);
-    } else notes.push(`resumed: slot ${standby.slot}`);
+      notes.push(
+        message('step.standbyPorts', {
+          slot: standby.slot,
+          http: ports.httpPort,
+          management: ports.managementPort,
+        }),
+      );
+    } else notes.push(message('step.standbyResumed', { slot: standby.slot }));
     const home = slotHome(p.dir, standby.slot);
-    const installed = await installHome(
-      home,
-      context.distribution,
-      context.instance.version,
-      context.stopTimeoutMs,
+    // Not running yet, or our own standby: making it again with today's build options costs no downtime.
+    notes.push(
+      ...(await installHome(
+        home,
+        context.distribution,
+        context.instance.version,
+        context.stopTimeoutMs,
+        true,
+      )),
     );
-    if (installed) notes.push(installed);
+    const prepared = await context.prepare(home);
+    notes.push(...prepared.notes);
     const settings = context.settingsFor(standby.ports, home);
     const running = findKeycloakProcesses(home);
-    if (running.length && standby.startedHash !== settings.hash) {
+    const restart = running.length > 0 && (standby.startedHash !== settings.hash || prepared.restart);
+    if (restart) {
       await stopKeycloak(home, context.stopTimeoutMs);
-      notes.push('stopped a standby with other settings');
+      notes.push(message('step.standbyOtherSettings'));
     }
-    if (!running.length || standby.startedHash !== settings.hash) {
+    if (!running.length || restart) {
       const pid = await context.start(home, settings, standby.slot);
       standby.startedHash = settings.hash;
       writeState(p.state, state);
-      notes.push(`started (process group ${pid})`);
-    } else notes.push(`adopted running process ${running.join(', ')}`);
+      notes.push(message('step.keycloakStarted', { pid }));
+    } else notes.push(message('step.keycloakAdopted', { pids: running.join(', ') }));
     const waited = await waitForKeycloakReady({
       home,
       managementPort: standby.ports.managementPort,
@@ -152,13 +172,11 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
       }
       throw new StepFailure(
         'transient',
-        waited.outcome === 'exited'
-          ? 'The new Keycloak stopped while starting; the running one serves on.'
-          : 'The new Keycloak did not become ready in time; the running one serves on.',
+        message(waited.outcome === 'exited' ? 'step.standbyExited' : 'step.standbyNotReady'),
         tail,
       );
     }
-    notes.push('ready');
+    notes.push(message('step.standbyReady'));
     return { value: standby, note: notes.join('; ') };
   });
 
@@ -175,13 +193,21 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
     }
     switch (last.serves) {
       case 'only-this':
-        return { value: null, note: `the edge sends every request to port ${standby.ports.httpPort}` };
-      case 'unknown':
+        return { value: null, note: message('step.edgeSwitched', { port: standby.ports.httpPort }) };
+      case 'unknown': {
         // The edge runs elsewhere: give its old workers the keep-alive timeout to finish (see haproxy-config.ts).
-        await delay(Math.min(context.drainTimeoutMs, 35_000));
-        return { value: null, note: `${last.why}; waited for the edge's keep-alive timeout` };
+        const waitMs = Math.min(context.drainTimeoutMs, 35_000);
+        await delay(waitMs);
+        return {
+          value: null,
+          note: message('step.edgeUnobserved', { why: last.why, seconds: waitMs / 1000 }),
+        };
+      }
       case 'not-yet':
-        return { value: null, note: `still ${last.why} after ${context.drainTimeoutMs / 1000} s; going on` };
+        return {
+          value: null,
+          note: message('step.edgeStillOld', { why: last.why, seconds: context.drainTimeoutMs / 1000 }),
+        };
       default:
         return last satisfies never;
     }
@@ -196,6 +222,9 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
     if (context.restartId) state.restartedFor = context.restartId;
     delete state.standby;
     writeState(p.state, state);
-    return { value: null, note: `old Keycloak (slot ${activeSlot}) ${stopped}; slot ${standby.slot} serves` };
+    return {
+      value: null,
+      note: [stopNote(stopped), message('step.slotServes', { slot: standby.slot, old: activeSlot })],
+    };
   });
 }

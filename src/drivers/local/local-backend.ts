@@ -5,7 +5,9 @@ import { edgeFiles } from '../../edge/edge-files.js';
 import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../../edge/edge-route-store.js';
 import { createUpstreamObserver } from '../../edge/edge-upstream.js';
 import type { LocalCa } from '../../edge/local-ca.js';
+import type { MetricsSources } from '../../metrics/metrics-role.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import { readThemeArchive } from '../../themes/theme-store.js';
 import { desiredInstancesIn } from '../desired-instance.js';
 import { observeInstances } from '../instance-observer.js';
 import {
@@ -30,6 +32,8 @@ import { superviseLocalInstances, type Supervisor } from './supervisor.js';
 export type LocalBackend = {
   driver: LocalDriver;
   supervisor: Supervisor;
+  /** What Prometheus scrapes of this backend's instances (src/metrics/metrics-role.ts). */
+  metricsSources: MetricsSources;
   stop(): Promise<void>;
 };
 
@@ -85,6 +89,7 @@ export async function startLocalBackend(options: {
           upstreamPort: route.upstreamPort,
           trustedSources: route.trustedSources,
           adminSources: route.adminSources,
+          customHostname: route.customHostname,
         },
         { portRange: config.edge.portRange },
       );
@@ -103,6 +108,7 @@ export async function startLocalBackend(options: {
     distributions,
     logger,
     edge,
+    themeArchive: (instanceId, theme) => readThemeArchive(db.pool, instanceId, theme),
     testFaults: options.testFaults,
   });
 
@@ -118,9 +124,25 @@ export async function startLocalBackend(options: {
   const supervisor = superviseLocalInstances({ driver, desiredInstances, logger, intervalMs });
   const observer = observeInstances({ driver, desiredInstances, db, logger, intervalMs });
 
+  const metricsSources: MetricsSources = {
+    async targets() {
+      return (await desiredInstances()).flatMap((instance) => {
+        const endpoint = driver.managementEndpoint(instance);
+        return endpoint ? [{ instanceId: instance.instanceId, ...endpoint }] : [];
+      });
+    },
+    async databaseSizes() {
+      const sizes = [];
+      for (const instance of await desiredInstances())
+        sizes.push({ instanceId: instance.instanceId, bytes: await driver.databaseBytes(instance) });
+      return sizes;
+    },
+  };
+
   return {
     driver,
     supervisor,
+    metricsSources,
     async stop() {
       await observer.stop();
       await supervisor.stop();

@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import { isTrustedAddress } from '../../access/trusted-sources.js';
 import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
+import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
 import type { UpstreamObservation } from '../../edge/edge-upstream.js';
+import { message, type CodedMessage, type StepMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -19,6 +21,7 @@ import type {
 import { outcomeOf, StepFailure, stepper } from '../driver-steps.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
+import { warmUpAdminApi } from '../keycloak/warm-up.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
 import {
@@ -32,6 +35,8 @@ import {
   type InstanceState,
   type Slot,
 } from './instance-files.js';
+import { followInstanceLog, readInstanceLog } from './instance-log.js';
+import { deployedThemes, syncThemes, themesNeedRestart } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { createInstanceBackups } from './instance-backups.js';
@@ -42,13 +47,14 @@ import {
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
-import { prepareHome } from './keycloak-home.js';
+import { homeHasCurrentBuild, prepareHome } from './keycloak-home.js';
 import { availableMemoryMb, hostRoom, switchBeside } from './keycloak-switch.js';
 import {
   findKeycloakProcesses,
   logTail,
   spawnKeycloak,
   stopKeycloak,
+  stopNote,
   waitForKeycloakReady,
 } from './keycloak-process.js';
 
@@ -71,6 +77,8 @@ export type EdgeRoutes = {
     upstreamPort: number;
     trustedSources: string[];
     adminSources: string[];
+    /** Served beside the instance's own name with the certificate stored for it (src/domains). */
+    customHostname: string | null;
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
@@ -87,6 +95,8 @@ export type LocalDriverOptions = {
   distributions: { get(version: string): Promise<KeycloakDistribution> };
   logger: Logger;
   edge: EdgeRoutes;
+  /** The archive of an uploaded theme version (the control plane stores them). */
+  themeArchive: (instanceId: string, theme: ThemeRef) => Promise<Buffer | undefined>;
   /** Default `<dataDir>/instances`. */
   instancesDir?: string;
   /** Where the dumps go, one folder per instance; default `<dataDir>/backups` (outside the storage quota). */
@@ -124,6 +134,13 @@ export type LocalDriver = Driver & {
   processes(instance: Pick<DesiredInstance, 'name'>): number[];
   /** Where the instance lives on disk. */
   instanceDir(instance: Pick<DesiredInstance, 'name'>): string;
+  /**
+   * Keycloak's management interface (health, /metrics) on loopback, where Prometheus scrapes it; null before the
+   * instance's first apply chose its ports. Never routed through the edge.
+   */
+  managementEndpoint(instance: Pick<DesiredInstance, 'name'>): { host: string; port: number } | null;
+  /** The size of the instance's database in bytes (0 when it does not exist). */
+  databaseBytes(instance: Pick<DesiredInstance, 'name'>): Promise<number>;
 };
 
 /** The edge listens on this host: the login check goes through it when the customer trusts this host. */
@@ -155,28 +172,34 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     try {
       return await options.distributions.get(version);
     } catch (error) {
-      const message = (error as Error).message;
+      const detail = (error as Error).message;
       if (error instanceof DistributionUnavailableError)
-        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, message);
-      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, message);
+        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, detail);
+      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, detail);
     }
   }
 
+  /** `home`: the one Keycloak runs from (the active slot's, or the other one's while it switches). */
   function settingsFor(
     instance: DesiredInstance,
     p: InstancePaths,
     state: { ports: InstancePorts; url: string },
     distribution: KeycloakDistribution,
+    home = p.home,
   ): KeycloakSettings {
     const database = instanceDatabaseName(instance.name);
+    // A custom domain is served on the instance's own edge port; Keycloak's links and issuer follow it.
+    const publicUrl = new URL(state.url);
+    if (instance.customHostname) publicUrl.hostname = instance.customHostname;
     return renderKeycloakSettings({
       instance,
       ports: state.ports,
-      publicUrl: state.url,
+      publicUrl: publicUrl.origin,
       database: { ...databases.server, name: database, user: database },
       logFile: p.keycloakLog,
       javaHome: distribution.javaHome,
       maxHeapMb,
+      responseTimeBuckets: homeHasCurrentBuild(home),
     });
   }
 
@@ -265,15 +288,35 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
+  /** The instance's edge route but its upstream port: the same for the edge-route step and a switch. */
+  const routeOf = (instance: DesiredInstance) => ({
+    instanceId: instance.instanceId,
+    name: instance.name,
+    trustedSources: instance.trustedSources,
+    adminSources: instance.adminSources,
+    customHostname: instance.customHostname,
+  });
+
+  /** The instance's themes into `home`; nothing to do (and no themes folder made) where there are none. */
+  async function syncThemesInto(instance: DesiredInstance, home: string) {
+    if (!instance.themes.length && !deployedThemes(home).length) return { notes: [], restart: false };
+    return syncThemes({
+      home,
+      themes: instance.themes,
+      archiveOf: (theme) => options.themeArchive(instance.instanceId, theme),
+    });
+  }
+
   /**
    * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. A running Keycloak whose
-   * settings changed (or any, with `force`) is replaced beside itself when `room` allows (keycloak-switch.ts),
-   * else stopped and started again.
+   * settings or cached themes changed (or any, with `force`) is replaced beside itself when `room` allows
+   * (keycloak-switch.ts), else stopped and started again. `refreshBuild`: a restart in place also makes a home
+   * built with older build options again (prepareHome); a switch always makes the new home with today's.
    */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
-    mode: { force?: boolean; room?: ChangeRoom; restartId?: string } = {},
+    mode: { force?: boolean; room?: ChangeRoom; restartId?: string; refreshBuild?: boolean } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -297,6 +340,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
         serialised,
+        refreshBuild: mode.refreshBuild,
         restored: Boolean(instance.restoreFrom),
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
@@ -304,13 +348,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const url = await step('edge-route', async () => {
       // A switch that moved the route already keeps it on the new Keycloak (a pass after a crash).
       const upstreamPort = state.standby?.routed ? state.standby.ports.httpPort : state.ports.httpPort;
-      const route = await edge.ensureRoute({
-        instanceId: instance.instanceId,
-        name: instance.name,
-        upstreamPort,
-        trustedSources: instance.trustedSources,
-        adminSources: instance.adminSources,
-      });
+      const route = await edge.ensureRoute({ ...routeOf(instance), upstreamPort });
       if (!URL.canParse(route.url))
         throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
       if (state.url !== route.url) {
@@ -319,15 +357,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       }
       return { value: route.url, note: route.url };
     });
-    const settings = settingsFor(instance, p, { ...state, url }, distribution);
     const running = findKeycloakProcesses(p.home);
-    const replace = running.length > 0 && (mode.force === true || state.startedHash !== settings.hash);
+    const settings = settingsFor(instance, p, { ...state, url }, distribution);
+    // Keycloak caches themes: a replaced or removed one needs a new Keycloak (a new one it finds by itself).
+    const themesStale = running.length > 0 && themesNeedRestart(p.home, instance.themes);
+    const replace =
+      running.length > 0 && (mode.force === true || state.startedHash !== settings.hash || themesStale);
     const handedOver = state.adminAccountDone && state.firstRealmDone;
-    const room = hostRoom(
-      mode.room ?? { secondInstance: false, why: 'no room was offered for a second Keycloak' },
-      availableMemoryMb(),
-    );
-    if (state.standby || (replace && handedOver && room.secondInstance)) {
+    // Only orders that may switch offer room; any other apply that has to replace Keycloak restarts it in place.
+    const room = mode.room && hostRoom(mode.room, availableMemoryMb());
+    if (state.standby || (replace && handedOver && room?.secondInstance)) {
       await switchBeside({
         instance,
         paths: p,
@@ -341,40 +380,54 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         stopTimeoutMs,
         readyTimeoutMs,
         drainTimeoutMs,
-        settingsFor: (ports) => settingsFor(instance, p, { ports, url }, distribution),
+        settingsFor: (ports, home) => settingsFor(instance, p, { ports, url }, distribution, home),
+        // The themes go into the home that will serve; the running one keeps what it serves until the switch.
+        prepare: (home) => syncThemesInto(instance, home),
         start: (home, next, slot) => spawnIn(p, home, slot, next, distribution),
         route: async (upstreamPort) => {
-          await edge.ensureRoute({
-            instanceId: instance.instanceId,
-            name: instance.name,
-            upstreamPort,
-            trustedSources: instance.trustedSources,
-            adminSources: instance.adminSources,
-          });
+          await edge.ensureRoute({ ...routeOf(instance), upstreamPort });
         },
         observeUpstream: (upstreamPort) => edge.observeUpstream(instance.instanceId, upstreamPort),
         restartId: mode.restartId,
       });
     } else {
-      if (replace) {
+      if (replace && room) {
         await report(
           'restart-in-place',
           'done',
-          room.secondInstance ? 'the first start is not finished' : room.why,
+          room.secondInstance ? message('step.roomFirstStart') : room.why,
         );
       }
+      // Only when there is something to do or undo: most instances never have a theme.
+      const themesChanged =
+        instance.themes.length || deployedThemes(p.home).length
+          ? await step('themes', async () => {
+              const synced = await syncThemesInto(instance, p.home);
+              const note: CodedMessage[] = synced.notes.length
+                ? [...synced.notes, ...(synced.restart ? [message('step.themesRestart')] : [])]
+                : [message('step.themesUpToDate')];
+              return { value: synced.restart, note };
+            })
+          : false;
       await step('keycloak-start', async () => {
-        if (running.length && !replace)
-          return { value: null, note: `adopted running process ${running.join(', ')}` };
-        let note = '';
-        if (running.length) {
-          await stopKeycloak(p.home, stopTimeoutMs);
-          note = 'restarted with new settings: ';
-        }
+        if (running.length && !replace && !themesChanged)
+          return { value: null, note: message('step.keycloakAdopted', { pids: running.join(', ') }) };
+        const restarted = running.length > 0;
+        if (restarted) await stopKeycloak(p.home, stopTimeoutMs);
         // Written with the start: a retry of this restart order does not restart again.
         if (mode.restartId) state.restartedFor = mode.restartId;
         const pid = await startProcess(p, state, settings, distribution);
-        return { value: null, note: `${note}started (process group ${pid})` };
+        return {
+          value: null,
+          note: message(
+            !restarted
+              ? 'step.keycloakStarted'
+              : themesStale || themesChanged
+                ? 'step.keycloakRestartedForTheme'
+                : 'step.keycloakRestarted',
+            { pid },
+          ),
+        };
       });
     }
     // A home of the other slot holds no Keycloak once a switch is over (one left by a crash is stopped).
@@ -398,7 +451,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       if (waited.outcome === 'ready')
         return {
           value: null,
-          note: `ready after ${Math.round((Date.now() - started) / 1000)} s of apply`,
+          note: message('step.keycloakReady', { seconds: Math.round((Date.now() - started) / 1000) }),
         };
       const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
       throw new StepFailure(
@@ -409,8 +462,16 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         tail,
       );
     });
+    if (instance.warm) {
+      // The hand-over waits for the claiming order; its admin API paths run now, so that they are fast then.
+      await step('warm-up', async () => ({
+        value: null,
+        note: await warmUpAdminApi({ baseUrl: adminApiUrl(state), temporaryAdmin: state.bootstrapAdmin }),
+      }));
+      return { outcome: 'ready', url };
+    }
     await step('admin-account', async () => {
-      if (state.adminAccountDone) return { value: null, note: 'already handed over' };
+      if (state.adminAccountDone) return { value: null, note: message('step.adminHandedOver') };
       const note = await handOverAdmin({
         baseUrl: adminApiUrl(state),
         temporaryAdmin: state.bootstrapAdmin,
@@ -423,7 +484,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return { value: null, note };
     });
     await step('first-realm', async () => {
-      if (state.firstRealmDone) return { value: null, note: 'already created' };
+      if (state.firstRealmDone) return { value: null, note: message('step.realmAlreadyCreated') };
       const note = await ensureFirstRealm({
         baseUrl: adminApiUrl(state),
         customerAdmin: customerAdmin(instance),
@@ -458,19 +519,21 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         // A retry of a restart whose new Keycloak already runs converges without restarting again.
         if (restartId && state?.restartedFor === restartId) return applySteps(instance, report, { room });
         const offered = hostRoom(
-          room ?? { secondInstance: false, why: 'no room was offered for a second Keycloak' },
+          room ?? { secondInstance: false, why: message('step.roomNotOffered') },
           availableMemoryMb(),
         );
         if (!state?.standby && !(state?.adminAccountDone && state.firstRealmDone && offered.secondInstance)) {
           await report(
             'restart-in-place',
             'done',
-            offered.secondInstance ? 'the first start is not finished' : offered.why,
+            offered.secondInstance ? message('step.roomFirstStart') : offered.why,
           );
           await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
             value: null,
-            note: await stopKeycloak(p.home, stopTimeoutMs),
+            note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
           }));
+          // Stopped anyway: the home is made again too when it was built with older build options.
+          return applySteps(instance, report, { force: true, room, restartId, refreshBuild: true });
         }
         return applySteps(instance, report, { force: true, room, restartId });
       }),
@@ -506,10 +569,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     if (!EDGE_PROBE_ADDRESSES.some((address) => isTrustedAddress(address, instance.trustedSources))) {
       // The edge refuses this host too, as the customer's allowlist says: the admin's login on the instance
       // itself (the admin-account step) is the check we can make.
-      return {
-        ok: true,
-        note: 'this host is not a trusted source; login verified on the instance behind the edge',
-      };
+      return { ok: true, note: message('step.loginBehindEdge') };
     }
     const check = await verifyAdminLogin({
       url,
@@ -517,7 +577,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       ca: edge.caPem,
       ...customerAdmin(instance),
     });
-    return check.ok ? { ok: true, note: 'the admin logged in through the edge' } : check;
+    return check.ok ? { ok: true, note: message('step.loginThroughEdge') } : check;
   }
 
   // ---- destroy --------------------------------------------------------------------------------------------------
@@ -525,7 +585,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   async function destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter) {
     await serialised(instance.name, async () => {
       const p = paths(instance.name);
-      const step = async (name: string, work: () => Promise<string>) => {
+      const step = async (name: string, work: () => Promise<StepMessage>) => {
         await report(name, 'running');
         try {
           await report(name, 'done', await work());
@@ -538,19 +598,23 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         // Both slots: a switch may have been cut short with a Keycloak in each.
         const stopped = [];
         for (const slot of ['a', 'b'] as const)
-          stopped.push(`${slot}: ${await stopKeycloak(slotHome(p.dir, slot), stopTimeoutMs)}`);
-        return stopped.join(', ');
+          stopped.push(await stopKeycloak(slotHome(p.dir, slot), stopTimeoutMs));
+        return stopNote(
+          stopped.find((result) => result === 'killed') ??
+            stopped.find((r) => r === 'stopped') ??
+            'not-running',
+        );
       });
       await step('edge-route', async () => {
         await edge.removeRoute(instance.instanceId);
-        return 'removed';
+        return message('step.removed');
       });
       await step('database', () => databases.drop(instance.name));
       await step('instance-directory', async () => {
         rmSync(p.dir, { recursive: true, force: true });
         rmSync(p.backups, { recursive: true, force: true });
         observation.forget(instance.name);
-        return 'removed';
+        return message('step.removed');
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
     });
@@ -618,8 +682,15 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return backups.read(location);
     },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
+    readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
+    followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,
+    managementEndpoint: (instance) => {
+      const state = readState(paths(instance.name).state);
+      return state && { host: '127.0.0.1', port: state.ports.managementPort };
+    },
+    databaseBytes: (instance) => databases.sizeBytes(instance.name),
   };
 }

@@ -12,6 +12,7 @@ export function catalogRoutes(catalog: Catalog): FastifyPluginAsyncZod {
           operationId: 'getCatalog',
           summary: 'What can be ordered: service types, node sizes, storage rules, regions, terms, prices',
           tags: ['catalog'],
+          security: [],
           response: { 200: publicCatalogSchema },
         },
       },

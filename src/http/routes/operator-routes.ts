@@ -8,6 +8,7 @@ import {
   opsOrderSummarySchema,
   organizationRefSchema,
   regionCapacitySchema,
+  regionFilterSchema,
   retryOrderRequestSchema,
 } from '../../operators/operator-schemas.js';
 import type { OperatorService } from '../../operators/operator-service.js';
@@ -20,6 +21,7 @@ import {
   ticketStatusSchema,
 } from '../../support/ticket-schemas.js';
 import type { TicketService } from '../../support/ticket-service.js';
+import { warmPoolStatusSchema } from '../../warm-pool/warm-pool-schemas.js';
 import { operatorActorOf } from '../auth-guard.js';
 import { problemResponses } from '../problem.js';
 
@@ -87,7 +89,7 @@ export function operatorRoutes(operators: OperatorService, tickets: TicketServic
         schema: {
           hide,
           querystring: pageQuerySchema.extend({
-            region: z.string().max(63).optional(),
+            region: regionFilterSchema.optional(),
             organizationId: z.uuid().optional(),
             includeDeleted: z.stringbool().optional(),
           }),
@@ -113,6 +115,15 @@ export function operatorRoutes(operators: OperatorService, tickets: TicketServic
         schema: { hide, response: { 200: z.object({ regions: z.array(regionCapacitySchema) }) } },
       },
       async () => ({ regions: await operators.capacity() }),
+    );
+
+    app.get(
+      '/api/v1/ops/warm-pool',
+      {
+        config: read,
+        schema: { hide, response: { 200: z.object({ pools: z.array(warmPoolStatusSchema) }) } },
+      },
+      async () => ({ pools: await operators.warmPool() }),
     );
 
     app.get(

@@ -28,6 +28,8 @@ const changeOrderBodySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('restart') }),
   z.strictObject({ type: z.literal('upgrade'), version: z.string().max(20) }),
   z.strictObject({ type: z.literal('delete'), confirmName: z.string().max(63) }),
+  z.strictObject({ type: z.literal('theme-deploy'), name: z.string().max(63), version: z.int().min(1) }),
+  z.strictObject({ type: z.literal('theme-remove'), name: z.string().max(63) }),
   ...backupChangeOrderBodySchemas,
 ]);
 

@@ -1,16 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DomainError } from '../../platform/errors.js';
+import { answerForDomainError, type OsbAnswer } from '../../osb/osb-answers.js';
+import type { OsbCaller } from '../../osb/osb-context.js';
 import {
   asyncQuerySchema,
   asyncResponseSchema,
   bindBodySchema,
   bindingSchema,
+  deleteQuerySchema,
   fetchedInstanceSchema,
   lastOperationQuerySchema,
   lastOperationSchema,
+  originatingIdentitySchema,
   osbCatalog,
   osbCatalogSchema,
   osbErrorSchema,
@@ -18,12 +21,9 @@ import {
   provisionBodySchema,
   updateBodySchema,
 } from '../../osb/osb-schemas.js';
-import {
-  answerForDomainError,
-  type OsbAnswer,
-  type OsbCaller,
-  type OsbService,
-} from '../../osb/osb-service.js';
+import type { OsbService } from '../../osb/osb-service.js';
+import { DomainError } from '../../platform/errors.js';
+import { frameworkProblemOf, pathOf } from '../problem.js';
 
 /**
  * The Open Service Broker API v2.17 under /osb: HTTP basic auth with the configured credentials, the
@@ -38,11 +38,9 @@ const sameSecret = (presented: string, expected: string) =>
 
 const versionHeaders = z.looseObject({
   'x-broker-api-version': z.string().max(20).describe('2.13 or later, e.g. 2.17'),
-  'x-broker-api-originating-identity': z
-    .string()
-    .max(4000)
+  'x-broker-api-originating-identity': originatingIdentitySchema
     .optional()
-    .describe('`<platform> <base64 JSON>` of the platform user; recorded in the audit log'),
+    .describe('`<platform> <base64 JSON object>` of the platform user; recorded in the audit log'),
 });
 const instanceParams = z.object({ instance_id: osbIdSchema });
 const bindingParams = instanceParams.extend({ binding_id: osbIdSchema });
@@ -50,26 +48,18 @@ const empty = z.object({}).describe('Empty object');
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [status, osbErrorSchema]));
 
-function decodeIdentity(header: string | undefined): OsbCaller['originatingIdentity'] {
-  if (!header) return undefined;
-  const [platform = '', encoded = ''] = header.trim().split(/\s+/, 2);
-  try {
-    return {
-      platform: platform.slice(0, 100),
-      value: JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')),
-    };
-  } catch {
-    return { platform: platform.slice(0, 100), value: { undecodable: encoded.slice(0, 200) } };
-  }
-}
-
+/** The caller of a validated request: the identity header was decoded by its schema (versionHeaders). */
 const callerOf = (request: FastifyRequest): OsbCaller => ({
   requestId: request.id,
   sourceAddress: request.ip,
-  originatingIdentity: decodeIdentity(
-    request.headers['x-broker-api-originating-identity'] as string | undefined,
-  ),
+  originatingIdentity: (request.headers as z.output<typeof versionHeaders>)[
+    'x-broker-api-originating-identity'
+  ],
 });
+
+/** An error in the broker's format: `description`, and `error` where the specification names a code. */
+const sendError = (reply: FastifyReply, status: number, description: string) =>
+  reply.status(status).type('application/json').send({ description });
 
 const send = (reply: FastifyReply, result: OsbAnswer) => reply.status(result.status).send(result.body);
 
@@ -82,7 +72,8 @@ export function osbRoutes(options: {
   const security = [{ osbBasic: [] }];
   const tags = ['osb'];
 
-  return async (app) => {
+  /** Everything under /osb: its own authentication, version check, error format and not-found answer. */
+  const broker: FastifyPluginAsyncZod = async (app) => {
     app.addHook('onRequest', async (request, reply) => {
       const requestIdentity = request.headers['x-broker-api-request-identity'];
       if (typeof requestIdentity === 'string')
@@ -95,10 +86,8 @@ export function osbRoutes(options: {
         sameSecret(username, credentials.username) &&
         sameSecret(password, credentials.password);
       if (!authenticated) {
-        return reply
-          .status(401)
-          .header('www-authenticate', 'Basic realm="keyhouse-osb"')
-          .send({ description: 'Authenticate with the broker credentials (HTTP basic auth).' });
+        reply.header('www-authenticate', 'Basic realm="keyhouse-osb"');
+        return sendError(reply, 401, 'Authenticate with the broker credentials (HTTP basic auth).');
       }
       const version = request.headers['x-broker-api-version'];
       const parsed = typeof version === 'string' ? /^(\d{1,3})\.(\d{1,3})$/.exec(version.trim()) : null;
@@ -112,32 +101,32 @@ export function osbRoutes(options: {
       }
     });
 
+    // Every other path under /osb, also those the portal's catch-all would otherwise answer.
+    app.all('/*', { schema: { hide: true } }, async (request, reply) =>
+      sendError(reply, 404, `No route ${request.method} ${pathOf(request.url)} in this broker.`),
+    );
+
+    // Validation errors are domain validation errors (src/http/server.ts) and map like the order service's.
     app.setErrorHandler((error, request, reply) => {
-      if (hasZodFastifySchemaValidationErrors(error)) {
-        const detail = error.validation
-          .map(
-            (v) =>
-              `${v.instancePath.replace(/^\//, '').replaceAll('/', '.') || error.validationContext}: ${v.message}`,
-          )
-          .join('; ');
-        return reply.status(400).send({ description: detail });
-      }
       if (error instanceof DomainError) {
         const mapped = answerForDomainError(error);
         if (mapped) return send(reply, mapped);
       }
+      // A body that is not JSON or of another type: the specification asks for 400.
+      const problem = frameworkProblemOf(error as Error);
+      if (problem) return sendError(reply, problem.status === 413 ? 413 : 400, problem.detail);
       const status = (error as { statusCode?: number }).statusCode;
-      if (status && status >= 400 && status < 500) {
-        return reply.status(400).send({ description: (error as Error).message });
-      }
+      if (status && status >= 400 && status < 500) return sendError(reply, 400, (error as Error).message);
       request.log.error({ err: error }, 'broker request failed');
-      return reply.status(500).send({
-        description: `The broker failed on its side; quote request id ${request.id} to the operator.`,
-      });
+      return sendError(
+        reply,
+        500,
+        `The broker failed on its side; quote request id ${request.id} to the operator.`,
+      );
     });
 
     app.get(
-      '/osb/v2/catalog',
+      '/v2/catalog',
       {
         schema: {
           operationId: 'osbCatalog',
@@ -152,7 +141,7 @@ export function osbRoutes(options: {
     );
 
     app.put(
-      '/osb/v2/service_instances/:instance_id',
+      '/v2/service_instances/:instance_id',
       {
         schema: {
           operationId: 'osbProvision',
@@ -187,7 +176,7 @@ export function osbRoutes(options: {
     );
 
     app.get(
-      '/osb/v2/service_instances/:instance_id',
+      '/v2/service_instances/:instance_id',
       {
         schema: {
           operationId: 'osbFetchInstance',
@@ -203,7 +192,7 @@ export function osbRoutes(options: {
     );
 
     app.patch(
-      '/osb/v2/service_instances/:instance_id',
+      '/v2/service_instances/:instance_id',
       {
         schema: {
           operationId: 'osbUpdate',
@@ -232,7 +221,7 @@ export function osbRoutes(options: {
     );
 
     app.delete(
-      '/osb/v2/service_instances/:instance_id',
+      '/v2/service_instances/:instance_id',
       {
         schema: {
           operationId: 'osbDeprovision',
@@ -241,23 +230,16 @@ export function osbRoutes(options: {
           security,
           headers: versionHeaders,
           params: instanceParams,
-          querystring: asyncQuerySchema,
+          querystring: deleteQuerySchema,
           response: { 202: asyncResponseSchema, 410: empty, ...errors(400, 401, 412, 422) },
         },
       },
       async (request, reply) =>
-        send(
-          reply,
-          await osb.deprovision(
-            callerOf(request),
-            request.params.instance_id,
-            request.query.accepts_incomplete === 'true',
-          ),
-        ),
+        send(reply, await osb.deprovision(callerOf(request), request.params.instance_id, request.query)),
     );
 
     app.get(
-      '/osb/v2/service_instances/:instance_id/last_operation',
+      '/v2/service_instances/:instance_id/last_operation',
       {
         schema: {
           operationId: 'osbLastOperation',
@@ -271,11 +253,11 @@ export function osbRoutes(options: {
         },
       },
       async (request, reply) =>
-        send(reply, await osb.lastOperation(request.params.instance_id, request.query.operation)),
+        send(reply, await osb.lastOperation(request.params.instance_id, request.query)),
     );
 
     app.put(
-      '/osb/v2/service_instances/:instance_id/service_bindings/:binding_id',
+      '/v2/service_instances/:instance_id/service_bindings/:binding_id',
       {
         schema: {
           operationId: 'osbBind',
@@ -305,7 +287,7 @@ export function osbRoutes(options: {
     );
 
     app.get(
-      '/osb/v2/service_instances/:instance_id/service_bindings/:binding_id',
+      '/v2/service_instances/:instance_id/service_bindings/:binding_id',
       {
         schema: {
           operationId: 'osbFetchBinding',
@@ -325,7 +307,7 @@ export function osbRoutes(options: {
     );
 
     app.delete(
-      '/osb/v2/service_instances/:instance_id/service_bindings/:binding_id',
+      '/v2/service_instances/:instance_id/service_bindings/:binding_id',
       {
         schema: {
           operationId: 'osbUnbind',
@@ -334,15 +316,24 @@ export function osbRoutes(options: {
           security,
           headers: versionHeaders,
           params: bindingParams,
-          querystring: asyncQuerySchema,
+          querystring: deleteQuerySchema,
           response: { 200: empty, 410: empty, ...errors(400, 401, 412) },
         },
       },
       async (request, reply) =>
         send(
           reply,
-          await osb.unbind(callerOf(request), request.params.instance_id, request.params.binding_id),
+          await osb.unbind(
+            callerOf(request),
+            request.params.instance_id,
+            request.params.binding_id,
+            request.query,
+          ),
         ),
     );
+  };
+
+  return async (app) => {
+    await app.register(broker, { prefix: '/osb' });
   };
 }

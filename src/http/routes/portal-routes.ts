@@ -37,16 +37,21 @@ export function portalRoutes(options: { root?: string } = {}): FastifyPluginAsyn
     let decoded: string;
     try {
       decoded = decodeURIComponent(urlPath);
-    } catch {
-      return undefined;
+    } catch (error) {
+      // A broken percent-encoding names no file of ours.
+      if (error instanceof URIError) return undefined;
+      throw error;
     }
     if (decoded.includes('\0')) return undefined;
     const file = path.resolve(root, '.' + path.posix.normalize(decoded));
     if (file !== root && !file.startsWith(root + path.sep)) return undefined;
     try {
-      return statSync(file).isFile() ? file : undefined;
-    } catch {
-      return undefined;
+      return statSync(file, { throwIfNoEntry: false })?.isFile() ? file : undefined;
+    } catch (error) {
+      // A path through a file (`/index.html/x`) or longer than the file system takes: no such file either.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR' || code === 'ENAMETOOLONG') return undefined;
+      throw error;
     }
   };
 

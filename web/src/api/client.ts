@@ -67,18 +67,3 @@ export async function api<T>(method: string, path: string, options: RequestOptio
   }
   return payload as T;
 }
-
-/**
- * Splits a problem's field errors into those of the named fields (by path prefix) and the rest. `map` renames API
- * paths to form field names, e.g. `billingProfile.vatId` → `vatId`.
- */
-export function errorsByField(error: unknown, prefix = ''): Record<string, string> {
-  const result: Record<string, string> = {};
-  if (!(error instanceof ApiError)) return result;
-  for (const { path, message } of error.fieldErrors) {
-    if (prefix && !path.startsWith(prefix)) continue;
-    const key = path.slice(prefix.length);
-    result[key] ??= message;
-  }
-  return result;
-}

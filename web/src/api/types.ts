@@ -68,7 +68,13 @@ export type Invitation = {
 
 export type List<T> = { items: T[]; nextCursor?: string | null };
 
-export type FieldError = { path: string; message: string };
+/** A field at fault: the English message, and its code with parameters for a translation (web/src/messages.ts). */
+export type FieldError = {
+  path: string;
+  message: string;
+  code?: string;
+  params?: Record<string, string | number>;
+};
 export type Problem = {
   type: string;
   title: string;

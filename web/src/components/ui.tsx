@@ -22,6 +22,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, type LinkProps } from 'react-router';
 import { ApiError } from '../api/client';
 import type { OrderStatus } from '../api/types';
+import { localizeMessage } from '../messages';
 
 /** Lets PatternFly components that render an anchor (NavItem, Button component=…) navigate client-side. */
 export const RouterLink = forwardRef<
@@ -63,12 +64,17 @@ export function ProblemAlert({ error, title }: { error: unknown; title?: string 
   const worded = problem?.reason ? t(`provider.problems.${problem.reason}`, { defaultValue: '' }) : '';
   return (
     <Alert variant="danger" isInline title={title ?? problem?.title ?? t('common.error')} role="alert">
-      <p>{worded || (problem?.detail ?? (error as Error).message)}</p>
+      {/* The fields say it in the reader's language; the detail of a validation problem is English. */}
+      <p>
+        {problem?.errors?.length
+          ? t('common.invalidFields')
+          : worded || (problem?.detail ?? (error as Error).message)}
+      </p>
       {problem?.errors && problem.errors.length > 0 && (
         <ul>
           {problem.errors.map((e) => (
             <li key={e.path + e.message}>
-              <code>{e.path}</code>: {e.message}
+              <code>{e.path}</code>: {localizeMessage(e)}
             </li>
           ))}
         </ul>

@@ -1,7 +1,9 @@
 import i18n from 'i18next';
 import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
+import { MESSAGES } from '../../../src/platform/messages';
 import { de } from './de';
+import { deMessages } from './de-messages';
 import { en } from './en';
 
 export const LANGUAGES = ['de', 'en'] as const;
@@ -13,7 +15,10 @@ void i18n
   .use(LanguageDetector)
   .use(initReactI18next)
   .init({
-    resources: { de: { translation: de }, en: { translation: en } },
+    // `messages`: the codes of the API's and the shared schemas' messages (src/platform/messages.ts).
+    resources: { de: { translation: de, messages: deMessages }, en: { translation: en, messages: MESSAGES } },
+    ns: ['translation', 'messages'],
+    defaultNS: 'translation',
     supportedLngs: [...LANGUAGES],
     load: 'languageOnly',
     fallbackLng: 'en',

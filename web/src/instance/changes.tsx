@@ -41,6 +41,7 @@ import { FieldError, ProblemAlert } from '../components/ui';
 import { useFormat } from '../format';
 import { uuid } from '../uuid';
 import { zodErrors } from '../validation';
+import { localizeMessage } from '../messages';
 
 const RUNNING: Order['status'][] = ['new', 'processing'];
 
@@ -64,6 +65,7 @@ const specOf = (instance: Instance): InstanceSpec => ({
   adminSources: instance.adminSources,
   region: instance.region,
   zone: instance.zone ?? '',
+  themes: instance.themes,
   ...(instance.backups ? { backups: instance.backups } : {}),
 });
 
@@ -151,7 +153,7 @@ export function ChangeModal(props: {
       : undefined;
   const serverErrors: Record<string, string> = {};
   if (place.error instanceof ApiError)
-    for (const e of place.error.fieldErrors) serverErrors[e.path] ??= e.message;
+    for (const e of place.error.fieldErrors) serverErrors[e.path] ??= localizeMessage(e);
   const shownErrors = { ...serverErrors, ...errors };
   const ready = Boolean(change) && !props.blocked && !place.isPending;
   const titleId = `${props.id}-title`;

@@ -24,7 +24,7 @@ import {
 } from '@patternfly/react-core';
 import { DownloadIcon, EyeIcon, EyeSlashIcon } from '@patternfly/react-icons';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router';
 import {
@@ -40,10 +40,18 @@ import { AdminSourcesField } from '../components/AdminSourcesField';
 import { SourceListEditor } from '../components/SourceListEditor';
 import { Empty, Loading, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
 import { InstanceChanges, useRunningOrder } from '../instance/changes';
+import { DomainTab } from '../instance/domain';
+import { LogsTab } from '../instance/logs';
+import { ThemesTab } from '../instance/themes';
 import { BackupsTab } from '../instance/backups';
 import { useFormat } from '../format';
 import { uuid } from '../uuid';
 import { zodErrors } from '../validation';
+
+// The charts (PatternFly's Victory charts, most of this page's weight) load when the metrics tab opens.
+const MetricsTab = lazy(() =>
+  import('../instance/metrics').then((module) => ({ default: module.MetricsTab })),
+);
 
 function Credentials({ instance }: { instance: Instance }) {
   const { t } = useTranslation();
@@ -547,6 +555,28 @@ export default function InstancePage() {
           <Tabs defaultActiveKey="overview" aria-label={i.name} mountOnEnter unmountOnExit>
             <Tab eventKey="overview" title={<TabTitleText>{t('backups.overviewTab')}</TabTitleText>}>
               <div className="kh-tab-body">{overview}</div>
+            </Tab>
+            <Tab eventKey="metrics" title={<TabTitleText>{t('insights.metricsTab')}</TabTitleText>}>
+              <div className="kh-tab-body">
+                <Suspense fallback={<Loading />}>
+                  <MetricsTab instance={i} />
+                </Suspense>
+              </div>
+            </Tab>
+            <Tab eventKey="logs" title={<TabTitleText>{t('insights.logsTab')}</TabTitleText>}>
+              <div className="kh-tab-body">
+                <LogsTab instance={i} />
+              </div>
+            </Tab>
+            <Tab eventKey="themes" title={<TabTitleText>{t('insights.themesTab')}</TabTitleText>}>
+              <div className="kh-tab-body">
+                <ThemesTab instance={i} />
+              </div>
+            </Tab>
+            <Tab eventKey="domain" title={<TabTitleText>{t('insights.domainTab')}</TabTitleText>}>
+              <div className="kh-tab-body">
+                <DomainTab instance={i} />
+              </div>
             </Tab>
             <Tab
               eventKey="backups"

@@ -35,6 +35,7 @@ import {
   SimpleTable,
 } from '../components/ui';
 import { useFormat } from '../format';
+import { localizeStepMessage } from '../messages';
 
 const TERMINAL: OrderStatus[] = ['done', 'failed'];
 
@@ -68,8 +69,9 @@ function useLiveOrder(id: string) {
       try {
         const order = JSON.parse(event.data) as Order;
         if (order && order.id === id) queryClient.setQueryData(keys.order(id), order);
-      } catch {
+      } catch (error) {
         // A malformed event is skipped; the next one carries the full order again.
+        if (!(error instanceof SyntaxError)) throw error;
       }
     };
     // The API names its events `event: order`; unnamed ones (`message`) are accepted too.
@@ -267,8 +269,10 @@ export default function OrderStatusPage() {
                       <StepIcon key="icon" step={step} />,
                       <span key="name">
                         {t(`steps.${step.name}`, { defaultValue: step.name })}
-                        {'message' in step && typeof step.message === 'string' && step.message && (
-                          <div className="kh-muted">{step.message}</div>
+                        {step.message && (
+                          <div className="kh-muted">
+                            {localizeStepMessage(step.message, step.messageParts)}
+                          </div>
                         )}
                       </span>,
                       format.dateTime(step.startedAt),

@@ -32,6 +32,7 @@ import {
   type StepProps,
 } from './steps';
 import { localizeError, orderRequest, stepOfPath, stepValid } from './validate';
+import { localizeMessage } from '../messages';
 
 export default function OrderWizardPage() {
   const { t } = useTranslation();
@@ -85,7 +86,7 @@ function OrderWizard({ catalog, profiles }: { catalog: PublicCatalog; profiles: 
     },
     onError: (error) => {
       if (!(error instanceof ApiError)) return;
-      setServerErrors(Object.fromEntries(error.fieldErrors.map((e) => [e.path, e.message])));
+      setServerErrors(Object.fromEntries(error.fieldErrors.map((e) => [e.path, localizeMessage(e)])));
     },
   });
 
@@ -217,7 +218,7 @@ function SummaryWithNav(props: StepProps & { profiles: BillingProfile[]; order: 
                     <Button variant="link" isInline onClick={() => goToStepById(stepOfPath(e.path))}>
                       {t(`wizard.steps.${stepOfPath(e.path)}`)}
                     </Button>
-                    : {localizeError(t, props.catalog, e.path, e.message)}
+                    : {localizeError(t, props.catalog, e.path, localizeMessage(e))}
                   </li>
                 ))}
               </ul>

@@ -83,31 +83,33 @@ export function initialDraft(catalog: PublicCatalog): Draft {
 /** The stored draft, as long as it still fits the catalog (ids may have gone since). */
 function restore(catalog: PublicCatalog): Draft {
   const fresh = initialDraft(catalog);
+  let stored: Partial<Draft> | null;
   try {
-    const stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null') as Partial<Draft> | null;
-    if (!stored || typeof stored !== 'object' || typeof stored.idempotencyKey !== 'string') return fresh;
-    const draft: Draft = {
-      ...fresh,
-      ...stored,
-      billingProfile: { ...fresh.billingProfile, ...stored.billingProfile },
-      trustedSources: Array.isArray(stored.trustedSources)
-        ? stored.trustedSources.map(String).slice(0, 200)
-        : [],
-      adminSources: Array.isArray(stored.adminSources) ? stored.adminSources.map(String).slice(0, 200) : null,
-    };
-    const serviceType = catalog.serviceTypes.find((s) => s.id === draft.serviceType);
-    if (!serviceType) Object.assign(draft, { serviceType: fresh.serviceType, version: fresh.version });
-    else if (!serviceType.versions.includes(draft.version))
-      draft.version = newestVersion(serviceType.versions);
-    if (!catalog.nodeSizes.some((n) => n.id === draft.nodeSize)) draft.nodeSize = fresh.nodeSize;
-    const region = catalog.regions.find((r) => r.id === draft.region);
-    if (!region) Object.assign(draft, { region: fresh.region, zone: fresh.zone });
-    else if (!region.zones.some((z) => z.id === draft.zone)) draft.zone = region.zones[0]!.id;
-    if (!STEP_IDS.includes(draft.stepId)) draft.stepId = 'product';
-    return draft;
-  } catch {
-    return fresh;
+    stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null') as Partial<Draft> | null;
+  } catch (error) {
+    // A draft another version of the portal stored, or a damaged one: start afresh.
+    if (error instanceof SyntaxError) return fresh;
+    throw error;
   }
+  if (!stored || typeof stored !== 'object' || typeof stored.idempotencyKey !== 'string') return fresh;
+  const draft: Draft = {
+    ...fresh,
+    ...stored,
+    billingProfile: { ...fresh.billingProfile, ...stored.billingProfile },
+    trustedSources: Array.isArray(stored.trustedSources)
+      ? stored.trustedSources.map(String).slice(0, 200)
+      : [],
+    adminSources: Array.isArray(stored.adminSources) ? stored.adminSources.map(String).slice(0, 200) : null,
+  };
+  const serviceType = catalog.serviceTypes.find((s) => s.id === draft.serviceType);
+  if (!serviceType) Object.assign(draft, { serviceType: fresh.serviceType, version: fresh.version });
+  else if (!serviceType.versions.includes(draft.version)) draft.version = newestVersion(serviceType.versions);
+  if (!catalog.nodeSizes.some((n) => n.id === draft.nodeSize)) draft.nodeSize = fresh.nodeSize;
+  const region = catalog.regions.find((r) => r.id === draft.region);
+  if (!region) Object.assign(draft, { region: fresh.region, zone: fresh.zone });
+  else if (!region.zones.some((z) => z.id === draft.zone)) draft.zone = region.zones[0]!.id;
+  if (!STEP_IDS.includes(draft.stepId)) draft.stepId = 'product';
+  return draft;
 }
 
 export function useDraft(catalog: PublicCatalog) {

@@ -8,6 +8,7 @@ import {
 } from '../../../src/access/trusted-sources';
 import type { PublicCatalog } from '../api/types';
 import { zodErrors } from '../validation';
+import { localizeMessage } from '../messages';
 import type { Draft, StepId } from './draft';
 
 /** The body of POST /api/v1/orders for the draft. */
@@ -82,7 +83,7 @@ export function regionOf(catalog: PublicCatalog, id: string) {
 
 export function storageErrors(catalog: PublicCatalog, storageGb: number | null): string | undefined {
   const result = storageGbSchema(catalog.storage).safeParse(storageGb);
-  return result.success ? undefined : result.error.issues[0]?.message;
+  return result.success ? undefined : Object.values(zodErrors(result.error))[0];
 }
 
 /** Per entry of the list: the problem (duplicates included), or undefined. Empty rows count as problems. */
@@ -94,7 +95,7 @@ export function sourceErrors(
   const entries = draft.trustedSources.map((entry) => {
     if (!entry.trim()) return 'empty';
     const check = checkTrustedSource(entry, region);
-    return check.ok ? undefined : check.message;
+    return check.ok ? undefined : localizeMessage(check);
   });
   const result = trustedSourcesSchema(region).safeParse(draft.trustedSources);
   let list: string | undefined;

@@ -1,0 +1,74 @@
+import type { Catalog } from '../catalog/catalog-schemas.js';
+import type { Database } from '../db/database.js';
+import type { Driver, LogTarget } from '../drivers/driver.js';
+import type { DriverRegistry } from '../drivers/driver-registry.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../platform/errors.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import { LOG_RETENTION_DAYS, type LogEntry, type LogPage, type LogQuery } from './instance-log-schemas.js';
+import { openInstanceSecrets } from './instance-secrets.js';
+import { findInstance, findSealedSecrets } from './instance-store.js';
+
+/** A download holds at most this many entries (the newest), so that one request stays bounded in memory. */
+export const LOG_DOWNLOAD_MAX_ENTRIES = 50_000;
+
+/**
+ * The instance's Keycloak log for its organisation: read through the region's driver (`readLog`, `followLog`),
+ * never further back than LOG_RETENTION_DAYS, with the instance's secrets cut out by the driver.
+ */
+export function createInstanceLogService(deps: {
+  db: Database;
+  catalog: Catalog;
+  drivers: DriverRegistry;
+  secretBox: SecretBox;
+  now: () => Date;
+}) {
+  const oldest = () => new Date(deps.now().getTime() - LOG_RETENTION_DAYS * 24 * 3600_000);
+
+  async function logOf(organizationId: string, id: string): Promise<{ driver: Driver; target: LogTarget }> {
+    const instance = await findInstance(deps.db.pool, organizationId, id);
+    if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
+    const sealed = await findSealedSecrets(deps.db.pool, organizationId, id);
+    if (!sealed)
+      throw new ConflictError('The instance has no log yet; it starts with its first Keycloak start.');
+    const region = deps.catalog.regions.find((r) => r.id === instance.spec.region);
+    const driver = region && deps.drivers.forRegion(region);
+    if (!driver)
+      throw new UnavailableError(
+        'The logs of this region are served by a Keyhouse worker of the region; this process runs none.',
+      );
+    return {
+      driver,
+      target: { instanceId: id, name: instance.name, secrets: openInstanceSecrets(deps.secretBox, sealed) },
+    };
+  }
+
+  return {
+    /** The newest entries matching the query, oldest first. */
+    async read(organizationId: string, id: string, query: LogQuery): Promise<LogPage> {
+      const { driver, target } = await logOf(organizationId, id);
+      const since =
+        query.since && Date.parse(query.since) > oldest().getTime() ? new Date(query.since) : oldest();
+      return driver.readLog(target, { since, search: query.search, limit: query.limit });
+    },
+
+    /** Everything of the last days that matches `search`, as a log file's text (the newest entries when huge). */
+    async download(organizationId: string, id: string, search: string | undefined) {
+      const { driver, target } = await logOf(organizationId, id);
+      const page = await driver.readLog(target, { since: oldest(), search, limit: LOG_DOWNLOAD_MAX_ENTRIES });
+      return {
+        fileName: `${target.name}-keycloak.log`,
+        text: page.entries.map((entry) => `${entry.text}\n`).join(''),
+      };
+    },
+
+    /** Checks access first (404 before a stream opens), then the entries as they are written. */
+    async follow(
+      organizationId: string,
+      id: string,
+    ): Promise<(signal: AbortSignal) => AsyncIterable<LogEntry[]>> {
+      const { driver, target } = await logOf(organizationId, id);
+      return (signal) => driver.followLog(target, signal);
+    },
+  };
+}
+export type InstanceLogService = ReturnType<typeof createInstanceLogService>;

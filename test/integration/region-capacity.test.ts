@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackupRunner } from '../../src/backups/backup-runner.js';
+import { createRealmTransfer } from '../../src/backups/realm-transfer.js';
+import { createDriverRegistry } from '../../src/drivers/driver-registry.js';
+import type { Driver } from '../../src/drivers/driver.js';
+import { findOrderById } from '../../src/orders/order-store.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
+import { createReconciler, type Reconciler } from '../../src/provisioning/reconciler.js';
+import { bearerHeaders, signUp } from '../support/accounts.js';
+import { exampleOrder } from '../support/orders.js';
+import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+
+/**
+ * A region's capacity (`maxInstances`) under concurrency: workers start orders of different instances at once,
+ * each under its own instance lock, so nothing but the capacity check itself keeps them from both taking the last
+ * place. The database, the order service and the reconciler are real; the driver is a stand-in (this tests the
+ * check, not a backend) that answers `progressing`, so that every started order keeps its place.
+ */
+describe('region capacity', () => {
+  const MAX_INSTANCES = 3;
+  const ORDERS = 12;
+  let keyhouse: TestKeyhouse;
+  let reconciler: Reconciler;
+
+  const notUsed = () => Promise.reject(new Error('not used here'));
+  const driver: Driver = {
+    apply: async () => ({ outcome: 'progressing', message: 'rolling out', retryAfterSeconds: 3600 }),
+    restart: notUsed,
+    upgrade: notUsed,
+    destroy: notUsed,
+    observe: notUsed,
+    verifyAdminLogin: notUsed,
+    backup: notUsed,
+    restore: notUsed,
+    removeBackup: notUsed,
+    readBackup: notUsed,
+    readLog: notUsed,
+    followLog: () => {
+      throw new Error('not used here');
+    },
+  };
+
+  beforeAll(async () => {
+    // An API-only Keyhouse accepts the orders; no worker of its own takes them, the test drives the reconciler.
+    keyhouse = await startTestKeyhouse((config) => {
+      config.catalog.regions[0]!.capacity = { maxInstances: MAX_INSTANCES, concurrentOrders: ORDERS };
+    });
+    const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
+    const secretBox = createSecretBox({
+      secretKey: keyhouse.config.secretKey,
+      dataDir: keyhouse.config.dataDir,
+    });
+    reconciler = createReconciler({
+      db: keyhouse.db,
+      catalog: keyhouse.config.catalog,
+      drivers: createDriverRegistry({ local: driver }),
+      secretBox,
+      logger,
+      backups: createBackupRunner({
+        db: keyhouse.db,
+        logger,
+        now: () => new Date(),
+        driverFor: () => driver,
+      }),
+      realms: createRealmTransfer({ db: keyhouse.db, secretBox }),
+    });
+  });
+  afterAll(() => keyhouse?.stop());
+
+  it(`starts exactly ${MAX_INSTANCES} of ${ORDERS} create orders reconciled at once; the others wait`, async () => {
+    const customer = await signUp(keyhouse);
+    const headers = bearerHeaders(await customer.createApiToken());
+    const orderIds: string[] = [];
+    for (let i = 0; i < ORDERS; i++) {
+      const placed = await keyhouse.request({
+        method: 'POST',
+        url: '/api/v1/orders',
+        headers,
+        payload: exampleOrder(keyhouse.config),
+      });
+      expect(placed.statusCode).toBe(201);
+      orderIds.push(placed.json<{ id: string }>().id);
+    }
+
+    const outcomes = await Promise.all(
+      orderIds.map((id) => reconciler.reconcile(id, { lastAttempt: false })),
+    );
+
+    const counts = (list: string[]) =>
+      Object.fromEntries([...new Set(list)].map((value) => [value, list.filter((v) => v === value).length]));
+    expect(counts(outcomes.map((o) => o.outcome))).toEqual({
+      progressing: MAX_INSTANCES,
+      waiting: ORDERS - MAX_INSTANCES,
+    });
+    const orders = await Promise.all(orderIds.map((id) => findOrderById(keyhouse.db.pool, id)));
+    expect(counts(orders.map((o) => o!.status))).toEqual({
+      processing: MAX_INSTANCES,
+      new: ORDERS - MAX_INSTANCES,
+    });
+    for (const order of orders.filter((o) => o!.status === 'new')) {
+      expect(order!.steps).toContainEqual(
+        expect.objectContaining({
+          name: 'waiting-for-capacity',
+          status: 'running',
+          messageParts: [
+            {
+              code: 'step.waitingForCapacity',
+              params: expect.objectContaining({ active: MAX_INSTANCES, max: MAX_INSTANCES }),
+            },
+          ],
+        }),
+      );
+    }
+  });
+});
