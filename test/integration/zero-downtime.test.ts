@@ -305,7 +305,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           );
         });
         expect(order!.failureReason).toBeNull();
-        expect(order!.steps.find((s) => s.name === 'keycloak-standby')?.message).toContain('resumed');
+        const standby = order!.steps.find((s) => s.name === 'keycloak-standby');
+        expect(standby?.message).toContain('resumed: slot');
+        expect(standby?.messageParts?.[0]?.code).toBe('step.standbyResumed');
         expectNoFailures('resumed switch', result);
         expect(pids()).toHaveLength(1);
         expect(pids()).not.toEqual(before);

@@ -177,7 +177,7 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
       );
     }
     notes.push(message('step.standbyReady'));
-    return { value: standby, note: notes.join('; ') };
+    return { value: standby, note: notes };
   });
 
   await step('edge-switch', async () => {
