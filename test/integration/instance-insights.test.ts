@@ -245,7 +245,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
 
       const bad = await api('GET', `/api/v1/instances/${instanceId}/logs?limit=99999`);
       expect(bad.statusCode).toBe(400);
-      expect(bad.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('querystring.limit');
+      expect(bad.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('query.limit');
       const other = await signUp(keyhouse);
       const foreign = await keyhouse.request({
         method: 'GET',
@@ -317,14 +317,14 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         expect(page).toMatch(/\/login\/acme\/css\/acme\.css/);
 
         // A replaced theme needs a new Keycloak (it caches themes): with room in the region, one beside the running
-        // one, with the new version in its own home, takes over at the edge.
+        // one takes over at the edge, with the new version in its own fresh home (the running one's is untouched).
         const replace = await placeAndWait({ type: 'theme-deploy', name: 'acme', version: 2 });
         const replaceOrder = (await api('GET', `/api/v1/orders/${replace}`)).json<{
           steps: { name: string; message?: string; messageParts?: { code: string }[] }[];
         }>();
         const standby = replaceOrder.steps.find((s) => s.name === 'keycloak-standby');
-        expect(standby?.message).toContain('acme 1 → 2');
-        expect(standby?.messageParts?.map((part) => part.code)).toContain('step.themeReplaced');
+        expect(standby?.message).toContain('acme 2 added');
+        expect(standby?.messageParts?.map((part) => part.code)).toContain('step.themeAdded');
         expect(replaceOrder.steps.map((s) => s.name)).toEqual(
           expect.arrayContaining(['edge-switch', 'keycloak-drain']),
         );
