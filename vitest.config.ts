@@ -23,6 +23,19 @@ export default defineConfig({
       integration('embedded'),
       integration('external'),
       {
+        // Kubernetes regions: a real kube-apiserver (test/support/kube-apiserver.ts) judges the driver's objects.
+        extends: true,
+        test: {
+          name: 'kubernetes',
+          include: ['test/kubernetes/**/*.test.ts'],
+          // The driver tests run Keyhouse on a scratch database, and the stand-in operators' instance databases.
+          globalSetup: ['test/support/global-setup.ts'],
+          env: { KEYHOUSE_TEST_DATABASE: 'embedded' },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // End-to-end: the built portal in Debian's Chromium against a real Keyhouse on the embedded database.
         extends: true,
         test: {

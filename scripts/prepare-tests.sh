@@ -15,10 +15,11 @@ as_root() {
 
 # Debian packages: PostgreSQL for the external-database tests; Chromium for the browser tests; HAProxy for the edge;
 # Java, Maven and unzip for the Keycloak distributions; iproute2 for the network-namespace tests; Prometheus for
-# the instance metrics and the metrics test (it scrapes /metrics and loads the example alert rules).
+# the instance metrics and the metrics test (it scrapes /metrics and loads the example alert rules); etcd and Go for
+# the Kubernetes API server of the Kubernetes-region tests (Debian's Go fetches the newer release the build needs).
 declare -A package_of=(
   [pg_ctlcluster]=postgresql [chromium]=chromium [haproxy]=haproxy [mvn]=maven [unzip]=unzip
-  [java]=openjdk-17-jdk-headless [ip]=iproute2 [prometheus]=prometheus
+  [java]=openjdk-17-jdk-headless [ip]=iproute2 [prometheus]=prometheus [etcd]=etcd-server [go]=golang-go
 )
 missing=()
 for command in "${!package_of[@]}"; do
@@ -53,6 +54,10 @@ fi
 
 # Keycloak: fetched (Maven Central) and built once per catalog version; later runs reuse the cache.
 npx tsx scripts/prepare-keycloak.ts
+
+# Kubernetes: the real kube-apiserver and kube-controller-manager, built with Go once per machine into a cache outside
+# the clone (scripts/build-kubernetes-control-plane.sh; several minutes the first time, then instant).
+bash scripts/build-kubernetes-control-plane.sh >/dev/null
 
 # pebble, Let's Encrypt's ACME test server, built from its Go module once per machine (the ACME tests).
 bash scripts/build-pebble.sh

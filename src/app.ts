@@ -16,6 +16,7 @@ import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createDomainService } from './domains/domain-service.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
+import { startKubernetesBackend } from './drivers/kubernetes/kubernetes-backend.js';
 import { startLocalBackend, type LocalBackend } from './drivers/local/local-backend.js';
 import type { LocalDriverTestFaults } from './drivers/local/local-driver.js';
 import type { Edge } from './edge/edge-controller.js';
@@ -102,6 +103,8 @@ export async function createKeyhouse(options: {
   distributionCacheDir?: string;
   /** Only tests: faults the local driver injects to reach failure paths (see LocalDriverOptions.testFaults). */
   localDriverTestFaults?: LocalDriverTestFaults;
+  /** Only tests: a shorter poll and upgrade deadline for the Kubernetes driver. */
+  kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
   /** Only tests: a shorter first retry of the mail sender, and faults it injects. */
   mail?: {
     retryBaseMs?: number;
@@ -151,6 +154,18 @@ export async function createKeyhouse(options: {
         driversByKey.local = localBackend.driver;
         const metrics = await startMetricsRole({ config, sources: localBackend.metricsSources, logger });
         closers.push(() => metrics.stop());
+      }
+      if (config.catalog.regions.some((region) => region.driver === 'kubernetes')) {
+        const kubernetesBackend = startKubernetesBackend({
+          config,
+          db,
+          secretBox,
+          ca,
+          logger,
+          driverOptions: options.kubernetesDriverOptions,
+        });
+        closers.push(() => kubernetesBackend.stop());
+        driversByKey.kubernetes = kubernetesBackend.driver;
       }
       worker = startWorkerRole({ catalog: config.catalog, db, drivers, secretBox, logger, now });
       // Regions with a warm pool keep it filled in the background (src/warm-pool).
@@ -269,7 +284,10 @@ export async function createKeyhouse(options: {
           const driver = region && worker!.drivers.forRegion(region);
           if (!driver)
             throw new UnavailableError('Backups of this region cannot be read by this Keyhouse process.');
-          return driver.readBackup(instance, location);
+          return driver.readBackup(
+            { instanceId: instance.id, name: instance.name, region: instance.spec.region },
+            location,
+          );
         }),
     });
     const usage = createUsageService({ db, catalog: config.catalog, now });
@@ -286,7 +304,7 @@ export async function createKeyhouse(options: {
             catalog: config.catalog,
             defaultBillingProfile: config.osb.defaultBillingProfile,
             orders,
-            oidcClients: createInstanceOidcClients({ db, secretBox }),
+            oidcClients: createInstanceOidcClients({ db, secretBox, caPem: ca.certificatePem }),
             secretBox,
             logger,
             now,

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import type { BackupRef, BackupResult, Driver, StepReporter, TakenBackup } from '../drivers/driver.js';
+import type {
+  BackupRef,
+  BackupResult,
+  Driver,
+  InstanceRef,
+  StepReporter,
+  TakenBackup,
+} from '../drivers/driver.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
 import { message } from '../platform/messages.js';
 import { backupPolicyOf, type BackupKind } from './backup-schemas.js';
@@ -28,6 +35,12 @@ import { backupsToExpire } from './retention.js';
  * so that a crash in between is finished by the next pass.
  */
 export type BackupInstance = { id: string; name: string; spec: InstanceSpec };
+/** How the driver names the instance: the region says which cluster (or host) holds its backups. */
+const refOf = (instance: BackupInstance): InstanceRef => ({
+  instanceId: instance.id,
+  name: instance.name,
+  region: instance.spec.region,
+});
 
 export type BackupOutcome =
   | { outcome: 'done'; backup: StoredBackup }
@@ -119,7 +132,7 @@ export function createBackupRunner(deps: {
       );
     const started = await startBackup(db.pool, backup.id);
     if (!started) return take((await findBackupById(db.pool, backup.id))!, instance, options);
-    const result = await driver.backup({ instanceId: instance.id, name: instance.name }, backup.id);
+    const result = await driver.backup(refOf(instance), backup.id);
     return settle(started, instance, result, options.lastAttempt);
   }
 
@@ -142,7 +155,7 @@ export function createBackupRunner(deps: {
       const instance = only ?? (await findBackupInstance(db.pool, backup.instanceId))!;
       const driver = deps.driverFor(instance);
       if (!driver) continue;
-      if (backup.location) await driver.removeBackup(instance, backup.location);
+      if (backup.location) await driver.removeBackup(refOf(instance), backup.location);
       await deleteExpiredBackup(db.pool, backup.id);
       logger.info(
         { instanceId: backup.instanceId, backupId: backup.id, kind: backup.kind },

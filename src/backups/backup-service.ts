@@ -97,7 +97,7 @@ export async function withBackupConditions<T extends { id: string; conditions: C
 }
 
 export type BackupReader = (
-  instance: { name: string; spec: StoredInstance['spec'] },
+  instance: { id: string; name: string; spec: StoredInstance['spec'] },
   location: string,
 ) => Promise<Readable>;
 

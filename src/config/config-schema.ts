@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { billingProfileInputSchema } from '../billing/billing-profile-schemas.js';
-import { catalogSchema } from '../catalog/catalog-schemas.js';
+import { catalogSchema, idSchema } from '../catalog/catalog-schemas.js';
+import { kubernetesRegionSchema } from './kubernetes-region-schema.js';
 
 const portRangeSchema = z
   .strictObject({ from: z.int().min(1024).max(65535), to: z.int().min(1024).max(65535) })
@@ -9,7 +10,7 @@ const portRangeSchema = z
 export const roleSchema = z.enum(['api', 'worker', 'edge']);
 export type KeyhouseRole = z.infer<typeof roleSchema>;
 
-export const configSchema = z.strictObject({
+const configObjectSchema = z.strictObject({
   /** One program, three roles: all in one process by default; in production each scales on its own. */
   roles: z.array(roleSchema).min(1).max(3),
   server: z.strictObject({
@@ -139,6 +140,75 @@ export const configSchema = z.strictObject({
       message: 'set both username and password, or neither',
       path: ['password'],
     }),
+  /** Per region with `driver: kubernetes`: its cluster and what is written there (see kubernetes-region-schema.ts). */
+  kubernetes: z.record(idSchema, kubernetesRegionSchema).default({}),
 });
 
+export const configSchema = configObjectSchema.superRefine(checkKubernetesRegions);
+
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Every Kubernetes region has its cluster settings, with a node label for each zone and an image per version, and
+ * no warm pool.
+ */
+function checkKubernetesRegions(config: z.infer<typeof configObjectSchema>, ctx: z.RefinementCtx) {
+  const versions = config.catalog.serviceTypes.flatMap((type) => type.versions);
+  for (const [index, region] of config.catalog.regions.entries()) {
+    const settings = config.kubernetes[region.id];
+    if (region.driver !== 'kubernetes') {
+      if (settings)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kubernetes', region.id],
+          message: `region "${region.id}" has driver "${region.driver}", not kubernetes`,
+        });
+      continue;
+    }
+    if (!settings) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['catalog', 'regions', index, 'driver'],
+        message: `a kubernetes region needs its cluster settings under kubernetes.${region.id}`,
+      });
+      continue;
+    }
+    // A warm-pool member waits as a ready Keycloak with its temporary admin; on Kubernetes that would be a namespace
+    // of operator objects per member, and the pool's claim, refill and warm-up are built for the local backend.
+    if (region.warmPool.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['catalog', 'regions', index, 'warmPool'],
+        message: 'warm pools are for local regions only; a kubernetes region provisions every order cold',
+      });
+    const zoneIds = region.zones.map((zone) => zone.id);
+    for (const zoneId of zoneIds)
+      if (!settings.zones[zoneId])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kubernetes', region.id, 'zones'],
+          message: `no topology.kubernetes.io/zone value for zone "${zoneId}"`,
+        });
+    for (const zoneId of Object.keys(settings.zones))
+      if (!zoneIds.includes(zoneId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kubernetes', region.id, 'zones', zoneId],
+          message: `region "${region.id}" has no zone "${zoneId}"`,
+        });
+    for (const version of versions)
+      if (!settings.keycloakImages[version])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kubernetes', region.id, 'keycloakImages'],
+          message: `no image for Keycloak ${version} of the catalog`,
+        });
+  }
+  for (const regionId of Object.keys(config.kubernetes))
+    if (!config.catalog.regions.some((region) => region.id === regionId))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kubernetes', regionId],
+        message: `the catalog has no region "${regionId}"`,
+      });
+}

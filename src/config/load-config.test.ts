@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { packageRoot } from '../platform/package-root.js';
 import { ConfigError, loadConfig } from './load-config.js';
 
 function configFile(text: string): string {
@@ -115,5 +116,70 @@ describe('configuration', () => {
     expect(problemsOf(() => loadConfig({ KEYHOUSE_CONFIG: file }))).toContainEqual(
       'catalog.nodeSizes.1.id: duplicate id "b2-4"',
     );
+  });
+
+  it('reads the Kubernetes example: the two seed regions with their zones, cluster settings per region', () => {
+    const config = loadConfig({ KEYHOUSE_CONFIG: path.join(packageRoot, 'config/examples/kubernetes.yaml') });
+    expect(config.catalog.regions.map((r) => [r.id, r.driver, r.zones.map((z) => z.id)])).toEqual([
+      ['de-north', 'kubernetes', ['de-north-1', 'de-north-2']],
+      ['de-west', 'kubernetes', ['de-west-1', 'de-west-2']],
+    ]);
+    expect(config.kubernetes['de-north']).toMatchObject({
+      cluster: { inCluster: true },
+      namespacePrefix: 'kh-',
+      zones: { 'de-north-1': 'de-north-1a', 'de-north-2': 'de-north-1b' },
+      exposure: { type: 'LoadBalancer', domain: 'de-north.keycloak.example' },
+    });
+    expect(config.kubernetes['de-west']!.cluster).toEqual({
+      kubeconfig: '/etc/keyhouse/de-west.kubeconfig',
+      context: 'de-west',
+    });
+  });
+
+  it('names what a Kubernetes region lacks: cluster settings, a zone label, an image per catalog version', () => {
+    const region = (id: string) =>
+      `    - { id: ${id}, name: ${id}, driver: kubernetes, public: true, zones: [{ id: ${id}-1, name: one }] }\n`;
+    const file = configFile(
+      'catalog:\n  regions:\n' +
+        region('north') +
+        region('west') +
+        'kubernetes:\n' +
+        '  north:\n' +
+        '    cluster: { kubeconfig: /etc/kube.yaml }\n' +
+        '    storageClass: ssd\n' +
+        '    zones: { north-2: b }\n' +
+        "    keycloakImages: { '26.5.6': quay.io/keycloak/keycloak:26.5.6 }\n" +
+        '    postgresImage: ghcr.io/cloudnative-pg/postgresql:17.6\n' +
+        '    exposure: { domain: north.example }\n' +
+        '    backup: { method: volumeSnapshot, snapshotClass: csi }\n' +
+        '  south: { cluster: { inCluster: true } }\n',
+    );
+    const problems = problemsOf(() => loadConfig({ KEYHOUSE_CONFIG: file }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'kubernetes.south.storageClass: Invalid input: expected string, received undefined',
+      ]),
+    );
+    const withoutSouth = configFile(
+      readFileSync(file, 'utf8').replace('  south: { cluster: { inCluster: true } }\n', ''),
+    );
+    expect(problemsOf(() => loadConfig({ KEYHOUSE_CONFIG: withoutSouth })).sort()).toEqual([
+      'catalog.regions.1.driver: a kubernetes region needs its cluster settings under kubernetes.west',
+      'kubernetes.north.keycloakImages: no image for Keycloak 26.7.3 of the catalog',
+      'kubernetes.north.zones.north-2: region "north" has no zone "north-2"',
+      'kubernetes.north.zones: no topology.kubernetes.io/zone value for zone "north-1"',
+    ]);
+  });
+
+  it('refuses a warm pool in a Kubernetes region (warm pools are for local regions)', () => {
+    const example = readFileSync(path.join(packageRoot, 'config/examples/kubernetes.yaml'), 'utf8');
+    const withPool = example.replace(
+      /(- id: de-north\n)/,
+      "$1      warmPool: [{ version: '26.5.6', nodeSize: b2-4, count: 1 }]\n",
+    );
+    expect(withPool).not.toBe(example);
+    expect(problemsOf(() => loadConfig({ KEYHOUSE_CONFIG: configFile(withPool) }))).toEqual([
+      'catalog.regions.0.warmPool: warm pools are for local regions only; a kubernetes region provisions every order cold',
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import type { Config } from '../config/config-schema.js';
 import type { Database } from '../db/database.js';
 import { findInstance } from '../instances/instance-store.js';
 import { ConflictError, NotFoundError, ValidationError } from '../platform/errors.js';
+import { fieldError } from '../platform/field-errors.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { checkCertificate } from './certificate-check.js';
 import { checkDomainDns } from './dns-check.js';
@@ -29,7 +30,7 @@ import {
  */
 export function createDomainService(deps: {
   db: Database;
-  config: Pick<Config, 'domains' | 'edge'>;
+  config: Pick<Config, 'domains' | 'edge' | 'catalog'>;
   secretBox: SecretBox;
   now: () => Date;
   /** The order service's change orders (refusals such as "another order runs" come from there). */
@@ -67,6 +68,10 @@ export function createDomainService(deps: {
           forUpdate: true,
         });
         if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
+        // Refused before DNS and certificates are asked for: the custom-domain order would be (order-schemas.ts).
+        const region = config.catalog.regions.find((r) => r.id === instance.spec.region);
+        if (region?.driver === 'kubernetes')
+          throw new ValidationError([fieldError('hostname', 'domain.notOnKubernetes')]);
         const platform = config.edge.publicHost.toLowerCase();
         if (request.hostname === platform || request.hostname.endsWith(`.${platform}`))
           throw new ValidationError([

@@ -3,9 +3,9 @@ import { message, renderStepMessage, type CodedMessage, type StepMessage } from 
 import type { ApplyResult, StepReporter } from './driver.js';
 
 /**
- * The step machinery every driver shares: a step reports itself running, then done with a note or failed with a
- * reason; a failed step says whether retrying can help; and the failures of a whole apply become the contract's
- * outcomes.
+ * The step machinery every driver shares: a step reports itself running, then done with a note, failed with a
+ * reason, or still running with what it waits for (progressing); a failed step says whether retrying can help; and
+ * the failures and waits of a whole apply become the contract's outcomes.
  */
 
 /** A step that could not be done. */
@@ -29,6 +29,17 @@ export class StepFailure extends Error {
   }
 }
 
+/** A step that is under way in the backend (an operator still works on it): look again in `retryAfterSeconds`. */
+export class StepProgressing extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'StepProgressing';
+  }
+}
+
 /** Anything a step throws that is not a StepFailure is taken as transient: the next attempt may go through. */
 export function asStepFailure(error: unknown, step: string): StepFailure {
   return error instanceof StepFailure
@@ -46,6 +57,11 @@ export function stepper(log: Logger, report: StepReporter) {
       log.info({ step: name, note: renderStepMessage(note) }, 'step done');
       return value;
     } catch (error) {
+      if (error instanceof StepProgressing) {
+        // Stays running, with what it waits for: the next pass reports it again.
+        await report(name, 'running', error.message);
+        throw error;
+      }
       const failure = asStepFailure(error, name);
       await report(name, 'failed', failure.note);
       log.warn({ step: name, kind: failure.kind, detail: failure.detail }, 'step failed');
@@ -61,6 +77,8 @@ export async function outcomeOf<T>(
   try {
     return await work();
   } catch (error) {
+    if (error instanceof StepProgressing)
+      return { outcome: 'progressing', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
     if (error instanceof StepFailure)
       return error.kind === 'permanent'
         ? { outcome: 'permanent-error', reason: error.reason, detail: error.detail }

@@ -3,6 +3,7 @@ import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
 import type { CodedMessage, StepMessage } from '../platform/messages.js';
+import type { AdminApiAddress } from './keycloak/admin-api.js';
 import type { ThemeRef } from '../themes/theme-schemas.js';
 
 /**
@@ -59,6 +60,9 @@ export type DesiredInstance = {
   warm?: true;
 };
 
+/** What names an instance in its backend: the region says which cluster (or host) it is in. */
+export type InstanceRef = Pick<DesiredInstance, 'instanceId' | 'name' | 'region'>;
+
 export type StepState = 'running' | 'done' | 'failed';
 /**
  * Records progress on the order; names are stable identifiers such as "database", "keycloak-start". A note is
@@ -105,11 +109,17 @@ export type UpgradeResult =
   | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: string; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
+/** Removing an instance: done, or (a backend that deletes asynchronously) asked for, look again in N seconds. */
+export type DestroyResult =
+  | { outcome: 'done' }
+  /** Deletion asked for and under way (e.g. a namespace being emptied): call `destroy` again after the seconds. */
+  | { outcome: 'progressing'; message: string; retryAfterSeconds: number };
+
 /** The login check before DONE: `note` says how the admin's login was verified. */
 export type AdminLoginCheck = { ok: true; note: StepMessage } | { ok: false; message: string };
 
 /** Whose log to read; the instance's secrets are cut out of every entry (a guard beside Keycloak logging none). */
-export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'secrets'>;
+export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'region' | 'secrets'>;
 /** Entries from `since` on, containing `search` (any case): the newest `limit` of them. */
 export type LogRead = { since: Date; search?: string; limit: number };
 
@@ -121,21 +131,25 @@ export type LogRead = { since: Date; search?: string; limit: number };
 export type ChangeRoom = { secondInstance: true } | { secondInstance: false; why: CodedMessage };
 
 export type Driver = {
-  observe(instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb'>): Promise<ObservedInstance>;
+  observe(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb' | 'region'>,
+  ): Promise<ObservedInstance>;
   /**
    * Converges to the spec; replaces Keycloak only when something it was started with changed (e.g. node size):
    * beside the running one when `room` allows, else by stop and start.
    */
   apply(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
   /**
-   * A forced restart, also when nothing changed: a new Keycloak beside the old one when `room` allows.
-   * `restartId` (the order's id) makes a retry after the new Keycloak started converge instead of restart again.
+   * A forced restart, also when nothing changed. `token` is stable per restart order (its id), so a retried or
+   * resumed restart order does not restart twice: a backend that restarts by declaration (Kubernetes: a pod-template
+   * annotation) rolls once per token; one that replaces processes (local: a new Keycloak beside the old one when
+   * `room` allows) converges once the new Keycloak for that token runs.
    */
   restart(
     instance: DesiredInstance,
     report: StepReporter,
+    token: string,
     room?: ChangeRoom,
-    restartId?: string,
   ): Promise<ApplyResult>;
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
@@ -145,6 +159,7 @@ export type Driver = {
   upgrade(
     from: DesiredInstance,
     to: DesiredInstance,
+    /** Stable per upgrade order: the pre-upgrade backup's id (a retried order takes its backup once). */
     backupId: string,
     report: StepReporter,
   ): Promise<UpgradeResult>;
@@ -154,6 +169,12 @@ export type Driver = {
    * sources let the control plane come. Only looks.
    */
   verifyAdminLogin(instance: DesiredInstance, url: string): Promise<AdminLoginCheck>;
+  /**
+   * Where the control plane reaches the instance's admin API (the hand-over, the broker's OIDC clients): not
+   * through the customer's allowlist. The reconciler records it on the instance when an order is DONE, so the API
+   * role (the broker) needs no backend of its own. Null while the instance has no admin API yet.
+   */
+  locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null>;
   /**
    * The instance's Keycloak log (local: its log files; Kubernetes: the pod's log): the newest `limit` entries from
    * `since` on that contain `search`, oldest first. Only looks.
@@ -165,16 +186,19 @@ export type Driver = {
    * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
    * call again after a crash: a partial attempt leaves nothing that looks like a backup.
    */
-  backup(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, backupId: string): Promise<BackupResult>;
+  backup(instance: InstanceRef, backupId: string): Promise<BackupResult>;
   /**
    * Restore in place: the instance's database becomes the backup's, and Keycloak runs on it. The current database
    * serves until the backup is fully restored beside it; a crash at any point resumes or leaves the old one.
    */
   restore(instance: DesiredInstance, from: BackupRef, report: StepReporter): Promise<ApplyResult>;
   /** Removes a backup (retention); safe to repeat. */
-  removeBackup(instance: Pick<DesiredInstance, 'name'>, location: string): Promise<void>;
+  removeBackup(instance: InstanceRef, location: string): Promise<void>;
   /** The backup's bytes, for the encrypted download. */
-  readBackup(instance: Pick<DesiredInstance, 'name'>, location: string): Promise<Readable>;
-  /** Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. */
-  destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter): Promise<void>;
+  readBackup(instance: InstanceRef, location: string): Promise<Readable>;
+  /**
+   * Removes everything of the instance (process, route, database, role, backups, files); safe to repeat. Answers
+   * `done` only when nothing is left; `progressing` while the backend is still removing it.
+   */
+  destroy(instance: InstanceRef, report: StepReporter): Promise<DestroyResult>;
 };

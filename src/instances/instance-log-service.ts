@@ -38,7 +38,12 @@ export function createInstanceLogService(deps: {
       );
     return {
       driver,
-      target: { instanceId: id, name: instance.name, secrets: openInstanceSecrets(deps.secretBox, sealed) },
+      target: {
+        instanceId: id,
+        name: instance.name,
+        region: instance.spec.region,
+        secrets: openInstanceSecrets(deps.secretBox, sealed),
+      },
     };
   }
 

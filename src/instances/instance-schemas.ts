@@ -16,6 +16,16 @@ export type ConditionStatus = Condition['status'];
 export const instanceUsageSchema = z.object({ storageUsedBytes: z.number(), storageQuotaBytes: z.number() });
 export type InstanceUsage = z.infer<typeof instanceUsageSchema>;
 
+/**
+ * Where the control plane reaches an instance's admin API, apart from the customer's path (see
+ * src/drivers/keycloak/admin-api.ts): a URL, and for TLS through a Service the address to connect to.
+ */
+export const adminApiAddressSchema = z.object({
+  url: z.url({ protocol: /^https?$/ }).max(500),
+  connectTo: z.string().min(1).max(255).optional(),
+});
+export type AdminApiAddress = z.infer<typeof adminApiAddressSchema>;
+
 /** What a region's backend sees of an instance (its driver's `observe`); the instance store keeps it. */
 export type ObservedInstance = {
   exists: boolean;

@@ -1,6 +1,12 @@
 import type { Queryable } from '../db/database.js';
 import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
-import type { Condition, InstanceSpec, ObservedInstance } from './instance-schemas.js';
+import {
+  adminApiAddressSchema,
+  type AdminApiAddress,
+  type Condition,
+  type InstanceSpec,
+  type ObservedInstance,
+} from './instance-schemas.js';
 
 export type InstanceStatus = 'provisioning' | 'running' | 'failed' | 'deleting' | 'deleted';
 
@@ -110,6 +116,8 @@ export async function storeSecretsOnce(db: Queryable, instanceId: string, sealed
 export type InstanceRuntime = {
   status?: InstanceStatus;
   url?: string | null;
+  /** Where the control plane reaches its admin API (recorded by the worker from the driver). */
+  adminApi?: AdminApiAddress | null;
   conditions?: Condition[];
   usage?: ObservedInstance['usage'];
 };
@@ -121,6 +129,7 @@ export async function updateInstanceRuntime(db: Queryable, instanceId: string, r
        url = CASE WHEN $3::boolean THEN $4 ELSE url END,
        conditions = COALESCE($5::jsonb, conditions),
        usage = CASE WHEN $6::boolean THEN $7::jsonb ELSE usage END,
+       admin_api = CASE WHEN $8::boolean THEN $9::jsonb ELSE admin_api END,
        updated_at = now()
      WHERE id = $1`,
     [
@@ -131,8 +140,22 @@ export async function updateInstanceRuntime(db: Queryable, instanceId: string, r
       runtime.conditions ? JSON.stringify(runtime.conditions) : null,
       runtime.usage !== undefined,
       runtime.usage === undefined ? null : JSON.stringify(runtime.usage),
+      runtime.adminApi !== undefined,
+      runtime.adminApi ? JSON.stringify(runtime.adminApi) : null,
     ],
   );
+}
+
+/** Where the control plane reaches the instance's admin API; null before its first DONE order. */
+export async function findInstanceAdminApi(
+  db: Queryable,
+  instanceId: string,
+): Promise<AdminApiAddress | null> {
+  const { rows } = await db.query<{ admin_api: unknown }>('SELECT admin_api FROM instances WHERE id = $1', [
+    instanceId,
+  ]);
+  const stored = rows[0]?.admin_api;
+  return stored ? adminApiAddressSchema.parse(stored) : null;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   storageGbSchema,
 } from './order-schemas.js';
 import { effectiveAdminSources, type InstanceSpec } from '../instances/instance-schemas.js';
+import { messageOfIssue } from '../platform/messages.js';
 
 const catalog = loadConfig({}).catalog;
 const validOrder = {
@@ -124,5 +125,79 @@ describe('change order schema: admin sources', () => {
     expect(
       schema.safeParse({ type: 'trusted-sources', trustedSources: ['127.0.0.3', '10.1.1.0/24'] }).success,
     ).toBe(true);
+  });
+});
+
+describe('admin sources in Kubernetes regions', () => {
+  // The same catalog with its region served by the Kubernetes driver (TCP load balancer, TLS in Keycloak).
+  const kubernetes = {
+    ...catalog,
+    regions: catalog.regions.map((r) => ({ ...r, driver: 'kubernetes' as const })),
+  };
+
+  it('refuses narrower admin sources on create, naming the field; null and absent pass', () => {
+    const schema = createOrderRequestSchema(kubernetes);
+    const issues = schema.safeParse({ ...validOrder, adminSources: ['127.0.0.1'] }).error?.issues ?? [];
+    expect(issues.map((i) => [i.path.join('.'), messageOfIssue(i).code])).toEqual([
+      ['adminSources', 'sources.adminNotOnKubernetes'],
+    ]);
+    expect(schema.parse({ ...validOrder, adminSources: null }).adminSources).toBeNull();
+    expect(schema.parse(validOrder).adminSources).toBeNull();
+  });
+
+  it('refuses an admin-sources order except the one back to all trusted sources', () => {
+    const spec: InstanceSpec = {
+      serviceType: 'keycloak',
+      version: catalog.serviceTypes[0]!.versions[0]!,
+      nodeSize: 'b2-4',
+      storageGb: 50,
+      trustedSources: ['127.0.0.0/24'],
+      adminSources: ['127.0.0.3/32'],
+      region: 'local',
+      zone: 'local-1',
+      themes: [],
+    };
+    const schema = changeOrderRequestSchema(kubernetes, { name: 'kc-1', spec, deletionProtection: false });
+    const refused = schema.safeParse({ type: 'admin-sources', adminSources: ['127.0.0.4'] });
+    expect(refused.error?.issues.map((i) => [i.path.join('.'), messageOfIssue(i).code])).toEqual([
+      ['adminSources', 'sources.adminNotOnKubernetes'],
+    ]);
+    expect(schema.parse({ type: 'admin-sources', adminSources: null })).toEqual({
+      type: 'admin-sources',
+      adminSources: null,
+    });
+  });
+
+  it('refuses theme deployments and custom domains, naming the field; back to the own host name passes', () => {
+    const spec: InstanceSpec = {
+      serviceType: 'keycloak',
+      version: catalog.serviceTypes[0]!.versions[0]!,
+      nodeSize: 'b2-4',
+      storageGb: 50,
+      trustedSources: ['127.0.0.0/24'],
+      adminSources: null,
+      region: 'local',
+      zone: 'local-1',
+      themes: [],
+      customHostname: 'login.example.com',
+    };
+    const schema = changeOrderRequestSchema(kubernetes, {
+      name: 'kc-1',
+      spec,
+      deletionProtection: false,
+      themeVersions: [{ name: 'brand', version: 1 }],
+    });
+    const codesOf = (body: unknown) =>
+      schema.safeParse(body).error?.issues.map((i) => [i.path.join('.'), messageOfIssue(i).code]);
+    expect(codesOf({ type: 'theme-deploy', name: 'brand', version: 1 })).toEqual([
+      ['name', 'themes.notOnKubernetes'],
+    ]);
+    expect(codesOf({ type: 'custom-domain', hostname: 'sso.example.com' })).toEqual([
+      ['hostname', 'domain.notOnKubernetes'],
+    ]);
+    expect(schema.parse({ type: 'custom-domain', hostname: null })).toEqual({
+      type: 'custom-domain',
+      hostname: null,
+    });
   });
 });

@@ -22,7 +22,12 @@ export type OrderableCatalog = {
   serviceTypes: readonly { id: string; versions: readonly string[] }[];
   nodeSizes: readonly { id: string }[];
   storage: { minGb: number; maxGb: number; stepGb: number };
-  regions: readonly (SourcePolicy & { id: string; zones: readonly { id: string }[] })[];
+  /** `driver` only on the server's catalog (operator-only): the public one leaves the region's rules to the server. */
+  regions: readonly (SourcePolicy & {
+    id: string;
+    zones: readonly { id: string }[];
+    driver?: 'local' | 'kubernetes';
+  })[];
   terms: { version: string };
   backups: BackupRules;
 };
@@ -51,6 +56,14 @@ export const orderTypeSchema = z.enum([
   'realm-import',
 ]);
 export type OrderType = z.infer<typeof orderTypeSchema>;
+
+/**
+ * Kubernetes regions expose an instance through a TCP load balancer, and Keycloak itself terminates TLS: nothing on
+ * the way can tell /admin/ from a login, so admin sources cannot be narrower than the trusted sources there
+ * (refused with `sources.adminNotOnKubernetes`).
+ */
+export const restrictsAdminPaths = (region: OrderableCatalog['regions'][number]) =>
+  region.driver !== 'kubernetes';
 
 const ids = (items: readonly { id: string }[]) => items.map((item) => item.id) as [string, ...string[]];
 
@@ -113,7 +126,9 @@ export function createOrderRequestSchema(catalog: OrderableCatalog) {
         }
       }
       let adminSources: string[] | null = null;
-      if (order.adminSources && sources.success) {
+      if (order.adminSources && !restrictsAdminPaths(region)) {
+        ctx.addIssue(codedIssue('sources.adminNotOnKubernetes', {}, ['adminSources']));
+      } else if (order.adminSources && sources.success) {
         const admins = adminSourcesSchema(region, sources.data).safeParse(order.adminSources);
         if (admins.success) adminSources = admins.data;
         for (const issue of admins.error?.issues ?? []) {
@@ -196,6 +211,10 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .refine(
           (admins) => JSON.stringify(admins) !== JSON.stringify(instance.spec.adminSources),
           coded('sources.adminUnchanged'),
+        )
+        .refine(
+          (admins) => admins === null || restrictsAdminPaths(region),
+          coded('sources.adminNotOnKubernetes'),
         ),
     }),
     z.strictObject({ type: z.literal('restart') }),
@@ -217,6 +236,7 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         version: z.int().min(1),
       })
       .superRefine((deploy, ctx) => {
+        if (region.driver === 'kubernetes') ctx.addIssue(codedIssue('themes.notOnKubernetes', {}, ['name']));
         const versions = instance.themeVersions;
         if (versions && !versions.some((v) => v.name === deploy.name && v.version === deploy.version))
           ctx.addIssue({
@@ -253,6 +273,10 @@ export function changeOrderRequestSchema(catalog: OrderableCatalog, instance: Ch
         .refine(
           (hostname) => hostname !== (instance.spec.customHostname ?? null),
           'Keycloak answers as this host name already',
+        )
+        .refine(
+          (hostname) => hostname === null || region.driver !== 'kubernetes',
+          coded('domain.notOnKubernetes'),
         ),
     }),
     z.strictObject({

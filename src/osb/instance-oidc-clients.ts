@@ -1,8 +1,7 @@
 import type { Database } from '../db/database.js';
 import { connectAdmin } from '../drivers/keycloak/admin-api.js';
 import { deleteServiceClient, ensureServiceClient } from '../drivers/keycloak/oidc-clients.js';
-import { getEdgeRoute } from '../edge/edge-route-store.js';
-import { findInstanceForProvisioning } from '../instances/instance-store.js';
+import { findInstanceAdminApi, findInstanceForProvisioning } from '../instances/instance-store.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { openInstanceSecrets } from '../instances/instance-secrets.js';
 
@@ -10,9 +9,10 @@ import { openInstanceSecrets } from '../instances/instance-secrets.js';
  * The broker's OIDC clients in an instance's first realm (the realm named after the customer number), managed with
  * the instance's admin account by the shared Keycloak module.
  *
- * The control plane talks to the instance's upstream, as recorded in its edge route, not through the edge: the
- * edge admits only the customer's trusted sources, and the broker must work whatever the customer chose. This is
- * the channel the driver itself uses to set up the admin account and the first realm.
+ * The broker talks to the instance's admin API where the worker recorded it from the region's driver (a local
+ * Keycloak on loopback, a Kubernetes Service), not through the customer's path: the edge or the load balancer
+ * admits only the customer's trusted sources, and the broker must work whatever the customer chose. This is the
+ * channel the driver itself uses to set up the admin account and the first realm.
  */
 export type OidcClientTarget = {
   /** Public issuer of the first realm: https://<instance host>:<port>/realms/<customer number>. */
@@ -36,19 +36,26 @@ const targetOf = (instance: { url: string; customerNumber: string }): OidcClient
   return { issuer, tokenEndpoint: `${issuer}/protocol/openid-connect/token`, realm: instance.customerNumber };
 };
 
-export function createInstanceOidcClients(deps: { db: Database; secretBox: SecretBox }): InstanceOidcClients {
+export function createInstanceOidcClients(deps: {
+  db: Database;
+  secretBox: SecretBox;
+  /** Keyhouse's CA (PEM): the instances' TLS certificates chain to it. */
+  caPem: string;
+}): InstanceOidcClients {
   async function connect(instanceId: string) {
     const instance = await findInstanceForProvisioning(deps.db.pool, instanceId);
-    const route = await getEdgeRoute(deps.db, instanceId);
-    if (!instance?.url || !instance.sealedSecrets || !route) {
+    const adminApi = await findInstanceAdminApi(deps.db.pool, instanceId);
+    if (!instance?.url || !instance.sealedSecrets || !adminApi) {
       throw new InstanceUnreachableError('The instance has no address yet.');
     }
     const secrets = openInstanceSecrets(deps.secretBox, instance.sealedSecrets);
-    const host = route.upstreamHost.includes(':') ? `[${route.upstreamHost}]` : route.upstreamHost;
-    const client = await connectAdmin(`http://${host}:${route.upstreamPort}`, {
-      username: instance.adminUsername,
-      password: secrets.adminPassword,
-    });
+    const client = await connectAdmin(
+      { ...adminApi, ca: deps.caPem },
+      {
+        username: instance.adminUsername,
+        password: secrets.adminPassword,
+      },
+    );
     return { client, target: targetOf({ ...instance, url: instance.url }) };
   }
 

@@ -1,6 +1,7 @@
 import { adminSourcesSchema, trustedSourcesSchema } from '../access/trusted-sources.js';
-import type { ChangeOrderRequest } from '../orders/order-schemas.js';
+import { restrictsAdminPaths, type ChangeOrderRequest } from '../orders/order-schemas.js';
 import { findRunningOrder } from '../orders/order-store.js';
+import { renderMessage } from '../platform/messages.js';
 import { answer, asyncRequired, concurrency, describeIssues, refuse, type OsbAnswer } from './osb-answers.js';
 import type { OsbCaller, OsbContext } from './osb-context.js';
 import { nodeSizeOfPlan, OSB_SERVICE_ID, updateParametersSchema, type UpdateBody } from './osb-schemas.js';
@@ -65,6 +66,10 @@ export function createUpdates(ctx: OsbContext) {
           .safeParse(params.adminSources);
         if (!admins.success) {
           return refuse(400, describeIssues(admins.error.issues, 'parameters.adminSources'));
+        }
+        // Kubernetes regions cannot hold /admin/ to narrower sources than the logins (order-schemas.ts).
+        if (admins.data !== null && !restrictsAdminPaths(region)) {
+          return refuse(400, `parameters.adminSources: ${renderMessage('sources.adminNotOnKubernetes')}`);
         }
         if (JSON.stringify(admins.data) !== JSON.stringify(spec.adminSources)) {
           changes.push({ type: 'admin-sources', adminSources: admins.data });

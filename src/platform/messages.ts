@@ -111,6 +111,15 @@ export const MESSAGES = {
   'sources.adminUnchanged': 'the instance already has exactly these admin sources',
   'sources.adminNotTrusted':
     '"{{entry}}" is not within the trusted sources; an admin source must be allowed to connect first.',
+  'themes.notOnKubernetes':
+    'Login themes are deployed on the hosts of local regions; instances in a Kubernetes region run the ' +
+    "operator's Keycloak image, which takes no themes from Keyhouse yet.",
+  'domain.notOnKubernetes':
+    "Custom domains are served by Keyhouse's edge with their own certificate; instances in a Kubernetes region " +
+    "are reached through their load balancer with TLS at Keycloak, which has only the instance's own certificate.",
+  'sources.adminNotOnKubernetes':
+    'Instances in this region are reached through a TCP load balancer that cannot tell the admin console from ' +
+    'logins: every trusted source reaches /admin/. Leave the admin sources unset (null).',
 
   // Support.
   'ticket.orderUnknown': 'No order with this id in your organisation.',
@@ -190,6 +199,15 @@ export const MESSAGES = {
     'the edge could not be observed ({{why}}); waited {{seconds}} s, its keep-alive timeout',
   'step.edgeStillOld': 'not switched yet after {{seconds}} s ({{why}}); going on',
   'step.slotServes': 'slot {{slot}} serves instead of slot {{old}}',
+  // Kubernetes regions (src/drivers/kubernetes).
+  'step.kubernetesObjectsApplied': '{{count}} objects applied in {{namespace}}',
+  'step.kubernetesCertificateWritten': 'certificate written, renewed after {{renewAfter}}',
+  'step.kubernetesDatabaseHealthy': 'CloudNativePG reports the cluster healthy',
+  'step.kubernetesKeycloakReady': 'the Keycloak Operator reports Ready',
+  'step.kubernetesLoadBalancer': 'load balancer {{address}}, {{url}}',
+  'step.kubernetesBackupCompleted': 'Backup {{backup}} completed',
+  'step.loginThroughService': "the admin logged in at {{url}} through the instance's Service, over TLS",
+  'step.kubernetesNamespaceGone': '{{namespace}} is gone',
 } as const satisfies Record<string, string>;
 
 export type MessageCode = keyof typeof MESSAGES;

@@ -4,7 +4,14 @@ import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
-import type { ApplyResult, ChangeRoom, DesiredInstance, Driver, StepReporter } from '../drivers/driver.js';
+import type {
+  ApplyResult,
+  ChangeRoom,
+  DesiredInstance,
+  DestroyResult,
+  Driver,
+  StepReporter,
+} from '../drivers/driver.js';
 import {
   countActiveInstances,
   countSwitchesInProgress,
@@ -203,9 +210,11 @@ export function createReconciler(deps: ReconcilerDeps) {
       return { outcome: 'retry' as const, message: check.message };
     }
     await report('done', check.note);
+    // Recorded for the API role (the broker's OIDC clients), which runs no driver of its own.
+    const adminApi = await driver.locateAdminApi(desired);
     await db.transaction(async (tx) => {
       if (await transitionOrder(tx, order.id, 'processing', 'done')) {
-        await updateInstanceRuntime(tx, instance.id, { status: 'running', url });
+        await updateInstanceRuntime(tx, instance.id, { status: 'running', url, adminApi });
         await meter(tx, order);
         // The domain the edge now serves and Keycloak answers as (src/domains).
         if (order.type === 'custom-domain' && order.spec.customHostname)
@@ -438,16 +447,23 @@ export function createReconciler(deps: ReconcilerDeps) {
   ): Promise<ReconcileOutcome> {
     if (instance.status !== 'deleting')
       await updateInstanceRuntime(db.pool, instance.id, { status: 'deleting' });
+    let result: DestroyResult;
     try {
-      await driver.destroy({ instanceId: instance.id, name: instance.name }, report);
+      result = await driver.destroy(
+        { instanceId: instance.id, name: instance.name, region: instance.spec.region },
+        report,
+      );
     } catch (error) {
       return transient(order, (error as Error).message, lastAttempt);
     }
+    // DONE only when the backend has nothing left (a Kubernetes namespace may take a while to go).
+    if (result.outcome === 'progressing') return progressing(order, result);
     await db.transaction(async (tx) => {
       if (!(await transitionOrder(tx, order.id, 'processing', 'done'))) return;
       await updateInstanceRuntime(tx, instance.id, {
         status: 'deleted',
         url: null,
+        adminApi: null,
         conditions: [],
         usage: null,
       });
@@ -552,7 +568,8 @@ export function createReconciler(deps: ReconcilerDeps) {
           instance,
           driver,
           target,
-          await driver.restart(target, report, await roomForSwitch(order, instance), order.id),
+          // The order id: a retried or resumed restart order restarts once.
+          await driver.restart(target, report, order.id, await roomForSwitch(order, instance)),
           options.lastAttempt,
         );
       }

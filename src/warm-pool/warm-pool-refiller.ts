@@ -140,7 +140,12 @@ export function startWarmPoolRefiller(options: {
   async function retire(client: pg.PoolClient, driver: Driver, member: StoredMember): Promise<void> {
     if (stopped) return;
     await locked(client, `instance:${member.id}`, async () => {
-      await driver.destroy({ instanceId: member.id, name: member.name }, silent);
+      const removed = await driver.destroy(
+        { instanceId: member.id, name: member.name, region: member.region },
+        silent,
+      );
+      // A backend that deletes asynchronously is asked again in the next round; the row stays until it is gone.
+      if (removed.outcome === 'progressing') return;
       await deleteRetiredMember(db.pool, member.id);
       logger.info(
         { member: member.name, version: member.version, nodeSize: member.nodeSize },

@@ -112,10 +112,10 @@ async function orderThroughWizard(page: Page, language: Language) {
   await page.getByRole('button', { name: t.addAdminSource, exact: true }).click();
   const adminInput = page.getByRole('textbox', { name: t.adminSource(1), exact: true });
   await adminInput.fill('10.99.0.1');
-  await page.getByText('is not within the trusted sources').waitFor();
+  await page.getByText(t.adminNotTrusted).waitFor();
   expect(await nextButton(page, language).isDisabled()).toBe(true);
   await adminInput.fill('127.0.0.1');
-  await page.getByText('is not within the trusted sources').waitFor({ state: 'detached' });
+  await page.getByText(t.adminNotTrusted).waitFor({ state: 'detached' });
   await expectAccessible(page, `wizard admin sources (${language})`);
 
   // A reload keeps everything, on the same step.

@@ -1,19 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 import pg from 'pg';
@@ -24,8 +11,8 @@ import { SESSION_COOKIE } from '../../src/http/auth-guard.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { eventually } from '../support/backups.js';
 import { freePort } from '../support/edge-probes.js';
+import { ownProcessGroup, prepareProcessDataDir } from '../support/keyhouse-process.js';
 import { createTestDatabase } from '../support/test-database.js';
-import { testKeycloakCache } from '../support/test-keyhouse.js';
 
 /**
  * kill -9 of Keyhouse in the middle of a backup and in the middle of a restore in place, with a real Keycloak and
@@ -88,6 +75,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
 
     /** The group of a killed Keyhouse (tsx's esbuild service), so the restart starts clean. */
     const killGroup = (pid: number) => {
+      if (pid <= 1 || pid === ownProcessGroup()) return;
       try {
         process.kill(-pid, 'SIGKILL');
       } catch (error) {
@@ -168,24 +156,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     };
 
     beforeAll(async () => {
-      dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'keyhouse-backup-crash-')));
+      let configFile: string;
+      ({ dir, configFile } = prepareProcessDataDir('keyhouse-backup-crash-'));
       logFile = path.join(dir, 'keyhouse.log');
-      mkdirSync(path.join(dir, 'keycloak'), { recursive: true });
-      symlinkSync(testKeycloakCache, path.join(dir, 'keycloak', 'dist'));
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const configFile = path.join(dir, 'keyhouse.yaml');
-      writeFileSync(
-        configFile,
-        [
-          'roles: [api, worker, edge]',
-          'edge:',
-          '  listenHost: 127.0.0.1',
-          `  portRange: { from: ${base}, to: ${base + 20} }`,
-          'keycloak:',
-          `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
-          '',
-        ].join('\n'),
-      );
       database = await createTestDatabase();
       apiPort = await freePort();
       env = {

@@ -1,15 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -26,9 +16,9 @@ import {
   signUpOverHttp,
   type KeyhouseProcess,
   type ProcessInfo,
+  prepareProcessDataDir,
 } from '../support/keyhouse-process.js';
 import { createTestDatabase } from '../support/test-database.js';
-import { testKeycloakCache } from '../support/test-keyhouse.js';
 
 /**
  * Crash recovery, the hard way: Keyhouse runs as a real process (`node --import tsx src/main.ts` on a scratch
@@ -118,27 +108,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     const bearer = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
 
     beforeAll(async () => {
-      dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'keyhouse-crash-')));
-      // The worker keeps built distributions in <dataDir>/keycloak/dist: point it at the tests' shared cache.
-      mkdirSync(path.join(dir, 'keycloak'), { recursive: true });
-      symlinkSync(testKeycloakCache, path.join(dir, 'keycloak', 'dist'));
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const configFile = path.join(dir, 'keyhouse.yaml');
-      writeFileSync(
-        configFile,
-        [
-          'roles: [api, worker, edge]',
-          'edge:',
-          '  listenHost: 127.0.0.1',
-          `  portRange: { from: ${base}, to: ${base + 20} }`,
-          'keycloak:',
-          `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
-          'metrics:',
-          `  prometheus: { port: ${base + 150} }`,
-          `  exporterPort: ${base + 151}`,
-          '',
-        ].join('\n'),
-      );
+      let configFile: string;
+      ({ dir, configFile } = prepareProcessDataDir('keyhouse-crash-'));
       database = await createTestDatabase();
       const apiPort = await freePort();
       keyhouse = keyhouseProcess({

@@ -143,6 +143,10 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           `  portRange: { from: ${base}, to: ${base + 20} }`,
           'keycloak:',
           `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
+          // Ports of its own: another test's Keyhouse may hold the default ones.
+          'metrics:',
+          `  prometheus: { port: ${base + 150} }`,
+          `  exporterPort: ${base + 151}`,
           '',
         ].join('\n'),
       );

@@ -124,7 +124,11 @@ describe("the API's metrics of an instance", () => {
       prometheusUrl: `http://127.0.0.1:${config.metrics.prometheus.port}/`,
       now: () => new Date(),
     });
-    const metrics = await service.get(owner.organization.id, instanceId, 'hour');
+    // The range query sees a scrape once Prometheus has a sample at one of its steps: wait for it, with a deadline.
+    const metrics = await until('the scraped size in the range series', async () => {
+      const answer = await service.get(owner.organization.id, instanceId, 'hour');
+      return answer.series.databaseBytes.some(([, v]) => v === 12_345_678) ? answer : undefined;
+    });
     expect(metrics.series.databaseBytes.filter(([, v]) => v === 12_345_678).length).toBeGreaterThan(0);
     expect(metrics.totals).toEqual({ logins: 0, failedLogins: 0, tokensIssued: 0 });
     expect(metrics.series.logins).toHaveLength(121);
@@ -150,6 +154,6 @@ describe("the API's metrics of an instance", () => {
       headers: owner.sessionHeaders,
     });
     expect(wrongRange.statusCode).toBe(400);
-    expect(wrongRange.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('querystring.range');
+    expect(wrongRange.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('query.range');
   });
 });

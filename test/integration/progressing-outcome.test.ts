@@ -52,6 +52,7 @@ describe('a driver that answers progressing', () => {
     restart: () => Promise.reject(new Error('not used here')),
     upgrade: () => Promise.reject(new Error('not used here')),
     destroy: () => Promise.reject(new Error('not used here')),
+    locateAdminApi: async () => null,
     observe: () => Promise.reject(new Error('not used here')),
     readLog: () => Promise.reject(new Error('not used here')),
     followLog: () => {

@@ -31,6 +31,7 @@ describe('region capacity', () => {
     destroy: notUsed,
     observe: notUsed,
     verifyAdminLogin: notUsed,
+    locateAdminApi: notUsed,
     backup: notUsed,
     restore: notUsed,
     removeBackup: notUsed,

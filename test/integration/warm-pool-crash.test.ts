@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -15,10 +14,10 @@ import {
   processesUnder,
   signUpOverHttp,
   type KeyhouseProcess,
+  prepareProcessDataDir,
 } from '../support/keyhouse-process.js';
 import { exampleBillingProfile } from '../support/orders.js';
 import { createTestDatabase } from '../support/test-database.js';
-import { testKeycloakCache } from '../support/test-keyhouse.js';
 
 /**
  * The warm pool's claim under SIGKILL, with Keyhouse as a real process (test/support/keyhouse-process.ts) and a pool
@@ -69,33 +68,19 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('warm pool: SI
     });
 
   beforeAll(async () => {
-    dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'keyhouse-warm-crash-')));
-    mkdirSync(path.join(dir, 'keycloak'), { recursive: true });
-    symlinkSync(testKeycloakCache, path.join(dir, 'keycloak', 'dist'));
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    const configFile = path.join(dir, 'keyhouse.yaml');
-    writeFileSync(
-      configFile,
-      [
-        'roles: [api, worker, edge]',
-        'edge:',
-        '  listenHost: 127.0.0.1',
-        `  portRange: { from: ${base}, to: ${base + 20} }`,
-        'keycloak:',
-        `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
-        'catalog:',
-        `  serviceTypes: [{ id: keycloak, name: Keycloak, versions: ['${VERSION}'] }]`,
-        '  regions:',
-        '    - id: local',
-        '      name: Local',
-        '      driver: local',
-        '      public: false',
-        '      zones: [{ id: local-1, name: This host }]',
-        '      capacity: { maxInstances: 8, concurrentOrders: 2 }',
-        `      warmPool: [{ version: '${VERSION}', nodeSize: b2-4, count: 1 }]`,
-        '',
-      ].join('\n'),
-    );
+    const { dir: dataDir, configFile } = prepareProcessDataDir('keyhouse-warm-crash-', [
+      'catalog:',
+      `  serviceTypes: [{ id: keycloak, name: Keycloak, versions: ['${VERSION}'] }]`,
+      '  regions:',
+      '    - id: local',
+      '      name: Local',
+      '      driver: local',
+      '      public: false',
+      '      zones: [{ id: local-1, name: This host }]',
+      '      capacity: { maxInstances: 8, concurrentOrders: 2 }',
+      `      warmPool: [{ version: '${VERSION}', nodeSize: b2-4, count: 1 }]`,
+    ]);
+    dir = dataDir;
     database = await createTestDatabase();
     const apiPort = await freePort();
     keyhouse = keyhouseProcess({

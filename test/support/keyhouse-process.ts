@@ -6,14 +6,18 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  mkdtempSync,
   readFileSync,
+  realpathSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { waitFor } from './edge-probes.js';
+import { testKeycloakCache } from './test-keyhouse.js';
 
 /**
  * Keyhouse as a real process, for the tests that kill it, stop it and start it again: by default the sources run
@@ -143,6 +147,37 @@ export function keyhouseProcess(options: {
   };
 }
 
+/**
+ * A data dir and configuration for a Keyhouse run as a process (roles api, worker, edge): the tests' shared Keycloak
+ * cache as its distributions, and edge, Keycloak and metrics ports of its own from a random base, so that tests
+ * running side by side never share one. `extraYaml`: further top-level configuration lines.
+ */
+export function prepareProcessDataDir(prefix: string, extraYaml: string[] = []) {
+  const dir = realpathSync(mkdtempSync(path.join(tmpdir(), prefix)));
+  // The worker keeps built distributions in <dataDir>/keycloak/dist: point it at the tests' shared cache.
+  mkdirSync(path.join(dir, 'keycloak'), { recursive: true });
+  symlinkSync(testKeycloakCache, path.join(dir, 'keycloak', 'dist'));
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const configFile = path.join(dir, 'keyhouse.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'roles: [api, worker, edge]',
+      'edge:',
+      '  listenHost: 127.0.0.1',
+      `  portRange: { from: ${base}, to: ${base + 20} }`,
+      'keycloak:',
+      `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
+      'metrics:',
+      `  prometheus: { port: ${base + 150} }`,
+      `  exporterPort: ${base + 151}`,
+      ...extraYaml,
+      '',
+    ].join('\n'),
+  );
+  return { dir, configFile };
+}
+
 export type ProcessInfo = { pid: number; pgid: number; argv: string[] };
 
 /** Every live process on this host whose command line mentions `dir` (Keycloak, HAProxy of a test's data dir). */
@@ -176,11 +211,18 @@ export const isHaproxy = (p: ProcessInfo) => path.basename(p.argv[0] ?? '') === 
 export const kcHomeOf = (p: ProcessInfo) =>
   p.argv.find((arg) => arg.startsWith('-Dkc.home.dir='))?.slice('-Dkc.home.dir='.length);
 
+/** The process group of this test process: never a target, or the kill would take the test runner with it. */
+export function ownProcessGroup(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /** After a test: SIGKILL to every process of `dir` and its group (what a failed run may have left). */
 export function killEverythingUnder(dir: string): void {
+  const own = ownProcessGroup();
   for (const p of processesUnder(dir)) {
     for (const target of [-p.pgid, p.pid]) {
-      if (target === -process.pid || target === 0 || target === -1) continue;
+      if (target === -process.pid || target === -own || target === 0 || target === -1) continue;
       try {
         process.kill(target, 'SIGKILL');
       } catch (error) {

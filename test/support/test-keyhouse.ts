@@ -39,6 +39,7 @@ export async function startTestKeyhouse(
   options: {
     now?: () => Date;
     localDriverTestFaults?: LocalDriverTestFaults;
+    kubernetesDriverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
     backupSchedule?: boolean;
     mail?: Parameters<typeof createKeyhouse>[0]['mail'];
     /** Where the log goes (default: silent unless KEYHOUSE_TEST_LOG names a level). */
@@ -67,6 +68,7 @@ export async function startTestKeyhouse(
     now: options.now,
     distributionCacheDir: testKeycloakCache,
     localDriverTestFaults: options.localDriverTestFaults,
+    kubernetesDriverOptions: options.kubernetesDriverOptions,
     mail: options.mail,
     backupSchedule: options.backupSchedule,
   });

@@ -1,6 +1,6 @@
 import { message, type CodedMessage } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
-import { isConflict, loginAdmin, type AdminCredentials } from './admin-api.js';
+import { isConflict, loginAdmin, type AdminApi, type AdminCredentials } from './admin-api.js';
 
 /**
  * Keycloak's bootstrap admin is "temporary" in name only: it never expires. So the customer's permanent admin (a
@@ -10,15 +10,15 @@ import { isConflict, loginAdmin, type AdminCredentials } from './admin-api.js';
  */
 export async function handOverAdmin(options: {
   /** The instance's admin API, e.g. http://127.0.0.1:19001. */
-  baseUrl: string;
+  api: AdminApi;
   /** The bootstrap admin Keycloak was first started with; null when it is known to be gone. */
   temporaryAdmin: AdminCredentials | null;
   customerAdmin: AdminCredentials;
   /** Where the operator finds out why neither admin can log in (a log file, a pod). */
   diagnostics: string;
 }): Promise<CodedMessage[]> {
-  const { baseUrl, temporaryAdmin, customerAdmin } = options;
-  const bootClient = temporaryAdmin ? await loginAdmin(baseUrl, temporaryAdmin) : null;
+  const { api, temporaryAdmin, customerAdmin } = options;
+  const bootClient = temporaryAdmin ? await loginAdmin(api, temporaryAdmin) : null;
   const note: CodedMessage[] = [];
   if (bootClient) {
     const findAdmin = async () =>
@@ -57,7 +57,7 @@ export async function handOverAdmin(options: {
   } else note.push(message('step.adminExisted'));
 
   // The customer's account must work before the temporary one goes.
-  const adminClient = await loginAdmin(baseUrl, customerAdmin);
+  const adminClient = await loginAdmin(api, customerAdmin);
   if (!adminClient)
     throw new StepFailure(
       bootClient ? 'transient' : 'permanent',

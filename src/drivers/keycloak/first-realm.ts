@@ -1,14 +1,14 @@
 import { message, type CodedMessage } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
-import { isConflict, loginAdmin, type AdminCredentials } from './admin-api.js';
+import { isConflict, loginAdmin, type AdminApi, type AdminCredentials } from './admin-api.js';
 
 /** The customer's first realm, named after their customer number (e.g. kd500001); safe to repeat. */
 export async function ensureFirstRealm(options: {
-  baseUrl: string;
+  api: AdminApi;
   customerAdmin: AdminCredentials;
   realm: string;
 }): Promise<CodedMessage> {
-  const client = await loginAdmin(options.baseUrl, options.customerAdmin);
+  const client = await loginAdmin(options.api, options.customerAdmin);
   if (!client)
     throw new StepFailure(
       'permanent',

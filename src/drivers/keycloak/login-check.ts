@@ -3,7 +3,7 @@ import https from 'node:https';
 /**
  * The last gate before DONE: the customer's admin obtains a token from the instance at its public URL, over TLS with
  * the instance's certificate — the way the customer will. The connection goes to `connectTo` with the instance's
- * host name as SNI and Host, so no DNS is needed (the local edge: loopback).
+ * host name as SNI and Host, so no DNS is needed (the local edge: loopback; a Kubernetes instance: its Service).
  */
 export type LoginCheck = { ok: true } | { ok: false; message: string };
 
@@ -75,5 +75,5 @@ export async function verifyAdminLogin(options: {
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return { ok: false, message: `The admin could not log in through the edge (${last}).` };
+  return { ok: false, message: `The admin could not log in at the instance's address (${last}).` };
 }

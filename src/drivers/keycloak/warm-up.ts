@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import KcAdminClient from '@keycloak/keycloak-admin-client';
 import { StepFailure } from '../driver-steps.js';
-import { connectAdmin, type AdminCredentials } from './admin-api.js';
+import { adminApiRequestOptions, connectAdmin, type AdminApi, type AdminCredentials } from './admin-api.js';
 
 const WARM_UP_REALM = 'keyhouse-warm-up';
 /** Rounds of the hand-over's work: the first loads the classes, the next ones let the JIT compile them. */
@@ -15,13 +15,13 @@ const ROUNDS = 2;
  * realm is left as it was. Safe to repeat (a leftover realm of an interrupted attempt is deleted first).
  */
 export async function warmUpAdminApi(options: {
-  baseUrl: string;
+  api: AdminApi;
   temporaryAdmin: AdminCredentials | null;
 }): Promise<string> {
   if (!options.temporaryAdmin)
     throw new StepFailure('permanent', 'A warm-pool member needs its temporary admin.', 'no bootstrap admin');
   const started = Date.now();
-  const client = await connectAdmin(options.baseUrl, options.temporaryAdmin);
+  const client = await connectAdmin(options.api, options.temporaryAdmin);
   for (let round = 0; round < ROUNDS; round++) {
     if (await client.realms.findOne({ realm: WARM_UP_REALM }))
       await client.realms.del({ realm: WARM_UP_REALM });
@@ -49,7 +49,11 @@ export async function warmUpAdminApi(options: {
         id,
         roles: [{ id: role.id, name: role.name }],
       });
-    await new KcAdminClient({ baseUrl: options.baseUrl, realmName: WARM_UP_REALM }).auth({
+    await new KcAdminClient({
+      baseUrl: options.api.url,
+      realmName: WARM_UP_REALM,
+      requestOptions: adminApiRequestOptions(options.api),
+    }).auth({
       grantType: 'password',
       clientId: 'admin-cli',
       ...user,

@@ -6,7 +6,12 @@ import type { LogEntry } from '../../instances/instance-log-schemas.js';
 import { followInstanceLog, logFilesOf, readInstanceLog, redactSecrets } from './instance-log.js';
 
 const secrets = { adminPassword: 'admin-secret-123', databasePassword: 'db-secret-4567' };
-const target = { instanceId: '00000000-0000-4000-8000-000000000001', name: 'kc-1a2b3c4d', secrets };
+const target = {
+  instanceId: '00000000-0000-4000-8000-000000000001',
+  name: 'kc-1a2b3c4d',
+  region: 'local',
+  secrets,
+};
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 

@@ -27,16 +27,19 @@ export function redactSecrets(text: string, secrets: LogTarget['secrets']): stri
   return result;
 }
 
-/** Turns lines into entries: `push` each line, `flush` at the end; `onEntry` gets each finished entry. */
-export function createLogParser(onEntry: (entry: LogEntry) => void) {
+/**
+ * Turns lines into entries: `push` each line, `flush` at the end; `onEntry` gets each finished entry. Keycloak's
+ * times carry no zone: `zone` says whose they are (this host's, or UTC for a container, which has no zone set).
+ */
+export function createLogParser(onEntry: (entry: LogEntry) => void, zone: 'host' | 'utc' = 'host') {
   let current: LogEntry | null = null;
   return {
     push(line: string) {
       const start = ENTRY_START.exec(line);
       if (start) {
         if (current) onEntry(current);
-        // No zone in Keycloak's format: the host's local time, as Keycloak wrote it.
-        const time = new Date(`${start[1]}T${start[2]}.${start[3]}`);
+        // No zone in Keycloak's format: local time where Keycloak ran.
+        const time = new Date(`${start[1]}T${start[2]}.${start[3]}${zone === 'utc' ? 'Z' : ''}`);
         current = { time: time.toISOString(), level: start[4]!, text: line };
       } else if (current) {
         current.text += `\n${line}`;
@@ -70,8 +73,11 @@ export async function logFilesOf(logFile: string): Promise<string[]> {
   return names.includes(base) ? [...rotated, logFile] : rotated;
 }
 
-/** The newest `limit` entries from `since` on that contain `search` (any case), oldest first. */
-export async function readInstanceLog(logFile: string, target: LogTarget, query: LogRead): Promise<LogPage> {
+/**
+ * A read's page, from the log's lines pushed oldest first: the newest `limit` entries from `since` on that contain
+ * `search` (any case), the instance's secrets cut out. Any backend's log (a file here, a pod's log on Kubernetes).
+ */
+export function createLogPage(target: LogTarget, query: LogRead, zone: 'host' | 'utc' = 'host') {
   const since = query.since.getTime();
   const needle = query.search?.toLowerCase();
   const kept: LogEntry[] = [];
@@ -83,19 +89,31 @@ export async function readInstanceLog(logFile: string, target: LogTarget, query:
     matched++;
     kept.push({ ...entry, text });
     if (kept.length > query.limit) kept.shift();
-  });
+  }, zone);
+  return {
+    push: (line: string) => parser.push(line),
+    page(): LogPage {
+      parser.flush();
+      return { entries: kept, truncated: matched > query.limit };
+    },
+  };
+}
+
+/** The newest `limit` entries from `since` on that contain `search` (any case), oldest first. */
+export async function readInstanceLog(logFile: string, target: LogTarget, query: LogRead): Promise<LogPage> {
+  const since = query.since.getTime();
+  const page = createLogPage(target, query);
   for (const file of await logFilesOf(logFile)) {
     try {
       // A file last written before `since` holds nothing newer.
       if ((await stat(file)).mtimeMs < since) continue;
       const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-      for await (const line of lines) parser.push(line);
+      for await (const line of lines) page.push(line);
     } catch (error) {
       if (!isNotFound(error)) throw error; // else rotated away while we read: its lines are in the next file
     }
   }
-  parser.flush();
-  return { entries: kept, truncated: matched > query.limit };
+  return page.page();
 }
 
 /**

@@ -124,9 +124,13 @@ export async function stopKeycloak(home: string, timeoutMs: number, pollMs = 250
 }
 
 /** True when the management interface answers /health/ready with 200. */
-export async function isKeycloakReady(managementPort: number, timeoutMs = 2000): Promise<boolean> {
+export async function isKeycloakReady(
+  managementPort: number,
+  timeoutMs = 2000,
+  host = '127.0.0.1',
+): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${managementPort}/health/ready`, {
+    const response = await fetch(`http://${host}:${managementPort}/health/ready`, {
       signal: AbortSignal.timeout(timeoutMs),
     });
     await response.body?.cancel();
@@ -144,6 +148,8 @@ export type ReadyWait = { outcome: 'ready' } | { outcome: 'exited' } | { outcome
 export async function waitForKeycloakReady(options: {
   home: string;
   managementPort: number;
+  /** The management interface's address; loopback by default. */
+  host?: string;
   timeoutMs: number;
   pollMs?: number;
 }): Promise<ReadyWait> {
@@ -151,7 +157,7 @@ export async function waitForKeycloakReady(options: {
   // kc.sh needs a moment before java appears; only call it "exited" when neither shows up for a few polls.
   let absentPolls = 0;
   while (Date.now() < deadline) {
-    if (await isKeycloakReady(options.managementPort)) return { outcome: 'ready' };
+    if (await isKeycloakReady(options.managementPort, 2000, options.host)) return { outcome: 'ready' };
     absentPolls = findKeycloakProcesses(options.home).length === 0 ? absentPolls + 1 : 0;
     if (absentPolls >= 8) return { outcome: 'exited' };
     await delay(options.pollMs ?? 500);

@@ -14,11 +14,13 @@ import type {
   BackupRef,
   ChangeRoom,
   DesiredInstance,
+  DestroyResult,
   Driver,
   StepReporter,
   UpgradeResult,
 } from '../driver.js';
 import { outcomeOf, StepFailure, stepper } from '../driver-steps.js';
+import type { AdminApiAddress } from '../keycloak/admin-api.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { warmUpAdminApi } from '../keycloak/warm-up.js';
@@ -123,7 +125,12 @@ export type LocalDriverTestFaults = { failReadiness?(version: string): boolean }
 
 export type EnsureRunningResult = 'running' | 'started' | 'stopped' | 'not-provisioned';
 
-export type LocalDriver = Driver & {
+export type LocalDriver = Omit<Driver, 'destroy'> & {
+  /** Everything of a local instance is on this host: its name is enough (the region is not needed). */
+  destroy(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
+    report: StepReporter,
+  ): Promise<DestroyResult>;
   /**
    * For the supervisor: starts the instance's Keycloak again when it was provisioned and no process runs. Does not
    * wait for readiness and changes nothing else (no database, edge or admin work). With `start: false` it only
@@ -161,8 +168,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const backupsDir = options.backupsDir ?? path.join(config.dataDir, 'backups');
   const paths = (name: string) => instancePaths(instancesDir, name, backupsDir);
   const backups = createInstanceBackups({ adminDatabaseUrl: options.adminDatabaseUrl, backupsDir, logger });
-  /** Keycloak's own HTTP port on loopback: the admin API the driver and the shared Keycloak module use. */
-  const adminApiUrl = (state: InstanceState) => `http://127.0.0.1:${state.ports.httpPort}`;
+  /** Keycloak's own HTTP port on loopback: the admin API the driver, the shared Keycloak module and the broker use. */
+  const adminApiOf = (state: InstanceState): AdminApiAddress => ({
+    url: `http://127.0.0.1:${state.ports.httpPort}`,
+  });
   const customerAdmin = (instance: DesiredInstance) => ({
     username: instance.adminUsername,
     password: instance.secrets.adminPassword,
@@ -466,14 +475,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       // The hand-over waits for the claiming order; its admin API paths run now, so that they are fast then.
       await step('warm-up', async () => ({
         value: null,
-        note: await warmUpAdminApi({ baseUrl: adminApiUrl(state), temporaryAdmin: state.bootstrapAdmin }),
+        note: await warmUpAdminApi({ api: adminApiOf(state), temporaryAdmin: state.bootstrapAdmin }),
       }));
       return { outcome: 'ready', url };
     }
     await step('admin-account', async () => {
       if (state.adminAccountDone) return { value: null, note: message('step.adminHandedOver') };
       const note = await handOverAdmin({
-        baseUrl: adminApiUrl(state),
+        api: adminApiOf(state),
         temporaryAdmin: state.bootstrapAdmin,
         customerAdmin: customerAdmin(instance),
         diagnostics: p.keycloakLog,
@@ -486,7 +495,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     await step('first-realm', async () => {
       if (state.firstRealmDone) return { value: null, note: message('step.realmAlreadyCreated') };
       const note = await ensureFirstRealm({
-        baseUrl: adminApiUrl(state),
+        api: adminApiOf(state),
         customerAdmin: customerAdmin(instance),
         realm: instance.customerNumber,
       });
@@ -506,18 +515,19 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report, { room })));
   }
 
+  /** `token` (the order's id): a retry after the new Keycloak started converges instead of restarting again. */
   async function restart(
     instance: DesiredInstance,
     report: StepReporter,
+    token: string,
     room?: ChangeRoom,
-    restartId?: string,
   ): Promise<ApplyResult> {
     return outcomeOf(() =>
       serialised(instance.name, async () => {
         const p = paths(instance.name);
         const state = readState(p.state);
         // A retry of a restart whose new Keycloak already runs converges without restarting again.
-        if (restartId && state?.restartedFor === restartId) return applySteps(instance, report, { room });
+        if (state?.restartedFor === token) return applySteps(instance, report, { room });
         const offered = hostRoom(
           room ?? { secondInstance: false, why: message('step.roomNotOffered') },
           availableMemoryMb(),
@@ -533,9 +543,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
             note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
           }));
           // Stopped anyway: the home is made again too when it was built with older build options.
-          return applySteps(instance, report, { force: true, room, restartId, refreshBuild: true });
+          return applySteps(instance, report, { force: true, room, restartId: token, refreshBuild: true });
         }
-        return applySteps(instance, report, { force: true, room, restartId });
+        return applySteps(instance, report, { force: true, room, restartId: token });
       }),
     );
   }
@@ -582,8 +592,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
 
   // ---- destroy --------------------------------------------------------------------------------------------------
 
-  async function destroy(instance: Pick<DesiredInstance, 'instanceId' | 'name'>, report: StepReporter) {
-    await serialised(instance.name, async () => {
+  async function destroy(
+    instance: Pick<DesiredInstance, 'instanceId' | 'name'>,
+    report: StepReporter,
+  ): Promise<DestroyResult> {
+    return serialised(instance.name, async () => {
       const p = paths(instance.name);
       const step = async (name: string, work: () => Promise<StepMessage>) => {
         await report(name, 'running');
@@ -617,6 +630,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         return message('step.removed');
       });
       logger.info({ instance: instance.name }, 'instance destroyed');
+      return { outcome: 'done' as const };
     });
   }
 
@@ -671,6 +685,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     upgrade,
     destroy,
     verifyAdminLogin: verify,
+    async locateAdminApi(instance) {
+      const state = readState(paths(instance.name).state);
+      return state ? adminApiOf(state) : null;
+    },
     backup: (instance, backupId) => backups.backup(paths(instance.name), instance.name, backupId),
     restore,
     removeBackup: async (instance, location) => {

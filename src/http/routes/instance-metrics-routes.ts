@@ -18,7 +18,7 @@ export function instanceMetricsRoutes(metrics: InstanceMetricsService): FastifyP
           tags: ['instances'],
           params: idParamsSchema,
           querystring: metricsQuerySchema,
-          response: { 200: instanceMetricsSchema, ...problemResponses(400, 401, 404) },
+          response: { 200: instanceMetricsSchema, ...problemResponses(400, 401, 404, 503) },
         },
       },
       async (request) =>

@@ -113,6 +113,17 @@ export const deMessages = {
   'sources.adminUnchanged': 'die Instanz hat bereits genau diese Admin-Quellen',
   'sources.adminNotTrusted':
     '„{{entry}}“ liegt nicht in den vertrauenswürdigen Quellen; eine Admin-Quelle muss sich zuerst verbinden dürfen.',
+  'themes.notOnKubernetes':
+    'Login-Themes werden auf den eigenen Hosts der Instanzen eingespielt; Instanzen einer Kubernetes-Region laufen ' +
+    'mit dem Keycloak-Image des Operators, das noch keine Themes von Keyhouse übernimmt.',
+  'domain.notOnKubernetes':
+    'Eigene Domains stellt der Edge von Keyhouse mit ihrem eigenen Zertifikat bereit; Instanzen einer ' +
+    'Kubernetes-Region erreicht man über ihren Load-Balancer mit TLS bei Keycloak, das nur das Zertifikat der ' +
+    'Instanz selbst hat.',
+  'sources.adminNotOnKubernetes':
+    'Instanzen dieser Region sind über einen TCP-Load-Balancer erreichbar, der die Admin-Konsole nicht von ' +
+    'Anmeldungen unterscheiden kann: Jede vertrauenswürdige Quelle erreicht /admin/. Lassen Sie die Admin-Quellen ' +
+    'leer (null).',
 
   'ticket.orderUnknown': 'In Ihrer Organisation gibt es keinen Auftrag mit dieser ID.',
   'ticket.instanceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
@@ -188,4 +199,13 @@ export const deMessages = {
     'der Edge war nicht zu beobachten ({{why}}); {{seconds}} s gewartet, seine Keep-alive-Zeit',
   'step.edgeStillOld': 'nach {{seconds}} s noch nicht umgestellt ({{why}}); es geht weiter',
   'step.slotServes': 'Slot {{slot}} bedient statt Slot {{old}}',
+  'step.kubernetesObjectsApplied': '{{count}} Objekte in {{namespace}} angewendet',
+  'step.kubernetesCertificateWritten': 'Zertifikat geschrieben, erneuert nach dem {{renewAfter}}',
+  'step.kubernetesDatabaseHealthy': 'CloudNativePG meldet den Cluster als gesund',
+  'step.kubernetesKeycloakReady': 'der Keycloak Operator meldet Ready',
+  'step.kubernetesLoadBalancer': 'Load-Balancer {{address}}, {{url}}',
+  'step.kubernetesBackupCompleted': 'Sicherung {{backup}} abgeschlossen',
+  'step.loginThroughService':
+    'der Administrator hat sich unter {{url}} über den Service der Instanz per TLS angemeldet',
+  'step.kubernetesNamespaceGone': '{{namespace}} ist entfernt',
 } satisfies Record<MessageCode, string>;
