@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
+import { edgeRequest, failureReport, startEdgeLoad, type LoadFailure } from '../support/edge-load.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 import { exampleOrder } from '../support/orders.js';
@@ -26,7 +26,7 @@ type OrderView = {
   type: string;
   status: string;
   failureReason: string | null;
-  steps: { name: string; status: string; message?: string }[];
+  steps: { name: string; status: string; message?: string; startedAt: string; finishedAt: string | null }[];
   priceDelta: { perMonth: string } | null;
 };
 type InstanceView = {
@@ -72,51 +72,23 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
   const pids = () => driver().processes({ name });
   const instanceDir = () => driver().instanceDir({ name });
 
-  /** One GET of the OpenID configuration through the edge, over TLS with Keyhouse's CA; true when it answered 200. */
-  function probe(url: URL): Promise<boolean> {
-    return new Promise((resolve) => {
-      const request = https.request(
-        {
-          host: '127.0.0.1',
-          port: Number(url.port),
-          servername: url.hostname,
-          path: '/realms/master/.well-known/openid-configuration',
-          ca: keyhouse.ca.certificatePem,
-          agent: false,
-          headers: { host: url.host },
-          timeout: 5_000,
-        },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode === 200));
-          response.on('error', () => resolve(false));
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('timed out')));
-      request.on('error', () => resolve(false));
-      request.end();
-    });
-  }
-
-  /** Calls the instance through the edge back to back until `stop()`; answers what it saw, with timestamps. */
-  function keepCalling(url: URL) {
-    const results: { at: number; ok: boolean }[] = [];
-    let running = true;
-    const loop = (async () => {
-      while (running) {
-        const at = performance.now();
-        results.push({ at, ok: await probe(url) });
-      }
-    })();
-    return {
-      results,
-      async stop() {
-        running = false;
-        await loop;
-        return results;
-      },
-    };
-  }
+  /** The OpenID configuration through the edge, over TLS with Keyhouse's CA. */
+  const discovery = (url: URL) => ({
+    target: { url: url.href, ca: keyhouse.ca.certificatePem },
+    request: {
+      path: '/realms/master/.well-known/openid-configuration',
+      method: 'GET',
+      timeoutMs: 5_000,
+    } as const,
+  });
+  /** One discovery request; true when it answered 200. */
+  const probe = async (url: URL) => {
+    const { target, request } = discovery(url);
+    return (await edgeRequest(target, request)).status === 200;
+  };
+  /** Discovery requests back to back until `stop()`, each failure kept with its cause and time. */
+  const keepCalling = (url: URL) =>
+    startEdgeLoad({ ...discovery(url), accepted: (answer) => answer.status === 200, pace: 'back-to-back' });
 
   async function adminDb<T>(work: (client: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
     const client = new pg.Client({ connectionString: `${inject('serverUrl')}/${database}` });
@@ -238,12 +210,13 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
       expect(conf).toContain('db-pool-max-size=16');
       expect(await probe(url)).toBe(true);
 
-      const failures = results.filter((r) => !r.ok);
+      const report = failureReport(results.failures, order.steps);
       console.log(
         `[day-2] scale: order DONE after ${order.seconds} s; ` +
-          `${failures.length} of ${results.length} requests through the edge failed`,
+          `${results.failures.length} of ${results.sent} requests through the edge failed` +
+          (results.failures.length ? `:\n${report}` : ''),
       );
-      expect(failures).toEqual([]);
+      expect(results.failures, report).toEqual([]);
       expect((await instance()).nodeSize).toBe('b4-8');
     },
     6 * 60_000,
@@ -264,15 +237,16 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
       // Two clients: unauthenticated discovery over fresh TLS connections, and the admin API with a token.
       const caller = keepCalling(url);
       let adminCalls = 0;
-      let adminFailures = 0;
+      const adminFailures: LoadFailure[] = [];
       let calling = true;
       const adminLoop = (async () => {
         while (calling) {
+          const sentAt = new Date().toISOString();
           try {
             await admin.realms.find();
             adminCalls++;
-          } catch {
-            adminFailures++;
+          } catch (error) {
+            adminFailures.push({ at: new Date().toISOString(), sentAt, what: (error as Error).message });
           }
         }
       })();
@@ -286,7 +260,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
         }
       };
       // Load flows before the change …
-      await until(() => adminCalls >= 3 && caller.results.length >= 3, 60_000, 'both clients calling');
+      await until(() => adminCalls >= 3 && caller.ok() >= 3, 60_000, 'both clients calling');
       const placed = await changeOrder({ type: 'storage', storageGb: 100 });
       expect(placed.statusCode).toBe(201);
       const order = await finished(placed.json().id, 2 * 60_000);
@@ -304,14 +278,18 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
 
       expect(order.failureReason).toBeNull();
       expect(order.status).toBe('done');
-      const failed = results.filter((r) => !r.ok).length;
+      const reports = {
+        discovery: failureReport(results.failures, order.steps),
+        admin: failureReport(adminFailures, order.steps),
+      };
       console.log(
-        `[day-2] storage: DONE after ${order.seconds} s; ${results.length} discovery requests (${failed} failed), ` +
-          `${adminCalls} admin API calls (${adminFailures} failed)`,
+        `[day-2] storage: DONE after ${order.seconds} s; ${results.sent} discovery requests ` +
+          `(${results.failures.length} failed), ${adminCalls} admin API calls (${adminFailures.length} failed)` +
+          (results.failures.length + adminFailures.length ? `:\n${reports.discovery}\n${reports.admin}` : ''),
       );
-      expect(failed).toBe(0);
-      expect(adminFailures).toBe(0);
-      expect(results.length).toBeGreaterThan(5);
+      expect(results.failures, reports.discovery).toEqual([]);
+      expect(adminFailures, reports.admin).toEqual([]);
+      expect(results.sent).toBeGreaterThan(5);
       expect(adminCalls).toBeGreaterThan(5);
       expect(pids()).toEqual(before);
       expect((await instance()).storageGb).toBe(100);

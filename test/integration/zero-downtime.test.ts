@@ -6,9 +6,15 @@ import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import { exampleOrder } from '../support/orders.js';
-import { edgeRequest, startSessionLoad, type EdgeTarget } from '../support/session-load.js';
+import {
+  edgeRequest,
+  failureReport,
+  startSessionLoad,
+  startTokenLoad,
+  type EdgeTarget,
+  type LoadResult,
+} from '../support/edge-load.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
-import { startTokenLoad, type LoadResult } from '../support/token-load.js';
 
 /**
  * Scale and restart without downtime (issue 13): a real Keycloak behind the real HAProxy, and through the edge a
@@ -25,7 +31,13 @@ type OrderView = {
   id: string;
   status: string;
   failureReason: string | null;
-  steps: { name: string; message?: string; messageParts?: { code: string }[] }[];
+  steps: {
+    name: string;
+    message?: string;
+    messageParts?: { code: string }[];
+    startedAt: string;
+    finishedAt: string | null;
+  }[];
 };
 /**
  * Rates this shared 2-CPU machine carries while a second Keycloak starts beside the first: at 10 tokens a second
@@ -111,13 +123,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     async function underLoad(
       work: () => Promise<void>,
     ): Promise<{ tokens: LoadResult; userinfo: LoadResult }> {
-      const tokens = startTokenLoad({
-        url: target.url,
-        realm,
-        ...client,
-        ca: target.ca,
-        perSecond: TOKENS_PER_SECOND,
-      });
+      const tokens = startTokenLoad({ target, realm, ...client, perSecond: TOKENS_PER_SECOND });
       const calls = startSessionLoad({
         target,
         realm,
@@ -133,13 +139,19 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       return { tokens: await tokens.stop(), userinfo: await calls.stop() };
     }
 
-    function expectNoFailures(phase: string, result: { tokens: LoadResult; userinfo: LoadResult }) {
+    /** Each failure with its cause and its place among the order's steps, in the log and the assertion. */
+    function expectNoFailures(
+      phase: string,
+      result: { tokens: LoadResult; userinfo: LoadResult },
+      order: OrderView,
+    ) {
       for (const [kind, load] of Object.entries(result)) {
+        const report = failureReport(load.failures, order.steps);
         console.info(
           `[zero-downtime] ${phase}, ${kind}: ${load.ok}/${load.sent} ok in ${load.seconds.toFixed(1)} s, ` +
-            `${load.failures.length} failed${load.failures.length ? `: ${JSON.stringify(load.failures.slice(0, 5))}` : ''}`,
+            `${load.failures.length} failed${load.failures.length ? `:\n${report}` : ''}`,
         );
-        expect(load.failures, `${phase}, ${kind}`).toEqual([]);
+        expect(load.failures, `${phase}, ${kind}:\n${report}`).toEqual([]);
       }
     }
 
@@ -221,7 +233,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         subject: info.body!.sub,
       };
       // A Keycloak that has only just started answers its first grants slowly (cold JIT): warm it up untimed.
-      const warmUp = startTokenLoad({ url: target.url, realm, ...client, ca: target.ca, perSecond: 10 });
+      const warmUp = startTokenLoad({ target, realm, ...client, perSecond: 10 });
       await waitFor(() => warmUp.ok() >= 50, 120_000, 'warm-up tokens');
       await warmUp.stop();
     }, 15 * 60_000);
@@ -252,7 +264,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         expect(order!.steps.find((s) => s.name === 'edge-switch')?.message).toMatch(
           /every request to port \d+/,
         );
-        expectNoFailures('scale', result);
+        expectNoFailures('scale', result, order!);
         const after = pids();
         expect(after).toHaveLength(1);
         expect(after).not.toEqual(before);
@@ -271,7 +283,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       expect(order!.steps.map((s) => s.name)).toEqual(
         expect.arrayContaining(['keycloak-standby', 'edge-switch', 'keycloak-drain']),
       );
-      expectNoFailures('restart', result);
+      expectNoFailures('restart', result, order!);
       expect(pids()).toHaveLength(1);
       expect(pids()).not.toEqual(before);
       await expectSessionAlive();
@@ -308,7 +320,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const standby = order!.steps.find((s) => s.name === 'keycloak-standby');
         expect(standby?.message).toContain('resumed: slot');
         expect(standby?.messageParts?.[0]?.code).toBe('step.standbyResumed');
-        expectNoFailures('resumed switch', result);
+        expectNoFailures('resumed switch', result, order!);
         expect(pids()).toHaveLength(1);
         expect(pids()).not.toEqual(before);
         const finalState = readState(stateFile)!;
