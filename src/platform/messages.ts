@@ -199,6 +199,9 @@ export const MESSAGES = {
     'the edge could not be observed ({{why}}); waited {{seconds}} s, its keep-alive timeout',
   'step.edgeStillOld': 'not switched yet after {{seconds}} s ({{why}}); going on',
   'step.slotServes': 'slot {{slot}} serves instead of slot {{old}}',
+  'step.drainIdle': 'no connection open to the old Keycloak',
+  'step.drainClosed': 'its {{count}} open connections closed within {{seconds}} s',
+  'step.drainStillOpen': '{{count}} connections still open after {{seconds}} s',
   // Kubernetes regions (src/drivers/kubernetes).
   'step.kubernetesObjectsApplied': '{{count}} objects applied in {{namespace}}',
   'step.kubernetesCertificateWritten': 'certificate written, renewed after {{renewAfter}}',

@@ -155,6 +155,12 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       }
     }
 
+    /** The old Keycloak was stopped with nothing connected to it any more (no request in flight there was cut). */
+    function expectDrained(order: OrderView) {
+      const drain = order.steps.find((s) => s.name === 'keycloak-drain');
+      expect(drain?.messageParts?.[0]?.code, drain?.message).toMatch(/^step\.drain(Idle|Closed)$/);
+    }
+
     /** The session signed in before every change is still valid: its refresh token works, userinfo answers. */
     async function expectSessionAlive() {
       expect((await userinfo(session.accessToken)).status).toBe(200);
@@ -265,6 +271,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           /every request to port \d+/,
         );
         expectNoFailures('scale', result, order!);
+        expectDrained(order!);
         const after = pids();
         expect(after).toHaveLength(1);
         expect(after).not.toEqual(before);
@@ -284,6 +291,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         expect.arrayContaining(['keycloak-standby', 'edge-switch', 'keycloak-drain']),
       );
       expectNoFailures('restart', result, order!);
+      expectDrained(order!);
       expect(pids()).toHaveLength(1);
       expect(pids()).not.toEqual(before);
       await expectSessionAlive();
@@ -321,6 +329,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         expect(standby?.message).toContain('resumed: slot');
         expect(standby?.messageParts?.[0]?.code).toBe('step.standbyResumed');
         expectNoFailures('resumed switch', result, order!);
+        expectDrained(order!);
         expect(pids()).toHaveLength(1);
         expect(pids()).not.toEqual(before);
         const finalState = readState(stateFile)!;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UpstreamObservation } from '../../edge/edge-upstream.js';
 import { message, type CodedMessage } from '../../platform/messages.js';
+import { tcpSockets } from '../../platform/proc.js';
 import type { ChangeRoom, DesiredInstance } from '../driver.js';
 import { StepFailure, type stepper } from '../driver-steps.js';
 import {
@@ -95,6 +96,39 @@ export function hostRoom(room: ChangeRoom, availableMb: number | null): ChangeRo
 }
 
 const POLL_MS = 200;
+
+/**
+ * How long the drain waits for the old Keycloak's last connection to close: HAProxy's `timeout server` bounds a
+ * request, but once the edge sends nothing there any more what is left finishes within moments.
+ */
+export const CONNECTION_DRAIN_MS = 30_000;
+
+/** Established TCP connections to `port` on this host (both ends of a loopback connection count once: ours is the
+ * local one); null where the kernel's table cannot be read. */
+export function openConnections(port: number, procNet?: string): number | null {
+  const sockets = tcpSockets(procNet);
+  // 01: established.
+  return sockets && sockets.filter((socket) => socket.localPort === port && socket.state === '01').length;
+}
+
+/**
+ * Waits until nothing is connected to the old Keycloak's HTTP port any more (a request in flight there, e.g. through
+ * an edge elsewhere or one that was not seen to switch, finishes instead of being cut by the stop), up to
+ * `timeoutMs`. Answers the step's note.
+ */
+async function drainConnections(port: number, timeoutMs: number): Promise<CodedMessage | null> {
+  const started = Date.now();
+  const first = openConnections(port);
+  if (first === null) return null;
+  if (first === 0) return message('step.drainIdle');
+  for (;;) {
+    await delay(POLL_MS);
+    const open = openConnections(port) ?? 0;
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    if (open === 0) return message('step.drainClosed', { count: first, seconds });
+    if (Date.now() - started >= timeoutMs) return message('step.drainStillOpen', { count: open, seconds });
+  }
+}
 
 export async function switchBeside(context: SwitchContext): Promise<void> {
   const { paths: p, state, step } = context;
@@ -215,6 +249,7 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
 
   await step('keycloak-drain', async () => {
     const oldHome = slotHome(p.dir, activeSlot);
+    const drained = await drainConnections(state.ports.httpPort, CONNECTION_DRAIN_MS);
     const stopped = await stopKeycloak(oldHome, context.stopTimeoutMs);
     state.slot = standby.slot;
     state.ports = standby.ports;
@@ -224,7 +259,11 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
     writeState(p.state, state);
     return {
       value: null,
-      note: [stopNote(stopped), message('step.slotServes', { slot: standby.slot, old: activeSlot })],
+      note: [
+        ...(drained ? [drained] : []),
+        stopNote(stopped),
+        message('step.slotServes', { slot: standby.slot, old: activeSlot }),
+      ],
     };
   });
 }
