@@ -158,6 +158,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     /** The old Keycloak was stopped with nothing connected to it any more (no request in flight there was cut). */
     function expectDrained(order: OrderView) {
       const drain = order.steps.find((s) => s.name === 'keycloak-drain');
+      console.info(`[zero-downtime] keycloak-drain: ${drain?.message}`);
       expect(drain?.messageParts?.[0]?.code, drain?.message).toMatch(/^step\.drain(Idle|Closed)$/);
     }
 
