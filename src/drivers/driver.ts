@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
+import type { CodedMessage, StepMessage } from '../platform/messages.js';
 import type { AdminApiAddress } from './keycloak/admin-api.js';
-import type { StepMessage } from '../platform/messages.js';
 import type { ThemeRef } from '../themes/theme-schemas.js';
 
 /**
@@ -138,18 +138,34 @@ export type InstanceLogSource = {
   followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
 };
 
+/**
+ * Whether the region has room for a second Keycloak of the instance while a change replaces the running one (the
+ * new one starts beside the old one, takes over at the edge, the old one stops: no downtime). Without room a
+ * driver stops and starts, and says so on the order (step `restart-in-place`, with `why`).
+ */
+export type ChangeRoom = { secondInstance: true } | { secondInstance: false; why: CodedMessage };
+
 export type Driver = {
   observe(
     instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb' | 'region'>,
   ): Promise<ObservedInstance>;
-  /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
-  apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
   /**
-   * A forced restart (stop, start, ready), also when nothing changed. `token` is stable per restart order (its
-   * id): a backend that restarts by declaration (Kubernetes: a pod-template annotation) rolls once per token, so a
-   * retried or resumed restart order does not restart twice.
+   * Converges to the spec; replaces Keycloak only when something it was started with changed (e.g. node size):
+   * beside the running one when `room` allows, else by stop and start.
    */
-  restart(instance: DesiredInstance, report: StepReporter, token: string): Promise<ApplyResult>;
+  apply(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
+  /**
+   * A forced restart, also when nothing changed. `token` is stable per restart order (its id), so a retried or
+   * resumed restart order does not restart twice: a backend that restarts by declaration (Kubernetes: a pod-template
+   * annotation) rolls once per token; one that replaces processes (local: a new Keycloak beside the old one when
+   * `room` allows) converges once the new Keycloak for that token runs.
+   */
+  restart(
+    instance: DesiredInstance,
+    report: StepReporter,
+    token: string,
+    room?: ChangeRoom,
+  ): Promise<ApplyResult>;
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a

@@ -226,6 +226,33 @@ export const MESSAGES = {
   'step.realmImportedWithUsers': '{{realm}} created with {{users}} users',
   'step.realmImportedEarlier': '{{realm}} exists (imported by an earlier attempt)',
   'step.keycloakUnreachable': 'Keycloak could not be reached; the step will be retried.',
+  // Themes in a Keycloak home (src/drivers/local/instance-themes.ts); parts joined by "; ".
+  'step.themeAdded': '{{name}} {{version}} added',
+  'step.themeReplaced': '{{name}} {{from}} → {{to}}',
+  'step.themeRemoved': '{{name}} removed',
+  'step.themesUpToDate': 'up to date',
+  'step.themesRestart': 'Keycloak restarts (it caches themes)',
+  // Scale, restart and theme or domain changes beside the running Keycloak (src/drivers/local/keycloak-switch.ts).
+  'step.roomRegionFull': 'region {{region}} is at {{count}} of {{max}} Keycloaks',
+  'step.roomHostMemory':
+    'this host has {{available}} MB of free memory; a second Keycloak needs {{needed}} MB',
+  'step.roomNotOffered': 'no room was offered for a second Keycloak',
+  'step.roomFirstStart': 'the first start is not finished',
+  'step.standbyPorts': 'slot {{slot}}, ports {{http}}/{{management}}',
+  'step.standbyResumed': 'resumed: slot {{slot}}',
+  'step.standbyOtherSettings': 'stopped a new Keycloak with other settings',
+  'step.standbyReady': 'ready',
+  'step.standbyNoPort': 'No free port for a second Keycloak on this host.',
+  'step.standbyExited': 'The new Keycloak stopped while starting; the running one serves on.',
+  'step.standbyNotReady': 'The new Keycloak did not become ready in time; the running one serves on.',
+  'step.edgeSwitched': 'the edge sends every request to port {{port}}',
+  'step.edgeUnobserved':
+    'the edge could not be observed ({{why}}); waited {{seconds}} s, its keep-alive timeout',
+  'step.edgeStillOld': 'not switched yet after {{seconds}} s ({{why}}); going on',
+  'step.slotServes': 'slot {{slot}} serves instead of slot {{old}}',
+  'step.drainIdle': 'no connection open to the old Keycloak',
+  'step.drainClosed': 'its {{count}} open connections closed within {{seconds}} s',
+  'step.drainStillOpen': '{{count}} connections still open after {{seconds}} s',
   // Kubernetes regions (src/drivers/kubernetes).
   'step.kubernetesObjectsApplied': '{{count}} objects applied in {{namespace}}',
   'step.kubernetesCertificateWritten': 'certificate written, renewed after {{renewAfter}}',

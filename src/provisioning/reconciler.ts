@@ -4,9 +4,17 @@ import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
-import type { ApplyResult, DesiredInstance, DestroyResult, Driver, StepReporter } from '../drivers/driver.js';
+import type {
+  ApplyResult,
+  ChangeRoom,
+  DesiredInstance,
+  DestroyResult,
+  Driver,
+  StepReporter,
+} from '../drivers/driver.js';
 import {
   countActiveInstances,
+  countSwitchesInProgress,
   findInstanceForProvisioning,
   lockRegionCapacity,
   storeSecretsOnce,
@@ -40,6 +48,17 @@ import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 import { countUnclaimedMembers } from '../warm-pool/warm-pool-store.js';
+import type { OrderType } from '../orders/order-schemas.js';
+
+/** Change orders whose apply may replace the running Keycloak: beside it (a switch) when the region has room. */
+const SWITCHING_ORDER_TYPES = [
+  'scale',
+  'restart',
+  'theme-deploy',
+  'theme-remove',
+  'custom-domain',
+] as const satisfies readonly OrderType[];
+const isSwitching = (type: OrderType) => (SWITCHING_ORDER_TYPES as readonly OrderType[]).includes(type);
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -135,6 +154,30 @@ export function createReconciler(deps: ReconcilerDeps) {
         await updateInstanceRuntime(tx, order.instanceId, { status: 'failed' });
     });
     return { outcome: 'failed', reason: text };
+  }
+
+  /**
+   * A change that replaces the running Keycloak runs a second one beside it while it switches: the region's
+   * capacity must hold it, counting every instance, every unclaimed warm-pool member and every other switch in
+   * progress (each may hold a second one). Counted on every pass, conservatively: two switches deciding at once
+   * each count the other.
+   */
+  async function roomForSwitch(order: StoredOrder, instance: ProvisioningView): Promise<ChangeRoom> {
+    const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
+    const keycloaks =
+      (await countActiveInstances(db.pool, region.id, instance.id)) +
+      1 +
+      (await countUnclaimedMembers(db.pool, region.id)) +
+      (await countSwitchesInProgress(db.pool, region.id, order.id, SWITCHING_ORDER_TYPES));
+    if (keycloaks + 1 <= region.capacity.maxInstances) return { secondInstance: true };
+    return {
+      secondInstance: false,
+      why: message('step.roomRegionFull', {
+        region: region.name,
+        count: keycloaks,
+        max: region.capacity.maxInstances,
+      }),
+    };
   }
 
   /** new → processing, unless the region is full (then the order waits in `new`). */
@@ -531,12 +574,13 @@ export function createReconciler(deps: ReconcilerDeps) {
           order.type === 'create'
             ? await createDesired(order, desired(instance.spec))
             : desired(instance.spec);
+        const room = isSwitching(order.type) ? await roomForSwitch(order, instance) : undefined;
         return afterApply(
           order,
           instance,
           driver,
           target,
-          await driver.apply(target, report),
+          await driver.apply(target, report, room),
           options.lastAttempt,
         );
       }
@@ -548,7 +592,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           driver,
           target,
           // The order id: a retried or resumed restart order restarts once.
-          await driver.restart(target, report, order.id),
+          await driver.restart(target, report, order.id, await roomForSwitch(order, instance)),
           options.lastAttempt,
         );
       }

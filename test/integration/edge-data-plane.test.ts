@@ -17,7 +17,7 @@ import {
 import { exampleBillingProfile } from '../support/orders.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
-import { startTokenLoad, type LoadResult, type TokenLoad } from '../support/token-load.js';
+import { failureReport, startTokenLoad, type EdgeLoad, type LoadResult } from '../support/edge-load.js';
 
 /**
  * The data plane stands apart from the control plane (issue 10). With the edge inside Keyhouse, a SIGKILL of Keyhouse
@@ -100,18 +100,17 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       );
     }
 
-    function load(): TokenLoad {
+    function load(): EdgeLoad {
       return startTokenLoad({
-        url: instance.url,
+        target: { url: instance.url, ca },
         realm: customerNumber,
         ...client,
-        ca,
         perSecond: PER_SECOND,
       });
     }
 
     /** `more` further tokens after now: the traffic demonstrably flows on after the disruption. */
-    const tokensAfter = (running: TokenLoad, more: number) => {
+    const tokensAfter = (running: EdgeLoad, more: number) => {
       const target = running.ok() + more;
       return waitFor(() => running.ok() >= target, 60_000, `${more} more tokens`);
     };
@@ -120,9 +119,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       console.info(
         `data plane, ${phase}: ${result.ok}/${result.sent} tokens in ${result.seconds.toFixed(1)} s ` +
           `(${result.tokensPerSecond.toFixed(1)}/s), ${result.failures.length} failed` +
-          (result.failures.length ? `: ${JSON.stringify(result.failures.slice(0, 5))}` : ''),
+          (result.failures.length ? `:\n${failureReport(result.failures)}` : ''),
       );
-      expect(result.failures).toEqual([]);
+      expect(result.failures, failureReport(result.failures)).toEqual([]);
       expect(result.tokensPerSecond).toBeGreaterThanOrEqual(10);
     };
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readTextIfExists } from '../../platform/errno.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { checkThemeArchive } from '../../themes/theme-archive.js';
 import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { StepFailure } from '../driver-steps.js';
@@ -25,16 +26,26 @@ export function deployedThemes(home: string): ThemeRef[] {
   });
 }
 
+/**
+ * Whether bringing `home` to `themes` replaces or removes a theme Keycloak may have cached (a new one it finds by
+ * itself): then a running Keycloak has to be replaced, beside itself when there is room.
+ */
+export function themesNeedRestart(home: string, themes: readonly ThemeRef[]): boolean {
+  return deployedThemes(home).some(
+    (present) => themes.find((theme) => theme.name === present.name)?.version !== present.version,
+  );
+}
+
 export async function syncThemes(options: {
   home: string;
   themes: readonly ThemeRef[];
   /** The archive of an uploaded version (stored by the control plane). */
   archiveOf: (theme: ThemeRef) => Promise<Buffer | undefined>;
-}): Promise<{ note: string; restart: boolean }> {
+}): Promise<{ notes: CodedMessage[]; restart: boolean }> {
   const dir = path.join(options.home, 'themes');
   mkdirSync(dir, { recursive: true });
   const present = deployedThemes(options.home);
-  const notes: string[] = [];
+  const notes: CodedMessage[] = [];
   let restart = false;
   for (const theme of options.themes) {
     const current = present.find((p) => p.name === theme.name);
@@ -69,20 +80,15 @@ export async function syncThemes(options: {
     if (current) restart = true;
     notes.push(
       current
-        ? `${theme.name} ${current.version} → ${theme.version}`
-        : `${theme.name} ${theme.version} added`,
+        ? message('step.themeReplaced', { name: theme.name, from: current.version, to: theme.version })
+        : message('step.themeAdded', { name: theme.name, version: theme.version }),
     );
   }
   for (const theme of present) {
     if (options.themes.some((t) => t.name === theme.name)) continue;
     rmSync(path.join(dir, theme.name), { recursive: true, force: true });
     restart = true;
-    notes.push(`${theme.name} removed`);
+    notes.push(message('step.themeRemoved', { name: theme.name }));
   }
-  return {
-    note: notes.length
-      ? `${notes.join(', ')}${restart ? '; Keycloak restarts (it caches themes)' : ''}`
-      : 'up to date',
-    restart,
-  };
+  return { notes, restart };
 }
