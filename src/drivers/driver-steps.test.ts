@@ -2,13 +2,12 @@ import i18next from 'i18next';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { orderSchema } from '../orders/order-schemas.js';
+import { deMessages } from '../platform/de-messages.js';
 import { message, messageParts, renderStepMessage, type StepMessage } from '../platform/messages.js';
 import { outcomeOf, stepper, StepFailure } from './driver-steps.js';
 
-/** The portal's German catalogue, read the way the portal's i18next reads it (namespace `messages`). */
+/** The German catalogue, read the way the portal's i18next reads it (namespace `messages`). */
 async function german() {
-  const portalFile: string = '../../web/src/i18n/de-messages.ts';
-  const { deMessages } = (await import(portalFile)) as { deMessages: Record<string, string> };
   const i18n = i18next.createInstance();
   await i18n.init({
     lng: 'de',

@@ -135,6 +135,17 @@ export const MESSAGES = {
 
   // Why an order failed (an order's failureReason, shown to the customer): the reconciler's, the backups' and the
   // drivers'. Like a step's note, a reason may have several parts, joined by "; ".
+  'failure.versionCannotRun': 'Keycloak {{version}} cannot run on this host.',
+  'failure.versionNotReadyYet': 'Keycloak {{version}} is not ready on this host yet.',
+  'failure.temporaryAdminNotCreated': 'The temporary admin could not be created.',
+  'failure.edgeNoUrl': 'The edge answered no usable URL.',
+  'failure.keycloakNotReadyInTime': 'Keycloak did not become ready in time.',
+  'failure.keycloakExitedWhileStarting': 'Keycloak stopped while starting.',
+  'failure.instanceNameInvalid': 'The instance name is invalid.',
+  'failure.themeVersionGone': 'Version {{version}} of the theme {{theme}} is gone.',
+  'failure.themeNotDeployable': 'The theme {{theme}} cannot be deployed.',
+  'failure.keycloakCopyFailed': 'Copying Keycloak failed.',
+  'failure.noFreePort': 'No free port for Keycloak on this host.',
   'failure.regionUnavailable':
     'This region cannot provision instances at the moment. Our team has been notified.',
   'failure.unreachableAfterStart': 'Your instance started but could not be reached through its address.',

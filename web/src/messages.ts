@@ -7,7 +7,7 @@ export type LocalizableMessage = { message: string; code?: string; params?: Reco
 
 /**
  * The message in the reader's language: English as the server or the schema wrote it, German from the code's
- * translation (i18n/de-messages.ts) with the same parameters. A message without a code stays as it is.
+ * translation (src/platform/de-messages.ts) with the same parameters. A message without a code stays as it is.
  */
 export function localizeMessage({ message, code, params = {} }: LocalizableMessage): string {
   if (!code || currentLanguage() === 'en') return message;

@@ -2,6 +2,7 @@ import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isNotFound, readTextIfExists } from '../../platform/errno.js';
+import { message } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
 import type { TakenBackup } from '../driver.js';
 import type { InstancePorts } from './keycloak-config.js';
@@ -38,7 +39,8 @@ export const slotHome = (dir: string, slot: Slot) => path.join(dir, slot === 'a'
 export const otherSlot = (slot: Slot): Slot => (slot === 'a' ? 'b' : 'a');
 
 export function instancePaths(instancesDir: string, name: string, backupsDir: string): InstancePaths {
-  if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
+  if (!NAME_PATTERN.test(name))
+    throw new StepFailure('permanent', message('failure.instanceNameInvalid'), name);
   const dir = path.join(instancesDir, name);
   const state = path.join(dir, 'state.json');
   return {
@@ -54,7 +56,8 @@ export function instancePaths(instancesDir: string, name: string, backupsDir: st
 
 /** Where Keycloak writes the instance's log (its `log-file` option). */
 export function keycloakLogFile(instancesDir: string, name: string): string {
-  if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
+  if (!NAME_PATTERN.test(name))
+    throw new StepFailure('permanent', message('failure.instanceNameInvalid'), name);
   return path.join(instancesDir, name, 'logs', 'keycloak.log');
 }
 

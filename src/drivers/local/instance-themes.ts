@@ -52,13 +52,17 @@ export async function syncThemes(options: {
     if (current?.version === theme.version) continue;
     const archive = await options.archiveOf(theme);
     if (!archive)
-      throw new StepFailure('permanent', `Version ${theme.version} of the theme ${theme.name} is gone.`, '');
+      throw new StepFailure(
+        'permanent',
+        message('failure.themeVersionGone', { version: theme.version, theme: theme.name }),
+        '',
+      );
     // Checked again where it is unpacked: what reaches the disk passed the same rules as the upload.
     const check = checkThemeArchive(archive);
     if (!check.ok || check.theme.name !== theme.name)
       throw new StepFailure(
         'permanent',
-        `The theme ${theme.name} cannot be deployed.`,
+        message('failure.themeNotDeployable', { theme: theme.name }),
         check.ok ? `the archive holds ${check.theme.name}` : check.errors.map((e) => e.message).join(' '),
       );
     const staging = path.join(dir, `.${theme.name}.keyhouse-new`);

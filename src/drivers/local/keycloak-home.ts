@@ -87,7 +87,7 @@ export async function prepareHome(options: {
         ]),
         count: 2,
       }).catch((error: Error) => {
-        throw new StepFailure('transient', 'No free port for Keycloak on this host.', error.message);
+        throw new StepFailure('transient', message('failure.noFreePort'), error.message);
       });
       const ports = { httpPort: httpPort!, managementPort: managementPort! };
       const next: InstanceState = previous
@@ -135,7 +135,7 @@ export async function installHome(
   const staging = `${home}.new`;
   rmSync(staging, { recursive: true, force: true });
   const copy = await runCommand('cp', ['-al', distribution.home, staging]);
-  if (copy.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', copy.tail);
+  if (copy.code !== 0) throw new StepFailure('transient', message('failure.keycloakCopyFailed'), copy.tail);
   // conf/ and data/ are written to: real copies, or we would write into the shared distribution.
   for (const writable of ['conf', 'data']) {
     const target = path.join(staging, writable);
@@ -143,7 +143,8 @@ export async function installHome(
     const source = path.join(distribution.home, writable);
     if (existsSync(source)) {
       const real = await runCommand('cp', ['-a', source, target]);
-      if (real.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', real.tail);
+      if (real.code !== 0)
+        throw new StepFailure('transient', message('failure.keycloakCopyFailed'), real.tail);
     } else mkdirSync(target);
   }
   writeFileSync(

@@ -182,8 +182,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     } catch (error) {
       const detail = (error as Error).message;
       if (error instanceof DistributionUnavailableError)
-        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, detail);
-      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, detail);
+        throw new StepFailure('permanent', message('failure.versionCannotRun', { version }), detail);
+      throw new StepFailure('transient', message('failure.versionNotReadyYet', { version }), detail);
     }
   }
 
@@ -291,7 +291,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     );
     // A second run after a crash finds the user there: Keycloak says so, and the hand-over can go on.
     if (result.code !== 0 && !/already exists/i.test(result.tail))
-      throw new StepFailure('transient', 'The temporary admin could not be created.', result.tail);
+      throw new StepFailure('transient', message('failure.temporaryAdminNotCreated'), result.tail);
   }
 
   // ---- apply ----------------------------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const upstreamPort = state.standby?.routed ? state.standby.ports.httpPort : state.ports.httpPort;
       const route = await edge.ensureRoute({ ...routeOf(instance), upstreamPort });
       if (!URL.canParse(route.url))
-        throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
+        throw new StepFailure('transient', message('failure.edgeNoUrl'), route.url);
       if (state.url !== route.url) {
         state.url = route.url;
         writeState(p.state, state);
@@ -453,7 +453,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       if (waited.outcome === 'ready' && options.testFaults?.failReadiness?.(instance.version))
         throw new StepFailure(
           'transient',
-          'Keycloak did not become ready in time.',
+          message('failure.keycloakNotReadyInTime'),
           'injected by a test (testFaults.failReadiness)',
         );
       if (waited.outcome === 'ready')
@@ -464,9 +464,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
       throw new StepFailure(
         'transient',
-        waited.outcome === 'exited'
-          ? 'Keycloak stopped while starting.'
-          : 'Keycloak did not become ready in time.',
+        message(
+          waited.outcome === 'exited'
+            ? 'failure.keycloakExitedWhileStarting'
+            : 'failure.keycloakNotReadyInTime',
+        ),
         tail,
       );
     });

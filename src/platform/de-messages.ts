@@ -1,8 +1,9 @@
-import type { MessageCode } from '../../../src/platform/messages';
+import type { MessageCode, MessageParams } from './messages.js';
 
 /**
  * Die Meldungen der API und der gemeinsamen Schemas auf Deutsch, je Code (src/platform/messages.ts). Der Typ
- * verlangt zu jedem Code einen Text; ein Test prüft, dass die Platzhalter dieselben sind wie im Englischen.
+ * verlangt zu jedem Code einen Text; ein Test prüft, dass die Platzhalter dieselben sind wie im Englischen. Das
+ * Portal zeigt sie (web/src/i18n), die E-Mails des Servers ebenso (src/mail).
  */
 export const deMessages = {
   'value.required': 'Pflichtfeld',
@@ -136,6 +137,17 @@ export const deMessages = {
   'ticket.orderUnknown': 'In Ihrer Organisation gibt es keinen Auftrag mit dieser ID.',
   'ticket.instanceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
 
+  'failure.versionCannotRun': 'Keycloak {{version}} kann auf diesem Host nicht laufen.',
+  'failure.versionNotReadyYet': 'Keycloak {{version}} ist auf diesem Host noch nicht bereit.',
+  'failure.temporaryAdminNotCreated': 'Der vorläufige Administrator konnte nicht angelegt werden.',
+  'failure.edgeNoUrl': 'Der Edge hat keine verwendbare URL geliefert.',
+  'failure.keycloakNotReadyInTime': 'Keycloak ist nicht rechtzeitig bereit geworden.',
+  'failure.keycloakExitedWhileStarting': 'Keycloak hat sich beim Starten beendet.',
+  'failure.instanceNameInvalid': 'Der Name der Instanz ist ungültig.',
+  'failure.themeVersionGone': 'Version {{version}} des Themes {{theme}} gibt es nicht mehr.',
+  'failure.themeNotDeployable': 'Das Theme {{theme}} kann nicht bereitgestellt werden.',
+  'failure.keycloakCopyFailed': 'Keycloak konnte nicht kopiert werden.',
+  'failure.noFreePort': 'Auf diesem Host ist kein Port für Keycloak frei.',
   'failure.regionUnavailable':
     'Diese Region kann im Moment keine Instanzen bereitstellen. Unser Team ist benachrichtigt.',
   'failure.unreachableAfterStart':
@@ -275,3 +287,24 @@ export const deMessages = {
   'step.kubernetesBackupRunning': 'Warten auf das Backup {{backup}} ({{phase}})',
   'step.kubernetesNamespaceEmptying': '{{namespace}} wird geleert und entfernt',
 } satisfies Record<MessageCode, string>;
+
+/**
+ * A step's note or a failure reason in German, for what the server writes itself (e-mails): its coded parts each in
+ * German, joined by "; " as the English is; the English as sent when it has no parts or a code this catalogue does
+ * not know. `words` replaces parameters whose value is itself a word to translate (e.g. an order type).
+ */
+export function germanStepMessage(
+  english: string,
+  parts: { code: string; params: MessageParams }[] | null | undefined,
+  words: (params: MessageParams) => MessageParams = (params) => params,
+): string {
+  if (!parts?.length || !parts.every((part) => part.code in deMessages)) return english;
+  return parts
+    .map(({ code, params }) => {
+      const filled = words(params);
+      return deMessages[code as MessageCode].replace(/\{\{(\w+)\}\}/g, (_, name: string) =>
+        String(filled[name] ?? `{{${name}}}`),
+      );
+    })
+    .join('; ');
+}
