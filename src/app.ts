@@ -14,6 +14,8 @@ import { createUsageService } from './billing/usage-service.js';
 import type { Config } from './config/config-schema.js';
 import { connectDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createAcmeCertificates } from './domains/acme-certificates.js';
+import { startCertificateJobs, type CertificateJobs } from './domains/certificate-jobs.js';
 import { createDomainService } from './domains/domain-service.js';
 import { createDriverRegistry } from './drivers/driver-registry.js';
 import { startKubernetesBackend } from './drivers/kubernetes/kubernetes-backend.js';
@@ -50,7 +52,7 @@ import { createInstanceMetricsService } from './metrics/instance-metrics-service
 import { startMetricsRole } from './metrics/metrics-role.js';
 import { startMailSender, type MailSender, type MailTestFaults } from './mail/mail-sender.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { createInstanceLogReader } from './drivers/instance-logs.js';
+import { createInstanceLogSources } from './drivers/instance-logs.js';
 import { createOperator, createOperatorService } from './operators/operator-service.js';
 import { createOrderEventHub } from './orders/order-event-hub.js';
 import { createOrderService } from './orders/order-service.js';
@@ -88,6 +90,8 @@ export type Keyhouse = {
   backupScheduler: BackupScheduler | undefined;
   /** The warm pool's refiller where a worker runs (idle without a configured pool). */
   warmPool: WarmPoolRefiller | undefined;
+  /** Custom domains' certificate jobs (ACME, renewal, expiry warnings); tests call its `tick` with their clock. */
+  certificateJobs: CertificateJobs | undefined;
   close(): Promise<void>;
 };
 
@@ -114,6 +118,8 @@ export async function createKeyhouse(options: {
   };
   /** Tests that drive the backup planner with their own clock turn its every-minute schedule off. */
   backupSchedule?: boolean;
+  /** Likewise the custom domains' certificate planner. */
+  certificateSchedule?: boolean;
 }): Promise<Keyhouse> {
   const { config, logger, databaseUrl } = options;
   const roles = new Set(config.roles);
@@ -219,19 +225,54 @@ export async function createKeyhouse(options: {
       closers.push(() => backupScheduler!.stop());
     }
     const instances = createInstanceService({ db, secretBox });
-    const instanceLogs = createInstanceLogService({ db, catalog: config.catalog, drivers, secretBox, now });
+    const instanceLogs = createInstanceLogService({
+      db,
+      catalog: config.catalog,
+      logSources: createInstanceLogSources(config),
+      secretBox,
+      now,
+    });
     const instanceMetrics = createInstanceMetricsService({
       db,
       prometheusUrl: config.metrics.prometheusUrl ?? `http://127.0.0.1:${config.metrics.prometheus.port}/`,
       now,
     });
     const themes = createThemeService({ db });
+    // ACME certificates: the API queues an attempt when DNS is verified; a worker obtains, renews and serves them.
+    let certificateJobs: CertificateJobs | undefined;
+    if (roles.has('api') || worker) {
+      certificateJobs = await startCertificateJobs({
+        databaseUrl,
+        logger,
+        certificates:
+          worker &&
+          createAcmeCertificates({
+            db,
+            config,
+            secretBox,
+            now,
+            logger,
+            placeCustomDomainOrder: (domain) =>
+              orders.placeSystemChange(
+                { id: domain.instanceId, organizationId: domain.organizationId },
+                { type: 'custom-domain', hostname: domain.hostname },
+                { requestId: `acme:${domain.instanceId}` },
+              ),
+          }),
+        schedule: options.certificateSchedule !== false,
+      });
+      closers.push(() => certificateJobs!.stop());
+    }
     const domains = createDomainService({
       db,
       config,
       secretBox,
       now,
       placeChangeOrder: orders.placeChangeOrder,
+      requestCertificate: async (instanceId) => {
+        if (!certificateJobs) throw new UnavailableError('This Keyhouse process queues no certificate jobs.');
+        await certificateJobs.request(instanceId);
+      },
     });
     const tickets = createTicketService({ db, now });
     const operators = createOperatorService({
@@ -239,7 +280,7 @@ export async function createKeyhouse(options: {
       catalog: config.catalog,
       now,
       passwordResets,
-      instanceLogTail: createInstanceLogReader(config),
+      instanceLogTail: instanceLogs.tail,
       jobs: queue,
     });
     if (roles.has('api')) {
@@ -363,6 +404,7 @@ export async function createKeyhouse(options: {
       localBackend,
       backupScheduler,
       warmPool,
+      certificateJobs,
       mail,
       metrics,
       close,

@@ -10,7 +10,7 @@ import type {
   TakenBackup,
 } from '../drivers/driver.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
-import { message } from '../platform/messages.js';
+import { message, renderStepMessage, type CodedMessage, type StepMessage } from '../platform/messages.js';
 import { backupPolicyOf, type BackupKind } from './backup-schemas.js';
 import {
   backupsInUse,
@@ -45,7 +45,8 @@ const refOf = (instance: BackupInstance): InstanceRef => ({
 export type BackupOutcome =
   | { outcome: 'done'; backup: StoredBackup }
   | { outcome: 'retry'; message: string }
-  | { outcome: 'failed'; reason: string; detail: string };
+  /** `reason` is for the customer: coded wherever its words are ours. */
+  | { outcome: 'failed'; reason: StepMessage; detail: string };
 
 export function createBackupRunner(deps: {
   db: Database;
@@ -75,12 +76,7 @@ export function createBackupRunner(deps: {
       case 'progressing':
       case 'transient-error':
         if (!lastAttempt) return { outcome: 'retry', message: result.message };
-        return fail(
-          backup,
-          instance,
-          'The backup could not be taken after several attempts.',
-          result.message,
-        );
+        return fail(backup, instance, message('failure.backupGaveUp'), result.message);
       case 'permanent-error':
         return fail(backup, instance, result.reason, result.detail);
       default:
@@ -91,17 +87,17 @@ export function createBackupRunner(deps: {
   async function fail(
     backup: StoredBackup,
     instance: BackupInstance,
-    reason: string,
+    reason: StepMessage,
     detail: string,
   ): Promise<BackupOutcome> {
-    await failBackup(db.pool, backup.id, { reason, operatorDetail: detail });
+    await failBackup(db.pool, backup.id, { reason: renderStepMessage(reason), operatorDetail: detail });
     logger.error(
       {
         instanceId: instance.id,
         instance: instance.name,
         backupId: backup.id,
         kind: backup.kind,
-        reason,
+        reason: renderStepMessage(reason),
         detail,
       },
       'backup failed',
@@ -119,17 +115,12 @@ export function createBackupRunner(deps: {
     if (backup.status === 'failed' || backup.status === 'expiring')
       return {
         outcome: 'failed',
-        reason: backup.failureReason ?? 'The backup failed.',
+        reason: backup.failureReason ?? message('failure.backupFailed'),
         detail: backup.status,
       };
     const driver = deps.driverFor(instance);
     if (!driver)
-      return fail(
-        backup,
-        instance,
-        'Backups are not available in this region.',
-        `no driver for ${instance.name}`,
-      );
+      return fail(backup, instance, message('failure.backupsUnavailable'), `no driver for ${instance.name}`);
     const started = await startBackup(db.pool, backup.id);
     if (!started) return take((await findBackupById(db.pool, backup.id))!, instance, options);
     const result = await driver.backup(refOf(instance), backup.id);
@@ -225,10 +216,10 @@ export function createBackupRunner(deps: {
     },
 
     /** A done backup as the driver reads it, or why it cannot be restored. */
-    async restorable(backupId: string): Promise<BackupRef | { missing: string }> {
+    async restorable(backupId: string): Promise<BackupRef | { missing: CodedMessage }> {
       const backup = await findBackupById(db.pool, backupId);
       if (!backup || backup.status !== 'done' || !backup.location || !backup.sha256)
-        return { missing: `The backup ${backupId} is no longer available.` };
+        return { missing: message('failure.backupGone', { backup: backupId }) };
       return { id: backup.id, location: backup.location, sha256: backup.sha256 };
     },
 

@@ -6,7 +6,7 @@ import type { StepReporter } from '../drivers/driver.js';
 import { getEdgeRoute } from '../edge/edge-route-store.js';
 import { openInstanceSecrets } from '../instances/instance-secrets.js';
 import { findInstanceForProvisioning } from '../instances/instance-store.js';
-import { message, type CodedMessage } from '../platform/messages.js';
+import { message, type CodedMessage, type StepMessage } from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 
 /**
@@ -22,7 +22,8 @@ import type { SecretBox } from '../platform/secret-box.js';
 export type RealmOutcome =
   | { outcome: 'done' }
   | { outcome: 'retry'; message: string }
-  | { outcome: 'failed'; reason: string; detail: string };
+  /** `reason` is for the customer: coded wherever its words are ours. */
+  | { outcome: 'failed'; reason: StepMessage; detail: string };
 
 type RealmJson = RealmRepresentation;
 
@@ -67,7 +68,7 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
   async function step(
     report: StepReporter,
     name: string,
-    refused: (status: number) => string,
+    refused: (status: number) => CodedMessage,
     work: () => Promise<CodedMessage>,
   ): Promise<RealmOutcome> {
     await report(name, 'running');
@@ -106,7 +107,7 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
         report,
         'realm-export',
         (status) =>
-          status === 404 ? `This instance has no realm named "${realm}".` : 'Keycloak refused the export.',
+          status === 404 ? message('failure.realmMissing', { realm }) : message('failure.realmExportRefused'),
         async () => {
           const client = await adminClient(order.instanceId);
           const json = (await client.realms.export({
@@ -163,8 +164,7 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
         order.organizationId,
         String(order.details?.exportOrderId),
       );
-      if (!exported)
-        return { outcome: 'failed', reason: 'The realm export is no longer available.', detail: '' };
+      if (!exported) return { outcome: 'failed', reason: message('failure.realmExportGone'), detail: '' };
       const json = JSON.parse(deps.secretBox.open(exported.sealedJson)) as RealmJson;
       const realm = typeof order.details?.realmName === 'string' ? order.details.realmName : exported.realm;
       // Ids belong to the source Keycloak and may exist on this one (an instance restored from the source's backup
@@ -174,9 +174,7 @@ export function createRealmTransfer(deps: { db: Database; secretBox: SecretBox }
         report,
         'realm-import',
         (status) =>
-          status === 409
-            ? `A realm named "${realm}" exists on this instance already.`
-            : 'Keycloak refused the realm.',
+          status === 409 ? message('failure.realmExists', { realm }) : message('failure.realmImportRefused'),
         async () => {
           const client = await adminClient(order.instanceId);
           // The realm carries the order that created it: a retry after a crash finds its own realm and is done, a

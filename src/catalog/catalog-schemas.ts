@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { backupRulesSchema, DEFAULT_BACKUP_RULES } from '../backups/backup-schemas.js';
 
@@ -57,6 +58,19 @@ const prefixBoundsSchema = (bits: number) =>
     .strictObject({ min: z.int().min(1).max(bits), max: z.int().min(1).max(bits) })
     .refine((b) => b.min <= b.max, { message: 'min must not exceed max', path: ['min'] });
 
+/** Memory a host keeps for the OS, PostgreSQL, HAProxy and Keyhouse itself (GiB). */
+const HOST_RESERVE_GIB = 2;
+/**
+ * Memory counted per instance (GiB): an idle b2-4 Keycloak holds 376 MB RSS on average, 418 MB at most (8 of them,
+ * bench/density.ts, docs/benchmarks.md); the rest is room for its heap to grow under load. The second Keycloak of a switch (scale, restart) counts as one more instance.
+ */
+const INSTANCE_GIB = 1.25;
+
+/** The instances a host with `totalBytes` of memory takes: what is left after the reserve, per instance. */
+export function instancesForHostMemory(totalBytes: number): number {
+  return Math.max(1, Math.floor((totalBytes / 2 ** 30 - HOST_RESERVE_GIB) / INSTANCE_GIB));
+}
+
 export const zoneSchema = z.strictObject({ id: idSchema, name: z.string().min(1).max(80) });
 
 /**
@@ -84,9 +98,18 @@ export const regionSchema = z.strictObject({
   trustedSourcePrefixes: z
     .strictObject({ ipv4: prefixBoundsSchema(32), ipv6: prefixBoundsSchema(128) })
     .default({ ipv4: { min: 24, max: 32 }, ipv6: { min: 48, max: 128 } }),
-  /** Operator-only: how many instances the region holds and how many orders it provisions at once. */
+  /**
+   * Operator-only: how many instances the region holds and how many orders it provisions at once. `host-memory`
+   * derives the number from this host's memory (`instancesForHostMemory`), for a local region on this host.
+   */
   capacity: z
-    .strictObject({ maxInstances: z.int().min(1).max(100_000), concurrentOrders: z.int().min(1).max(64) })
+    .strictObject({
+      maxInstances: z.union([
+        z.int().min(1).max(100_000),
+        z.literal('host-memory').transform(() => instancesForHostMemory(os.totalmem())),
+      ]),
+      concurrentOrders: z.int().min(1).max(64),
+    })
     .default({ maxInstances: 20, concurrentOrders: 2 }),
   /** Operator-only: the warm pool (none unless configured). */
   warmPool: z.array(warmPoolEntrySchema).max(20).default([]),

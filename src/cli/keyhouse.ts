@@ -837,9 +837,15 @@ function describeDomain(domain: CustomDomain): string {
     message: domain.message,
     certificate: domain.certificate
       ? `${domain.certificate.names.join(', ')}, valid until ${domain.certificate.notAfter}` +
-        (domain.certificate.expiresSoon ? ' (expires within 30 days)' : '')
+        (domain.certificate.expiresSoon
+          ? domain.source === 'acme'
+            ? ' (renewed by Keyhouse before then)'
+            : ' (expires within 30 days)'
+          : '')
       : domain.source === 'acme'
-        ? 'by ACME, once DNS points here'
+        ? domain.status === 'dns-verified'
+          ? "being obtained by ACME through the edge's port 80; the domain is served then"
+          : 'by ACME, once DNS points here'
         : null,
     order: domain.orderId
       ? `${domain.orderId} (serves the domain; keyhouse orders watch ${domain.orderId})`

@@ -33,6 +33,11 @@ const configObjectSchema = z.strictObject({
     /** Instances are reached at https://<instance name>.<publicHost>:<port>. */
     publicHost: z.string().min(1).max(200),
     portRange: portRangeSchema,
+    /**
+     * The plain-HTTP listener (80 in production): answers ACME HTTP-01 challenges for custom domains and sends
+     * known host names to https; nothing on it reaches Keycloak. Null: none (ACME certificates cannot be obtained).
+     */
+    httpPort: z.int().min(1).max(65535).nullable(),
     /** The HAProxy program the edge runs (2.6 or newer): a name looked up in PATH, or a path. */
     haproxy: z.string().min(1).max(4096),
     /**

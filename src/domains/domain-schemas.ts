@@ -47,7 +47,7 @@ export const domainStatusSchema = z.enum([
   'dns-verified',
   /** The edge serves the domain with its certificate, and Keycloak's hostname is the domain. */
   'active',
-  /** Obtaining or renewing the certificate failed; `message` says why. */
+  /** Obtaining the first ACME certificate failed; `message` says why and when Keyhouse tries again. */
   'failed',
 ]);
 
@@ -69,7 +69,11 @@ export const customDomainSchema = z.object({
   cnameTarget: z.string(),
   source: z.enum(['upload', 'acme']),
   status: domainStatusSchema,
-  message: z.string().nullable(),
+  /** Why the status is what it is (DNS's answer, an ACME failure), in English. */
+  message: z.string().max(4000).nullable(),
+  /** The message's code and parameters (src/platform/messages.ts), for the portal's German; null for DNS answers. */
+  messageCode: z.string().max(100).nullable(),
+  messageParams: z.record(z.string().max(100), z.union([z.string().max(4000), z.number()])).nullable(),
   certificate: certificateInfoSchema.nullable(),
   dnsCheckedAt: z.string().nullable(),
   updatedAt: z.string(),

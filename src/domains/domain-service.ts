@@ -26,7 +26,9 @@ import {
  *
  * Serving it is a change order (`custom-domain`, placed here, not by the public order API): once DNS points at the
  * instance and the certificate is there, the check places one that puts the name on the edge beside the
- * instance's own and makes it Keycloak's hostname; removing the domain places one back to the own host name.
+ * instance's own and makes it Keycloak's hostname; removing the domain places one back to the own host name. An
+ * ACME domain gets its certificate from the worker first (the check queues it, acme-certificates.ts), which then
+ * places the order itself.
  */
 export function createDomainService(deps: {
   db: Database;
@@ -35,6 +37,8 @@ export function createDomainService(deps: {
   now: () => Date;
   /** The order service's change orders (refusals such as "another order runs" come from there). */
   placeChangeOrder: (actor: SignedInActor, instanceId: string, body: unknown) => Promise<{ order: Order }>;
+  /** Queues an attempt to obtain the domain's ACME certificate (certificate-jobs.ts); a worker runs it. */
+  requestCertificate: (instanceId: string) => Promise<void>;
 }) {
   const { db, config } = deps;
   const extraRoots = config.domains.extraRootsFile
@@ -147,6 +151,9 @@ export function createDomainService(deps: {
       });
       // Replaced while DNS answered: the new domain is what the caller sees.
       if (!recorded) return view(instance.name, (await findDomain(db.pool, instanceId))!);
+      // ACME: the worker obtains the certificate now, then places the custom-domain order itself.
+      if (recorded.status === 'dns-verified' && recorded.source === 'acme' && recorded.certificate === null)
+        await deps.requestCertificate(instanceId);
       if (recorded.status !== 'dns-verified' || recorded.certificate === null)
         return view(instance.name, recorded);
       if (instance.spec.customHostname === recorded.hostname) {

@@ -10,9 +10,9 @@ import type { ApplyResult, StepReporter } from './driver.js';
 
 /** A step that could not be done. */
 export class StepFailure extends Error {
-  /** For the customer (permanent) or the order's step message, in English. */
+  /** The reason in English (the operator's log, a transient error's message). */
   readonly reason: string;
-  /** The reason as the step's note: coded when it is one of the catalogue's. */
+  /** The reason for the customer and as the step's note: coded when it is one of the catalogue's. */
   readonly note: StepMessage;
 
   constructor(
@@ -32,10 +32,11 @@ export class StepFailure extends Error {
 /** A step that is under way in the backend (an operator still works on it): look again in `retryAfterSeconds`. */
 export class StepProgressing extends Error {
   constructor(
-    message: string,
+    /** What it waits for, as the running step's note (coded: the portal says it in the reader's language). */
+    readonly note: StepMessage,
     readonly retryAfterSeconds: number,
   ) {
-    super(message);
+    super(renderStepMessage(note));
     this.name = 'StepProgressing';
   }
 }
@@ -59,7 +60,7 @@ export function stepper(log: Logger, report: StepReporter) {
     } catch (error) {
       if (error instanceof StepProgressing) {
         // Stays running, with what it waits for: the next pass reports it again.
-        await report(name, 'running', error.message);
+        await report(name, 'running', error.note);
         throw error;
       }
       const failure = asStepFailure(error, name);
@@ -81,7 +82,7 @@ export async function outcomeOf<T>(
       return { outcome: 'progressing', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
     if (error instanceof StepFailure)
       return error.kind === 'permanent'
-        ? { outcome: 'permanent-error', reason: error.reason, detail: error.detail }
+        ? { outcome: 'permanent-error', reason: error.note, detail: error.detail }
         : { outcome: 'transient-error', message: `${error.reason} ${error.detail}`.trim().slice(0, 4000) };
     return { outcome: 'transient-error', message: (error as Error).message };
   }

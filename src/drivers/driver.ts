@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 import type { LogEntry, LogPage } from '../instances/instance-log-schemas.js';
 import type { ObservedInstance } from '../instances/instance-schemas.js';
 import type { InstanceSecrets } from '../instances/instance-secrets.js';
+import type { CodedMessage, StepMessage } from '../platform/messages.js';
 import type { AdminApiAddress } from './keycloak/admin-api.js';
-import type { StepMessage } from '../platform/messages.js';
 import type { ThemeRef } from '../themes/theme-schemas.js';
 
 /**
@@ -82,8 +82,11 @@ export type ApplyResult =
   | { outcome: 'progressing'; message: string; retryAfterSeconds: number }
   /** Worth retrying with back-off (a port race, a slow start, the database briefly away). */
   | { outcome: 'transient-error'; message: string }
-  /** Retrying will not help; `reason` is for the customer, `detail` for the operator. */
-  | { outcome: 'permanent-error'; reason: string; detail: string };
+  /**
+   * Retrying will not help; `reason` is for the customer (coded wherever its words are ours, so the portal says it
+   * in the reader's language), `detail` for the operator.
+   */
+  | { outcome: 'permanent-error'; reason: StepMessage; detail: string };
 
 // ---- Backups (src/backups) ------------------------------------------------------------------------------------
 // One mechanism for nightly, on-demand, pre-upgrade and pre-restore backups: the control plane names a backup by its
@@ -106,7 +109,7 @@ export type BackupResult = ({ outcome: 'done' } & TakenBackup) | Exclude<ApplyRe
 export type UpgradeResult =
   | { outcome: 'ready'; url: string; backup: TakenBackup }
   /** The new version did not become ready; the old one runs again on the restored backup. */
-  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: string; detail: string }
+  | { outcome: 'rolled-back'; url: string; backup: TakenBackup; reason: StepMessage; detail: string }
   | Exclude<ApplyResult, { outcome: 'ready' }>;
 
 /** Removing an instance: done, or (a backend that deletes asynchronously) asked for, look again in N seconds. */
@@ -123,18 +126,46 @@ export type LogTarget = Pick<DesiredInstance, 'instanceId' | 'name' | 'region' |
 /** Entries from `since` on, containing `search` (any case): the newest `limit` of them. */
 export type LogRead = { since: Date; search?: string; limit: number };
 
+/**
+ * An instance's Keycloak log as a backend keeps it (local: its log files; Kubernetes: the pod's log). Apart from
+ * the Driver because it only looks: any role reads it (the API answers customers and operators) without running
+ * the backend. Each backend's source is made in src/drivers/instance-logs.ts.
+ */
+export type InstanceLogSource = {
+  /** The newest `limit` entries from `since` on that contain `search`, oldest first. */
+  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
+  /** The entries written from now on, in batches as they come, until `signal` aborts. */
+  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
+};
+
+/**
+ * Whether the region has room for a second Keycloak of the instance while a change replaces the running one (the
+ * new one starts beside the old one, takes over at the edge, the old one stops: no downtime). Without room a
+ * driver stops and starts, and says so on the order (step `restart-in-place`, with `why`).
+ */
+export type ChangeRoom = { secondInstance: true } | { secondInstance: false; why: CodedMessage };
+
 export type Driver = {
   observe(
     instance: Pick<DesiredInstance, 'instanceId' | 'name' | 'storageGb' | 'region'>,
   ): Promise<ObservedInstance>;
-  /** Converges to the spec; restarts Keycloak only when something it was started with changed (e.g. node size). */
-  apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult>;
   /**
-   * A forced restart (stop, start, ready), also when nothing changed. `token` is stable per restart order (its
-   * id): a backend that restarts by declaration (Kubernetes: a pod-template annotation) rolls once per token, so a
-   * retried or resumed restart order does not restart twice.
+   * Converges to the spec; replaces Keycloak only when something it was started with changed (e.g. node size):
+   * beside the running one when `room` allows, else by stop and start.
    */
-  restart(instance: DesiredInstance, report: StepReporter, token: string): Promise<ApplyResult>;
+  apply(instance: DesiredInstance, report: StepReporter, room?: ChangeRoom): Promise<ApplyResult>;
+  /**
+   * A forced restart, also when nothing changed. `token` is stable per restart order (its id), so a retried or
+   * resumed restart order does not restart twice: a backend that restarts by declaration (Kubernetes: a pod-template
+   * annotation) rolls once per token; one that replaces processes (local: a new Keycloak beside the old one when
+   * `room` allows) converges once the new Keycloak for that token runs.
+   */
+  restart(
+    instance: DesiredInstance,
+    report: StepReporter,
+    token: string,
+    room?: ChangeRoom,
+  ): Promise<ApplyResult>;
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
@@ -159,13 +190,6 @@ export type Driver = {
    * role (the broker) needs no backend of its own. Null while the instance has no admin API yet.
    */
   locateAdminApi(instance: InstanceRef): Promise<AdminApiAddress | null>;
-  /**
-   * The instance's Keycloak log (local: its log files; Kubernetes: the pod's log): the newest `limit` entries from
-   * `since` on that contain `search`, oldest first. Only looks.
-   */
-  readLog(instance: LogTarget, query: LogRead): Promise<LogPage>;
-  /** The entries written from now on, in batches as they come, until `signal` aborts. Only looks. */
-  followLog(instance: LogTarget, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   /**
    * A consistent backup of the instance's database while Keycloak runs (no downtime), named `backupId`. Safe to
    * call again after a crash: a partial attempt leaves nothing that looks like a backup.

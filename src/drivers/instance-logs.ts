@@ -1,24 +1,36 @@
+import type { Region } from '../catalog/catalog-schemas.js';
 import type { Config } from '../config/config-schema.js';
-import { defaultInstancesDir, readKeycloakLogTail } from './local/instance-files.js';
-
-const TAIL_LINES = 40;
+import { UnavailableError } from '../platform/errors.js';
+import type { InstanceLogSource } from './driver.js';
+import type { DriverKey } from './driver-registry.js';
+import { kubernetesRegionAccess } from './kubernetes/kubernetes-backend.js';
+import { createKubernetesLogSource } from './kubernetes/pod-log.js';
+import { defaultInstancesDir } from './local/instance-files.js';
+import { createLocalLogSource } from './local/instance-log.js';
 
 /**
- * The last lines of an instance's Keycloak log for the operator console, asked of the backend its region names.
- * Runs in the API role, which need not run the backend's driver (the worker may be another process on the same
- * host), so each backend answers from what it leaves readable: the local one its log file in the data dir.
+ * The instances' Keycloak logs, by the regions' backend, for every role of this process: the API reads them for
+ * customers (log view, download, live tail) and operators (the console's log tail) whether or not this process
+ * runs the region's worker. A second backend adds its source here. Made on first use, so that an API process never
+ * asked for a Kubernetes log needs no cluster credentials.
  */
-export function createInstanceLogReader(config: Config) {
-  return (instance: { name: string; region: string }): string | null => {
-    const region = config.catalog.regions.find((r) => r.id === instance.region);
-    if (!region) return null;
-    switch (region.driver) {
+export type InstanceLogSources = { forRegion(region: Pick<Region, 'driver'>): InstanceLogSource };
+
+export function createInstanceLogSources(config: Config): InstanceLogSources {
+  const made: Partial<Record<DriverKey, InstanceLogSource>> = {};
+  const make = (key: DriverKey): InstanceLogSource => {
+    switch (key) {
       case 'local':
-        return readKeycloakLogTail(defaultInstancesDir(config.dataDir), instance.name, TAIL_LINES);
+        return createLocalLogSource(defaultInstancesDir(config.dataDir));
       case 'kubernetes':
-        return null; // the Keycloak pod's log is in the cluster's logging, not readable from here
+        try {
+          return createKubernetesLogSource(kubernetesRegionAccess(config));
+        } catch (error) {
+          throw new UnavailableError(`The logs of this region cannot be read: ${(error as Error).message}`);
+        }
       default:
-        return region.driver satisfies never;
+        return key satisfies never;
     }
   };
+  return { forRegion: (region) => (made[region.driver] ??= make(region.driver)) };
 }

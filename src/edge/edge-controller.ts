@@ -4,11 +4,12 @@ import type { Config } from '../config/config-schema.js';
 import {
   edgeFiles,
   ensureCertificate,
+  mapFile,
   patternFile,
   writeCustomCertificate,
   type InstalledCertificate,
 } from './edge-files.js';
-import { startEdgeRouteFeed, type EdgeRouteFeed } from './edge-route-feed.js';
+import { startEdgeRouteFeed, type EdgeRouteFeed, type EdgeSnapshot } from './edge-route-feed.js';
 import type { EdgeRoute } from './edge-route-store.js';
 import {
   createHaproxyCli,
@@ -49,14 +50,19 @@ import { compileSourceMatcher, type SourceMatcher } from './source-matcher.js';
  *   4. replaces changed allowlists in the running workers through the runtime API (prepare/add/commit acl: an
  *      atomic swap, no reload), and ends the streams of sources they no longer admit (show sess + shutdown
  *      session); idle connections of such sources are closed at their next request by the per-request check,
- *   5. swaps renewed certificates in (set/commit ssl cert), again without a reload.
+ *   5. swaps renewed certificates in (set/commit ssl cert), again without a reload,
+ *   6. keeps the plain-HTTP listener's two map files (ACME challenges, https redirects) and swaps changed ones in
+ *      (prepare/add/commit map), so a published challenge is answered within the same second, without a reload.
  * HAProxy is started when none runs for this data dir, adopted when one does, and started again when it dies.
  * Closing the edge leaves HAProxy serving.
  */
 export type EdgeOptions = {
   databaseUrl: string;
   dataDir: string;
-  edge: Pick<Config['edge'], 'listenHost' | 'haproxy' | 'rateLimit'>;
+  edge: Pick<Config['edge'], 'listenHost' | 'haproxy' | 'rateLimit'> & {
+    /** The plain-HTTP listener (ACME HTTP-01, redirects to https); absent or null: none. */
+    httpPort?: number | null;
+  };
   ca: LocalCa;
   /** Opens the sealed private keys of custom domains' certificates (the secret box of src/platform). */
   openSealed: (sealed: string) => string;
@@ -91,6 +97,8 @@ export type EdgeRouteStatus = {
 
 export type EdgeStatus = {
   databaseConnected: boolean;
+  /** The plain-HTTP listener: serving, or why not (its port is another program's). Null: none configured. */
+  httpListener: { port: number; state: 'serving' | 'failed'; error: string | null } | null;
   lastSyncAt: string | null;
   haproxy: HaproxyProcessTable | null;
   routes: EdgeRouteStatus[];
@@ -112,11 +120,19 @@ export type Edge = {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-async function isPortFree(host: string, port: number): Promise<boolean> {
+/** Why HAProxy could not listen on the port (undefined: it can). */
+async function portProblem(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      resolve(
+        error.code === 'EACCES'
+          ? `Port ${port} needs privileges: run HAProxy with CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep ` +
+              'on the haproxy program) or as root, or choose a port above 1023 and forward to it.'
+          : `Port ${port} is taken by another program on this host.`,
+      ),
+    );
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
 }
 
@@ -149,6 +165,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   let loaded: string | undefined;
   /** Pattern file → content the workers hold. */
   const appliedLists = new Map<string, string>();
+  /** Map file → content the current workers hold. */
+  const appliedMaps = new Map<string, string>();
+  const httpPort = options.edge.httpPort ?? undefined;
+  let httpListener: EdgeStatus['httpListener'] = null;
   /** Certificate file → serial the current workers hold. */
   const appliedCertificates = new Map<string, string>();
   let previousInstances: Set<string> | undefined;
@@ -164,6 +184,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   function forgetRuntime(): void {
     loaded = undefined;
     appliedLists.clear();
+    appliedMaps.clear();
     appliedCertificates.clear();
     previousInstances = undefined;
   }
@@ -198,17 +219,25 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     return 'reloaded';
   }
 
-  /** Atomically replaces a pattern file's entries in one worker; false when that worker does not have the file. */
-  async function replaceList(pid: number, file: string, cidrs: readonly string[]): Promise<boolean> {
-    const answer = await cli.worker(pid, `prepare acl ${file}`);
+  /**
+   * Atomically replaces a pattern file's (`acl`: a CIDR each) or map file's (`map`: "key value" each) entries in one
+   * worker; false when that worker does not have the file.
+   */
+  async function replaceEntries(
+    pid: number,
+    kind: 'acl' | 'map',
+    file: string,
+    entries: readonly string[],
+  ): Promise<boolean> {
+    const answer = await cli.worker(pid, `prepare ${kind} ${file}`);
     const version = /New version created: (\d+)/.exec(answer)?.[1];
     if (!version) {
-      if (answer.startsWith('Unknown ACL identifier')) return false;
-      throw new HaproxyCliError(`prepare acl ${file}: ${answer.trim()}`);
+      if (/^Unknown (ACL|map) identifier/i.test(answer)) return false;
+      throw new HaproxyCliError(`prepare ${kind} ${file}: ${answer.trim()}`);
     }
     await cli.silent(pid, [
-      ...cidrs.map((cidr) => `add acl @${version} ${file} ${cidr}`),
-      `commit acl @${version} ${file}`,
+      ...entries.map((entry) => `add ${kind} @${version} ${file} ${entry}`),
+      `commit ${kind} @${version} ${file}`,
     ]);
     return true;
   }
@@ -246,7 +275,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     return /^Serial: ([0-9A-F]+)\s*$/m.exec(await cli.worker(pid, `show ssl cert ${file}`))?.[1];
   }
 
-  async function apply(routes: EdgeRoute[]): Promise<void> {
+  async function apply({ routes, challenges }: EdgeSnapshot): Promise<void> {
     const started = performance.now();
     const took: Record<string, number> = {};
     const lap = (phase: string) => (took[phase] = Math.round(performance.now() - started));
@@ -275,12 +304,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         if (route.customDomain) installCustomDomain(route, customCertificates);
         files.write(files.trustedSourcesFile(route.instanceId), patternFile(route.trustedSources));
         files.write(files.adminSourcesFile(route.instanceId), patternFile(route.adminSources));
-        if (
-          !heldPorts.has(route.listenPort) &&
-          !(await isPortFree(options.edge.listenHost, route.listenPort))
-        ) {
-          throw new Error(`Port ${route.listenPort} is taken by another program on this host.`);
-        }
+        const problem = heldPorts.has(route.listenPort)
+          ? undefined
+          : await portProblem(options.edge.listenHost, route.listenPort);
+        if (problem) throw new Error(problem);
         usable.push(route);
       } catch (error) {
         failures.set(route.instanceId, errorText(error));
@@ -291,13 +318,43 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       }
     }
 
+    // The plain-HTTP listener's maps: every challenge in flight, and every name served here to its https address.
+    const maps = new Map<string, [string, string][]>();
+    let listensForHttp = false;
+    if (httpPort !== undefined) {
+      maps.set(
+        files.acmeChallengesMap,
+        challenges.map((c) => [`${c.hostname}/${c.token}`, c.keyAuthorization] as [string, string]),
+      );
+      maps.set(
+        files.httpsRedirectsMap,
+        usable
+          .flatMap((route) =>
+            [
+              route.hostname,
+              ...(customCertificates.has(route.instanceId) ? [route.customDomain!.hostname] : []),
+            ].map((name) => [name, `https://${name}:${route.listenPort}`] as [string, string]),
+          )
+          .sort(([a], [b]) => a.localeCompare(b)),
+      );
+      for (const [file, entries] of maps) files.write(file, mapFile(entries));
+      const problem = heldPorts.has(httpPort)
+        ? undefined
+        : await portProblem(options.edge.listenHost, httpPort);
+      listensForHttp = problem === undefined;
+      // Said once when it starts failing, not at every sync.
+      if (problem && problem !== httpListener?.error)
+        logger.error({ err: problem }, 'edge: no plain-HTTP listener (no ACME, no redirects)');
+      httpListener = { port: httpPort, state: problem ? 'failed' : 'serving', error: problem ?? null };
+    }
+
     lap('files');
     const rendered = renderHaproxyConfig(
       usable.map((route) => ({
         ...route,
         customHostname: customCertificates.has(route.instanceId) ? route.customDomain?.hostname : undefined,
       })),
-      renderOptions,
+      { ...renderOptions, httpPort: listensForHttp ? httpPort : undefined },
     );
     const outcome = await converge(rendered);
     if (outcome === 'reloaded') options.onReload?.();
@@ -317,7 +374,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         if (appliedLists.get(file) === content) continue;
         if (outcome !== 'started') {
           for (const pid of everyWorker) {
-            const present = await replaceList(pid, file, cidrs);
+            const present = await replaceEntries(pid, 'acl', file, cidrs);
             if (!present && current.workers.includes(pid)) {
               throw new HaproxyCliError(`HAProxy's worker ${pid} has no pattern file ${file}.`);
             }
@@ -333,6 +390,27 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       if (!wanted.has(instanceId)) matchers.set(frontendName(instanceId), compileSourceMatcher([]));
     }
     previousInstances = new Set(usable.map((route) => route.instanceId));
+    // The plain-HTTP listener's maps: a started or reloaded worker read the files; a running one gets changes.
+    if (listensForHttp) {
+      for (const [file, entries] of maps) {
+        const content = mapFile(entries);
+        if (appliedMaps.get(file) === content) continue;
+        if (outcome === 'unchanged') {
+          for (const pid of current.workers) {
+            if (
+              !(await replaceEntries(
+                pid,
+                'map',
+                file,
+                entries.map(([key, value]) => `${key} ${value}`),
+              ))
+            )
+              throw new HaproxyCliError(`HAProxy's worker ${pid} has no map file ${file}.`);
+          }
+        }
+        appliedMaps.set(file, content);
+      }
+    }
     lap('allowlists');
     if (matchers.size && outcome !== 'started') {
       const ended = await revoke(everyWorker, matchers);
@@ -472,6 +550,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   return {
     status: () => ({
       databaseConnected: feed.databaseConnected(),
+      httpListener: httpListener && { ...httpListener },
       lastSyncAt: feed.lastSyncAt(),
       haproxy: master !== undefined && isAlive(master) ? table : null,
       routes: routeStatus.map((route) => ({ ...route })),

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { edgeFiles, ensureCertificate, patternFile } from './edge-files.js';
+import { edgeFiles, ensureCertificate, mapFile, patternFile } from './edge-files.js';
 import { openLocalCa } from './local-ca.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -24,6 +24,23 @@ describe("the edge's files", () => {
         .sort(),
     ).toEqual(['b.admin', 'kc-b.localhost.pem']);
     expect(existsSync(trusted)).toBe(true);
+  });
+
+  it('keeps the plain-HTTP listener\u2019s maps beside the configuration, which removing old routes leaves alone', () => {
+    const files = edgeFiles(mkdtempSync(path.join(tmpdir(), 'keyhouse-edge-files-')));
+    const content = mapFile([
+      ['login.beispiel.de/tok_en-1', 'tok_en-1.thumb'],
+      ['kc-a.localhost', 'https://kc-a.localhost:18001'],
+    ]);
+    expect(content).toBe(
+      'login.beispiel.de/tok_en-1 tok_en-1.thumb\nkc-a.localhost https://kc-a.localhost:18001\n',
+    );
+    files.write(files.acmeChallengesMap, content);
+    files.write(files.httpsRedirectsMap, mapFile([]));
+    expect(path.dirname(files.acmeChallengesMap)).toBe(files.directory);
+    expect(files.removeAllBut({ instanceIds: [], hostnames: [] })).toEqual([]);
+    expect(files.read(files.acmeChallengesMap)).toBe(content);
+    expect(files.read(files.httpsRedirectsMap)).toBe('');
   });
 
   it('refuses a data dir the runtime API could not name', () => {

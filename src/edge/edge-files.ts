@@ -6,7 +6,8 @@ import type { LocalCa } from './local-ca.js';
 
 /**
  * The files HAProxy reads, under <dataDir>/edge: its configuration, one certificate file per host name (key and
- * chain, mode 0600) and two pattern files per instance (trusted and admin sources, one CIDR a line). Every write
+ * chain, mode 0600), two pattern files per instance (trusted and admin sources, one CIDR a line) and the two map
+ * files of the plain-HTTP listener (ACME challenges, https redirects). Every write
  * goes to a temporary file first and is renamed into place, so HAProxy (re)loading at any moment reads either the
  * old or the new content, never half of one.
  */
@@ -56,6 +57,8 @@ export function edgeFiles(dataDir: string): EdgeFiles {
     logFile: path.join(dataDir, 'logs', 'haproxy.log'),
     masterSocket,
     certificateFile: (hostname) => path.join(certs, `${hostname}.pem`),
+    acmeChallengesMap: path.join(directory, 'acme-challenges.map'),
+    httpsRedirectsMap: path.join(directory, 'https-redirects.map'),
     trustedSourcesFile: (instanceId) => path.join(sources, `${instanceId}.trusted`),
     adminSourcesFile: (instanceId) => path.join(sources, `${instanceId}.admin`),
     read,
@@ -85,6 +88,11 @@ export function edgeFiles(dataDir: string): EdgeFiles {
 /** A pattern file's content: one canonical CIDR a line, in the route's order. */
 export function patternFile(cidrs: readonly string[]): string {
   return cidrs.map((cidr) => `${cidr}\n`).join('');
+}
+
+/** A map file's content: `<key> <value>` a line (neither contains white space; the callers' schemas ensure it). */
+export function mapFile(entries: readonly (readonly [string, string])[]): string {
+  return entries.map(([key, value]) => `${key} ${value}\n`).join('');
 }
 
 export type InstalledCertificate = { file: string; pem: string; serial: string; notAfter: Date };

@@ -1,10 +1,14 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { listAcmeChallenges, type AcmeChallenge } from '../domains/acme-store.js';
 import { EDGE_ROUTES_CHANNEL, listEdgeRoutes, type EdgeRoute } from './edge-route-store.js';
+
+/** What an edge serves: the routes, and the ACME challenges its plain-HTTP listener answers. */
+export type EdgeSnapshot = { routes: EdgeRoute[]; challenges: AcmeChallenge[] };
 
 /**
  * The edge's view of the route table in PostgreSQL: one dedicated connection LISTENs on `edge_routes` and then
- * reads the whole table; every notification (a committed change) triggers another full read, coalesced so that at
+ * reads the whole table (and the ACME challenges in flight, whose changes notify the same channel); every notification (a committed change) triggers another full read, coalesced so that at
  * most one runs and one waits, plus a resync every few seconds as a safety net. A lost connection is retried with
  * back-off while the edge keeps serving what it has: the data plane does not depend on the database being there.
  */
@@ -20,7 +24,7 @@ export async function startEdgeRouteFeed(options: {
   databaseUrl: string;
   logger: Logger;
   /** Applies a full table; a failure is logged and retried at the next resync. */
-  apply(routes: EdgeRoute[]): Promise<void>;
+  apply(snapshot: EdgeSnapshot): Promise<void>;
   resyncIntervalMs?: number;
 }): Promise<EdgeRouteFeed> {
   const { logger } = options;
@@ -89,10 +93,13 @@ export async function startEdgeRouteFeed(options: {
 
   async function runSync(): Promise<void> {
     if (closed) return;
-    let routes: EdgeRoute[];
+    let snapshot: EdgeSnapshot;
     try {
       const connection = await ensureClient();
-      routes = await listEdgeRoutes(connection);
+      snapshot = {
+        routes: await listEdgeRoutes(connection),
+        challenges: await listAcmeChallenges(connection),
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       logger.warn({ err: message }, 'edge: reading the routes failed; serving the last known routes');
@@ -102,7 +109,7 @@ export async function startEdgeRouteFeed(options: {
     }
     if (closed) return;
     try {
-      await options.apply(routes);
+      await options.apply(snapshot);
       lastSyncAt = new Date().toISOString();
     } catch (error) {
       logger.error({ err: error }, 'edge: applying the routes failed; retrying at the next resync');

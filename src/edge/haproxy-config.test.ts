@@ -17,6 +17,8 @@ const layout: EdgeFileLayout = {
   certificateFile: (hostname) => path.join(dir, 'certs', `${hostname}.pem`),
   trustedSourcesFile: (id) => path.join(dir, 'sources', `${id}.trusted`),
   adminSourcesFile: (id) => path.join(dir, 'sources', `${id}.admin`),
+  acmeChallengesMap: path.join(dir, 'acme-challenges.map'),
+  httpsRedirectsMap: path.join(dir, 'https-redirects.map'),
 };
 const options = {
   listenHost: '0.0.0.0',
@@ -92,11 +94,41 @@ describe('the HAProxy configuration rendered from the routes', () => {
     );
   });
 
+  it('has a plain-HTTP listener only with its port: ACME answers from the map, known hosts to https, no server', () => {
+    expect(renderHaproxyConfig([frontend(1)], options).text).not.toContain('frontend http');
+    const { text } = renderHaproxyConfig([frontend(1)], { ...options, listenHost: '::', httpPort: 80 });
+    const http = text.slice(text.indexOf('frontend http'));
+    const lines = http.split('\n').map((line) => line.trim());
+    const at = (prefix: string) => lines.findIndex((line) => line.startsWith(prefix));
+    expect(lines).toContain('bind ipv4@0.0.0.0:80');
+    expect(lines).toContain('bind ipv6@:::80 v6only');
+    expect(http).not.toMatch(/\bssl\b/);
+    // Nothing on this listener reaches Keycloak: no server, no backend, every request answered by HAProxy.
+    expect(http).not.toMatch(/^\s*(server|use_backend|default_backend)\b/m);
+    expect(lines).toContain(
+      `http-request return status 200 content-type text/plain lf-string "%[var(txn.acme_key),map(${layout.acmeChallengesMap})]" if acme_challenge { var(txn.acme_key),map(${layout.acmeChallengesMap}) -m found }`,
+    );
+    expect(at('http-request return status 200')).toBeLessThan(at('http-request return status 404'));
+    expect(at('http-request return status 404')).toBeLessThan(at('http-request redirect code 301'));
+    expect(at('http-request redirect code 301')).toBeLessThan(at('http-request reject'));
+    expect(lines.at(-2)).toBe('http-request reject');
+    expect(http).toContain(`map(${layout.httpsRedirectsMap})]%[pathq]`);
+    expect(renderHaproxyConfig([frontend(1)], { ...options, httpPort: 8080 }).fingerprint).not.toBe(
+      renderHaproxyConfig([frontend(1)], { ...options, httpPort: 80 }).fingerprint,
+    );
+  });
+
   it('is a configuration HAProxy 2.6 accepts (haproxy -c)', { timeout: 20_000 }, async () => {
     mkdirSync(path.join(dir, 'certs'), { recursive: true });
     mkdirSync(path.join(dir, 'sources'), { recursive: true });
     const custom = { ...frontend(2), upstreamHost: '::1', customHostname: 'login.beispiel.de' };
-    const rendered = renderHaproxyConfig([frontend(1), custom], { ...options, listenHost: '::' });
+    const rendered = renderHaproxyConfig([frontend(1), custom], {
+      ...options,
+      listenHost: '::',
+      httpPort: 18080,
+    });
+    writeFileSync(layout.acmeChallengesMap, 'login.beispiel.de/abc_-1 abc_-1.thumbprint\n');
+    writeFileSync(layout.httpsRedirectsMap, 'login.beispiel.de https://login.beispiel.de:18002\n');
     const ca = await openLocalCa(path.join(dir, 'ca'));
     const customCertificate = await ca.issueServerCertificate(custom.customHostname);
     writeFileSync(

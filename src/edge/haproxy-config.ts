@@ -36,6 +36,10 @@ export type EdgeFileLayout = {
   certificateFile(hostname: string): string;
   trustedSourcesFile(instanceId: string): string;
   adminSourcesFile(instanceId: string): string;
+  /** `<host name>/<token> <key authorization>` a line: the ACME HTTP-01 answers of the plain-HTTP listener. */
+  acmeChallengesMap: string;
+  /** `<host name> https://<host name>:<port>` a line: where the plain-HTTP listener sends a known host name. */
+  httpsRedirectsMap: string;
 };
 
 export type EdgeRenderOptions = {
@@ -44,6 +48,8 @@ export type EdgeRenderOptions = {
   layout: EdgeFileLayout;
   /** Keyhouse's release: a new release reloads the edge onto the configuration it renders. */
   keyhouseVersion: string;
+  /** The plain-HTTP listener's port (ACME HTTP-01 challenges, redirects to https); absent: none. */
+  httpPort?: number;
 };
 
 export type RenderedConfig = { text: string; fingerprint: string };
@@ -81,15 +87,53 @@ function address(host: string, port: number): string {
   return `${host}:${port}`;
 }
 
+/** Binds a port on `listenHost`; "::" means every address, IPv4 on its own socket (IPv4 source addresses stay IPv4). */
+function bindLines(listenHost: string, port: number, suffix: string): string[] {
+  if (listenHost === '::')
+    return [`bind ipv4@0.0.0.0:${port}${suffix}`, `bind ipv6@:::${port} v6only${suffix}`];
+  return [`bind ${address(listenHost, port)}${suffix}`];
+}
+
 /**
  * `crt` once per certificate file: HAProxy picks the one whose names match the client's SNI, and the first (the
  * instance's own) for any other name or none.
  */
 function binds(listenHost: string, port: number, crts: readonly string[]): string[] {
-  const tls = `ssl ${crts.map((crt) => `crt ${quote(crt)}`).join(' ')} alpn h2,http/1.1`;
-  // "::" means every address: IPv4 on its own socket, so IPv4 clients keep IPv4 source addresses (not ::ffff:…).
-  if (listenHost === '::') return [`bind ipv4@0.0.0.0:${port} ${tls}`, `bind ipv6@:::${port} v6only ${tls}`];
-  return [`bind ${address(listenHost, port)} ${tls}`];
+  return bindLines(
+    listenHost,
+    port,
+    ` ssl ${crts.map((crt) => `crt ${quote(crt)}`).join(' ')} alpn h2,http/1.1`,
+  );
+}
+
+/**
+ * The plain-HTTP listener (port 80 in production), public by nature: an ACME directory validating a customer's
+ * domain comes from anywhere. It has no server: HAProxy answers everything itself, so nothing on it reaches
+ * Keycloak, whatever the allowlists say.
+ *   1. `GET /.well-known/acme-challenge/<token>` for `<host>`: 200 with the key authorization Keyhouse published
+ *      (the map file, swapped in through the runtime API), else 404.
+ *   2. A host name the edge serves (an instance's own, a custom domain): 301 to its https:// address and port.
+ *   3. Anything else: the connection is closed without an answer.
+ */
+function httpSection(port: number, options: EdgeRenderOptions): string[] {
+  // Unquoted inside the rules' own quotes and braces: edge-files.ts refuses paths with spaces, quotes, "$" or "#".
+  const challenges = options.layout.acmeChallengesMap;
+  const redirects = options.layout.httpsRedirectsMap;
+  return [
+    'frontend http',
+    '  description "ACME HTTP-01 challenges; redirects to https"',
+    ...bindLines(options.listenHost, port, '').map((line) => `  ${line}`),
+    // The Host header without a port, in lower case: pebble and browsers send "name:port" off port 80.
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
+    '  acl acme_challenge path_reg ^/[.]well-known/acme-challenge/[A-Za-z0-9_-]+$',
+    '  http-request set-var(txn.acme_token) path,field(4,/) if acme_challenge',
+    '  http-request set-var(txn.acme_key) var(txn.host),concat(/,txn.acme_token,) if acme_challenge',
+    `  http-request return status 200 content-type text/plain lf-string "%[var(txn.acme_key),map(${challenges})]" if acme_challenge { var(txn.acme_key),map(${challenges}) -m found }`,
+    '  http-request return status 404 content-type text/plain string "No such challenge." if acme_challenge',
+    `  http-request redirect code 301 location "%[var(txn.host),map(${redirects})]%[pathq]" if { var(txn.host),map(${redirects}) -m found }`,
+    '  http-request reject',
+    '',
+  ];
 }
 
 function section(frontend: EdgeFrontend, options: EdgeRenderOptions): string[] {
@@ -152,6 +196,7 @@ export function renderHaproxyConfig(
     '  retries 3',
     '',
     ...sorted.flatMap((frontend) => section(frontend, options)),
+    ...(options.httpPort === undefined ? [] : httpSection(options.httpPort, options)),
   ].join('\n');
   const fingerprint = createHash('sha256')
     .update(`${options.keyhouseVersion}\n${body}`)

@@ -12,6 +12,7 @@ import {
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { tcpSockets } from '../platform/proc.js';
 import { HaproxyCliError, type HaproxyCli, type HaproxyProcessTable } from './haproxy-cli.js';
 
 /**
@@ -106,21 +107,9 @@ export function listeningPorts(pids: readonly number[]): Set<number> {
     }
   }
   const ports = new Set<number>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch (error) {
-      if (isGoneOrForeign(error)) continue; // no IPv6 on this host
-      throw error;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // local_address is HEXADDR:HEXPORT; state 0A is LISTEN; field 9 is the inode.
-      if (fields[3] !== '0A' || !inodes.has(fields[9] ?? '')) continue;
-      ports.add(parseInt(fields[1]!.split(':')[1]!, 16));
-    }
-  }
+  // 0A: listening.
+  for (const socket of tcpSockets() ?? [])
+    if (socket.state === '0A' && inodes.has(socket.inode)) ports.add(socket.localPort);
   return ports;
 }
 

@@ -115,6 +115,8 @@ const domainExample: CustomDomain = {
   source: 'upload',
   status: 'dns-verified',
   message: null,
+  messageCode: null,
+  messageParams: null,
   certificate: {
     subject: 'CN=login.beispiel.de',
     issuer: 'CN=Beispiel Intermediate CA',

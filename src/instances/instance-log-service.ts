@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database } from '../db/database.js';
-import type { Driver, LogTarget } from '../drivers/driver.js';
-import type { DriverRegistry } from '../drivers/driver-registry.js';
+import type { InstanceLogSource, LogTarget } from '../drivers/driver.js';
+import type { InstanceLogSources } from '../drivers/instance-logs.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../platform/errors.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import { LOG_RETENTION_DAYS, type LogEntry, type LogPage, type LogQuery } from './instance-log-schemas.js';
@@ -12,32 +12,31 @@ import { findInstance, findSealedSecrets } from './instance-store.js';
 export const LOG_DOWNLOAD_MAX_ENTRIES = 50_000;
 
 /**
- * The instance's Keycloak log for its organisation: read through the region's driver (`readLog`, `followLog`),
- * never further back than LOG_RETENTION_DAYS, with the instance's secrets cut out by the driver.
+ * The instance's Keycloak log for its organisation (customers) or for the provider (the operator console's tail):
+ * read from the region's log source (`readLog`, `followLog`), never further back than LOG_RETENTION_DAYS, with the
+ * instance's secrets cut out by the source.
  */
 export function createInstanceLogService(deps: {
   db: Database;
   catalog: Catalog;
-  drivers: DriverRegistry;
+  logSources: InstanceLogSources;
   secretBox: SecretBox;
   now: () => Date;
 }) {
   const oldest = () => new Date(deps.now().getTime() - LOG_RETENTION_DAYS * 24 * 3600_000);
 
-  async function logOf(organizationId: string, id: string): Promise<{ driver: Driver; target: LogTarget }> {
+  async function logOf(
+    organizationId: string,
+    id: string,
+  ): Promise<{ source: InstanceLogSource; target: LogTarget }> {
     const instance = await findInstance(deps.db.pool, organizationId, id);
     if (!instance || instance.status === 'deleted') throw new NotFoundError('Instance');
     const sealed = await findSealedSecrets(deps.db.pool, organizationId, id);
-    if (!sealed)
-      throw new ConflictError('The instance has no log yet; it starts with its first Keycloak start.');
     const region = deps.catalog.regions.find((r) => r.id === instance.spec.region);
-    const driver = region && deps.drivers.forRegion(region);
-    if (!driver)
-      throw new UnavailableError(
-        'The logs of this region are served by a Keyhouse worker of the region; this process runs none.',
-      );
+    if (!sealed || !region)
+      throw new ConflictError('The instance has no log yet; it starts with its first Keycloak start.');
     return {
-      driver,
+      source: deps.logSources.forRegion(region),
       target: {
         instanceId: id,
         name: instance.name,
@@ -50,16 +49,16 @@ export function createInstanceLogService(deps: {
   return {
     /** The newest entries matching the query, oldest first. */
     async read(organizationId: string, id: string, query: LogQuery): Promise<LogPage> {
-      const { driver, target } = await logOf(organizationId, id);
+      const { source, target } = await logOf(organizationId, id);
       const since =
         query.since && Date.parse(query.since) > oldest().getTime() ? new Date(query.since) : oldest();
-      return driver.readLog(target, { since, search: query.search, limit: query.limit });
+      return source.readLog(target, { since, search: query.search, limit: query.limit });
     },
 
     /** Everything of the last days that matches `search`, as a log file's text (the newest entries when huge). */
     async download(organizationId: string, id: string, search: string | undefined) {
-      const { driver, target } = await logOf(organizationId, id);
-      const page = await driver.readLog(target, { since: oldest(), search, limit: LOG_DOWNLOAD_MAX_ENTRIES });
+      const { source, target } = await logOf(organizationId, id);
+      const page = await source.readLog(target, { since: oldest(), search, limit: LOG_DOWNLOAD_MAX_ENTRIES });
       return {
         fileName: `${target.name}-keycloak.log`,
         text: page.entries.map((entry) => `${entry.text}\n`).join(''),
@@ -71,8 +70,24 @@ export function createInstanceLogService(deps: {
       organizationId: string,
       id: string,
     ): Promise<(signal: AbortSignal) => AsyncIterable<LogEntry[]>> {
-      const { driver, target } = await logOf(organizationId, id);
-      return (signal) => driver.followLog(target, signal);
+      const { source, target } = await logOf(organizationId, id);
+      return (signal) => source.followLog(target, signal);
+    },
+
+    /**
+     * The last `lines` lines of the instance's log, for the operator console beside a failed order; null where
+     * there is none yet or its source cannot be read now (the console shows the order either way).
+     */
+    async tail(organizationId: string, id: string, lines: number): Promise<string | null> {
+      try {
+        const { source, target } = await logOf(organizationId, id);
+        const page = await source.readLog(target, { since: oldest(), limit: lines });
+        const text = page.entries.map((entry) => entry.text).join('\n');
+        return text === '' ? null : text.split('\n').slice(-lines).join('\n');
+      } catch (error) {
+        if (error instanceof ConflictError || error instanceof UnavailableError) return null;
+        throw error;
+      }
     },
   };
 }

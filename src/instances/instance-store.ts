@@ -182,6 +182,24 @@ export async function countActiveInstances(
   return rows[0]!.count;
 }
 
+/**
+ * Orders of the region other than `excludingOrder`, of the given types, that are processing: each may run a second
+ * Keycloak beside an instance's first while it switches, so each holds room for one.
+ */
+export async function countSwitchesInProgress(
+  db: Queryable,
+  region: string,
+  excludingOrder: string,
+  types: readonly string[],
+): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM orders o JOIN instances i ON i.id = o.instance_id
+      WHERE i.spec->>'region' = $1 AND o.id <> $2 AND o.status = 'processing' AND o.type = ANY($3::text[])`,
+    [region, excludingOrder, types],
+  );
+  return rows[0]!.count;
+}
+
 export async function listInstances(
   db: Queryable,
   organizationId: string,

@@ -64,7 +64,8 @@ export async function queueOrderFinishedMail(
        INSERT INTO mail_outbox (id, kind, recipient, language, data, dedupe_key)
        SELECT gen_random_uuid(), 'order-finished', u.email, u.language,
               jsonb_build_object('kind', 'order-finished', 'orderId', o.id, 'orderType', o.type, 'status', $2::text,
-                                 'attempt', o.attempt, 'instanceName', i.name, 'failureReason', o.failure_reason),
+                                 'attempt', o.attempt, 'instanceName', i.name, 'failureReason', o.failure_reason,
+                                 'failureReasonParts', o.failure_reason_parts),
               'order:' || o.id || ':' || o.attempt || ':' || $2
          FROM orders o JOIN instances i ON i.id = o.instance_id JOIN users u ON u.id = o.actor_user_id
         WHERE o.id = $1 AND u.removed_at IS NULL AND ${DELIVERABLE}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { languageSchema } from '../accounts/account-schemas.js';
-import { orderStatusSchema, orderTypeSchema } from '../orders/order-schemas.js';
+import { messagePartsSchema, orderStatusSchema, orderTypeSchema } from '../orders/order-schemas.js';
 
 /**
  * The e-mails Keyhouse sends, each with the template data it carries in the outbox. Data is never secret: a secret
@@ -15,6 +15,8 @@ export const mailDataSchema = z.discriminatedUnion('kind', [
     attempt: z.int(),
     instanceName: z.string().max(63),
     failureReason: z.string().max(2000).nullable(),
+    /** The reason's coded parts (orders' `failure_reason_parts`), so that a German mail says it in German. */
+    failureReasonParts: messagePartsSchema.nullable().optional(),
   }),
   z.object({
     kind: z.literal('ticket-reply'),

@@ -73,6 +73,26 @@ describe('mail templates', () => {
     }
   });
 
+  it('gives a coded failure reason in the recipient’s language, and plain words as they are', () => {
+    const failed =
+      (failureReason: string, failureReasonParts: OrderFinished['failureReasonParts']) =>
+      (language: 'de' | 'en') =>
+        renderMail({ ...(samples[1] as OrderFinished), failureReason, failureReasonParts }, language, context)
+          .text;
+    const gaveUp = failed('The upgrade order did not complete after several attempts.', [
+      { code: 'failure.orderGaveUp', params: { orderType: 'upgrade' } },
+    ]);
+    expect(gaveUp('de')).toContain(
+      'Grund: Der Auftrag (Upgrade) ist auch nach mehreren Versuchen nicht abgeschlossen.',
+    );
+    expect(gaveUp('en')).toContain('Reason: The upgrade order did not complete after several attempts.');
+    // An operator's own words, and a code this catalogue does not know (a newer server): the English as sent.
+    expect(failed('Hardware fault in the rack.', null)('de')).toContain('Grund: Hardware fault in the rack.');
+    expect(failed('Something new.', [{ code: 'failure.fromTheFuture', params: {} }])('de')).toContain(
+      'Grund: Something new.',
+    );
+  });
+
   it('escapes what customers and operators wrote in the HTML part', () => {
     const failed = renderMail(samples[1]!, 'en', context);
     expect(failed.text).toContain('Reason: Keycloak did not <start>.');

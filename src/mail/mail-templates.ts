@@ -1,6 +1,8 @@
 import type { Language } from '../accounts/account-schemas.js';
 import type { OrderType } from '../orders/order-schemas.js';
 import type { MailData } from './mail-schemas.js';
+import { germanStepMessage } from '../platform/de-messages.js';
+import type { MessageParams } from '../platform/messages.js';
 
 /** A rendered mail: the same content as plain text and as HTML. */
 type RenderedMail = { subject: string; text: string; html: string };
@@ -43,6 +45,14 @@ ${parts.link ? `<p><a href="${escapeHtml(parts.link.url)}" style="background: #0
 `;
   return { subject: parts.subject, text, html };
 }
+
+/** An order type in a German failure reason ("Der Auftrag (Upgrade) …"): its noun, without the article. */
+const germanWords = (params: MessageParams): MessageParams =>
+  typeof params.orderType === 'string' && params.orderType in germanOrderTypes
+    ? { ...params, orderType: germanNoun(germanOrderTypes[params.orderType as OrderType]) }
+    : params;
+
+const germanNoun = (withArticle: string) => withArticle.slice(withArticle.indexOf(' ') + 1);
 
 /** German names come with their article, which the sentences need: "der Neustart", "das Upgrade", "die Löschung". */
 const germanOrderTypes: Record<OrderType, `${'der' | 'die' | 'das'} ${string}`> = {
@@ -98,13 +108,13 @@ function parts(data: MailData, language: Language, context: RenderContext): Mail
     case 'order-finished': {
       const what = englishOrderTypes[data.orderType];
       const germanWhat = germanOrderTypes[data.orderType];
-      const germanNoun = germanWhat.slice(germanWhat.indexOf(' ') + 1);
+      const noun = germanNoun(germanWhat);
       const link = { label: de ? 'Auftrag ansehen' : 'View the order', url: url(`/orders/${data.orderId}`) };
       if (data.status === 'done') {
         const created = data.orderType === 'create';
         return {
           subject: de
-            ? `${created ? 'Ihre Instanz' : `${germanNoun} für`} ${data.instanceName} ist fertig`
+            ? `${created ? 'Ihre Instanz' : `${noun} für`} ${data.instanceName} ist fertig`
             : `${created ? 'Your instance' : `The ${what} of`} ${data.instanceName} is done`,
           greeting,
           paragraphs: [
@@ -121,14 +131,20 @@ function parts(data: MailData, language: Language, context: RenderContext): Mail
       }
       return {
         subject: de
-          ? `${germanNoun} für ${data.instanceName} fehlgeschlagen`
+          ? `${noun} für ${data.instanceName} fehlgeschlagen`
           : `The ${what} of ${data.instanceName} failed`,
         greeting,
         paragraphs: [
           de
             ? `Leider ist ${germanWhat} für Ihre Instanz ${data.instanceName} fehlgeschlagen.`
             : `Unfortunately the ${what} of your instance ${data.instanceName} failed.`,
-          ...(data.failureReason ? [(de ? 'Grund: ' : 'Reason: ') + data.failureReason] : []),
+          ...(data.failureReason
+            ? [
+                de
+                  ? `Grund: ${germanStepMessage(data.failureReason, data.failureReasonParts, germanWords)}`
+                  : `Reason: ${data.failureReason}`,
+              ]
+            : []),
           de
             ? 'Bitte eröffnen Sie ein Ticket, damit wir Ihnen schnellstmöglich helfen können.'
             : 'Please open a ticket so that we can help you as fast as possible.',

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { emailSchema } from '../accounts/account-schemas.js';
 import { operatorRoleSchema } from '../accounts/roles.js';
 import { conditionSchema } from '../instances/instance-schemas.js';
-import { orderSchema, orderStatusSchema, orderStepSchema, orderTypeSchema } from '../orders/order-schemas.js';
+import {
+  failureReasonPartsSchema,
+  failureReasonSchema,
+  orderSchema,
+  orderStatusSchema,
+  orderStepSchema,
+  orderTypeSchema,
+} from '../orders/order-schemas.js';
 import { pageQuerySchema } from '../platform/pagination.js';
 import { identifierSchema } from '../platform/text-schemas.js';
 
@@ -39,7 +46,8 @@ export const opsOrderSummarySchema = z.object({
   instanceId: z.uuid(),
   instanceName: z.string(),
   organization: organizationRefSchema,
-  failureReason: z.string().nullable(),
+  failureReason: failureReasonSchema,
+  failureReasonParts: failureReasonPartsSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -54,13 +62,14 @@ export const opsOrderDetailSchema = orderSchema.extend({
     z.object({
       attempt: z.int(),
       steps: z.array(orderStepSchema),
-      failureReason: z.string().nullable(),
+      failureReason: failureReasonSchema,
+      failureReasonParts: failureReasonPartsSchema,
       operatorDetail: z.string().nullable(),
       finishedAt: z.string(),
       retriedBy: z.string().nullable(),
     }),
   ),
-  /** The last lines of the instance's Keycloak log, where this control plane can read it (local region). */
+  /** The last lines of the instance's Keycloak log, secrets cut out; null while it has none or it cannot be read. */
   logTail: z.string().nullable(),
 });
 export type OpsOrderDetail = z.infer<typeof opsOrderDetailSchema>;

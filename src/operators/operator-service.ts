@@ -1,4 +1,5 @@
 import type { ProvisioningQueue } from '../provisioning/provisioning-worker.js';
+import { message } from '../platform/messages.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readyByRegion, warmPoolStatus } from '../warm-pool/warm-pool-status.js';
 import * as accounts from '../accounts/account-store.js';
@@ -31,13 +32,16 @@ type OperatorActor = Actor & { operator: OperatorPrincipal };
  * capacity, the mail outbox. Every action is audited with the operator as actor, in the customer's organisation (the
  * customer's audit log shows what the provider did).
  */
+/** As many of the instance's log lines as fit beside a failed order's steps. */
+const OPS_LOG_TAIL_LINES = 40;
+
 export function createOperatorService(deps: {
   db: Database;
   catalog: Catalog;
   now: () => Date;
   passwordResets: PasswordResetService;
-  /** The last lines of an instance's log, where this process can read it. */
-  instanceLogTail(instance: { name: string; region: string }): string | null;
+  /** The last lines of an instance's log (src/instances/instance-log-service.ts); null where there is none. */
+  instanceLogTail(organizationId: string, instanceId: string, lines: number): Promise<string | null>;
   /** The provisioning queue: the retried order's job is queued in the retry's transaction, the workers woken after. */
   jobs: Pick<ProvisioningQueue, 'enqueue' | 'wake'>;
 }) {
@@ -54,7 +58,7 @@ export function createOperatorService(deps: {
       organization: row.organization,
       operatorDetail: row.operatorDetail,
       attempts: row.attempts,
-      logTail: deps.instanceLogTail({ name: row.instanceName, region: row.spec.region }),
+      logTail: await deps.instanceLogTail(row.organizationId, row.instanceId, OPS_LOG_TAIL_LINES),
     };
   }
 
@@ -117,9 +121,8 @@ export function createOperatorService(deps: {
             { reason: 'cancel-started' },
           );
         }
-        const reason = 'The order was cancelled by the provider before it started.';
         await transitionOrder(tx, orderId, 'new', 'failed', {
-          reason,
+          reason: message('failure.cancelledByProvider'),
           operatorDetail: `cancelled by operator ${actor.operator.email}`,
         });
         if (order.type === 'create') await store.markInstanceFailed(tx, order.instanceId);

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 import type { Condition, InstanceSpec } from '../instances/instance-schemas.js';
-import type { OrderStatus, OrderStep, OrderType } from '../orders/order-schemas.js';
+import type { MessageParts, OrderStatus, OrderStep, OrderType } from '../orders/order-schemas.js';
 import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { OpsInstance, OpsOrderFilter, OpsOrderSummary } from './operator-schemas.js';
 
@@ -17,7 +17,7 @@ export async function listOrdersForOperators(
   const { rows } = await db.query<OpsOrderSummary>(
     `SELECT o.id, o.type, o.status, o.attempt, o.spec->>'region' AS region, o.instance_id AS "instanceId",
             i.name AS "instanceName", ${ORGANIZATION_REF} AS organization, o.failure_reason AS "failureReason",
-            o.created_at AS "createdAt", o.updated_at AS "updatedAt"
+            o.failure_reason_parts AS "failureReasonParts", o.created_at AS "createdAt", o.updated_at AS "updatedAt"
        FROM orders o JOIN instances i ON i.id = o.instance_id JOIN organizations g ON g.id = o.organization_id
       WHERE ($1::text IS NULL OR o.status = $1)
         AND ($2::text IS NULL OR o.type = $2)
@@ -60,6 +60,7 @@ type OperatorOrderRow = {
     attempt: number;
     steps: OrderStep[];
     failureReason: string | null;
+    failureReasonParts: MessageParts | null;
     operatorDetail: string | null;
     finishedAt: string;
     retriedBy: string | null;
@@ -77,7 +78,7 @@ export async function findOrderForOperators(
             ${ORGANIZATION_REF} AS organization, o.operator_detail AS "operatorDetail", o.steps,
             COALESCE((SELECT jsonb_agg(jsonb_build_object(
                         'attempt', a.attempt, 'steps', a.steps, 'failureReason', a.failure_reason,
-                        'operatorDetail', a.operator_detail, 'finishedAt', a.finished_at,
+                        'failureReasonParts', a.failure_reason_parts, 'operatorDetail', a.operator_detail, 'finishedAt', a.finished_at,
                         'retriedBy', (SELECT email FROM users WHERE id = a.retried_by)) ORDER BY a.attempt)
                         FROM order_attempts a WHERE a.order_id = o.id), '[]') AS attempts
        FROM orders o JOIN instances i ON i.id = o.instance_id JOIN organizations g ON g.id = o.organization_id

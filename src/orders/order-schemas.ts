@@ -336,15 +336,41 @@ export const priceSchema = z.object({
   perMonth: z.string(),
 });
 
+/**
+ * A server message's coded parts (src/platform/messages.ts: code and parameters of each, joined by "; "), beside
+ * its English text, so the portal can say it in the reader's language.
+ */
+export const messagePartsSchema = z
+  .array(
+    z.object({
+      code: z.string().max(100),
+      params: z.record(z.string().max(100), z.union([z.string().max(4000), z.number()])),
+    }),
+  )
+  .max(20);
+export type MessageParts = z.infer<typeof messagePartsSchema>;
+
+/** An order's failure reason in English, for the customer, and its coded parts beside it. */
+export const failureReasonSchema = z
+  .string()
+  .nullable()
+  .describe('Why the order failed, in English, for the customer; null unless the order (or attempt) failed.');
+export const failureReasonPartsSchema = messagePartsSchema
+  .nullable()
+  .optional()
+  .describe(
+    'The failure reason as coded parts ([{ code, params }], their English joined by "; " is failureReason), as a ' +
+      "step's messageParts, so that a client can say it in its reader's language; null (or absent) when the " +
+      'reason is plain words.',
+  );
+
 export const orderStepSchema = z.object({
   name: z.string(),
   status: z.enum(['running', 'done', 'failed']),
   /** In English; `messageParts` (code and parameters of each part, joined by "; ") let the portal show it in the
    * reader's language. */
   message: z.string().optional(),
-  messageParts: z
-    .array(z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) }))
-    .optional(),
+  messageParts: messagePartsSchema.optional(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
 });
@@ -353,7 +379,8 @@ export type OrderStep = z.infer<typeof orderStepSchema>;
 /** An earlier attempt of an order that a provider operator retried: what the customer saw fail. */
 export const orderAttemptSchema = z.object({
   attempt: z.int(),
-  failureReason: z.string().nullable(),
+  failureReason: failureReasonSchema,
+  failureReasonParts: failureReasonPartsSchema,
   finishedAt: z.string(),
 });
 export type OrderAttempt = z.infer<typeof orderAttemptSchema>;
@@ -371,7 +398,8 @@ export const orderSchema = z.object({
   price: priceSchema,
   priceDelta: priceSchema.nullable(),
   steps: z.array(orderStepSchema),
-  failureReason: z.string().nullable(),
+  failureReason: failureReasonSchema,
+  failureReasonParts: failureReasonPartsSchema,
   /** 1, and one more for each retry by the provider's operators. */
   attempt: z.int().min(1),
   previousAttempts: z.array(orderAttemptSchema),

@@ -98,6 +98,43 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
   }
 
   /**
+   * A change Keyhouse places itself, e.g. a patch upgrade in a maintenance window, or serving a custom domain once
+   * its ACME certificate is there: only on a running instance without a running order, and once per
+   * `idempotencyKey` when given; otherwise nothing (undefined), and the caller tries again later.
+   */
+  async function placeSystemChange(
+    instance: { id: string; organizationId: string },
+    change: ChangeOrderRequest,
+    request: { requestId: string; idempotencyKey?: string },
+  ): Promise<Order | undefined> {
+    const actor: Actor = {
+      principal: undefined,
+      label: 'system',
+      requestId: request.requestId,
+      sourceAddress: 'keyhouse-worker',
+    };
+    const idempotencyKey = request.idempotencyKey ?? null;
+    const placed = await db.transaction(async (tx) => {
+      if (idempotencyKey && (await findOrderByIdempotencyKey(tx, instance.organizationId, idempotencyKey)))
+        return undefined;
+      const current = await findInstance(tx, instance.organizationId, instance.id, { forUpdate: true });
+      if (!current || current.status !== 'running') return undefined;
+      if (await findRunningOrder(tx, current.id)) return undefined;
+      const order = publicOrder(
+        await insertChangeOrder(tx, actor, current, change, {
+          actorUserId: null,
+          idempotencyKey,
+          requestHash: null,
+        }),
+      );
+      await deps.jobs.enqueue(order, tx);
+      return order;
+    });
+    if (placed) deps.jobs.wake(placed);
+    return placed;
+  }
+
+  /**
    * The part of a change order that does not depend on who places it: the instance's state (a running instance,
    * deletion protection), the new desired spec, the order with its price delta, the audit event. The caller holds
    * the instance row's lock and has found no running order of the instance.
@@ -292,38 +329,19 @@ export function createOrderService(deps: { db: Database; catalog: Catalog; jobs:
      * is busy with another order or not running: the next pass in the window tries again. The order's job is
      * queued in the same transaction, like every order's.
      */
-    async placeMaintenanceUpgrade(
+    placeSystemChange,
+
+    placeMaintenanceUpgrade(
       instance: { id: string; organizationId: string },
       version: string,
       windowStart: string,
     ): Promise<Order | undefined> {
       const idempotencyKey = `maintenance:${instance.id}:${windowStart}`;
-      const actor: Actor = {
-        principal: undefined,
-        label: 'system',
-        requestId: idempotencyKey,
-        sourceAddress: 'keyhouse-worker',
-      };
-      const placed = await db.transaction(async (tx) => {
-        const earlier = await findOrderByIdempotencyKey(tx, instance.organizationId, idempotencyKey);
-        if (earlier) return undefined;
-        const current = await findInstance(tx, instance.organizationId, instance.id, { forUpdate: true });
-        if (!current || current.status !== 'running') return undefined;
-        if (await findRunningOrder(tx, current.id)) return undefined;
-        const order = publicOrder(
-          await insertChangeOrder(
-            tx,
-            actor,
-            current,
-            { type: 'upgrade', version },
-            { actorUserId: null, idempotencyKey, requestHash: null },
-          ),
-        );
-        await deps.jobs.enqueue(order, tx);
-        return order;
-      });
-      if (placed) deps.jobs.wake(placed);
-      return placed;
+      return placeSystemChange(
+        instance,
+        { type: 'upgrade', version },
+        { requestId: idempotencyKey, idempotencyKey },
+      );
     },
 
     /** Wakes the workers for an order placed inside a caller's transaction, once that has committed. */

@@ -1,13 +1,13 @@
 import type { Queryable } from '../db/database.js';
-import { renderStepMessage, type StepMessage } from '../platform/messages.js';
+import { messageParts, renderStepMessage, type StepMessage } from '../platform/messages.js';
 import type { OrderStep } from './order-schemas.js';
 import { ORDER_EVENTS_CHANNEL } from './order-status.js';
 
 function stepMessageFields(note: StepMessage | undefined): Partial<OrderStep> {
   if (note === undefined || note === '' || (Array.isArray(note) && note.length === 0)) return {};
   const message = renderStepMessage(note).slice(0, 500);
-  if (typeof note === 'string') return { message };
-  return { message, messageParts: Array.isArray(note) ? note : [note] };
+  const parts = messageParts(note);
+  return parts ? { message, messageParts: parts } : { message };
 }
 
 /**

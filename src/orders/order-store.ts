@@ -2,11 +2,19 @@ import type { Queryable } from '../db/database.js';
 import { toPage, type Page, type PageQuery } from '../platform/pagination.js';
 import type { Price } from '../catalog/pricing.js';
 import type { InstanceSpec } from '../instances/instance-schemas.js';
-import type { Order, OrderAttempt, OrderStatus, OrderStep, OrderType } from './order-schemas.js';
+import type {
+  MessageParts,
+  Order,
+  OrderAttempt,
+  OrderStatus,
+  OrderStep,
+  OrderType,
+} from './order-schemas.js';
 
 /** Orders with the customer's view of their earlier attempts (after an operator's retry). */
 const SELECT_ORDERS = `SELECT o.*, (
     SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt, 'failureReason', a.failure_reason,
+                                        'failureReasonParts', a.failure_reason_parts,
                                         'finishedAt', a.finished_at) ORDER BY a.attempt)
       FROM order_attempts a WHERE a.order_id = o.id) AS previous_attempts
   FROM orders o`;
@@ -24,6 +32,7 @@ type OrderRow = {
   price_delta: Price | null;
   steps: OrderStep[];
   failure_reason: string | null;
+  failure_reason_parts: MessageParts | null;
   attempt: number;
   previous_attempts: OrderAttempt[] | null;
   billing_profile_id: string;
@@ -48,6 +57,7 @@ const toOrder = (row: OrderRow): StoredOrder => ({
   priceDelta: row.price_delta,
   steps: row.steps,
   failureReason: row.failure_reason,
+  failureReasonParts: row.failure_reason_parts,
   attempt: row.attempt,
   previousAttempts: row.previous_attempts ?? [],
   billingProfileId: row.billing_profile_id,

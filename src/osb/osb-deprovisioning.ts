@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { message } from '../platform/messages.js';
 import { updateInstanceRuntime } from '../instances/instance-store.js';
 import { transitionOrder } from '../orders/order-status.js';
 import { ConflictError } from '../platform/errors.js';
@@ -26,7 +27,7 @@ export function createDeprovisioning(ctx: OsbContext) {
     if (last.status === 'new' && last.type === 'create') {
       await db.transaction(async (tx) => {
         const cancelled = await transitionOrder(tx, last.id, 'new', 'failed', {
-          reason: 'Cancelled: the platform deprovisioned the instance before its provisioning started.',
+          reason: message('failure.cancelledByPlatform'),
           operatorDetail: 'osb deprovision during provisioning',
         });
         if (cancelled) await updateInstanceRuntime(tx, last.instanceId, { status: 'failed' });

@@ -117,6 +117,14 @@ export const MESSAGES = {
   'domain.notOnKubernetes':
     "Custom domains are served by Keyhouse's edge with their own certificate; instances in a Kubernetes region " +
     "are reached through their load balancer with TLS at Keycloak, which has only the instance's own certificate.",
+  'domain.acmeFailed':
+    'The certificate could not be obtained from the ACME directory: {{reason}} Keyhouse tries again at {{retryAt}}.',
+  'domain.acmeRenewalFailed':
+    'The certificate could not be renewed: {{reason}} The current one stays served until {{notAfter}}; Keyhouse ' +
+    'tries again at {{retryAt}}.',
+  'domain.acmeOrderWaits':
+    'The certificate is there; the domain is served once the instance can take the change (another order runs, ' +
+    'or it is not running). Keyhouse tries again every minute.',
   'sources.adminNotOnKubernetes':
     'Instances in this region are reached through a TCP load balancer that cannot tell the admin console from ' +
     'logins: every trusted source reaches /admin/. Leave the admin sources unset (null).',
@@ -124,6 +132,60 @@ export const MESSAGES = {
   // Support.
   'ticket.orderUnknown': 'No order with this id in your organisation.',
   'ticket.instanceUnknown': 'No instance with this id in your organisation.',
+
+  // Why an order failed (an order's failureReason, shown to the customer): the reconciler's, the backups' and the
+  // drivers'. Like a step's note, a reason may have several parts, joined by "; ".
+  'failure.versionCannotRun': 'Keycloak {{version}} cannot run on this host.',
+  'failure.versionNotReadyYet': 'Keycloak {{version}} is not ready on this host yet.',
+  'failure.temporaryAdminNotCreated': 'The temporary admin could not be created.',
+  'failure.edgeNoUrl': 'The edge answered no usable URL.',
+  'failure.keycloakNotReadyInTime': 'Keycloak did not become ready in time.',
+  'failure.keycloakExitedWhileStarting': 'Keycloak stopped while starting.',
+  'failure.instanceNameInvalid': 'The instance name is invalid.',
+  'failure.themeVersionGone': 'Version {{version}} of the theme {{theme}} is gone.',
+  'failure.themeNotDeployable': 'The theme {{theme}} cannot be deployed.',
+  'failure.keycloakCopyFailed': 'Copying Keycloak failed.',
+  'failure.noFreePort': 'No free port for Keycloak on this host.',
+  'failure.regionUnavailable':
+    'This region cannot provision instances at the moment. Our team has been notified.',
+  'failure.unreachableAfterStart': 'Your instance started but could not be reached through its address.',
+  'failure.provisioningGaveUp': 'Provisioning did not complete after several attempts.',
+  'failure.orderGaveUp': 'The {{orderType}} order did not complete after several attempts.',
+  'failure.cancelledByProvider': 'The order was cancelled by the provider before it started.',
+  'failure.cancelledByPlatform':
+    'Cancelled: the platform deprovisioned the instance before its provisioning started.',
+  'failure.backupGone': 'The backup {{backup}} is no longer available.',
+  'failure.nothingRestored': 'Nothing was restored: the backup of the current state failed.',
+  'failure.backupFailed': 'The backup failed.',
+  'failure.backupGaveUp': 'The backup could not be taken after several attempts.',
+  'failure.backupsUnavailable': 'Backups are not available in this region.',
+  'failure.upgradeBackupFailed': 'The backup before the upgrade failed; your instance was not changed.',
+  'failure.upgradeRolledBack':
+    'Keycloak {{version}} did not become ready; your instance runs Keycloak {{previous}} again, with its data ' +
+    'from the backup taken before the upgrade.',
+  'failure.upgradeFailed': 'The upgrade failed.',
+  'failure.realmMissing': 'This instance has no realm named "{{realm}}".',
+  'failure.realmExportRefused': 'Keycloak refused the export.',
+  'failure.realmExists': 'A realm named "{{realm}}" exists on this instance already.',
+  'failure.realmImportRefused': 'Keycloak refused the realm.',
+  'failure.realmExportGone': 'The realm export is no longer available.',
+  'failure.configurationRefused':
+    'The platform refused the configuration of your instance. Our team has been notified.',
+  'failure.noWarmPool': 'This region keeps no warm pool.',
+  'failure.adminCannotLogIn': 'The administrator account cannot log in.',
+  'failure.adminNotSetUp': 'The administrator account could not be set up.',
+  'failure.warmMemberWithoutAdmin': 'A warm-pool member needs its temporary admin.',
+  'failure.noKeycloakHere': 'The instance has no Keycloak here.',
+  'failure.upgradeUnfinished': 'Another upgrade of this instance is unfinished; our team has been notified.',
+  'failure.restoreUnfinished': 'Another restore of this instance is unfinished; our team has been notified.',
+  'failure.backupNotHere': 'The backup is not on this host.',
+  'failure.backupIdInvalid': 'Invalid backup id.',
+  // A step's transient failure, as its note (the step is retried).
+  'failure.kubernetesUnreachable':
+    'The Kubernetes cluster of region {{region}} does not answer; Keyhouse tries again.',
+  'failure.keycloakReportsErrors': 'Keycloak reports errors; Keyhouse tries again.',
+  'failure.adminNotCreated': 'The admin account could not be created.',
+  'failure.adminRoleMissing': 'The admin role of the master realm is missing.',
 
   // Notes of an order's steps, as the status page lists them (src/orders/order-steps.ts): the reconciler's, the
   // backups' and the drivers' (local, shared Keycloak). A note may have several parts, joined by "; ".
@@ -177,6 +239,33 @@ export const MESSAGES = {
   'step.realmImportedWithUsers': '{{realm}} created with {{users}} users',
   'step.realmImportedEarlier': '{{realm}} exists (imported by an earlier attempt)',
   'step.keycloakUnreachable': 'Keycloak could not be reached; the step will be retried.',
+  // Themes in a Keycloak home (src/drivers/local/instance-themes.ts); parts joined by "; ".
+  'step.themeAdded': '{{name}} {{version}} added',
+  'step.themeReplaced': '{{name}} {{from}} → {{to}}',
+  'step.themeRemoved': '{{name}} removed',
+  'step.themesUpToDate': 'up to date',
+  'step.themesRestart': 'Keycloak restarts (it caches themes)',
+  // Scale, restart and theme or domain changes beside the running Keycloak (src/drivers/local/keycloak-switch.ts).
+  'step.roomRegionFull': 'region {{region}} is at {{count}} of {{max}} Keycloaks',
+  'step.roomHostMemory':
+    'this host has {{available}} MB of free memory; a second Keycloak needs {{needed}} MB',
+  'step.roomNotOffered': 'no room was offered for a second Keycloak',
+  'step.roomFirstStart': 'the first start is not finished',
+  'step.standbyPorts': 'slot {{slot}}, ports {{http}}/{{management}}',
+  'step.standbyResumed': 'resumed: slot {{slot}}',
+  'step.standbyOtherSettings': 'stopped a new Keycloak with other settings',
+  'step.standbyReady': 'ready',
+  'step.standbyNoPort': 'No free port for a second Keycloak on this host.',
+  'step.standbyExited': 'The new Keycloak stopped while starting; the running one serves on.',
+  'step.standbyNotReady': 'The new Keycloak did not become ready in time; the running one serves on.',
+  'step.edgeSwitched': 'the edge sends every request to port {{port}}',
+  'step.edgeUnobserved':
+    'the edge could not be observed ({{why}}); waited {{seconds}} s, its keep-alive timeout',
+  'step.edgeStillOld': 'not switched yet after {{seconds}} s ({{why}}); going on',
+  'step.slotServes': 'slot {{slot}} serves instead of slot {{old}}',
+  'step.drainIdle': 'no connection open to the old Keycloak',
+  'step.drainClosed': 'its {{count}} open connections closed within {{seconds}} s',
+  'step.drainStillOpen': '{{count}} connections still open after {{seconds}} s',
   // Kubernetes regions (src/drivers/kubernetes).
   'step.kubernetesObjectsApplied': '{{count}} objects applied in {{namespace}}',
   'step.kubernetesCertificateWritten': 'certificate written, renewed after {{renewAfter}}',
@@ -186,6 +275,16 @@ export const MESSAGES = {
   'step.kubernetesBackupCompleted': 'Backup {{backup}} completed',
   'step.loginThroughService': "the admin logged in at {{url}} through the instance's Service, over TLS",
   'step.kubernetesNamespaceGone': '{{namespace}} is gone',
+  'step.kubernetesKeycloakMissing': 'waiting for the Keycloak resource to be created',
+  'step.kubernetesKeycloakErrors': 'the Keycloak Operator reports errors: {{detail}}',
+  'step.kubernetesKeycloakNotReconciled': 'waiting for the Keycloak Operator to take up the change',
+  'step.kubernetesKeycloakRolling': 'Keycloak is rolling out the change',
+  'step.kubernetesKeycloakStarting': 'Keycloak is not ready yet: {{detail}}',
+  'step.kubernetesDatabaseMissing': 'waiting for the database cluster to be created',
+  'step.kubernetesDatabaseNotReady': 'the database is not ready yet ({{phase}})',
+  'step.kubernetesLoadBalancerPending': 'waiting for the load balancer to assign an address',
+  'step.kubernetesBackupRunning': 'waiting for the backup {{backup}} ({{phase}})',
+  'step.kubernetesNamespaceEmptying': '{{namespace}} is being emptied and removed',
 } as const satisfies Record<string, string>;
 
 export type MessageCode = keyof typeof MESSAGES;
@@ -204,6 +303,12 @@ export function renderStepMessage(note: StepMessage): string {
   return (Array.isArray(note) ? note : [note])
     .map((part) => renderMessage(part.code, part.params))
     .join('; ');
+}
+
+/** The coded parts of a note (each translated on its own, joined by "; "); null for plain English words. */
+export function messageParts(note: StepMessage): CodedMessage[] | null {
+  if (typeof note === 'string') return null;
+  return Array.isArray(note) ? note : [note];
 }
 
 /** The English text of a message. */

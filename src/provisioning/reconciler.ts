@@ -4,9 +4,17 @@ import { recordAudit } from '../audit/audit-store.js';
 import { closeUsageRecord, openUsageRecord, switchUsageRecord } from '../billing/usage-store.js';
 import type { Catalog } from '../catalog/catalog-schemas.js';
 import type { Database, Queryable } from '../db/database.js';
-import type { ApplyResult, DesiredInstance, DestroyResult, Driver, StepReporter } from '../drivers/driver.js';
+import type {
+  ApplyResult,
+  ChangeRoom,
+  DesiredInstance,
+  DestroyResult,
+  Driver,
+  StepReporter,
+} from '../drivers/driver.js';
 import {
   countActiveInstances,
+  countSwitchesInProgress,
   findInstanceForProvisioning,
   lockRegionCapacity,
   storeSecretsOnce,
@@ -18,7 +26,14 @@ import { deleteDomain, markDomainActive } from '../domains/domain-store.js';
 import { recordOrderStep } from '../orders/order-steps.js';
 import { findOrderById, type StoredOrder } from '../orders/order-store.js';
 import { transitionOrder } from '../orders/order-status.js';
-import { message, renderMessage, type StepMessage } from '../platform/messages.js';
+import {
+  message,
+  messageParts,
+  renderMessage,
+  renderStepMessage,
+  type CodedMessage,
+  type StepMessage,
+} from '../platform/messages.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import {
   generateInstanceSecrets,
@@ -33,6 +48,17 @@ import { backupPolicyOf } from '../backups/backup-schemas.js';
 import { deleteInstanceBackups } from '../backups/backup-store.js';
 import type { RealmOutcome, RealmTransfer } from '../backups/realm-transfer.js';
 import { countUnclaimedMembers } from '../warm-pool/warm-pool-store.js';
+import type { OrderType } from '../orders/order-schemas.js';
+
+/** Change orders whose apply may replace the running Keycloak: beside it (a switch) when the region has room. */
+const SWITCHING_ORDER_TYPES = [
+  'scale',
+  'restart',
+  'theme-deploy',
+  'theme-remove',
+  'custom-domain',
+] as const satisfies readonly OrderType[];
+const isSwitching = (type: OrderType) => (SWITCHING_ORDER_TYPES as readonly OrderType[]).includes(type);
 
 /**
  * The provisioning reconciler: makes the world match what an order asked for, and moves the order through its life
@@ -69,7 +95,19 @@ export type ReconcilerDeps = {
 };
 
 /** A create order whose backup to restore is gone: fails the order (thrown from deep inside, caught once). */
-class PermanentOrderError extends Error {}
+class PermanentOrderError extends Error {
+  constructor(readonly reason: CodedMessage) {
+    super(renderMessage(reason.code, reason.params));
+  }
+}
+
+/** A reason after another: coded parts joined to it, plain words (a stored backup's English reason) appended. */
+function followedBy(first: CodedMessage, reason: StepMessage): StepMessage {
+  const parts = messageParts(reason);
+  return parts
+    ? [first, ...parts]
+    : `${renderMessage(first.code, first.params)} ${renderStepMessage(reason)}`;
+}
 
 /** The platform itself, in the audit trail of what orders did. */
 const systemActor = (orderId: string): Actor => ({
@@ -95,8 +133,17 @@ export function createReconciler(deps: ReconcilerDeps) {
     return openInstanceSecrets(deps.secretBox, sealed);
   }
 
-  async function fail(order: StoredOrder, reason: string, operatorDetail: string): Promise<ReconcileOutcome> {
-    logger.warn({ orderId: order.id, instanceId: order.instanceId, reason, operatorDetail }, 'order failed');
+  /** Fails the order; `reason` is for the customer, coded wherever its words are ours (stored with its English). */
+  async function fail(
+    order: StoredOrder,
+    reason: StepMessage,
+    operatorDetail: string,
+  ): Promise<ReconcileOutcome> {
+    const text = renderStepMessage(reason);
+    logger.warn(
+      { orderId: order.id, instanceId: order.instanceId, reason: text, operatorDetail },
+      'order failed',
+    );
     await db.transaction(async (tx) => {
       const from = (await findOrderById(tx, order.id))?.status;
       if (from !== 'new' && from !== 'processing') return;
@@ -106,7 +153,31 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (order.type === 'create' || order.type === 'delete')
         await updateInstanceRuntime(tx, order.instanceId, { status: 'failed' });
     });
-    return { outcome: 'failed', reason };
+    return { outcome: 'failed', reason: text };
+  }
+
+  /**
+   * A change that replaces the running Keycloak runs a second one beside it while it switches: the region's
+   * capacity must hold it, counting every instance, every unclaimed warm-pool member and every other switch in
+   * progress (each may hold a second one). Counted on every pass, conservatively: two switches deciding at once
+   * each count the other.
+   */
+  async function roomForSwitch(order: StoredOrder, instance: ProvisioningView): Promise<ChangeRoom> {
+    const region = catalog.regions.find((r) => r.id === instance.spec.region)!;
+    const keycloaks =
+      (await countActiveInstances(db.pool, region.id, instance.id)) +
+      1 +
+      (await countUnclaimedMembers(db.pool, region.id)) +
+      (await countSwitchesInProgress(db.pool, region.id, order.id, SWITCHING_ORDER_TYPES));
+    if (keycloaks + 1 <= region.capacity.maxInstances) return { secondInstance: true };
+    return {
+      secondInstance: false,
+      why: message('step.roomRegionFull', {
+        region: region.name,
+        count: keycloaks,
+        max: region.capacity.maxInstances,
+      }),
+    };
   }
 
   /** new → processing, unless the region is full (then the order waits in `new`). */
@@ -227,11 +298,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'ready': {
         const finished = await finish(order, instance, driver, desired, result.url);
         if (finished.outcome === 'retry' && lastAttempt) {
-          return fail(
-            order,
-            'Your instance started but could not be reached through its address.',
-            finished.message,
-          );
+          return fail(order, message('failure.unreachableAfterStart'), finished.message);
         }
         return finished;
       }
@@ -257,15 +324,18 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   async function transient(
     order: StoredOrder,
-    message: string,
+    detail: string,
     lastAttempt: boolean,
   ): Promise<ReconcileOutcome> {
     if (lastAttempt) {
-      const what = order.type === 'create' ? 'Provisioning' : `The ${order.type} order`;
-      return fail(order, `${what} did not complete after several attempts.`, message);
+      const reason =
+        order.type === 'create'
+          ? message('failure.provisioningGaveUp')
+          : message('failure.orderGaveUp', { orderType: order.type });
+      return fail(order, reason, detail);
     }
-    logger.info({ orderId: order.id, message }, 'transient provisioning error; will retry');
-    return { outcome: 'retry', message };
+    logger.info({ orderId: order.id, message: detail }, 'transient provisioning error; will retry');
+    return { outcome: 'retry', message: detail };
   }
 
   /**
@@ -323,7 +393,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             details: { orderId: order.id, from: previousVersion, to: to.version, backupId },
           });
         });
-        return { outcome: 'failed', reason: result.reason };
+        return { outcome: 'failed', reason: renderStepMessage(result.reason) };
       case 'progressing':
         return progressing(order, result);
       case 'transient-error':
@@ -379,11 +449,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const before = await deps.backups.forOrder(order, instance, 'pre-restore', report, { lastAttempt });
     if (before.outcome === 'retry') return transient(order, before.message, lastAttempt);
     if (before.outcome === 'failed')
-      return fail(
-        order,
-        `Nothing was restored: the backup of the current state failed (${before.reason})`,
-        before.detail,
-      );
+      return fail(order, followedBy(message('failure.nothingRestored'), before.reason), before.detail);
     return afterApply(
       order,
       instance,
@@ -455,7 +521,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       if (!region || !driver) {
         return fail(
           order,
-          'This region cannot provision instances at the moment. Our team has been notified.',
+          message('failure.regionUnavailable'),
           `no driver for region ${instance.spec.region}`,
         );
       }
@@ -472,7 +538,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       try {
         return await reconcileOrder(order, instance, driver, desired, report, options.lastAttempt);
       } catch (error) {
-        if (error instanceof PermanentOrderError) return fail(order, error.message, 'restore source missing');
+        if (error instanceof PermanentOrderError) return fail(order, error.reason, 'restore source missing');
         throw error;
       }
     },
@@ -508,12 +574,13 @@ export function createReconciler(deps: ReconcilerDeps) {
           order.type === 'create'
             ? await createDesired(order, desired(instance.spec))
             : desired(instance.spec);
+        const room = isSwitching(order.type) ? await roomForSwitch(order, instance) : undefined;
         return afterApply(
           order,
           instance,
           driver,
           target,
-          await driver.apply(target, report),
+          await driver.apply(target, report, room),
           options.lastAttempt,
         );
       }
@@ -525,7 +592,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           driver,
           target,
           // The order id: a retried or resumed restart order restarts once.
-          await driver.restart(target, report, order.id),
+          await driver.restart(target, report, order.id, await roomForSwitch(order, instance)),
           options.lastAttempt,
         );
       }

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { renderStepMessage } from '../platform/messages.js';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Catalog, Region, WarmPoolEntry } from '../catalog/catalog-schemas.js';
@@ -125,7 +126,11 @@ export function startWarmPoolRefiller(options: {
           logger.warn({ member: member.name, message: result.message }, 'warm-pool member not ready yet');
           return;
         case 'permanent-error':
-          await recordMemberFailure(db.pool, member.id, `${result.reason} ${result.detail}`);
+          await recordMemberFailure(
+            db.pool,
+            member.id,
+            `${renderStepMessage(result.reason)} ${result.detail}`,
+          );
           logger.error({ member: member.name, detail: result.detail }, 'warm-pool member cannot be built');
           if (await startRetiring(db.pool, member.id)) await retire(client, driver, member);
           return;

@@ -162,7 +162,7 @@ export const de = {
   invoiceEmail: 'E-Mail-Adresse für Rechnungen',
   terms: /Ich akzeptiere die Allgemeinen Geschäftsbedingungen/,
   atLeastOne: 'Schalten Sie mindestens eine Quelle frei',
-  // A message of the shared schema (src/access/trusted-sources.ts), by its code (web/src/i18n/de-messages.ts).
+  // A message of the shared schema (src/access/trusted-sources.ts), by its code (src/platform/de-messages.ts).
   wholeInternet: 'würde das ganze Internet zulassen',
   statusNewMeaning: 'Status direkt nach dem Auftrag.',
   language: 'Deutsch',

@@ -56,6 +56,9 @@ const words = {
     openTicket: 'Ticket öffnen',
     toInstance: 'Zur Instanz',
     subject: 'Betreff',
+    message: 'Nachricht',
+    // The failed order's reason, from its coded parts (failureReasonParts) in the reader's language.
+    reason: 'Die Bereitstellung ist auch nach mehreren Versuchen nicht abgeschlossen.',
     show: 'Zugangsdaten anzeigen',
     hide: 'Zugangsdaten verbergen',
     edit: 'Vertrauenswürdige Quellen bearbeiten',
@@ -71,6 +74,8 @@ const words = {
     openTicket: 'Open a ticket',
     toInstance: 'Go to the instance',
     subject: 'Subject',
+    message: 'Message',
+    reason: 'Provisioning did not complete after several attempts.',
     show: 'Show credentials',
     hide: 'Hide credentials',
     edit: 'Edit trusted sources',
@@ -391,7 +396,8 @@ const failedOrder = {
   instanceId: FAILED_INSTANCE,
   price: { currency: 'EUR', perHour: '0.1492', perMonth: '108.90' },
   priceDelta: null,
-  failureReason: 'Keycloak did not become ready within 5 minutes.',
+  failureReason: 'Provisioning did not complete after several attempts.',
+  failureReasonParts: [{ code: 'failure.provisioningGaveUp', params: {} }],
   createdAt: at(0),
   updatedAt: at(4),
   steps: [
@@ -420,12 +426,15 @@ describe('a failed order (answered by the test)', () => {
       );
       await page.goto(`/orders/${FAILED_ORDER}`);
       await page.getByTestId('failure-reason').waitFor();
+      expect(await page.getByTestId('failure-reason').textContent()).toBe(w.reason);
       await page.getByText(w.failed).first().waitFor();
       await expectAccessible(page, `order failed (${language})`);
       await screenshot(page, `${language}-order-status-failed`);
       await page.getByRole('button', { name: w.openTicket }).click();
       await page.waitForURL(new RegExp(`/tickets\\?orderId=${FAILED_ORDER}`));
       await expect.poll(() => page.getByLabel(w.subject).inputValue()).toContain(FAILED_ORDER.slice(0, 8));
+      // The ticket's text starts with the reason as the status page said it.
+      expect(await page.getByLabel(w.message).inputValue()).toContain(w.reason);
       await screenshot(page, `${language}-ticket-prefilled`);
       expect(errors).toEqual([]);
       await context.close();

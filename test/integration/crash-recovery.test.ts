@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,7 +11,7 @@ import {
   isJvm,
   kcHomeOf,
   keyhouseProcess,
-  killEverythingUnder,
+  removeProcessRun,
   processesUnder,
   signUpOverHttp,
   type KeyhouseProcess,
@@ -138,25 +138,15 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     }, 180_000);
 
     afterAll(async () => {
-      await keyhouse?.stop('SIGTERM');
-      // Whatever a failed run left: every process of this data dir (Keycloak's sh and java, HAProxy).
-      if (dir) killEverythingUnder(dir);
+      let instanceNames: string[] = [];
       if (listener) {
         const { rows } = await listener
           .query<{ name: string }>('SELECT name FROM instances')
           .catch(() => ({ rows: [] as { name: string }[] }));
+        instanceNames = rows.map((row) => row.name);
         await listener.end();
-        const admin = new pg.Client({ connectionString: `${inject('serverUrl')}/postgres` });
-        await admin.connect();
-        for (const { name } of rows) {
-          const id = admin.escapeIdentifier(instanceDatabaseName(name));
-          await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-          await admin.query(`DROP ROLE IF EXISTS ${id}`);
-        }
-        await admin.end();
       }
-      await database?.drop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await removeProcessRun({ keyhouse, dir, database, instanceNames });
     }, 120_000);
 
     it(

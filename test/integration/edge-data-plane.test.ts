@@ -1,17 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyCli } from '../../src/edge/haproxy-cli.js';
 import { freePort, httpsGet, probeTls, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
   buildRelease,
   keyhouseProcess,
-  killEverythingUnder,
+  removeProcessRun,
   signUpOverHttp,
   type KeyhouseProcess,
   type Release,
@@ -19,7 +17,7 @@ import {
 import { exampleBillingProfile } from '../support/orders.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { testKeycloakCache } from '../support/test-keyhouse.js';
-import { startTokenLoad, type LoadResult, type TokenLoad } from '../support/token-load.js';
+import { failureReport, startTokenLoad, type EdgeLoad, type LoadResult } from '../support/edge-load.js';
 
 /**
  * The data plane stands apart from the control plane (issue 10). With the edge inside Keyhouse, a SIGKILL of Keyhouse
@@ -102,18 +100,17 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       );
     }
 
-    function load(): TokenLoad {
+    function load(): EdgeLoad {
       return startTokenLoad({
-        url: instance.url,
+        target: { url: instance.url, ca },
         realm: customerNumber,
         ...client,
-        ca,
         perSecond: PER_SECOND,
       });
     }
 
     /** `more` further tokens after now: the traffic demonstrably flows on after the disruption. */
-    const tokensAfter = (running: TokenLoad, more: number) => {
+    const tokensAfter = (running: EdgeLoad, more: number) => {
       const target = running.ok() + more;
       return waitFor(() => running.ok() >= target, 60_000, `${more} more tokens`);
     };
@@ -122,9 +119,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       console.info(
         `data plane, ${phase}: ${result.ok}/${result.sent} tokens in ${result.seconds.toFixed(1)} s ` +
           `(${result.tokensPerSecond.toFixed(1)}/s), ${result.failures.length} failed` +
-          (result.failures.length ? `: ${JSON.stringify(result.failures.slice(0, 5))}` : ''),
+          (result.failures.length ? `:\n${failureReport(result.failures)}` : ''),
       );
-      expect(result.failures).toEqual([]);
+      expect(result.failures, failureReport(result.failures)).toEqual([]);
       expect(result.tokensPerSecond).toBeGreaterThanOrEqual(10);
     };
 
@@ -141,6 +138,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           'edge:',
           '  listenHost: 127.0.0.1',
           `  portRange: { from: ${base}, to: ${base + 20} }`,
+          `  httpPort: ${base + 21}`,
           'keycloak:',
           `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
           // Ports of its own: another test's Keyhouse may hold the default ones.
@@ -178,20 +176,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     }, 120_000);
 
     afterAll(async () => {
-      await keyhouse?.stop('SIGTERM');
-      if (dir) killEverythingUnder(dir);
-      if (names.length) {
-        const admin = new pg.Client({ connectionString: `${inject('serverUrl')}/postgres` });
-        await admin.connect();
-        for (const name of names) {
-          const id = admin.escapeIdentifier(instanceDatabaseName(name));
-          await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-          await admin.query(`DROP ROLE IF EXISTS ${id}`);
-        }
-        await admin.end();
-      }
-      await database?.drop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await removeProcessRun({ keyhouse, dir, database, instanceNames: names });
     }, 120_000);
 
     it(

@@ -316,7 +316,19 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         expect(page).toContain('Welcome to ACME');
         expect(page).toMatch(/\/login\/acme\/css\/acme\.css/);
 
-        await placeAndWait({ type: 'theme-deploy', name: 'acme', version: 2 });
+        // A replaced theme needs a new Keycloak (it caches themes): with room in the region, one beside the running
+        // one takes over at the edge, with the new version in its own fresh home (the running one's is untouched).
+        const replace = await placeAndWait({ type: 'theme-deploy', name: 'acme', version: 2 });
+        const replaceOrder = (await api('GET', `/api/v1/orders/${replace}`)).json<{
+          steps: { name: string; message?: string; messageParts?: { code: string }[] }[];
+        }>();
+        const standby = replaceOrder.steps.find((s) => s.name === 'keycloak-standby');
+        expect(standby?.message).toContain('acme 2 added');
+        expect(standby?.messageParts?.map((part) => part.code)).toContain('step.themeAdded');
+        expect(replaceOrder.steps.map((s) => s.name)).toEqual(
+          expect.arrayContaining(['edge-switch', 'keycloak-drain']),
+        );
+        expect(replaceOrder.steps.map((s) => s.name)).not.toContain('restart-in-place');
         expect(await loginPage()).toContain('Welcome back to ACME');
         const listed = (await api('GET', `/api/v1/instances/${instanceId}/themes`)).json<{
           themes: { name: string; deployedVersion: number | null; versions: { version: number }[] }[];

@@ -53,6 +53,11 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
     async removeRoute(instanceId) {
       routes.delete(instanceId);
     },
+    async observeUpstream(instanceId, upstreamPort) {
+      return routes.get(instanceId) === upstreamPort
+        ? { serves: 'only-this' }
+        : { serves: 'not-yet', why: `routed to ${routes.get(instanceId)}` };
+    },
     // Plain HTTP here: no certificate authority, and no login check through an edge.
     caPem: '',
   };

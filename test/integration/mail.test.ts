@@ -6,6 +6,7 @@ import { startMailSender, type MailSender } from '../../src/mail/mail-sender.js'
 import { transitionOrder } from '../../src/orders/order-status.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { message } from '../../src/platform/messages.js';
 import {
   bearerHeaders,
   signInOperator,
@@ -76,7 +77,7 @@ async function finishOrder(orderId: string, outcome: 'done' | 'failed') {
     if (outcome === 'done') await transitionOrder(tx, orderId, 'processing', 'done');
     else
       await transitionOrder(tx, orderId, 'processing', 'failed', {
-        reason: 'Keycloak did not become ready in time.',
+        reason: message('failure.keycloakNotReadyInTime'),
         operatorDetail: 'test',
       });
   });
@@ -167,7 +168,8 @@ describe('every kind of mail, in the recipient’s language', () => {
     const failed = await smtp.waitFor(german.email, (m) =>
       /^Bestellung für kc-[0-9a-f]{8} fehlgeschlagen$/.test(m.subject),
     );
-    expect(failed.text).toContain('Grund: Keycloak did not become ready in time.');
+    // The coded reason in German, as the portal shows it.
+    expect(failed.text).toContain('Grund: Keycloak ist nicht rechtzeitig bereit geworden.');
     expect(failed.text).toContain('Bitte eröffnen Sie ein Ticket');
     const invitation = await smtp.waitFor(
       invitee,

@@ -69,6 +69,21 @@ describe('OpenAPI document', () => {
   });
 });
 
+describe('an order in the OpenAPI document', () => {
+  it('documents the failure reason in English and its coded parts', async () => {
+    const document = (await keyhouse.request({ method: 'GET', url: '/api/v1/openapi.json' })).json();
+    type Schema = { $ref?: string; properties?: Record<string, Schema>; description?: string };
+    const resolve = (schema: Schema): Schema =>
+      schema.$ref ? resolve(document.components.schemas[schema.$ref.split('/').at(-1)!]) : schema;
+    const order = resolve(
+      document.paths['/api/v1/orders/{id}'].get.responses['200'].content['application/json'].schema,
+    );
+    expect(order.properties!.failureReason!.description).toContain('in English');
+    expect(order.properties!.failureReasonParts!.description).toContain('coded parts');
+    expect(JSON.stringify(order.properties!.failureReasonParts)).toContain('"code"');
+  });
+});
+
 describe('GET /docs', () => {
   it('renders the reference from the generated document, with its script served locally', async () => {
     const redirect = await keyhouse.request({ method: 'GET', url: '/docs' });

@@ -9,6 +9,12 @@ import { ensureBackup, failBackup, startBackup } from '../../src/backups/backup-
 import { defaultInstancesDir, keycloakLogFile } from '../../src/drivers/local/instance-files.js';
 import { operatorRoutes } from '../../src/http/routes/operator-routes.js';
 import type { Instance } from '../../src/instances/instance-schemas.js';
+import {
+  generateInstanceSecrets,
+  openInstanceSecrets,
+  sealInstanceSecrets,
+} from '../../src/instances/instance-secrets.js';
+import { storeSecretsOnce } from '../../src/instances/instance-store.js';
 import type { OperatorService } from '../../src/operators/operator-service.js';
 import { recordOrderStep } from '../../src/orders/order-steps.js';
 import type { Order } from '../../src/orders/order-schemas.js';
@@ -16,6 +22,7 @@ import { transitionOrder } from '../../src/orders/order-status.js';
 import { insertOrder } from '../../src/orders/order-store.js';
 import type { TicketService } from '../../src/support/ticket-service.js';
 import { packageRoot } from '../../src/platform/package-root.js';
+import { createSecretBox } from '../../src/platform/secret-box.js';
 import {
   createUserWithRole,
   signInOperator,
@@ -189,7 +196,31 @@ describe('orders across organisations', () => {
     // Where the local driver has Keycloak write its log.
     const keycloakLog = keycloakLogFile(defaultInstancesDir(keyhouse.config.dataDir), instance.name);
     mkdirSync(path.dirname(keycloakLog), { recursive: true });
-    writeFileSync(keycloakLog, 'starting\nERROR java.lang.OutOfMemoryError: Java heap space\n');
+    // Keycloak's file format, in this host's time (as the local driver's Keycloak writes it), with the
+    // instance's admin password in a line: the console's tail has it cut out like the customer's log view.
+    const stamp = (offsetMs: number) => {
+      const d = new Date(Date.now() - offsetMs);
+      const p = (n: number, w = 2) => String(n).padStart(w, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
+    };
+    // Stored as the reconciler stores them before Keycloak's first start.
+    const secretBox = createSecretBox({
+      secretKey: keyhouse.config.secretKey,
+      dataDir: keyhouse.config.dataDir,
+    });
+    const { adminPassword } = openInstanceSecrets(
+      secretBox,
+      await storeSecretsOnce(
+        keyhouse.db.pool,
+        instance.id,
+        sealInstanceSecrets(secretBox, generateInstanceSecrets()),
+      ),
+    );
+    writeFileSync(
+      keycloakLog,
+      `${stamp(2000)} INFO  [io.quarkus] (main) starting with ${adminPassword}\n` +
+        `${stamp(1000)} ERROR [org.keycloak] (main) java.lang.OutOfMemoryError: Java heap space\n`,
+    );
 
     const detail = (await ops('GET', `/api/v1/ops/orders/${failed.id}`)).json();
     expect(detail.operatorDetail).toMatch(/OutOfMemoryError/);
@@ -198,6 +229,8 @@ describe('orders across organisations', () => {
       'Keycloak did not become ready',
     ]);
     expect(detail.logTail).toContain('java.lang.OutOfMemoryError: Java heap space');
+    expect(detail.logTail).toContain('starting with [redacted]');
+    expect(detail.logTail).not.toContain(adminPassword);
     expect(detail.organization.name).toBe('Kunde Eins GmbH');
 
     const customerView = await keyhouse.request({
@@ -270,6 +303,7 @@ describe('orders across organisations', () => {
     expect(cancelled.json()).toMatchObject({
       status: 'failed',
       failureReason: 'The order was cancelled by the provider before it started.',
+      failureReasonParts: [{ code: 'failure.cancelledByProvider', params: {} }],
     });
     const again = await ops('POST', `/api/v1/ops/orders/${waiting.id}/cancel`);
     expect(again.statusCode).toBe(409);

@@ -36,10 +36,6 @@ describe('region capacity', () => {
     restore: notUsed,
     removeBackup: notUsed,
     readBackup: notUsed,
-    readLog: notUsed,
-    followLog: () => {
-      throw new Error('not used here');
-    },
   };
 
   beforeAll(async () => {

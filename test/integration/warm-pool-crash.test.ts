@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
   isJvm,
   kcHomeOf,
   keyhouseProcess,
-  killEverythingUnder,
+  removeProcessRun,
   processesUnder,
   signUpOverHttp,
   type KeyhouseProcess,
@@ -104,24 +102,15 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('warm pool: SI
   }, 180_000);
 
   afterAll(async () => {
-    await keyhouse?.stop('SIGTERM');
-    if (dir) killEverythingUnder(dir);
+    let instanceNames: string[] = [];
     if (db) {
       const { rows } = await db
         .query<{ name: string }>('SELECT name FROM instances UNION SELECT name FROM warm_pool_members')
         .catch(() => ({ rows: [] as { name: string }[] }));
+      instanceNames = rows.map((row) => row.name);
       await db.end();
-      const admin = new pg.Client({ connectionString: `${inject('serverUrl')}/postgres` });
-      await admin.connect();
-      for (const { name } of rows) {
-        const id = admin.escapeIdentifier(instanceDatabaseName(name));
-        await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
-        await admin.query(`DROP ROLE IF EXISTS ${id}`);
-      }
-      await admin.end();
     }
-    await database?.drop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await removeProcessRun({ keyhouse, dir, database, instanceNames });
   }, 120_000);
 
   it(

@@ -17,6 +17,7 @@ import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { startTestKubernetes, type TestKubernetes } from '../support/kube-apiserver.js';
 import { exampleOrder } from '../support/orders.js';
+import type { Order } from '../../src/orders/order-schemas.js';
 import { startStandInOperators, type StandInOperators } from '../support/stand-in-operators.js';
 import { startTestKeyhouse, testKeycloakCache, type TestKeyhouse } from '../support/test-keyhouse.js';
 
@@ -91,7 +92,7 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
 
   const get = async (url: string) => (await keyhouse.request({ method: 'GET', url, headers })).json();
   async function untilFinished(orderId: string, timeoutMs: number) {
-    let order: { status: string; failureReason: string | null; steps: { name: string; status: string }[] };
+    let order: Pick<Order, 'status' | 'failureReason' | 'failureReasonParts' | 'steps'>;
     await waitFor(
       async () => {
         order = await get(`/api/v1/orders/${orderId}`);
@@ -452,8 +453,12 @@ describe('orders in a Kubernetes region (stand-in operators)', () => {
         const order = await untilFinished(placed.json().id, 4 * 60_000);
         expect(order.status).toBe('failed');
         expect(order.failureReason).toBe(
-          'Keycloak 26.7.3 did not become ready; your instance runs 26.5.6 again.',
+          'Keycloak 26.7.3 did not become ready; your instance runs Keycloak 26.5.6 again, with its data from ' +
+            'the backup taken before the upgrade.',
         );
+        expect(order.failureReasonParts).toEqual([
+          { code: 'failure.upgradeRolledBack', params: { version: '26.7.3', previous: '26.5.6' } },
+        ]);
         const keycloak = await read('k8s.keycloak.org/v2beta1', 'Keycloak', 'keycloak');
         expect(keycloak.spec!.image).toBe('quay.io/keycloak/keycloak:26.5.6');
         expect(keycloak.metadata!.annotations ?? {}).not.toHaveProperty('keyhouse.io/upgrade');

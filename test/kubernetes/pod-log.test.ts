@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -10,20 +8,16 @@ import {
   KubernetesRefusal,
   type KubernetesClient,
 } from '../../src/drivers/kubernetes/kubernetes-client.js';
-import {
-  createKubernetesDriver,
-  type KubernetesDriver,
-} from '../../src/drivers/kubernetes/kubernetes-driver.js';
-import { openLocalCa } from '../../src/edge/local-ca.js';
+import type { InstanceLogSource } from '../../src/drivers/driver.js';
+import { createKubernetesLogSource } from '../../src/drivers/kubernetes/pod-log.js';
 import { UnavailableError } from '../../src/platform/errors.js';
-import { createLogger } from '../../src/platform/logger.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { startTestKubernetes, type TestKubernetes } from '../support/kube-apiserver.js';
 
 /**
  * The customers' log view of a Kubernetes instance reads the Keycloak pod's log (pods/log of `keycloak-0`,
  * container `keycloak`) through a real API server. No kubelet runs here, and the stand-in operators start
- * Keycloak as a local process, not as a pod: so no pod here has a log to give. What this proves: the driver asks
+ * Keycloak as a local process, not as a pod: so no pod here has a log to give. What this proves: the log source asks
  * for the right pod's log, an instance without a pod has an empty log, and a pod whose log the API server cannot
  * fetch or refuses is a clear "cannot be read now" (503), not a failure. The parsing of
  * Keycloak's log lines is src/drivers/kubernetes/pod-log.test.ts.
@@ -36,22 +30,15 @@ const secrets = { adminPassword: 'admin-secret-for-tests', databasePassword: 'da
 describe("a Kubernetes instance's log, from its Keycloak pod", () => {
   let kube: TestKubernetes;
   let client: KubernetesClient;
-  let driver: KubernetesDriver;
-  let caDir: string;
+  let logs: InstanceLogSource;
 
   beforeAll(async () => {
     kube = await startTestKubernetes();
     client = createKubernetesClient(kube.config);
-    caDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-ca-'));
-    driver = createKubernetesDriver({
-      regions: { 'de-north': { name: 'DE-NORTH', settings, client } },
-      ca: await openLocalCa(caDir),
-      logger: createLogger({ level: 'silent' }),
-    });
+    logs = createKubernetesLogSource({ 'de-north': { name: 'DE-NORTH', settings, client } });
   });
   afterAll(async () => {
     await kube?.stop();
-    if (caDir) rmSync(caDir, { recursive: true, force: true });
   });
 
   const target = (name: string) => ({
@@ -62,10 +49,10 @@ describe("a Kubernetes instance's log, from its Keycloak pod", () => {
   });
 
   it('is empty while the instance has no Keycloak pod; following it ends at once', async () => {
-    const page = await driver.readLog(target('kc-nopod001'), { since: new Date(0), limit: 10 });
+    const page = await logs.readLog(target('kc-nopod001'), { since: new Date(0), limit: 10 });
     expect(page).toEqual({ entries: [], truncated: false });
     const batches: LogEntry[][] = [];
-    for await (const batch of driver.followLog(target('kc-nopod001'), AbortSignal.timeout(10_000)))
+    for await (const batch of logs.followLog(target('kc-nopod001'), AbortSignal.timeout(10_000)))
       batches.push(batch);
     expect(batches).toEqual([]);
   });
@@ -93,7 +80,7 @@ describe("a Kubernetes instance's log, from its Keycloak pod", () => {
     const namespace = await pendingPod('kc-pending01', 'keycloak');
     // The API server's answer for a pod without a node is 204 No Content: no log yet.
     expect(await client.podLog({ namespace, pod: 'keycloak-0', container: 'keycloak' }, {})).toBeNull();
-    expect(await driver.readLog(target('kc-pending01'), { since: new Date(0), limit: 10 })).toEqual({
+    expect(await logs.readLog(target('kc-pending01'), { since: new Date(0), limit: 10 })).toEqual({
       entries: [],
       truncated: false,
     });
@@ -108,7 +95,7 @@ describe("a Kubernetes instance's log, from its Keycloak pod", () => {
     expect(refusal).toBeInstanceOf(KubernetesRefusal);
     expect((refusal as KubernetesRefusal).status).toBe(400);
 
-    const read = await driver
+    const read = await logs
       .readLog(target('kc-foreign01'), { since: new Date(0), limit: 10 })
       .catch((error: unknown) => error);
     expect(read).toBeInstanceOf(UnavailableError);

@@ -9,12 +9,16 @@ import {
   mkdtempSync,
   readFileSync,
   realpathSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { instanceDatabaseName } from '../../src/drivers/local/instance-database.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { waitFor } from './edge-probes.js';
 import { testKeycloakCache } from './test-keyhouse.js';
@@ -166,6 +170,8 @@ export function prepareProcessDataDir(prefix: string, extraYaml: string[] = []) 
       'edge:',
       '  listenHost: 127.0.0.1',
       `  portRange: { from: ${base}, to: ${base + 20} }`,
+      // The plain-HTTP listener (ACME, redirects) off port 80, which another test's edge may hold.
+      `  httpPort: ${base + 21}`,
       'keycloak:',
       `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
       'metrics:',
@@ -230,6 +236,33 @@ export function killEverythingUnder(dir: string): void {
       }
     }
   }
+}
+
+/**
+ * After a test with Keyhouse as a process: stops it, kills what a failed run left under `dir`, drops the instances'
+ * databases and roles (`instanceNames`, read by the caller while its database still exists) and the scratch
+ * database, and removes the data dir.
+ */
+export async function removeProcessRun(run: {
+  keyhouse: KeyhouseProcess | undefined;
+  dir: string | undefined;
+  database: { drop(): Promise<void> } | undefined;
+  instanceNames: string[];
+}): Promise<void> {
+  await run.keyhouse?.stop('SIGTERM');
+  if (run.dir) killEverythingUnder(run.dir);
+  if (run.instanceNames.length) {
+    const admin = new pg.Client({ connectionString: `${inject('serverUrl')}/postgres` });
+    await admin.connect();
+    for (const name of run.instanceNames) {
+      const id = admin.escapeIdentifier(instanceDatabaseName(name));
+      await admin.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
+      await admin.query(`DROP ROLE IF EXISTS ${id}`);
+    }
+    await admin.end();
+  }
+  await run.database?.drop();
+  if (run.dir) rmSync(run.dir, { recursive: true, force: true });
 }
 
 /** Signs up a new organisation over HTTP and creates an API token: what a customer's script starts with. */

@@ -54,6 +54,8 @@ export async function startTestKeyhouse(
   // A worker runs Prometheus and the exporter: ports of their own, so parallel test files never meet.
   config.metrics.prometheus.port = await freePort();
   config.metrics.exporterPort = await freePort();
+  // The edge's plain-HTTP listener (ACME challenges, redirects) off port 80, likewise.
+  config.edge.httpPort = await freePort();
   config.metrics.prometheus.scrapeIntervalSeconds = 2;
   adjust(config);
   const database = await createTestDatabase();

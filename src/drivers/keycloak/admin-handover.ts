@@ -35,7 +35,7 @@ export async function handOverAdmin(options: {
         userId = await findAdmin();
       }
     }
-    if (!userId) throw new StepFailure('transient', 'The admin account could not be created.', 'no user id');
+    if (!userId) throw new StepFailure('transient', message('failure.adminNotCreated'), 'no user id');
     await bootClient.users.resetPassword({
       realm: 'master',
       id: userId,
@@ -43,11 +43,7 @@ export async function handOverAdmin(options: {
     });
     const adminRole = await bootClient.roles.findOneByName({ realm: 'master', name: 'admin' });
     if (!adminRole?.id || !adminRole.name)
-      throw new StepFailure(
-        'transient',
-        'The admin role of the master realm is missing.',
-        'roles.findOneByName',
-      );
+      throw new StepFailure('transient', message('failure.adminRoleMissing'), 'roles.findOneByName');
     await bootClient.users.addRealmRoleMappings({
       realm: 'master',
       id: userId,
@@ -61,7 +57,7 @@ export async function handOverAdmin(options: {
   if (!adminClient)
     throw new StepFailure(
       bootClient ? 'transient' : 'permanent',
-      'The administrator account could not be set up.',
+      message('failure.adminNotSetUp'),
       bootClient
         ? 'admin login failed right after setting its password'
         : `neither "${customerAdmin.username}" nor the temporary admin can log in; see ${options.diagnostics}`,

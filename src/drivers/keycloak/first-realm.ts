@@ -12,7 +12,7 @@ export async function ensureFirstRealm(options: {
   if (!client)
     throw new StepFailure(
       'permanent',
-      'The administrator account cannot log in.',
+      message('failure.adminCannotLogIn'),
       'first realm: admin login rejected',
     );
   let created = false;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import KcAdminClient from '@keycloak/keycloak-admin-client';
+import { message } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
 import { adminApiRequestOptions, connectAdmin, type AdminApi, type AdminCredentials } from './admin-api.js';
 
@@ -19,7 +20,7 @@ export async function warmUpAdminApi(options: {
   temporaryAdmin: AdminCredentials | null;
 }): Promise<string> {
   if (!options.temporaryAdmin)
-    throw new StepFailure('permanent', 'A warm-pool member needs its temporary admin.', 'no bootstrap admin');
+    throw new StepFailure('permanent', message('failure.warmMemberWithoutAdmin'), 'no bootstrap admin');
   const started = Date.now();
   const client = await connectAdmin(options.api, options.temporaryAdmin);
   for (let round = 0; round < ROUNDS; round++) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { message } from '../../platform/messages.js';
 import {
   backupState,
   CNPG_HEALTHY_PHASE,
@@ -30,7 +31,7 @@ describe('reading the operators’ status', () => {
     expect(keycloakReadiness(keycloak(4, healthy))).toMatchObject({ ready: false, failed: false });
     expect(
       keycloakReadiness(keycloak(3, [healthy[0]!, healthy[1]!, { ...healthy[2]!, status: 'True' }])),
-    ).toEqual({ ready: false, failed: false, message: 'Keycloak is rolling out the change.' });
+    ).toEqual({ ready: false, failed: false, message: message('step.kubernetesKeycloakRolling') });
     expect(
       keycloakReadiness(
         keycloak(3, [
@@ -39,7 +40,11 @@ describe('reading the operators’ status', () => {
           healthy[2]!,
         ]),
       ),
-    ).toEqual({ ready: false, failed: true, message: 'Keycloak has errors: ErrImagePull' });
+    ).toEqual({
+      ready: false,
+      failed: true,
+      message: message('step.kubernetesKeycloakErrors', { detail: 'ErrImagePull' }),
+    });
     expect(keycloakReadiness(null)).toMatchObject({ ready: false, failed: false });
   });
 
@@ -64,7 +69,7 @@ describe('reading the operators’ status', () => {
     expect(databaseReadiness(cluster('Setting up primary', 0, 2))).toEqual({
       ready: false,
       failed: false,
-      message: 'The database is not ready yet (Setting up primary).',
+      message: message('step.kubernetesDatabaseNotReady', { phase: 'Setting up primary' }),
     });
   });
 

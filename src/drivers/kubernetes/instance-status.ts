@@ -1,5 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Condition } from '../../instances/instance-schemas.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 
 /**
  * Reading the operators' status, as pure functions: what the Keycloak Operator writes on a `Keycloak` CR
@@ -43,36 +44,41 @@ function current(object: ObjectWithStatus, condition: StatusCondition | undefine
   return generation === undefined || observed === undefined || observed >= generation;
 }
 
-export type Readiness = { ready: true } | { ready: false; failed: boolean; message: string };
+/** Not ready: what it waits for, coded, so that the order's running step says it in the reader's language. */
+export type Readiness = { ready: true } | { ready: false; failed: boolean; message: CodedMessage };
 
 /** The Keycloak CR: Ready for this generation, not rolling, no errors. `failed` when the operator reports errors. */
 export function keycloakReadiness(keycloak: ObjectWithStatus | null): Readiness {
-  if (!keycloak) return { ready: false, failed: false, message: 'The Keycloak resource does not exist yet.' };
+  if (!keycloak) return { ready: false, failed: false, message: message('step.kubernetesKeycloakMissing') };
   const ready = conditionOf(keycloak, 'Ready');
   const errors = conditionOf(keycloak, 'HasErrors');
   const rolling = conditionOf(keycloak, 'RollingUpdate');
   if (errors?.status === 'True' && current(keycloak, errors))
-    return { ready: false, failed: true, message: `Keycloak has errors: ${errors.message || 'no message'}` };
+    return {
+      ready: false,
+      failed: true,
+      message: message('step.kubernetesKeycloakErrors', { detail: errors.message || '–' }),
+    };
   if (!ready || !current(keycloak, ready))
     return {
       ready: false,
       failed: false,
-      message: 'The Keycloak Operator has not reconciled the change yet.',
+      message: message('step.kubernetesKeycloakNotReconciled'),
     };
   if (rolling?.status === 'True')
-    return { ready: false, failed: false, message: 'Keycloak is rolling out the change.' };
+    return { ready: false, failed: false, message: message('step.kubernetesKeycloakRolling') };
   if (ready.status !== 'True')
     return {
       ready: false,
       failed: false,
-      message: `Keycloak is not ready yet: ${ready.message || 'starting'}`,
+      message: message('step.kubernetesKeycloakStarting', { detail: ready.message || '–' }),
     };
   return { ready: true };
 }
 
 /** The CNPG Cluster: healthy phase, its instance ready, condition Ready for this generation. */
 export function databaseReadiness(cluster: ObjectWithStatus | null): Readiness {
-  if (!cluster) return { ready: false, failed: false, message: 'The database cluster does not exist yet.' };
+  if (!cluster) return { ready: false, failed: false, message: message('step.kubernetesDatabaseMissing') };
   const ready = conditionOf(cluster, 'Ready');
   const wanted = Number(cluster.spec?.instances ?? 1);
   const phase = cluster.status?.phase;
@@ -81,9 +87,9 @@ export function databaseReadiness(cluster: ObjectWithStatus | null): Readiness {
   return {
     ready: false,
     failed: false,
-    message: `The database is not ready yet (${phase ?? 'no phase yet'}${
-      cluster.status?.phaseReason ? `: ${cluster.status.phaseReason}` : ''
-    }).`,
+    message: message('step.kubernetesDatabaseNotReady', {
+      phase: [phase ?? '–', cluster.status?.phaseReason].filter(Boolean).join(': '),
+    }),
   };
 }
 
@@ -94,7 +100,7 @@ export function backupState(backup: ObjectWithStatus | null): { state: BackupSta
   const phase = backup?.status?.phase;
   if (phase === 'completed') return { state: 'completed', message: 'completed' };
   if (phase === 'failed') return { state: 'failed', message: backup?.status?.error ?? 'failed' };
-  return { state: 'running', message: `backup ${phase ?? 'pending'}` };
+  return { state: 'running', message: phase ?? 'pending' };
 }
 
 /** The first load-balancer address of a Service (IP or host name), or null while the cloud assigns none. */

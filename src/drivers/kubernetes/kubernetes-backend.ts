@@ -22,19 +22,8 @@ import {
  */
 export type KubernetesBackend = { driver: KubernetesDriver; stop(): Promise<void> };
 
-export function startKubernetesBackend(options: {
-  config: Config;
-  db: Database;
-  secretBox: SecretBox;
-  ca: LocalCa;
-  logger: Logger;
-  /** Interval of the observer. */
-  observeIntervalMs?: number;
-  /** Overrides for tests (how often a progressing order looks again, the upgrade's deadline). */
-  driverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
-}): KubernetesBackend {
-  const { config, db } = options;
-  const logger = options.logger.child({ role: 'worker', backend: 'kubernetes' });
+/** An API client per `driver: kubernetes` region, by region id; a kubeconfig that cannot be read throws, naming it. */
+export function kubernetesRegionAccess(config: Config): Record<string, KubernetesRegionAccess> {
   const regions: Record<string, KubernetesRegionAccess> = {};
   for (const region of config.catalog.regions.filter((r) => r.driver === 'kubernetes')) {
     const settings = config.kubernetes[region.id]!;
@@ -48,6 +37,23 @@ export function startKubernetesBackend(options: {
     }
     regions[region.id] = { name: region.name, settings, client: createKubernetesClient(kubeConfig) };
   }
+  return regions;
+}
+
+export function startKubernetesBackend(options: {
+  config: Config;
+  db: Database;
+  secretBox: SecretBox;
+  ca: LocalCa;
+  logger: Logger;
+  /** Interval of the observer. */
+  observeIntervalMs?: number;
+  /** Overrides for tests (how often a progressing order looks again, the upgrade's deadline). */
+  driverOptions?: { pollSeconds?: number; upgradeReadyTimeoutMs?: number };
+}): KubernetesBackend {
+  const { config, db } = options;
+  const logger = options.logger.child({ role: 'worker', backend: 'kubernetes' });
+  const regions = kubernetesRegionAccess(config);
   const driver = createKubernetesDriver({ regions, ca: options.ca, logger, ...options.driverOptions });
   const desiredInstances = () =>
     desiredInstancesIn({

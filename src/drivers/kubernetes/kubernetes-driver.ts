@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import type { KubernetesRegion } from '../../config/kubernetes-region-schema.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
-import { UnavailableError, UnprocessableError } from '../../platform/errors.js';
-import { message, renderMessage, type CodedMessage } from '../../platform/messages.js';
+import { UnprocessableError } from '../../platform/errors.js';
+import { message, renderStepMessage, type CodedMessage, type StepMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
@@ -16,7 +16,6 @@ import type {
   DestroyResult,
   Driver,
   InstanceRef,
-  LogTarget,
   StepReporter,
   TakenBackup,
   UpgradeResult,
@@ -26,7 +25,6 @@ import type { AdminApi, AdminApiAddress } from '../keycloak/admin-api.js';
 import { handOverAdmin } from '../keycloak/admin-handover.js';
 import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
-import { followPodLog, readPodLog } from './pod-log.js';
 import {
   BOOTSTRAP_ADMIN_USERNAME,
   bootstrapAdminPassword,
@@ -93,7 +91,7 @@ type UpgradeMark = {
   phase: 'upgrading' | 'rolling-back';
   /** When this phase began (ISO). */
   since: string;
-  failure?: { reason: string; detail: string };
+  failure?: { reason: StepMessage; detail: string };
 };
 
 /** On the instance's Namespace: when its certificate is due (ISO); the worker may not read the Secret itself. */
@@ -134,7 +132,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (!region)
       throw new StepFailure(
         'permanent',
-        'This region cannot provision instances at the moment. Our team has been notified.',
+        message('failure.regionUnavailable'),
         `region "${instance.region}" has no Kubernetes settings in this worker`,
       );
     return region;
@@ -148,13 +146,13 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       if (error instanceof KubernetesUnreachable)
         throw new StepFailure(
           'transient',
-          `The Kubernetes cluster of region ${region.name} does not answer; Keyhouse tries again.`,
+          message('failure.kubernetesUnreachable', { region: region.name }),
           error.message,
         );
       if (error instanceof KubernetesRefusal)
         throw new StepFailure(
           'permanent',
-          'The platform refused the configuration of your instance. Our team has been notified.',
+          message('failure.configurationRefused'),
           [error.message, ...error.causes].join('\n'),
         );
       throw error;
@@ -177,7 +175,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (!api)
       throw new StepFailure(
         'permanent',
-        'This region cannot provision instances at the moment. Our team has been notified.',
+        message('failure.regionUnavailable'),
         `the cluster of region ${regionId} serves no Keycloak CRD (keycloaks.k8s.keycloak.org v2beta1 or v2alpha1): install the Keycloak Operator`,
       );
     keycloakApis.set(regionId, api);
@@ -261,25 +259,25 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     if (!instance.trustedSources.every((source) => admins.has(source)))
       throw new StepFailure(
         'permanent',
-        renderMessage('sources.adminNotOnKubernetes'),
+        message('sources.adminNotOnKubernetes'),
         `admin sources ${instance.adminSources.join(', ') || '(none)'} are narrower than the trusted sources; the LoadBalancer Service cannot restrict paths`,
       );
     if (instance.themes.length > 0)
       throw new StepFailure(
         'permanent',
-        renderMessage('themes.notOnKubernetes'),
+        message('themes.notOnKubernetes'),
         `themes ${instance.themes.map((t) => `${t.name} v${t.version}`).join(', ')} in the spec of a Kubernetes instance`,
       );
     if (instance.customHostname)
       throw new StepFailure(
         'permanent',
-        renderMessage('domain.notOnKubernetes'),
+        message('domain.notOnKubernetes'),
         `custom host name ${instance.customHostname} in the spec of a Kubernetes instance`,
       );
     if (instance.warm)
       throw new StepFailure(
         'permanent',
-        'This region keeps no warm pool.',
+        message('failure.noWarmPool'),
         'a warm-pool member for a Kubernetes region (the config schema refuses warmPool there)',
       );
   }
@@ -364,8 +362,8 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       if (!readiness.ready && readiness.failed)
         throw new StepFailure(
           'transient',
-          'Keycloak reports errors; Keyhouse tries again.',
-          readiness.message,
+          message('failure.keycloakReportsErrors'),
+          renderStepMessage(readiness.message),
         );
       if (!readiness.ready) throw new StepProgressing(readiness.message, pollSeconds);
       return { value: null, note: message('step.kubernetesKeycloakReady') };
@@ -373,7 +371,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const clusterIp = await step('exposure', async () => {
       const addresses = await serviceAddresses(placed);
       if (!addresses.loadBalancer || !addresses.clusterIp)
-        throw new StepProgressing('Waiting for the load balancer to assign an address.', pollSeconds);
+        throw new StepProgressing(message('step.kubernetesLoadBalancerPending'), pollSeconds);
       return {
         value: addresses.clusterIp,
         note: message('step.kubernetesLoadBalancer', {
@@ -437,9 +435,16 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     const location = `${namespace(placed)}/${object.metadata!.name!}`;
     const state = backupState(stored);
     if (state.state === 'failed')
-      throw new StepFailure('permanent', 'The backup failed.', `Backup ${location}: ${state.message}`);
+      throw new StepFailure(
+        'permanent',
+        message('failure.backupFailed'),
+        `Backup ${location}: ${state.message}`,
+      );
     if (state.state === 'running')
-      throw new StepProgressing(`Waiting for the backup ${location} (${state.message}).`, pollSeconds);
+      throw new StepProgressing(
+        message('step.kubernetesBackupRunning', { backup: location, phase: state.message }),
+        pollSeconds,
+      );
     const status = (stored.status ?? {}) as { startedAt?: string; stoppedAt?: string; backupId?: string };
     const started = Date.parse(status.startedAt ?? '');
     const stopped = Date.parse(status.stoppedAt ?? '');
@@ -496,11 +501,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           };
         } catch (error) {
           if (error instanceof StepFailure && error.kind === 'permanent')
-            throw new StepFailure(
-              'permanent',
-              'The backup before the upgrade failed; your instance was not changed.',
-              error.detail,
-            );
+            throw new StepFailure('permanent', message('failure.upgradeBackupFailed'), error.detail);
           throw error;
         }
       });
@@ -524,10 +525,10 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
           phase: 'rolling-back',
           since: now().toISOString(),
           failure: {
-            reason: `Keycloak ${to.version} did not become ready; your instance runs ${from.version} again.`,
+            reason: message('failure.upgradeRolledBack', { version: to.version, previous: from.version }),
             detail: readiness.failed
-              ? readiness.message
-              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${readiness.message}`,
+              ? renderStepMessage(readiness.message)
+              : `not ready within ${Math.round(upgradeReadyTimeoutMs / 1000)} s: ${renderStepMessage(readiness.message)}`,
           },
         };
         logger.warn({ instance: to.name, detail: mark.failure!.detail }, 'upgrade failed; rolling back');
@@ -538,7 +539,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
       await applyObjects(from, rollbackStep, { upgrade: mark });
       const ready = await convergeKeycloak(from, rollbackStep);
       await applyObjects(from, rollbackStep, { upgrade: null });
-      const failure = mark.failure ?? { reason: 'The upgrade failed.', detail: '' };
+      const failure = mark.failure ?? { reason: message('failure.upgradeFailed'), detail: '' };
       return { outcome: 'rolled-back', url: ready.url, backup, ...failure };
     });
   }
@@ -596,7 +597,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
         const answer = await call(placed.region, (client) => client.delete(namespaceRef(placed)));
         if (answer === 'deleting')
           throw new StepProgressing(
-            `The namespace ${namespace(placed)} is being emptied and removed.`,
+            message('step.kubernetesNamespaceEmptying', { namespace: namespace(placed) }),
             pollSeconds,
           );
         return {
@@ -608,7 +609,9 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
     });
     if (result.outcome === 'done' || result.outcome === 'progressing') return result;
     throw new Error(
-      result.outcome === 'permanent-error' ? `${result.reason} ${result.detail}` : result.message,
+      result.outcome === 'permanent-error'
+        ? `${renderStepMessage(result.reason)} ${result.detail}`
+        : result.message,
     );
   }
 
@@ -664,43 +667,7 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Kubern
    * The pod log of the instance's Keycloak (the operator's StatefulSet pod `keycloak-0`, container `keycloak`).
    * Logs are read by the API role for customers, so failures are the customer's answers, not step failures.
    */
-  async function keycloakLog(
-    target: LogTarget,
-    options: { sinceTime?: Date; follow?: boolean; signal?: AbortSignal },
-  ) {
-    const region = logRegionOf(target);
-    const placed = { instance: target, region };
-    try {
-      return await region.client.podLog(
-        { namespace: namespace(placed), pod: `${names.keycloak}-0`, container: 'keycloak' },
-        options,
-      );
-    } catch (error) {
-      if (error instanceof KubernetesUnreachable)
-        throw new UnavailableError(
-          `The Kubernetes cluster of region ${region.name} does not answer; try again in a minute.`,
-        );
-      if (error instanceof KubernetesRefusal)
-        throw new UnavailableError(
-          `The log of this instance's Keycloak cannot be read now (${error.message}).`,
-        );
-      throw error;
-    }
-  }
-
-  function logRegionOf(target: LogTarget): KubernetesRegionAccess {
-    const region = options.regions[target.region];
-    if (!region)
-      throw new UnavailableError('The logs of this region are not served by this Keyhouse process.');
-    return region;
-  }
-
   return {
-    readLog: async (target, query) =>
-      readPodLog(await keycloakLog(target, { sinceTime: query.since }), target, query),
-    async *followLog(target, signal) {
-      yield* followPodLog(await keycloakLog(target, { follow: true, signal }), target);
-    },
     apply,
     restart,
     upgrade,

@@ -1,6 +1,10 @@
 import type { LogEntry, LogPage } from '../../instances/instance-log-schemas.js';
-import type { LogRead, LogTarget } from '../driver.js';
+import { UnavailableError } from '../../platform/errors.js';
+import type { InstanceLogSource, LogRead, LogTarget } from '../driver.js';
 import { createLogPage, createLogParser, redactSecrets } from '../local/instance-log.js';
+import { names, namespaceOf } from './instance-objects.js';
+import { KubernetesRefusal, KubernetesUnreachable } from './kubernetes-client.js';
+import type { KubernetesRegionAccess } from './kubernetes-driver.js';
 
 /**
  * The Keycloak log of a Kubernetes instance: the log of the `keycloak` container of the operator's pod, as the API
@@ -48,4 +52,46 @@ export async function* followPodLog(
     parser.flush();
     if (batch.length) yield batch;
   }
+}
+
+/** The Kubernetes regions' logs (`regions` by id), read through each region's API server. */
+export function createKubernetesLogSource(
+  regions: Record<string, KubernetesRegionAccess>,
+): InstanceLogSource {
+  async function keycloakLog(
+    target: LogTarget,
+    options: { sinceTime?: Date; follow?: boolean; signal?: AbortSignal },
+  ) {
+    const region = regions[target.region];
+    if (!region)
+      throw new UnavailableError('The logs of this region are not served by this Keyhouse process.');
+    try {
+      return await region.client.podLog(
+        {
+          namespace: namespaceOf(region.settings, target.name),
+          pod: `${names.keycloak}-0`,
+          container: 'keycloak',
+        },
+        options,
+      );
+    } catch (error) {
+      if (error instanceof KubernetesUnreachable)
+        throw new UnavailableError(
+          `The Kubernetes cluster of region ${region.name} does not answer; try again in a minute.`,
+        );
+      if (error instanceof KubernetesRefusal)
+        throw new UnavailableError(
+          `The log of this instance's Keycloak cannot be read now (${error.message}).`,
+        );
+      throw error;
+    }
+  }
+
+  return {
+    readLog: async (target, query) =>
+      readPodLog(await keycloakLog(target, { sinceTime: query.since }), target, query),
+    async *followLog(target, signal) {
+      yield* followPodLog(await keycloakLog(target, { follow: true, signal }), target);
+    },
+  };
 }

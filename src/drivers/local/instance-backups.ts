@@ -24,14 +24,15 @@ export function createInstanceBackups(options: {
   const { adminDatabaseUrl, backupsDir } = options;
 
   function backupFile(p: InstancePaths, backupId: string): string {
-    if (!/^[0-9a-f-]{36}$/.test(backupId)) throw new StepFailure('permanent', 'Invalid backup id.', backupId);
+    if (!/^[0-9a-f-]{36}$/.test(backupId))
+      throw new StepFailure('permanent', message('failure.backupIdInvalid'), backupId);
     return path.join(p.backups, `${backupId}.dump`);
   }
 
   function checkedLocation(location: string): string {
     const resolved = path.resolve(location);
     if (!resolved.startsWith(`${path.resolve(backupsDir)}${path.sep}`) || !resolved.endsWith('.dump'))
-      throw new StepFailure('permanent', 'The backup is not on this host.', location);
+      throw new StepFailure('permanent', message('failure.backupNotHere'), location);
     return resolved;
   }
 
@@ -117,11 +118,11 @@ export function createInstanceBackups(options: {
       const { instance, from, paths: p, step } = args;
       const database = instanceDatabaseName(instance.name);
       const state = readState(p.state);
-      if (!state) throw new StepFailure('permanent', 'The instance has no Keycloak here.', 'no state.json');
+      if (!state) throw new StepFailure('permanent', message('failure.noKeycloakHere'), 'no state.json');
       if (state.restore && state.restore.backupId !== from.id)
         throw new StepFailure(
           'permanent',
-          'Another restore of this instance is unfinished; our team has been notified.',
+          message('failure.restoreUnfinished'),
           `state.json has a restore of ${state.restore.backupId}`,
         );
       if (state.restore?.phase !== 'swapped') {

@@ -2,10 +2,10 @@ import { readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isNotFound, readTextIfExists } from '../../platform/errno.js';
+import { message } from '../../platform/messages.js';
 import { StepFailure } from '../driver-steps.js';
 import type { TakenBackup } from '../driver.js';
 import type { InstancePorts } from './keycloak-config.js';
-import { logTail } from './keycloak-process.js';
 
 /**
  * An instance's directory on this host, `<instancesDir>/<name>`: its Keycloak home, logs, pid file, backups, and
@@ -16,6 +16,7 @@ const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export type InstancePaths = {
   dir: string;
+  /** The Keycloak home of the active slot (the one the edge routes to). */
   home: string;
   state: string;
   pid: string;
@@ -28,13 +29,24 @@ export type InstancePaths = {
 /** Where the local driver keeps its instances unless told otherwise. */
 export const defaultInstancesDir = (dataDir: string) => path.join(dataDir, 'instances');
 
+/**
+ * An instance has two slots for Keycloak homes, so that a scale or restart can start the new Keycloak beside the
+ * running one: `a` is `<dir>/keycloak` (where every instance began), `b` is `<dir>/keycloak-b`.
+ */
+export type Slot = 'a' | 'b';
+
+export const slotHome = (dir: string, slot: Slot) => path.join(dir, slot === 'a' ? 'keycloak' : 'keycloak-b');
+export const otherSlot = (slot: Slot): Slot => (slot === 'a' ? 'b' : 'a');
+
 export function instancePaths(instancesDir: string, name: string, backupsDir: string): InstancePaths {
-  if (!NAME_PATTERN.test(name)) throw new StepFailure('permanent', 'The instance name is invalid.', name);
+  if (!NAME_PATTERN.test(name))
+    throw new StepFailure('permanent', message('failure.instanceNameInvalid'), name);
   const dir = path.join(instancesDir, name);
+  const state = path.join(dir, 'state.json');
   return {
     dir,
-    home: path.join(dir, 'keycloak'),
-    state: path.join(dir, 'state.json'),
+    home: slotHome(dir, readState(state)?.slot ?? 'a'),
+    state,
     pid: path.join(dir, 'keycloak.pid'),
     keycloakLog: keycloakLogFile(instancesDir, name),
     consoleLog: path.join(dir, 'logs', 'console.log'),
@@ -43,17 +55,10 @@ export function instancePaths(instancesDir: string, name: string, backupsDir: st
 }
 
 /** Where Keycloak writes the instance's log (its `log-file` option). */
-export const keycloakLogFile = (instancesDir: string, name: string) =>
-  path.join(instancesDir, name, 'logs', 'keycloak.log');
-
-/**
- * The last lines of the instance's Keycloak log, for the operator console; null where there is none on this host.
- * Reads files only, so an API process beside the worker (same data dir) answers without running the driver.
- */
-export function readKeycloakLogTail(instancesDir: string, name: string, lines: number): string | null {
-  if (!NAME_PATTERN.test(name)) return null;
-  const tail = logTail(keycloakLogFile(instancesDir, name), lines);
-  return tail === '' ? null : tail;
+export function keycloakLogFile(instancesDir: string, name: string): string {
+  if (!NAME_PATTERN.test(name))
+    throw new StepFailure('permanent', message('failure.instanceNameInvalid'), name);
+  return path.join(instancesDir, name, 'logs', 'keycloak.log');
 }
 
 /** Kept in `<instanceDir>/state.json` (mode 0600: it holds the temporary admin's password until handover). */
@@ -66,6 +71,16 @@ export type InstanceState = {
   firstRealmDone: boolean;
   /** Settings hash the running process was started with; another hash means restart. */
   startedHash: string | null;
+  /** The restart (order id) whose new Keycloak runs: a retry of that restart does not restart again. */
+  restartedFor?: string;
+  /** The slot whose home runs the instance's Keycloak; absent on instances from before slots (then `a`). */
+  slot?: Slot;
+  /**
+   * A Keycloak started in the other slot to take over without downtime (scale, restart): its own ports, the hash
+   * it was started with, and `routed` once the edge route was moved to it. Removed when the old one is stopped
+   * and this one is promoted to `slot`/`ports`/`startedHash`.
+   */
+  standby?: { slot: Slot; ports: InstancePorts; startedHash: string | null; routed: boolean };
   /**
    * 'command': the database came from a backup, whose master realm exists already, so Keycloak ignores the
    * bootstrap variables; `kc.sh bootstrap-admin` creates the temporary admin before the next start instead.
@@ -108,7 +123,9 @@ export function recordedPorts(instancesDir: string, except: string): Set<number>
   for (const name of names) {
     if (name === except) continue;
     const state = readState(path.join(instancesDir, name, 'state.json'));
-    if (state) [state.ports.httpPort, state.ports.managementPort].forEach((p) => taken.add(p));
+    if (!state) continue;
+    for (const ports of [state.ports, state.standby?.ports])
+      if (ports) [ports.httpPort, ports.managementPort].forEach((p) => taken.add(p));
   }
   return taken;
 }

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -6,7 +6,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LogEntry, LogPage } from '../../instances/instance-log-schemas.js';
 import { isNotFound } from '../../platform/errno.js';
-import type { LogRead, LogTarget } from '../driver.js';
+import type { InstanceLogSource, LogRead, LogTarget } from '../driver.js';
+import { keycloakLogFile } from './instance-files.js';
 
 /**
  * The Keycloak log of a local instance: `logs/keycloak.log`, which Keycloak's file handler (Quarkus) rotates into
@@ -116,26 +117,38 @@ export async function readInstanceLog(logFile: string, target: LogTarget, query:
   return page.page();
 }
 
+/** Size and inode of the log file; null while there is none (not written yet, or between rotation and the next). */
+function fileMark(logFile: string): { size: number; ino: number } | null {
+  try {
+    const { size, ino } = statSync(logFile);
+    return { size, ino };
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
 /**
- * The entries appended to the log from now on, in batches, until `signal` aborts. Polls the file's size (a
- * rotation shows as another inode or a smaller size: reading starts over at the new file's beginning).
+ * The entries appended to the log from now on (from the call, not from the first read), in batches, until `signal`
+ * aborts. Polls the file's size (a rotation shows as another inode or a smaller size: reading starts over at the
+ * new file's beginning).
  */
-export async function* followInstanceLog(
+export function followInstanceLog(
   logFile: string,
   target: LogTarget,
   signal: AbortSignal,
   pollMs = 500,
 ): AsyncIterable<LogEntry[]> {
-  const sizeOf = async () => {
-    try {
-      const { size, ino } = await stat(logFile);
-      return { size, ino };
-    } catch (error) {
-      if (isNotFound(error)) return null; // not written yet, or between rotation and the new file
-      throw error;
-    }
-  };
-  const start = await sizeOf();
+  return followFrom(fileMark(logFile), logFile, target, signal, pollMs);
+}
+
+async function* followFrom(
+  start: { size: number; ino: number } | null,
+  logFile: string,
+  target: LogTarget,
+  signal: AbortSignal,
+  pollMs: number,
+): AsyncIterable<LogEntry[]> {
   let position = start?.size ?? 0;
   let inode = start?.ino ?? 0;
   let remainder = '';
@@ -148,7 +161,7 @@ export async function* followInstanceLog(
       if ((error as Error).name === 'AbortError') return;
       throw error;
     }
-    const now = await sizeOf();
+    const now = fileMark(logFile);
     if (!now) continue;
     if (now.ino !== inode || now.size < position) {
       inode = now.ino;
@@ -178,4 +191,14 @@ export async function* followInstanceLog(
     parser.flush();
     if (batch.length) yield batch;
   }
+}
+
+/** The local instances' logs: files under `instancesDir`, readable by any role on this host (same data dir). */
+export function createLocalLogSource(instancesDir: string): InstanceLogSource {
+  return {
+    readLog: (instance, query) =>
+      readInstanceLog(keycloakLogFile(instancesDir, instance.name), instance, query),
+    followLog: (instance, signal) =>
+      followInstanceLog(keycloakLogFile(instancesDir, instance.name), instance, signal),
+  };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ThemeRef } from '../../themes/theme-schemas.js';
-import { deployedThemes, syncThemes } from './instance-themes.js';
+import { deployedThemes, syncThemes, themesNeedRestart } from './instance-themes.js';
 
 const archive = (css: string) =>
   Buffer.from(
@@ -30,18 +30,28 @@ describe("themes in an instance's Keycloak home", () => {
     const css = () =>
       readFileSync(path.join(home, 'themes', 'acme', 'login', 'resources', 'css', 'login.css'), 'utf8');
 
+    expect(themesNeedRestart(home, [{ name: 'acme', version: 1 }])).toBe(false);
     expect(await syncThemes({ home, themes: [{ name: 'acme', version: 1 }], archiveOf })).toEqual({
-      note: 'acme 1 added',
+      notes: [{ code: 'step.themeAdded', params: { name: 'acme', version: 1 } }],
       restart: false,
     });
     expect(css()).toBe('a { color: red }');
     expect(deployedThemes(home)).toEqual([{ name: 'acme', version: 1 }]);
-    expect((await syncThemes({ home, themes: [{ name: 'acme', version: 1 }], archiveOf })).note).toBe(
-      'up to date',
-    );
+    expect((await syncThemes({ home, themes: [{ name: 'acme', version: 1 }], archiveOf })).notes).toEqual([]);
 
+    expect(themesNeedRestart(home, [{ name: 'acme', version: 2 }])).toBe(true);
+    expect(themesNeedRestart(home, [])).toBe(true);
+    expect(
+      themesNeedRestart(home, [
+        { name: 'acme', version: 1 },
+        { name: 'other', version: 1 },
+      ]),
+    ).toBe(false);
     const replaced = await syncThemes({ home, themes: [{ name: 'acme', version: 2 }], archiveOf });
-    expect(replaced.restart).toBe(true);
+    expect(replaced).toEqual({
+      notes: [{ code: 'step.themeReplaced', params: { name: 'acme', from: 1, to: 2 } }],
+      restart: true,
+    });
     expect(css()).toBe('a { color: blue }');
 
     expect(await syncThemes({ home, themes: [], archiveOf })).toMatchObject({ restart: true });

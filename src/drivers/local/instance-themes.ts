@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readTextIfExists } from '../../platform/errno.js';
+import { message, type CodedMessage } from '../../platform/messages.js';
 import { checkThemeArchive } from '../../themes/theme-archive.js';
 import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { StepFailure } from '../driver-steps.js';
@@ -25,29 +26,43 @@ export function deployedThemes(home: string): ThemeRef[] {
   });
 }
 
+/**
+ * Whether bringing `home` to `themes` replaces or removes a theme Keycloak may have cached (a new one it finds by
+ * itself): then a running Keycloak has to be replaced, beside itself when there is room.
+ */
+export function themesNeedRestart(home: string, themes: readonly ThemeRef[]): boolean {
+  return deployedThemes(home).some(
+    (present) => themes.find((theme) => theme.name === present.name)?.version !== present.version,
+  );
+}
+
 export async function syncThemes(options: {
   home: string;
   themes: readonly ThemeRef[];
   /** The archive of an uploaded version (stored by the control plane). */
   archiveOf: (theme: ThemeRef) => Promise<Buffer | undefined>;
-}): Promise<{ note: string; restart: boolean }> {
+}): Promise<{ notes: CodedMessage[]; restart: boolean }> {
   const dir = path.join(options.home, 'themes');
   mkdirSync(dir, { recursive: true });
   const present = deployedThemes(options.home);
-  const notes: string[] = [];
+  const notes: CodedMessage[] = [];
   let restart = false;
   for (const theme of options.themes) {
     const current = present.find((p) => p.name === theme.name);
     if (current?.version === theme.version) continue;
     const archive = await options.archiveOf(theme);
     if (!archive)
-      throw new StepFailure('permanent', `Version ${theme.version} of the theme ${theme.name} is gone.`, '');
+      throw new StepFailure(
+        'permanent',
+        message('failure.themeVersionGone', { version: theme.version, theme: theme.name }),
+        '',
+      );
     // Checked again where it is unpacked: what reaches the disk passed the same rules as the upload.
     const check = checkThemeArchive(archive);
     if (!check.ok || check.theme.name !== theme.name)
       throw new StepFailure(
         'permanent',
-        `The theme ${theme.name} cannot be deployed.`,
+        message('failure.themeNotDeployable', { theme: theme.name }),
         check.ok ? `the archive holds ${check.theme.name}` : check.errors.map((e) => e.message).join(' '),
       );
     const staging = path.join(dir, `.${theme.name}.keyhouse-new`);
@@ -69,20 +84,15 @@ export async function syncThemes(options: {
     if (current) restart = true;
     notes.push(
       current
-        ? `${theme.name} ${current.version} → ${theme.version}`
-        : `${theme.name} ${theme.version} added`,
+        ? message('step.themeReplaced', { name: theme.name, from: current.version, to: theme.version })
+        : message('step.themeAdded', { name: theme.name, version: theme.version }),
     );
   }
   for (const theme of present) {
     if (options.themes.some((t) => t.name === theme.name)) continue;
     rmSync(path.join(dir, theme.name), { recursive: true, force: true });
     restart = true;
-    notes.push(`${theme.name} removed`);
+    notes.push(message('step.themeRemoved', { name: theme.name }));
   }
-  return {
-    note: notes.length
-      ? `${notes.join(', ')}${restart ? '; Keycloak restarts (it caches themes)' : ''}`
-      : 'up to date',
-    restart,
-  };
+  return { notes, restart };
 }

@@ -36,7 +36,7 @@ export async function upgradeInstance(options: {
   const database = instanceDatabaseName(to.name);
   const update = (change: (state: InstanceState) => void) => {
     const state = readState(p.state);
-    if (!state) throw new StepFailure('permanent', 'The instance has no Keycloak here.', 'no state.json');
+    if (!state) throw new StepFailure('permanent', message('failure.noKeycloakHere'), 'no state.json');
     change(state);
     writeState(p.state, state);
     return state;
@@ -52,7 +52,7 @@ export async function upgradeInstance(options: {
   if (pending && pending.toVersion !== to.version)
     throw new StepFailure(
       'permanent',
-      'Another upgrade of this instance is unfinished; our team has been notified.',
+      message('failure.upgradeUnfinished'),
       `state.json has an upgrade to ${pending.toVersion}`,
     );
   if (!pending && homeVersion(p.home) === to.version) {
@@ -140,10 +140,8 @@ export async function upgradeInstance(options: {
     outcome: 'rolled-back',
     url: rolledBack.url,
     backup: pending.backup,
-    reason:
-      `Keycloak ${to.version} did not become ready (${failure.reason.replace(/\.$/, '')}). Your instance ` +
-      `was rolled back to Keycloak ${from.version} with its data from the backup taken before the ` +
-      `upgrade, and runs as before.`,
-    detail: failure.detail,
+    reason: message('failure.upgradeRolledBack', { version: to.version, previous: from.version }),
+    // Why the new version failed is the operator's: the customer's reason says what runs now.
+    detail: `${failure.reason} ${failure.detail}`.trim(),
   };
 }

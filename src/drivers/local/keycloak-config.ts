@@ -55,6 +55,16 @@ export function escapeConfValue(value: string): string {
     .replace(/^\s/, (space) => `\\${space}`);
 }
 
+/**
+ * `kc.sh`'s default JAVA_OPTS (the same in Keycloak 26.5 and 26.7), which it uses only when JAVA_OPTS is unset, and
+ * then adds JAVA_OPTS_KC_HEAP to. Named here so that options replacing one of them can start from the same list.
+ */
+export const KEYCLOAK_DEFAULT_JAVA_OPTIONS =
+  '-XX:MetaspaceSize=96M -XX:MaxMetaspaceSize=256m -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 ' +
+  '-Dsun.err.encoding=UTF-8 -Dstdout.encoding=UTF-8 -Dstderr.encoding=UTF-8 -XX:+ExitOnOutOfMemoryError ' +
+  '-Djava.security.egd=file:/dev/urandom -XX:+UseG1GC -XX:FlightRecorderOptions=stackdepth=512 ' +
+  '-Djdk.tls.rejectClientInitiatedRenegotiation=true';
+
 /** Half of the node's memory for the heap (the rest is metaspace, threads and the OS), within 256 MB..maxHeapMb. */
 export function heapMegabytes(memoryGb: number, maxHeapMb: number): number {
   return Math.max(256, Math.min(maxHeapMb, Math.round((memoryGb * 1024) / 2)));

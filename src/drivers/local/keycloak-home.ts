@@ -42,27 +42,6 @@ export function homeHasCurrentBuild(home: string): boolean {
   return readHomeMarker(home)?.build === BUILD_OPTIONS_TAG;
 }
 
-/**
- * A hard-linked copy of the built distribution at `target` (which must not exist), with real copies of conf/ and
- * data/: Keycloak writes to them, and must never write into the shared distribution. Throws StepFailure.
- */
-export async function copyDistributionHome(
-  distribution: KeycloakDistribution,
-  target: string,
-): Promise<void> {
-  const copy = await runCommand('cp', ['-al', distribution.home, target]);
-  if (copy.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', copy.tail);
-  for (const writable of ['conf', 'data']) {
-    const dir = path.join(target, writable);
-    rmSync(dir, { recursive: true, force: true });
-    const source = path.join(distribution.home, writable);
-    if (existsSync(source)) {
-      const real = await runCommand('cp', ['-a', source, dir]);
-      if (real.code !== 0) throw new StepFailure('transient', 'Copying Keycloak failed.', real.tail);
-    } else mkdirSync(dir);
-  }
-}
-
 export async function prepareHome(options: {
   version: string;
   name: string;
@@ -86,24 +65,9 @@ export async function prepareHome(options: {
   mkdirSync(path.dirname(p.keycloakLog), { recursive: true });
   const notes: CodedMessage[] = [];
 
-  const marker = readHomeMarker(p.home);
-  const installed = marker?.version ?? null;
-  const outdatedBuild = options.refreshBuild === true && marker?.build !== BUILD_OPTIONS_TAG;
-  if (installed !== version || outdatedBuild) {
-    if (findKeycloakProcesses(p.home).length) {
-      notes.push(stopNote(await stopKeycloak(p.home, options.stopTimeoutMs)));
-    }
-    const staging = `${p.home}.new`;
-    rmSync(staging, { recursive: true, force: true });
-    await copyDistributionHome(distribution, staging);
-    writeFileSync(
-      path.join(staging, HOME_MARKER),
-      JSON.stringify({ version, build: BUILD_OPTIONS_TAG } satisfies HomeMarker),
-    );
-    rmSync(p.home, { recursive: true, force: true });
-    renameSync(staging, p.home);
-    notes.push(message(installed === version ? 'step.homeRebuilt' : 'step.homeCreated', { version }));
-  }
+  notes.push(
+    ...(await installHome(p.home, distribution, version, options.stopTimeoutMs, options.refreshBuild)),
+  );
 
   let state = readState(p.state);
   const running = findKeycloakProcesses(p.home).length > 0;
@@ -115,10 +79,15 @@ export async function prepareHome(options: {
     state = await options.serialised('ports', async () => {
       const [httpPort, managementPort] = await allocatePorts({
         range: options.portRange,
-        taken: recordedPorts(options.instancesDir, options.name),
+        taken: new Set([
+          ...recordedPorts(options.instancesDir, options.name),
+          ...(previous?.standby
+            ? [previous.standby.ports.httpPort, previous.standby.ports.managementPort]
+            : []),
+        ]),
         count: 2,
       }).catch((error: Error) => {
-        throw new StepFailure('transient', 'No free port for Keycloak on this host.', error.message);
+        throw new StepFailure('transient', message('failure.noFreePort'), error.message);
       });
       const ports = { httpPort: httpPort!, managementPort: managementPort! };
       const next: InstanceState = previous
@@ -143,4 +112,57 @@ export async function prepareHome(options: {
     notes.push(message(previous ? 'step.portsMoved' : 'step.ports', ports));
   }
   return { state, note: notes.length ? notes : [message('step.homeUpToDate')] };
+}
+
+/**
+ * A hard-linked copy of the built distribution at `target` (which must not exist), with real copies of conf/ and
+ * data/: Keycloak writes to them, and must never write into the shared distribution. Throws StepFailure.
+ */
+export async function copyDistributionHome(
+  distribution: KeycloakDistribution,
+  target: string,
+): Promise<void> {
+  const copy = await runCommand('cp', ['-al', distribution.home, target]);
+  if (copy.code !== 0) throw new StepFailure('transient', message('failure.keycloakCopyFailed'), copy.tail);
+  for (const writable of ['conf', 'data']) {
+    const dir = path.join(target, writable);
+    rmSync(dir, { recursive: true, force: true });
+    const source = path.join(distribution.home, writable);
+    if (existsSync(source)) {
+      const real = await runCommand('cp', ['-a', source, dir]);
+      if (real.code !== 0)
+        throw new StepFailure('transient', message('failure.keycloakCopyFailed'), real.tail);
+    } else mkdirSync(dir);
+  }
+}
+
+/**
+ * Makes `home` a home of Keycloak `version` (a hard-linked copy of the built distribution), stopping a Keycloak
+ * running from it first; with `refreshBuild` also when it was made with other build options. Answers what it did:
+ * nothing when the home was up to date.
+ */
+export async function installHome(
+  home: string,
+  distribution: KeycloakDistribution,
+  version: string,
+  stopTimeoutMs: number,
+  refreshBuild = false,
+): Promise<CodedMessage[]> {
+  const marker = readHomeMarker(home);
+  const installed = marker?.version ?? null;
+  const outdatedBuild = refreshBuild && marker?.build !== BUILD_OPTIONS_TAG;
+  if (installed === version && !outdatedBuild) return [];
+  const notes: CodedMessage[] = [];
+  if (findKeycloakProcesses(home).length) notes.push(stopNote(await stopKeycloak(home, stopTimeoutMs)));
+  const staging = `${home}.new`;
+  rmSync(staging, { recursive: true, force: true });
+  await copyDistributionHome(distribution, staging);
+  writeFileSync(
+    path.join(staging, HOME_MARKER),
+    JSON.stringify({ version, build: BUILD_OPTIONS_TAG } satisfies HomeMarker),
+  );
+  rmSync(home, { recursive: true, force: true });
+  renameSync(staging, home);
+  notes.push(message(installed === version ? 'step.homeRebuilt' : 'step.homeCreated', { version }));
+  return notes;
 }

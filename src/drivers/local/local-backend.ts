@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config-schema.js';
 import type { Database } from '../../db/database.js';
+import { edgeFiles } from '../../edge/edge-files.js';
 import { deleteEdgeRoute, edgeRouteUrl, upsertEdgeRoute } from '../../edge/edge-route-store.js';
+import { createUpstreamObserver } from '../../edge/edge-upstream.js';
 import type { LocalCa } from '../../edge/local-ca.js';
 import type { MetricsSources } from '../../metrics/metrics-role.js';
 import type { SecretBox } from '../../platform/secret-box.js';
@@ -72,6 +74,10 @@ export async function startLocalBackend(options: {
       });
     }
   })();
+  // Made on first use: edgeFiles() creates the edge's directories, which a worker that never switches needs not.
+  let upstreams: ReturnType<typeof createUpstreamObserver> | undefined;
+  const observeUpstream = (instanceId: string, upstreamPort: number) =>
+    (upstreams ??= createUpstreamObserver(edgeFiles(config.dataDir).masterSocket))(instanceId, upstreamPort);
   const edge: EdgeRoutes = {
     async ensureRoute(route) {
       const stored = await upsertEdgeRoute(
@@ -92,6 +98,8 @@ export async function startLocalBackend(options: {
     async removeRoute(instanceId) {
       await deleteEdgeRoute(db, instanceId);
     },
+    // The local region's upstreams are on loopback, so its edge is this host's HAProxy (same data dir).
+    observeUpstream: (instanceId, upstreamPort) => observeUpstream(instanceId, upstreamPort),
     caPem: options.ca.certificatePem,
   };
   const driver = createLocalDriver({

@@ -6,11 +6,13 @@ import type { Config } from '../../config/config-schema.js';
 import type { ObservedInstance } from '../../instances/instance-schemas.js';
 import type { ThemeRef } from '../../themes/theme-schemas.js';
 import { createKeyedMutex } from '../../platform/file-lock.js';
-import { message, type StepMessage } from '../../platform/messages.js';
+import type { UpstreamObservation } from '../../edge/edge-upstream.js';
+import { message, type CodedMessage, type StepMessage } from '../../platform/messages.js';
 import type {
   AdminLoginCheck,
   ApplyResult,
   BackupRef,
+  ChangeRoom,
   DesiredInstance,
   DestroyResult,
   Driver,
@@ -28,24 +30,27 @@ import { createSchemaTemplates } from './schema-template.js';
 import {
   defaultInstancesDir,
   instancePaths,
+  otherSlot,
   readState,
+  slotHome,
   writeState,
   type InstancePaths,
   type InstanceState,
+  type Slot,
 } from './instance-files.js';
-import { followInstanceLog, readInstanceLog } from './instance-log.js';
-import { deployedThemes, syncThemes } from './instance-themes.js';
+import { deployedThemes, syncThemes, themesNeedRestart } from './instance-themes.js';
 import { createInstanceObservation } from './instance-observation.js';
 import { upgradeInstance } from './instance-upgrade.js';
 import { createInstanceBackups } from './instance-backups.js';
 import { runCommand } from '../../platform/process-runner.js';
-import { renderKeycloakSettings, type KeycloakSettings } from './keycloak-config.js';
+import { renderKeycloakSettings, type InstancePorts, type KeycloakSettings } from './keycloak-config.js';
 import {
   DistributionUnavailableError,
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
 import { homeHasCurrentBuild, prepareHome } from './keycloak-home.js';
+import { availableMemoryMb, hostRoom, switchBeside } from './keycloak-switch.js';
 import {
   findKeycloakProcesses,
   logTail,
@@ -79,6 +84,8 @@ export type EdgeRoutes = {
   }): Promise<{ url: string }>;
   /** Removes the listener; safe to repeat. */
   removeRoute(instanceId: string): Promise<void>;
+  /** Whether this host's edge sends the instance's requests to `upstreamPort` only (old workers gone). */
+  observeUpstream(instanceId: string, upstreamPort: number): Promise<UpstreamObservation>;
   /** The certificate authority of the edge's instance certificates (PEM), for the login check. */
   caPem: string;
 };
@@ -100,6 +107,8 @@ export type LocalDriverOptions = {
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL. */
   stopTimeoutMs?: number;
+  /** How long a switch waits for the edge to stop sending requests to the old Keycloak (default 120 s). */
+  drainTimeoutMs?: number;
   /** Heap cap per instance whatever its node size; this host runs many. */
   maxHeapMb?: number;
   /** Shown in Ready conditions and used in backup names; injected by tests. */
@@ -150,6 +159,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const instancesDir = options.instancesDir ?? defaultInstancesDir(config.dataDir);
   const readyTimeoutMs = options.readyTimeoutMs ?? 5 * 60_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 120_000;
   const maxHeapMb = options.maxHeapMb ?? 1024;
   const now = options.now ?? (() => new Date());
   const serialised = createKeyedMutex();
@@ -179,16 +189,18 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     } catch (error) {
       const detail = (error as Error).message;
       if (error instanceof DistributionUnavailableError)
-        throw new StepFailure('permanent', `Keycloak ${version} cannot run on this host.`, detail);
-      throw new StepFailure('transient', `Keycloak ${version} is not ready on this host yet.`, detail);
+        throw new StepFailure('permanent', message('failure.versionCannotRun', { version }), detail);
+      throw new StepFailure('transient', message('failure.versionNotReadyYet', { version }), detail);
     }
   }
 
+  /** `home`: the one Keycloak runs from (the active slot's, or the other one's while it switches). */
   function settingsFor(
     instance: DesiredInstance,
     p: InstancePaths,
-    state: InstanceState & { url: string },
+    state: { ports: InstancePorts; url: string },
     distribution: KeycloakDistribution,
+    home = p.home,
   ): KeycloakSettings {
     const database = instanceDatabaseName(instance.name);
     // A custom domain is served on the instance's own edge port; Keycloak's links and issuer follow it.
@@ -202,7 +214,29 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       logFile: p.keycloakLog,
       javaHome: distribution.javaHome,
       maxHeapMb,
-      responseTimeBuckets: homeHasCurrentBuild(p.home),
+      responseTimeBuckets: homeHasCurrentBuild(home),
+    });
+  }
+
+  /** Writes the settings into `home` and starts Keycloak there (detached); answers the wrapper's pid. */
+  async function spawnIn(
+    p: InstancePaths,
+    home: string,
+    slot: Slot,
+    settings: KeycloakSettings,
+    distribution: KeycloakDistribution,
+    extraEnv: Record<string, string> = {},
+  ): Promise<number> {
+    const confFile = path.join(home, 'conf', 'keycloak.conf');
+    writeFileSync(confFile, settings.conf);
+    // The file came from the distribution as 0644; it now holds the database password.
+    chmodSync(confFile, 0o600);
+    return spawnKeycloak({
+      home,
+      cwd: p.dir,
+      consoleLog: p.consoleLog,
+      pidFile: slot === 'a' ? p.pid : `${p.pid.replace(/\.pid$/, '')}-b.pid`,
+      env: keycloakProcessEnv(distribution.javaHome, { ...settings.env, ...extraEnv }),
     });
   }
 
@@ -212,10 +246,6 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     settings: KeycloakSettings,
     distribution: KeycloakDistribution,
   ): Promise<number> {
-    const confFile = path.join(p.home, 'conf', 'keycloak.conf');
-    writeFileSync(confFile, settings.conf);
-    // The file came from the distribution as 0644; it now holds the database password.
-    chmodSync(confFile, 0o600);
     if (state.bootstrapAdmin && !state.adminAccountDone && state.bootstrapAdminBy === 'command') {
       await bootstrapAdminByCommand(p, state.bootstrapAdmin, settings, distribution);
       state.bootstrapAdminBy = 'start';
@@ -229,13 +259,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
             KC_BOOTSTRAP_ADMIN_PASSWORD: state.bootstrapAdmin.password,
           }
         : {};
-    const pid = await spawnKeycloak({
-      home: p.home,
-      cwd: p.dir,
-      consoleLog: p.consoleLog,
-      pidFile: p.pid,
-      env: keycloakProcessEnv(distribution.javaHome, { ...settings.env, ...bootstrap }),
-    });
+    const pid = await spawnIn(p, p.home, state.slot ?? 'a', settings, distribution, bootstrap);
     state.startedHash = settings.hash;
     writeState(p.state, state);
     return pid;
@@ -274,19 +298,40 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     );
     // A second run after a crash finds the user there: Keycloak says so, and the hand-over can go on.
     if (result.code !== 0 && !/already exists/i.test(result.tail))
-      throw new StepFailure('transient', 'The temporary admin could not be created.', result.tail);
+      throw new StepFailure('transient', message('failure.temporaryAdminNotCreated'), result.tail);
   }
 
   // ---- apply ----------------------------------------------------------------------------------------------------
 
+  /** The instance's edge route but its upstream port: the same for the edge-route step and a switch. */
+  const routeOf = (instance: DesiredInstance) => ({
+    instanceId: instance.instanceId,
+    name: instance.name,
+    trustedSources: instance.trustedSources,
+    adminSources: instance.adminSources,
+    customHostname: instance.customHostname,
+  });
+
+  /** The instance's themes into `home`; nothing to do (and no themes folder made) where there are none. */
+  async function syncThemesInto(instance: DesiredInstance, home: string) {
+    if (!instance.themes.length && !deployedThemes(home).length) return { notes: [], restart: false };
+    return syncThemes({
+      home,
+      themes: instance.themes,
+      archiveOf: (theme) => options.themeArchive(instance.instanceId, theme),
+    });
+  }
+
   /**
-   * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. `refreshBuild`: a restart also
-   * makes a home built with older build options again (prepareHome).
+   * The steps of apply; the caller holds the instance's mutex. Throws StepFailure. A running Keycloak whose
+   * settings or cached themes changed (or any, with `force`) is replaced beside itself when `room` allows
+   * (keycloak-switch.ts), else stopped and started again. `refreshBuild`: a restart in place also makes a home
+   * built with older build options again (prepareHome); a switch always makes the new home with today's.
    */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
-    { refreshBuild = false }: { refreshBuild?: boolean } = {},
+    mode: { force?: boolean; room?: ChangeRoom; restartId?: string; refreshBuild?: boolean } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
@@ -313,70 +358,112 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
         serialised,
-        refreshBuild,
+        refreshBuild: mode.refreshBuild,
         restored: Boolean(instance.restoreFrom),
       });
       return { value: { distribution, state: prepared.state }, note: prepared.note };
     });
     const url = await step('edge-route', async () => {
-      const route = await edge.ensureRoute({
-        instanceId: instance.instanceId,
-        name: instance.name,
-        upstreamPort: state.ports.httpPort,
-        trustedSources: instance.trustedSources,
-        adminSources: instance.adminSources,
-        customHostname: instance.customHostname,
-      });
+      // A switch that moved the route already keeps it on the new Keycloak (a pass after a crash).
+      const upstreamPort = state.standby?.routed ? state.standby.ports.httpPort : state.ports.httpPort;
+      const route = await edge.ensureRoute({ ...routeOf(instance), upstreamPort });
       if (!URL.canParse(route.url))
-        throw new StepFailure('transient', 'The edge answered no usable URL.', route.url);
+        throw new StepFailure('transient', message('failure.edgeNoUrl'), route.url);
       if (state.url !== route.url) {
         state.url = route.url;
         writeState(p.state, state);
       }
       return { value: route.url, note: route.url };
     });
-    // Only when there is something to do or undo: most instances never have a theme.
-    const themesChanged =
-      instance.themes.length || deployedThemes(p.home).length
-        ? await step('themes', async () => {
-            const synced = await syncThemes({
-              home: p.home,
-              themes: instance.themes,
-              archiveOf: (theme) => options.themeArchive(instance.instanceId, theme),
-            });
-            return { value: synced.restart, note: synced.note };
-          })
-        : false;
-    await step('keycloak-start', async () => {
-      const settings = settingsFor(instance, p, { ...state, url }, distribution);
-      const running = findKeycloakProcesses(p.home);
-      if (running.length && state.startedHash === settings.hash && !themesChanged)
-        return { value: null, note: message('step.keycloakAdopted', { pids: running.join(', ') }) };
-      const restarted = running.length > 0;
-      if (restarted) await stopKeycloak(p.home, stopTimeoutMs);
-      const pid = await startProcess(p, state, settings, distribution);
-      return {
-        value: null,
-        note: message(
-          !restarted
-            ? 'step.keycloakStarted'
-            : themesChanged
-              ? 'step.keycloakRestartedForTheme'
-              : 'step.keycloakRestarted',
-          { pid },
-        ),
-      };
-    });
+    const running = findKeycloakProcesses(p.home);
+    const settings = settingsFor(instance, p, { ...state, url }, distribution);
+    // Keycloak caches themes: a replaced or removed one needs a new Keycloak (a new one it finds by itself).
+    const themesStale = running.length > 0 && themesNeedRestart(p.home, instance.themes);
+    const replace =
+      running.length > 0 && (mode.force === true || state.startedHash !== settings.hash || themesStale);
+    const handedOver = state.adminAccountDone && state.firstRealmDone;
+    // Only orders that may switch offer room; any other apply that has to replace Keycloak restarts it in place.
+    const room = mode.room && hostRoom(mode.room, availableMemoryMb());
+    if (state.standby || (replace && handedOver && room?.secondInstance)) {
+      await switchBeside({
+        instance,
+        paths: p,
+        state,
+        url,
+        distribution,
+        step,
+        instancesDir,
+        portRange: config.keycloak.portRange,
+        serialised,
+        stopTimeoutMs,
+        readyTimeoutMs,
+        drainTimeoutMs,
+        settingsFor: (ports, home) => settingsFor(instance, p, { ports, url }, distribution, home),
+        // The themes go into the home that will serve; the running one keeps what it serves until the switch.
+        prepare: (home) => syncThemesInto(instance, home),
+        start: (home, next, slot) => spawnIn(p, home, slot, next, distribution),
+        route: async (upstreamPort) => {
+          await edge.ensureRoute({ ...routeOf(instance), upstreamPort });
+        },
+        observeUpstream: (upstreamPort) => edge.observeUpstream(instance.instanceId, upstreamPort),
+        restartId: mode.restartId,
+      });
+    } else {
+      if (replace && room) {
+        await report(
+          'restart-in-place',
+          'done',
+          room.secondInstance ? message('step.roomFirstStart') : room.why,
+        );
+      }
+      // Only when there is something to do or undo: most instances never have a theme.
+      const themesChanged =
+        instance.themes.length || deployedThemes(p.home).length
+          ? await step('themes', async () => {
+              const synced = await syncThemesInto(instance, p.home);
+              const note: CodedMessage[] = synced.notes.length
+                ? [...synced.notes, ...(synced.restart ? [message('step.themesRestart')] : [])]
+                : [message('step.themesUpToDate')];
+              return { value: synced.restart, note };
+            })
+          : false;
+      await step('keycloak-start', async () => {
+        if (running.length && !replace && !themesChanged)
+          return { value: null, note: message('step.keycloakAdopted', { pids: running.join(', ') }) };
+        const restarted = running.length > 0;
+        if (restarted) await stopKeycloak(p.home, stopTimeoutMs);
+        // Written with the start: a retry of this restart order does not restart again.
+        if (mode.restartId) state.restartedFor = mode.restartId;
+        const pid = await startProcess(p, state, settings, distribution);
+        return {
+          value: null,
+          note: message(
+            !restarted
+              ? 'step.keycloakStarted'
+              : themesStale || themesChanged
+                ? 'step.keycloakRestartedForTheme'
+                : 'step.keycloakRestarted',
+            { pid },
+          ),
+        };
+      });
+    }
+    // A home of the other slot holds no Keycloak once a switch is over (one left by a crash is stopped).
+    const stray = slotHome(p.dir, otherSlot(state.slot ?? 'a'));
+    if (findKeycloakProcesses(stray).length) {
+      const stopped = await stopKeycloak(stray, stopTimeoutMs);
+      log.warn({ home: stray, stopped }, 'stopped a Keycloak left in the inactive slot');
+    }
     await step('keycloak-ready', async () => {
       const waited = await waitForKeycloakReady({
-        home: p.home,
+        home: slotHome(p.dir, state.slot ?? 'a'),
         managementPort: state.ports.managementPort,
         timeoutMs: readyTimeoutMs,
       });
       if (waited.outcome === 'ready' && options.testFaults?.failReadiness?.(instance.version))
         throw new StepFailure(
           'transient',
-          'Keycloak did not become ready in time.',
+          message('failure.keycloakNotReadyInTime'),
           'injected by a test (testFaults.failReadiness)',
         );
       if (waited.outcome === 'ready')
@@ -387,9 +474,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;
       throw new StepFailure(
         'transient',
-        waited.outcome === 'exited'
-          ? 'Keycloak stopped while starting.'
-          : 'Keycloak did not become ready in time.',
+        message(
+          waited.outcome === 'exited'
+            ? 'failure.keycloakExitedWhileStarting'
+            : 'failure.keycloakNotReadyInTime',
+        ),
         tail,
       );
     });
@@ -429,20 +518,45 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     return { outcome: 'ready', url };
   }
 
-  async function apply(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
-    return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report)));
+  async function apply(
+    instance: DesiredInstance,
+    report: StepReporter,
+    room?: ChangeRoom,
+  ): Promise<ApplyResult> {
+    return outcomeOf(() => serialised(instance.name, () => applySteps(instance, report, { room })));
   }
 
-  /** A process restart is cheap to repeat: a retried restart order stops and starts again (the token is unused). */
-  async function restart(instance: DesiredInstance, report: StepReporter): Promise<ApplyResult> {
+  /** `token` (the order's id): a retry after the new Keycloak started converges instead of restarting again. */
+  async function restart(
+    instance: DesiredInstance,
+    report: StepReporter,
+    token: string,
+    room?: ChangeRoom,
+  ): Promise<ApplyResult> {
     return outcomeOf(() =>
       serialised(instance.name, async () => {
         const p = paths(instance.name);
-        await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
-          value: null,
-          note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
-        }));
-        return applySteps(instance, report, { refreshBuild: true });
+        const state = readState(p.state);
+        // A retry of a restart whose new Keycloak already runs converges without restarting again.
+        if (state?.restartedFor === token) return applySteps(instance, report, { room });
+        const offered = hostRoom(
+          room ?? { secondInstance: false, why: message('step.roomNotOffered') },
+          availableMemoryMb(),
+        );
+        if (!state?.standby && !(state?.adminAccountDone && state.firstRealmDone && offered.secondInstance)) {
+          await report(
+            'restart-in-place',
+            'done',
+            offered.secondInstance ? message('step.roomFirstStart') : offered.why,
+          );
+          await stepper(logger.child({ instance: instance.name }), report)('keycloak-stop', async () => ({
+            value: null,
+            note: stopNote(await stopKeycloak(p.home, stopTimeoutMs)),
+          }));
+          // Stopped anyway: the home is made again too when it was built with older build options.
+          return applySteps(instance, report, { force: true, room, restartId: token, refreshBuild: true });
+        }
+        return applySteps(instance, report, { force: true, room, restartId: token });
       }),
     );
   }
@@ -504,7 +618,17 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           throw error;
         }
       };
-      await step('keycloak-stop', async () => stopNote(await stopKeycloak(p.home, stopTimeoutMs)));
+      await step('keycloak-stop', async () => {
+        // Both slots: a switch may have been cut short with a Keycloak in each.
+        const stopped = [];
+        for (const slot of ['a', 'b'] as const)
+          stopped.push(await stopKeycloak(slotHome(p.dir, slot), stopTimeoutMs));
+        return stopNote(
+          stopped.find((result) => result === 'killed') ??
+            stopped.find((r) => r === 'stopped') ??
+            'not-running',
+        );
+      });
       await step('edge-route', async () => {
         await edge.removeRoute(instance.instanceId);
         return message('step.removed');
@@ -554,6 +678,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       const state = readState(p.state);
       if (!state || !state.url || !state.startedHash || !existsSync(p.home)) return 'not-provisioned';
       if (findKeycloakProcesses(p.home).length) return 'running';
+      // A switch cut short by a crash: the order's next pass finishes it; the new one may serve meanwhile.
+      if (state.standby && findKeycloakProcesses(slotHome(p.dir, state.standby.slot)).length)
+        return 'running';
       if (ensureOptions.start === false) return 'stopped';
       const distribution = await options.distributions.get(instance.version);
       const settings = settingsFor(instance, p, { ...state, url: state.url }, distribution);
@@ -584,8 +711,6 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       return backups.read(location);
     },
     observe: (instance): Promise<ObservedInstance> => observation.observe(instance, paths(instance.name)),
-    readLog: (instance, query) => readInstanceLog(paths(instance.name).keycloakLog, instance, query),
-    followLog: (instance, signal) => followInstanceLog(paths(instance.name).keycloakLog, instance, signal),
     ensureRunning,
     processes: (instance) => findKeycloakProcesses(paths(instance.name).home),
     instanceDir: (instance) => paths(instance.name).dir,

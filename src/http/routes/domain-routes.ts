@@ -54,7 +54,10 @@ export function domainRoutes(domains: DomainService): FastifyPluginAsyncZod {
             'Records what DNS answers. Once the CNAME (or the same addresses) is seen and the certificate is ' +
             'there, places the `custom-domain` change order (`orderId`): the edge serves the name beside the ' +
             "instance's own on the same port, and Keycloak restarts with it as its hostname. 409 while another " +
-            'order of the instance runs.',
+            'order of the instance runs. An ACME domain has no certificate yet: the check queues it (HTTP-01 ' +
+            "through the edge's plain-HTTP listener), and the worker places the order itself once it is there " +
+            '(a failure: `status` `failed`, `message` with `messageCode` `domain.acmeFailed` and the next attempt). ' +
+            'ACME certificates are renewed 30 days before their end, without an order.',
           tags: ['domains'],
           params: idParamsSchema,
           response: { 200: customDomainSchema, ...problemResponses(401, 403, 404, 409) },

@@ -1,3 +1,4 @@
+import type { OrderType } from '../../../src/orders/order-schemas';
 import type { Messages } from './en';
 import { providerDe } from './provider-de';
 
@@ -117,7 +118,12 @@ export const de: Messages = {
     'theme-deploy': 'Theme-Bereitstellung',
     'theme-remove': 'Theme-Entfernung',
     'custom-domain': 'Eigene Domain',
-  },
+    backup: 'Backup',
+    restore: 'Wiederherstellung',
+    'backup-policy': 'Backup-Richtlinie',
+    'realm-export': 'Realm-Export',
+    'realm-import': 'Realm-Import',
+  } satisfies Record<OrderType, string>,
   orderStatus: {
     title: 'Auftrag: {{type}}',
     id: 'Auftrag {{id}}',
@@ -172,6 +178,10 @@ export const de: Messages = {
     'admin-account': 'Administratorkonto',
     'first-realm': 'Erster Realm',
     'keycloak-stop': 'Keycloak anhalten',
+    'keycloak-standby': 'Neues Keycloak neben dem laufenden starten',
+    'edge-switch': 'Verkehr auf das neue Keycloak umschalten',
+    'keycloak-drain': 'Altes Keycloak auslaufen lassen und anhalten',
+    'restart-in-place': 'Kein Platz für ein zweites Keycloak: Neustart mit kurzer Unterbrechung',
     'upgrade-prepare': 'Upgrade vorbereiten',
     backup: 'Datenbank sichern',
     'upgrade-cleanup': 'Nach dem Upgrade aufräumen',
@@ -579,6 +589,7 @@ export const de: Messages = {
     required: 'Bitte füllen Sie dieses Feld aus.',
     prefillSubject: 'Auftrag {{id}} fehlgeschlagen',
     prefillMessage: 'Mein Auftrag {{id}} ist fehlgeschlagen. Bitte helfen Sie mir.',
+    prefillMessageWithReason: 'Mein Auftrag {{id}} ist fehlgeschlagen: {{reason}} Bitte helfen Sie mir.',
   },
   members: {
     title: 'Mitglieder',
@@ -658,6 +669,9 @@ export const de: Messages = {
     certificate: 'Zertifikat',
     certificateFacts: '{{names}}, ausgestellt von {{issuer}}, gültig bis {{notAfter}}',
     acmePending: "Von Let's Encrypt, sobald DNS hierher zeigt",
+    acmeObtaining:
+      "Wird bei Let's Encrypt bezogen (über Port 80 des Edge); danach wird die Domain ausgeliefert",
+    expiresSoonAcme: 'Das Zertifikat läuft in weniger als 30 Tagen ab; Keyhouse erneuert es selbst.',
     expiresSoon: 'Das Zertifikat läuft in weniger als 30 Tagen ab: Laden Sie ein neues hoch.',
     check: 'DNS prüfen und bereitstellen',
     remove: 'Domain entfernen',

@@ -1,3 +1,4 @@
+import type { OrderType } from '../../../src/orders/order-schemas';
 import { providerEn } from './provider-en';
 
 /** English texts; the German ones (de.ts) have the same keys, checked by the type below. */
@@ -116,7 +117,12 @@ export const en = {
     'theme-deploy': 'Theme deployment',
     'theme-remove': 'Theme removal',
     'custom-domain': 'Custom domain',
-  },
+    backup: 'Backup',
+    restore: 'Restore',
+    'backup-policy': 'Backup policy',
+    'realm-export': 'Realm export',
+    'realm-import': 'Realm import',
+  } satisfies Record<OrderType, string>,
   orderStatus: {
     title: 'Order: {{type}}',
     id: 'Order {{id}}',
@@ -168,6 +174,10 @@ export const en = {
     'admin-account': 'Administrator account',
     'first-realm': 'First realm',
     'keycloak-stop': 'Stop Keycloak',
+    'keycloak-standby': 'Start the new Keycloak beside the running one',
+    'edge-switch': 'Switch traffic to the new Keycloak',
+    'keycloak-drain': 'Drain and stop the old Keycloak',
+    'restart-in-place': 'No room for a second Keycloak: restart with a short interruption',
     'upgrade-prepare': 'Prepare the upgrade',
     backup: 'Back up the database',
     'upgrade-cleanup': 'Clean up after the upgrade',
@@ -566,6 +576,7 @@ export const en = {
     required: 'Please fill in this field.',
     prefillSubject: 'Order {{id}} failed',
     prefillMessage: 'My order {{id}} failed. Please help.',
+    prefillMessageWithReason: 'My order {{id}} failed: {{reason}} Please help.',
   },
   members: {
     title: 'Members',
@@ -604,6 +615,9 @@ export const en = {
     certificate: 'Certificate',
     certificateFacts: '{{names}}, issued by {{issuer}}, valid until {{notAfter}}',
     acmePending: "By Let's Encrypt once DNS points here",
+    acmeObtaining:
+      "Being obtained from Let's Encrypt (through the edge's port 80); then the domain is served",
+    expiresSoonAcme: 'The certificate ends within 30 days; Keyhouse renews it by itself.',
     expiresSoon: 'The certificate expires within 30 days: upload a new one.',
     check: 'Check DNS and serve',
     remove: 'Remove domain',

@@ -3,7 +3,7 @@ import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
 import { MESSAGES } from '../../../src/platform/messages';
 import { de } from './de';
-import { deMessages } from './de-messages';
+import { deMessages } from '../../../src/platform/de-messages';
 import { en } from './en';
 
 export const LANGUAGES = ['de', 'en'] as const;

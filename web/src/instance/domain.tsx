@@ -25,6 +25,7 @@ import { useCan } from '../api/session';
 import type { Instance } from '../api/types';
 import { FieldError, Loading, ProblemAlert, TextField } from '../components/ui';
 import { useFormat } from '../format';
+import { localizeMessage } from '../messages';
 import { useRunningOrder } from './changes';
 
 const statusColor = {
@@ -131,14 +132,29 @@ export function DomainTab({ instance }: { instance: Instance }) {
                       issuer: current.certificate.issuer,
                       notAfter: format.dateTime(current.certificate.notAfter),
                     })
-                  : t('domain.acmePending')}
+                  : t(current.status === 'dns-verified' ? 'domain.acmeObtaining' : 'domain.acmePending')}
               </DescriptionListDescription>
             </DescriptionListGroup>
           </DescriptionList>
           {current.certificate?.expiresSoon && (
-            <Alert variant="warning" isInline title={t('domain.expiresSoon')} />
+            <Alert
+              variant={current.source === 'acme' ? 'info' : 'warning'}
+              isInline
+              title={t(current.source === 'acme' ? 'domain.expiresSoonAcme' : 'domain.expiresSoon')}
+            />
           )}
-          {current.message && <Alert variant="info" isInline title={current.message} />}
+          {current.message && (
+            <Alert
+              variant={current.status === 'failed' ? 'danger' : 'info'}
+              isInline
+              data-testid="domain-message"
+              title={localizeMessage({
+                message: current.message,
+                code: current.messageCode ?? undefined,
+                params: current.messageParams ?? undefined,
+              })}
+            />
+          )}
           {check.error && <ProblemAlert error={check.error} />}
           {remove.error && <ProblemAlert error={remove.error} />}
           {mayChange && (

@@ -22,6 +22,7 @@ import type { OpsOrderDetail } from '../api/provider-types';
 import { ConfirmButton } from '../components/ConfirmButton';
 import { Loading, OrderStatusLabel, PageHeader, ProblemAlert, SimpleTable } from '../components/ui';
 import { useFormat } from '../format';
+import { localizeStepMessage } from '../messages';
 import { useOperatorMayAct } from './useOperator';
 
 type Step = OpsOrderDetail['steps'][number];
@@ -44,7 +45,7 @@ function StepsTable({ steps, label }: { steps: Step[]; label: string }) {
         cells: [
           t(`steps.${step.name}`, { defaultValue: step.name }),
           step.status,
-          step.message ?? '–',
+          step.message ? localizeStepMessage(step.message, step.messageParts) : '–',
           format.dateTime(step.startedAt),
           format.dateTime(step.finishedAt),
         ],
@@ -140,9 +141,7 @@ export default function OpsOrder() {
                 </DescriptionListGroup>
                 <DescriptionListGroup>
                   <DescriptionListTerm>{t('provider.ops.type')}</DescriptionListTerm>
-                  <DescriptionListDescription>
-                    {t(`orderType.${data.type}`, { defaultValue: data.type })}
-                  </DescriptionListDescription>
+                  <DescriptionListDescription>{t(`orderType.${data.type}`)}</DescriptionListDescription>
                 </DescriptionListGroup>
                 <DescriptionListGroup>
                   <DescriptionListTerm>{t('provider.ops.region')}</DescriptionListTerm>
@@ -156,7 +155,7 @@ export default function OpsOrder() {
                   <DescriptionListGroup>
                     <DescriptionListTerm>{t('provider.ops.failureReason')}</DescriptionListTerm>
                     <DescriptionListDescription data-testid="ops-failure-reason">
-                      {data.failureReason}
+                      {localizeStepMessage(data.failureReason, data.failureReasonParts)}
                     </DescriptionListDescription>
                   </DescriptionListGroup>
                 )}
@@ -208,7 +207,9 @@ export default function OpsOrder() {
                         {attempt.retriedBy &&
                           ` · ${t('provider.ops.retriedBy', { email: attempt.retriedBy })}`}
                       </h3>
-                      <p>{attempt.failureReason}</p>
+                      {attempt.failureReason && (
+                        <p>{localizeStepMessage(attempt.failureReason, attempt.failureReasonParts)}</p>
+                      )}
                       {attempt.operatorDetail && (
                         <CodeBlock>
                           <CodeBlockCode>{attempt.operatorDetail}</CodeBlockCode>

@@ -76,9 +76,7 @@ export default function OpsOrders() {
                   <GridItem>
                     {select('status', orderStatusSchema.options, (s) => t(`orderStatus.${s}.label`))}
                   </GridItem>
-                  <GridItem>
-                    {select('type', orderTypeSchema.options, (s) => t(`orderType.${s}`, { defaultValue: s }))}
-                  </GridItem>
+                  <GridItem>{select('type', orderTypeSchema.options, (s) => t(`orderType.${s}`))}</GridItem>
                   <GridItem>
                     {select('region', catalog.data?.regions.map((r) => r.id) ?? [], (id) => id)}
                   </GridItem>
@@ -145,7 +143,7 @@ export default function OpsOrders() {
                       {order.id.slice(0, 8)}
                     </Link>,
                     <OrderStatusLabel key="s" status={order.status} />,
-                    t(`orderType.${order.type}`, { defaultValue: order.type }),
+                    t(`orderType.${order.type}`),
                     order.attempt,
                     order.instanceName,
                     `${order.organization.name} (${order.organization.customerNumber})`,

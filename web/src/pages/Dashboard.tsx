@@ -93,7 +93,7 @@ export default function Dashboard() {
                         <Link key="id" to={`/orders/${order.id}`}>
                           {order.id.slice(0, 8)}
                         </Link>,
-                        t(`orderType.${order.type}`, { defaultValue: order.type }),
+                        t(`orderType.${order.type}`),
                         <OrderStatusLabel key="status" status={order.status} />,
                         format.dateTime(order.createdAt),
                       ],

@@ -24,7 +24,7 @@ import {
 } from '@patternfly/react-core';
 import { DownloadIcon, EyeIcon, EyeSlashIcon } from '@patternfly/react-icons';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { lazy, Suspense, useState } from 'react';
+import { lazy, Suspense, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useParams } from 'react-router';
 import {
@@ -333,6 +333,18 @@ function AdminSourcesEditor({ instance, catalog }: { instance: Instance; catalog
   );
 }
 
+/** A card of the overview: a whole row, or half of one (`half`) beside another. */
+function Section({ title, half, children }: { title: string; half?: boolean; children: ReactNode }) {
+  return (
+    <GridItem md={half ? 6 : 12}>
+      <Card isFullHeight={half}>
+        <CardTitle component="h2">{title}</CardTitle>
+        <CardBody>{children}</CardBody>
+      </Card>
+    </GridItem>
+  );
+}
+
 export default function InstancePage() {
   const { id = '' } = useParams();
   const { t } = useTranslation();
@@ -374,174 +386,144 @@ export default function InstancePage() {
           <Alert variant="info" isInline title={t('instance.deleted')} />
         </GridItem>
       )}
-      <GridItem md={6}>
-        <Card isFullHeight>
-          <CardTitle component="h2">{t('instance.access')}</CardTitle>
-          <CardBody>
-            <DescriptionList>
-              <DescriptionListGroup>
-                <DescriptionListTerm>{t('instance.url')}</DescriptionListTerm>
-                <DescriptionListDescription>
-                  {i.url ? (
-                    <ClipboardCopy
-                      isReadOnly
-                      hoverTip={t('common.copy')}
-                      clickTip={t('common.copied')}
-                      textAriaLabel={t('instance.url')}
-                      toggleAriaLabel={t('instance.url')}
-                    >
-                      {i.url}
-                    </ClipboardCopy>
-                  ) : deleted ? (
-                    '–'
-                  ) : (
-                    t('instance.noUrlYet')
-                  )}
-                </DescriptionListDescription>
-              </DescriptionListGroup>
-              <DescriptionListGroup>
-                <DescriptionListTerm>{t('instance.adminUser')}</DescriptionListTerm>
-                <DescriptionListDescription>{i.adminUsername ?? '–'}</DescriptionListDescription>
-              </DescriptionListGroup>
-              {mayReveal && !deleted && (
-                <DescriptionListGroup>
-                  <DescriptionListTerm>{t('instance.credentials')}</DescriptionListTerm>
-                  <DescriptionListDescription>
-                    <Credentials instance={i} />
-                  </DescriptionListDescription>
-                </DescriptionListGroup>
+      <Section title={t('instance.access')} half>
+        <DescriptionList>
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t('instance.url')}</DescriptionListTerm>
+            <DescriptionListDescription>
+              {i.url ? (
+                <ClipboardCopy
+                  isReadOnly
+                  hoverTip={t('common.copy')}
+                  clickTip={t('common.copied')}
+                  textAriaLabel={t('instance.url')}
+                  toggleAriaLabel={t('instance.url')}
+                >
+                  {i.url}
+                </ClipboardCopy>
+              ) : deleted ? (
+                '–'
+              ) : (
+                t('instance.noUrlYet')
               )}
-              <DescriptionListGroup>
-                <DescriptionListTerm>{t('instance.ca')}</DescriptionListTerm>
-                <DescriptionListDescription>
-                  <Button
-                    component="a"
-                    href="/api/v1/ca.pem"
-                    download="keyhouse-ca.pem"
-                    variant="link"
-                    isInline
-                    icon={<DownloadIcon />}
-                  >
-                    {t('instance.downloadCa')}
-                  </Button>
-                  <div className="kh-muted">{t('instance.caHint')}</div>
-                </DescriptionListDescription>
-              </DescriptionListGroup>
-            </DescriptionList>
-          </CardBody>
-        </Card>
-      </GridItem>
-      <GridItem md={6}>
-        <Card isFullHeight>
-          <CardTitle component="h2">{t('instance.configuration')}</CardTitle>
-          <CardBody>
-            <DescriptionList isHorizontal>
-              <DescriptionListGroup>
-                <DescriptionListTerm>{t('wizard.steps.size')}</DescriptionListTerm>
-                <DescriptionListDescription>
-                  {i.nodeSize}
-                  {size &&
-                    ` (${t('wizard.size.vcpu', { count: size.vcpu })}, ${t('wizard.size.ram', { gb: size.memoryGb })})`}
-                </DescriptionListDescription>
-              </DescriptionListGroup>
-              <DescriptionListGroup>
-                <DescriptionListTerm>{t('wizard.steps.storage')}</DescriptionListTerm>
-                <DescriptionListDescription>
-                  {used === undefined ? (
-                    `${i.storageGb} GB`
-                  ) : (
-                    <Progress
-                      value={Math.min(100, (used / i.storageGb) * 100)}
-                      title={t('instance.storageUsed', {
-                        used: format.number(Math.round(used * 10) / 10),
-                        total: i.storageGb,
-                      })}
-                      size="sm"
-                    />
-                  )}
-                </DescriptionListDescription>
-              </DescriptionListGroup>
-              <DescriptionListGroup>
-                <DescriptionListTerm>{t('wizard.steps.region')}</DescriptionListTerm>
-                <DescriptionListDescription>
-                  {region?.name ?? i.region} / {zone?.name ?? i.zone ?? '–'}
-                </DescriptionListDescription>
-              </DescriptionListGroup>
-            </DescriptionList>
-          </CardBody>
-        </Card>
-      </GridItem>
-      <GridItem md={12}>
-        <Card>
-          <CardTitle component="h2">{t('instance.conditions')}</CardTitle>
-          <CardBody>
-            {i.conditions.length === 0 ? (
-              <Empty title={t('instance.noConditions')} headingLevel="h3" />
-            ) : (
-              <SimpleTable
-                label={t('instance.conditions')}
-                columns={[
-                  t('instance.condition.type'),
-                  t('instance.condition.status'),
-                  t('instance.condition.reason'),
-                  t('instance.condition.message'),
-                  t('instance.condition.since'),
-                ]}
-                rows={i.conditions.map((c) => ({
-                  key: c.type,
-                  cells: [
-                    c.type,
-                    <Label
-                      key="s"
-                      isCompact
-                      color={c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'grey'}
-                    >
-                      {c.status}
-                    </Label>,
-                    c.reason ?? '',
-                    c.message ?? '',
-                    format.dateTime(c.lastTransitionTime),
-                  ],
-                }))}
-              />
-            )}
-          </CardBody>
-        </Card>
-      </GridItem>
+            </DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t('instance.adminUser')}</DescriptionListTerm>
+            <DescriptionListDescription>{i.adminUsername ?? '–'}</DescriptionListDescription>
+          </DescriptionListGroup>
+          {mayReveal && !deleted && (
+            <DescriptionListGroup>
+              <DescriptionListTerm>{t('instance.credentials')}</DescriptionListTerm>
+              <DescriptionListDescription>
+                <Credentials instance={i} />
+              </DescriptionListDescription>
+            </DescriptionListGroup>
+          )}
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t('instance.ca')}</DescriptionListTerm>
+            <DescriptionListDescription>
+              <Button
+                component="a"
+                href="/api/v1/ca.pem"
+                download="keyhouse-ca.pem"
+                variant="link"
+                isInline
+                icon={<DownloadIcon />}
+              >
+                {t('instance.downloadCa')}
+              </Button>
+              <div className="kh-muted">{t('instance.caHint')}</div>
+            </DescriptionListDescription>
+          </DescriptionListGroup>
+        </DescriptionList>
+      </Section>
+      <Section title={t('instance.configuration')} half>
+        <DescriptionList isHorizontal>
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t('wizard.steps.size')}</DescriptionListTerm>
+            <DescriptionListDescription>
+              {i.nodeSize}
+              {size &&
+                ` (${t('wizard.size.vcpu', { count: size.vcpu })}, ${t('wizard.size.ram', { gb: size.memoryGb })})`}
+            </DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t('wizard.steps.storage')}</DescriptionListTerm>
+            <DescriptionListDescription>
+              {used === undefined ? (
+                `${i.storageGb} GB`
+              ) : (
+                <Progress
+                  value={Math.min(100, (used / i.storageGb) * 100)}
+                  title={t('instance.storageUsed', {
+                    used: format.number(Math.round(used * 10) / 10),
+                    total: i.storageGb,
+                  })}
+                  size="sm"
+                />
+              )}
+            </DescriptionListDescription>
+          </DescriptionListGroup>
+          <DescriptionListGroup>
+            <DescriptionListTerm>{t('wizard.steps.region')}</DescriptionListTerm>
+            <DescriptionListDescription>
+              {region?.name ?? i.region} / {zone?.name ?? i.zone ?? '–'}
+            </DescriptionListDescription>
+          </DescriptionListGroup>
+        </DescriptionList>
+      </Section>
+      <Section title={t('instance.conditions')}>
+        {i.conditions.length === 0 ? (
+          <Empty title={t('instance.noConditions')} headingLevel="h3" />
+        ) : (
+          <SimpleTable
+            label={t('instance.conditions')}
+            columns={[
+              t('instance.condition.type'),
+              t('instance.condition.status'),
+              t('instance.condition.reason'),
+              t('instance.condition.message'),
+              t('instance.condition.since'),
+            ]}
+            rows={i.conditions.map((c) => ({
+              key: c.type,
+              cells: [
+                c.type,
+                <Label
+                  key="s"
+                  isCompact
+                  color={c.status === 'True' ? 'green' : c.status === 'False' ? 'red' : 'grey'}
+                >
+                  {c.status}
+                </Label>,
+                c.reason ?? '',
+                c.message ?? '',
+                format.dateTime(c.lastTransitionTime),
+              ],
+            }))}
+          />
+        )}
+      </Section>
       {!deleted && catalog.data && (
-        <GridItem md={12}>
-          <Card>
-            <CardTitle component="h2">{t('instance.changes')}</CardTitle>
-            <CardBody>
-              <InstanceChanges instance={i} catalog={catalog.data} />
-            </CardBody>
-          </Card>
-        </GridItem>
+        <Section title={t('instance.changes')}>
+          <InstanceChanges instance={i} catalog={catalog.data} />
+        </Section>
       )}
-      <GridItem md={12}>
-        <Card>
-          <CardTitle component="h2">{t('wizard.steps.sources')}</CardTitle>
-          <CardBody>
-            {catalog.data ? (
-              <SourcesEditor instance={i} catalog={catalog.data} />
-            ) : (
-              <ProblemAlert error={catalog.error} />
-            )}
-          </CardBody>
-        </Card>
-      </GridItem>
-      <GridItem md={12}>
-        <Card>
-          <CardTitle component="h2">{t('adminSources.listLabel')}</CardTitle>
-          <CardBody>
-            {catalog.data ? (
-              <AdminSourcesEditor instance={i} catalog={catalog.data} />
-            ) : (
-              <ProblemAlert error={catalog.error} />
-            )}
-          </CardBody>
-        </Card>
-      </GridItem>
+      <Section title={t('wizard.steps.sources')}>
+        {catalog.data ? (
+          <SourcesEditor instance={i} catalog={catalog.data} />
+        ) : (
+          <ProblemAlert error={catalog.error} />
+        )}
+      </Section>
+      <Section title={t('adminSources.listLabel')}>
+        {catalog.data ? (
+          <AdminSourcesEditor instance={i} catalog={catalog.data} />
+        ) : (
+          <ProblemAlert error={catalog.error} />
+        )}
+      </Section>
     </Grid>
   );
 

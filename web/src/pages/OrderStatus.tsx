@@ -36,6 +36,7 @@ import {
 } from '../components/ui';
 import { useFormat } from '../format';
 import { localizeStepMessage } from '../messages';
+import type { TicketPrefill } from './Tickets';
 
 const TERMINAL: OrderStatus[] = ['done', 'failed'];
 
@@ -134,13 +135,16 @@ export default function OrderStatusPage() {
           ? ('danger' as const)
           : ('info' as const)
         : ('pending' as const);
+  const failureReason = order.failureReason
+    ? localizeStepMessage(order.failureReason, order.failureReasonParts)
+    : null;
 
   return (
     <>
       <PageHeader
         title={
           <>
-            {t('orderStatus.title', { type: t(`orderType.${order.type}`, { defaultValue: order.type }) })}{' '}
+            {t('orderStatus.title', { type: t(`orderType.${order.type}`) })}{' '}
             <OrderStatusLabel status={order.status} />
             {(order.attempt ?? 1) > 1 && (
               <>
@@ -200,7 +204,9 @@ export default function OrderStatusPage() {
                     {t('provider.order.previous', {
                       attempt: previous.attempt,
                       date: format.dateTime(previous.finishedAt),
-                      reason: previous.failureReason ?? '–',
+                      reason: previous.failureReason
+                        ? localizeStepMessage(previous.failureReason, previous.failureReasonParts)
+                        : '–',
                     })}
                   </li>
                 ))}
@@ -218,6 +224,8 @@ export default function OrderStatusPage() {
                   onClick={() =>
                     void navigate(
                       `/tickets?orderId=${encodeURIComponent(order.id)}${order.instanceId ? `&instanceId=${encodeURIComponent(order.instanceId)}` : ''}`,
+                      // The ticket's text starts with the reason as this page says it.
+                      { state: { failureReason } satisfies TicketPrefill },
                     )
                   }
                 >
@@ -225,7 +233,7 @@ export default function OrderStatusPage() {
                 </Button>
               }
             >
-              {order.failureReason && <p data-testid="failure-reason">{order.failureReason}</p>}
+              {failureReason && <p data-testid="failure-reason">{failureReason}</p>}
             </Alert>
           )}
           {order.status === 'done' && (

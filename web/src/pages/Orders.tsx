@@ -84,7 +84,7 @@ export default function Orders() {
                   <Link key="id" to={`/orders/${order.id}`}>
                     {order.id.slice(0, 8)}
                   </Link>,
-                  t(`orderType.${order.type}`, { defaultValue: order.type }),
+                  t(`orderType.${order.type}`),
                   <OrderStatusLabel key="status" status={order.status} />,
                   order.price
                     ? t('orders.perMonth', {

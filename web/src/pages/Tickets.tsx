@@ -14,7 +14,7 @@ import {
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useSearchParams } from 'react-router';
+import { Link, useLocation, useSearchParams } from 'react-router';
 import { api } from '../api/client';
 import { keys, useTickets } from '../api/queries';
 import { useCan } from '../api/session';
@@ -22,6 +22,9 @@ import type { Ticket } from '../api/types';
 import { Empty, FieldError, PageHeader, ProblemAlert, QueryContent, SimpleTable } from '../components/ui';
 import { useFormat } from '../format';
 import { apiFieldErrors, hasUnplacedErrors } from '../validation';
+
+/** What the order status page hands over when it opens a ticket: the failure reason as it showed it. */
+export type TicketPrefill = { failureReason: string | null };
 
 export default function Tickets() {
   const { t } = useTranslation();
@@ -33,11 +36,16 @@ export default function Tickets() {
   const orderId = params.get('orderId') ?? '';
   const instanceId = params.get('instanceId') ?? '';
   const prefilled = Boolean(orderId || instanceId);
+  const failureReason = (useLocation().state as TicketPrefill | null)?.failureReason;
   const [form, setForm] = useState<{ subject: string; message: string } | null>(() =>
     prefilled
       ? {
           subject: orderId ? t('tickets.prefillSubject', { id: orderId.slice(0, 8) }) : '',
-          message: orderId ? t('tickets.prefillMessage', { id: orderId }) : '',
+          message: !orderId
+            ? ''
+            : failureReason
+              ? t('tickets.prefillMessageWithReason', { id: orderId, reason: failureReason })
+              : t('tickets.prefillMessage', { id: orderId }),
         }
       : null,
   );

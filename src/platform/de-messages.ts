@@ -1,8 +1,9 @@
-import type { MessageCode } from '../../../src/platform/messages';
+import type { MessageCode, MessageParams } from './messages.js';
 
 /**
  * Die Meldungen der API und der gemeinsamen Schemas auf Deutsch, je Code (src/platform/messages.ts). Der Typ
- * verlangt zu jedem Code einen Text; ein Test prüft, dass die Platzhalter dieselben sind wie im Englischen.
+ * verlangt zu jedem Code einen Text; ein Test prüft, dass die Platzhalter dieselben sind wie im Englischen. Das
+ * Portal zeigt sie (web/src/i18n), die E-Mails des Servers ebenso (src/mail).
  */
 export const deMessages = {
   'value.required': 'Pflichtfeld',
@@ -120,6 +121,14 @@ export const deMessages = {
     'Eigene Domains stellt der Edge von Keyhouse mit ihrem eigenen Zertifikat bereit; Instanzen einer ' +
     'Kubernetes-Region erreicht man über ihren Load-Balancer mit TLS bei Keycloak, das nur das Zertifikat der ' +
     'Instanz selbst hat.',
+  'domain.acmeFailed':
+    'Das Zertifikat konnte nicht vom ACME-Verzeichnis bezogen werden: {{reason}} Keyhouse versucht es um {{retryAt}} erneut.',
+  'domain.acmeRenewalFailed':
+    'Das Zertifikat konnte nicht erneuert werden: {{reason}} Das bisherige wird bis {{notAfter}} weiter ausgeliefert; ' +
+    'Keyhouse versucht es um {{retryAt}} erneut.',
+  'domain.acmeOrderWaits':
+    'Das Zertifikat liegt vor; die Domain wird ausgeliefert, sobald die Instanz die Änderung annehmen kann (ein ' +
+    'anderer Auftrag läuft, oder sie läuft nicht). Keyhouse versucht es jede Minute erneut.',
   'sources.adminNotOnKubernetes':
     'Instanzen dieser Region sind über einen TCP-Load-Balancer erreichbar, der die Admin-Konsole nicht von ' +
     'Anmeldungen unterscheiden kann: Jede vertrauenswürdige Quelle erreicht /admin/. Lassen Sie die Admin-Quellen ' +
@@ -127,6 +136,62 @@ export const deMessages = {
 
   'ticket.orderUnknown': 'In Ihrer Organisation gibt es keinen Auftrag mit dieser ID.',
   'ticket.instanceUnknown': 'In Ihrer Organisation gibt es keine Instanz mit dieser ID.',
+
+  'failure.versionCannotRun': 'Keycloak {{version}} kann auf diesem Host nicht laufen.',
+  'failure.versionNotReadyYet': 'Keycloak {{version}} ist auf diesem Host noch nicht bereit.',
+  'failure.temporaryAdminNotCreated': 'Der vorläufige Administrator konnte nicht angelegt werden.',
+  'failure.edgeNoUrl': 'Der Edge hat keine verwendbare URL geliefert.',
+  'failure.keycloakNotReadyInTime': 'Keycloak ist nicht rechtzeitig bereit geworden.',
+  'failure.keycloakExitedWhileStarting': 'Keycloak hat sich beim Starten beendet.',
+  'failure.instanceNameInvalid': 'Der Name der Instanz ist ungültig.',
+  'failure.themeVersionGone': 'Version {{version}} des Themes {{theme}} gibt es nicht mehr.',
+  'failure.themeNotDeployable': 'Das Theme {{theme}} kann nicht bereitgestellt werden.',
+  'failure.keycloakCopyFailed': 'Keycloak konnte nicht kopiert werden.',
+  'failure.noFreePort': 'Auf diesem Host ist kein Port für Keycloak frei.',
+  'failure.regionUnavailable':
+    'Diese Region kann im Moment keine Instanzen bereitstellen. Unser Team ist benachrichtigt.',
+  'failure.unreachableAfterStart':
+    'Ihre Instanz ist gestartet, war unter ihrer Adresse aber nicht erreichbar.',
+  'failure.provisioningGaveUp': 'Die Bereitstellung ist auch nach mehreren Versuchen nicht abgeschlossen.',
+  'failure.orderGaveUp': 'Der Auftrag ({{orderType}}) ist auch nach mehreren Versuchen nicht abgeschlossen.',
+  'failure.cancelledByProvider': 'Der Anbieter hat den Auftrag storniert, bevor er begonnen hat.',
+  'failure.cancelledByPlatform':
+    'Storniert: Die Plattform hat die Instanz entfernt, bevor ihre Bereitstellung begonnen hat.',
+  'failure.backupGone': 'Die Sicherung {{backup}} ist nicht mehr verfügbar.',
+  'failure.nothingRestored':
+    'Es wurde nichts wiederhergestellt: Die Sicherung des aktuellen Stands ist fehlgeschlagen.',
+  'failure.backupFailed': 'Die Sicherung ist fehlgeschlagen.',
+  'failure.backupGaveUp': 'Die Sicherung konnte auch nach mehreren Versuchen nicht erstellt werden.',
+  'failure.backupsUnavailable': 'In dieser Region sind keine Sicherungen verfügbar.',
+  'failure.upgradeBackupFailed':
+    'Die Sicherung vor dem Upgrade ist fehlgeschlagen; Ihre Instanz wurde nicht verändert.',
+  'failure.upgradeRolledBack':
+    'Keycloak {{version}} wurde nicht bereit; Ihre Instanz läuft wieder mit Keycloak {{previous}} und den ' +
+    'Daten aus der Sicherung vor dem Upgrade.',
+  'failure.upgradeFailed': 'Das Upgrade ist fehlgeschlagen.',
+  'failure.realmMissing': 'Diese Instanz hat keinen Realm namens „{{realm}}“.',
+  'failure.realmExportRefused': 'Keycloak hat den Export abgelehnt.',
+  'failure.realmExists': 'Auf dieser Instanz gibt es bereits einen Realm namens „{{realm}}“.',
+  'failure.realmImportRefused': 'Keycloak hat den Realm abgelehnt.',
+  'failure.realmExportGone': 'Der Realm-Export ist nicht mehr verfügbar.',
+  'failure.configurationRefused':
+    'Die Plattform hat die Konfiguration Ihrer Instanz abgelehnt. Unser Team ist benachrichtigt.',
+  'failure.noWarmPool': 'Diese Region hält keine vorbereiteten Instanzen vor.',
+  'failure.adminCannotLogIn': 'Das Administratorkonto kann sich nicht anmelden.',
+  'failure.adminNotSetUp': 'Das Administratorkonto konnte nicht eingerichtet werden.',
+  'failure.warmMemberWithoutAdmin': 'Eine vorbereitete Instanz braucht ihren vorläufigen Administrator.',
+  'failure.noKeycloakHere': 'Für diese Instanz läuft hier kein Keycloak.',
+  'failure.upgradeUnfinished':
+    'Ein anderes Upgrade dieser Instanz ist nicht abgeschlossen; unser Team ist benachrichtigt.',
+  'failure.restoreUnfinished':
+    'Eine andere Wiederherstellung dieser Instanz ist nicht abgeschlossen; unser Team ist benachrichtigt.',
+  'failure.backupNotHere': 'Die Sicherung liegt nicht auf diesem Host.',
+  'failure.backupIdInvalid': 'Ungültige Sicherungs-ID.',
+  'failure.kubernetesUnreachable':
+    'Der Kubernetes-Cluster der Region {{region}} antwortet nicht; Keyhouse versucht es erneut.',
+  'failure.keycloakReportsErrors': 'Keycloak meldet Fehler; Keyhouse versucht es erneut.',
+  'failure.adminNotCreated': 'Das Administratorkonto konnte nicht angelegt werden.',
+  'failure.adminRoleMissing': 'Die Admin-Rolle des Master-Realms fehlt.',
 
   'step.waitingForCapacity':
     'Region {{region}} ist voll ({{active}} von {{max}} Instanzen); Ihr Auftrag wartet auf freie Kapazität.',
@@ -179,6 +244,31 @@ export const deMessages = {
   'step.realmImportedWithUsers': '{{realm}} mit {{users}} Benutzern angelegt',
   'step.realmImportedEarlier': '{{realm}} vorhanden (von einem früheren Versuch importiert)',
   'step.keycloakUnreachable': 'Keycloak war nicht erreichbar; der Schritt wird wiederholt.',
+  'step.themeAdded': '{{name}} {{version}} hinzugefügt',
+  'step.themeReplaced': '{{name}} {{from}} → {{to}}',
+  'step.themeRemoved': '{{name}} entfernt',
+  'step.themesUpToDate': 'aktuell',
+  'step.themesRestart': 'Keycloak startet neu (es speichert Themes zwischen)',
+  'step.roomRegionFull': 'Region {{region}} hat {{count}} von {{max}} Keycloaks',
+  'step.roomHostMemory':
+    'dieser Host hat {{available}} MB freien Speicher; ein zweites Keycloak braucht {{needed}} MB',
+  'step.roomNotOffered': 'kein Platz für ein zweites Keycloak angeboten',
+  'step.roomFirstStart': 'der erste Start ist nicht abgeschlossen',
+  'step.standbyPorts': 'Slot {{slot}}, Ports {{http}}/{{management}}',
+  'step.standbyResumed': 'fortgesetzt: Slot {{slot}}',
+  'step.standbyOtherSettings': 'ein neues Keycloak mit anderen Einstellungen gestoppt',
+  'step.standbyReady': 'bereit',
+  'step.standbyNoPort': 'Kein freier Port für ein zweites Keycloak auf diesem Host.',
+  'step.standbyExited': 'Das neue Keycloak hat sich beim Start beendet; das laufende bedient weiter.',
+  'step.standbyNotReady': 'Das neue Keycloak wurde nicht rechtzeitig bereit; das laufende bedient weiter.',
+  'step.edgeSwitched': 'der Edge schickt jede Anfrage an Port {{port}}',
+  'step.edgeUnobserved':
+    'der Edge war nicht zu beobachten ({{why}}); {{seconds}} s gewartet, seine Keep-alive-Zeit',
+  'step.edgeStillOld': 'nach {{seconds}} s noch nicht umgestellt ({{why}}); es geht weiter',
+  'step.slotServes': 'Slot {{slot}} bedient statt Slot {{old}}',
+  'step.drainIdle': 'keine Verbindung zum alten Keycloak offen',
+  'step.drainClosed': 'seine {{count}} offenen Verbindungen in {{seconds}} s geschlossen',
+  'step.drainStillOpen': 'nach {{seconds}} s noch {{count}} Verbindungen offen',
   'step.kubernetesObjectsApplied': '{{count}} Objekte in {{namespace}} angewendet',
   'step.kubernetesCertificateWritten': 'Zertifikat geschrieben, erneuert nach dem {{renewAfter}}',
   'step.kubernetesDatabaseHealthy': 'CloudNativePG meldet den Cluster als gesund',
@@ -188,4 +278,35 @@ export const deMessages = {
   'step.loginThroughService':
     'der Administrator hat sich unter {{url}} über den Service der Instanz per TLS angemeldet',
   'step.kubernetesNamespaceGone': '{{namespace}} ist entfernt',
+  'step.kubernetesKeycloakMissing': 'Warten, bis die Keycloak-Ressource angelegt ist',
+  'step.kubernetesKeycloakErrors': 'Der Keycloak Operator meldet Fehler: {{detail}}',
+  'step.kubernetesKeycloakNotReconciled': 'Warten, bis der Keycloak Operator die Änderung übernimmt',
+  'step.kubernetesKeycloakRolling': 'Keycloak rollt die Änderung aus',
+  'step.kubernetesKeycloakStarting': 'Keycloak ist noch nicht bereit: {{detail}}',
+  'step.kubernetesDatabaseMissing': 'Warten, bis der Datenbank-Cluster angelegt ist',
+  'step.kubernetesDatabaseNotReady': 'Die Datenbank ist noch nicht bereit ({{phase}})',
+  'step.kubernetesLoadBalancerPending': 'Warten, bis der Load Balancer eine Adresse vergibt',
+  'step.kubernetesBackupRunning': 'Warten auf das Backup {{backup}} ({{phase}})',
+  'step.kubernetesNamespaceEmptying': '{{namespace}} wird geleert und entfernt',
 } satisfies Record<MessageCode, string>;
+
+/**
+ * A step's note or a failure reason in German, for what the server writes itself (e-mails): its coded parts each in
+ * German, joined by "; " as the English is; the English as sent when it has no parts or a code this catalogue does
+ * not know. `words` replaces parameters whose value is itself a word to translate (e.g. an order type).
+ */
+export function germanStepMessage(
+  english: string,
+  parts: { code: string; params: MessageParams }[] | null | undefined,
+  words: (params: MessageParams) => MessageParams = (params) => params,
+): string {
+  if (!parts?.length || !parts.every((part) => part.code in deMessages)) return english;
+  return parts
+    .map(({ code, params }) => {
+      const filled = words(params);
+      return deMessages[code as MessageCode].replace(/\{\{(\w+)\}\}/g, (_, name: string) =>
+        String(filled[name] ?? `{{${name}}}`),
+      );
+    })
+    .join('; ');
+}
