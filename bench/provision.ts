@@ -4,7 +4,8 @@
  * of the same built distribution to /health/ready, the ratios (goals: warm ≤ 10 s, cold ≤ 1.0 × bare), the idle RSS
  * of the instance's Keycloak, and where the platform's own time goes (accepted → processing, each step).
  *
- * Usage: npx tsx bench/provision.ts [version] [warm orders]   (default: the catalog's first Keycloak version, 5)
+ * Usage: npx tsx bench/provision.ts [version] [warm orders]   (default: the catalog's first Keycloak version, 5;
+ * 0 warm orders measures the cold order and the bare start only)
  *
  * Keyhouse runs in this process (api, worker and edge roles) on a scratch database of the machine's PostgreSQL at
  * 127.0.0.1:5432 (BENCH_SERVER_URL names another superuser URL without database), with the tests' built
@@ -34,6 +35,8 @@ import {
   type KeycloakDistribution,
 } from '../src/drivers/local/keycloak-distribution.js';
 import { findKeycloakProcesses, stopKeycloak } from '../src/drivers/local/keycloak-process.js';
+import { prometheusFiles } from '../src/metrics/prometheus-files.js';
+import { stopPrometheus } from '../src/metrics/prometheus-process.js';
 import { runCommand } from '../src/platform/process-runner.js';
 import { createLogger } from '../src/platform/logger.js';
 import { testKeycloakCache } from '../test/support/test-keyhouse.js';
@@ -78,6 +81,14 @@ async function healthReady(port: number): Promise<boolean> {
       return false;
     throw error;
   }
+}
+
+/** Keycloak's own account of its start (the log's "started in 12.345s"), and whether it migrated a schema. */
+function keycloakStartedIn(logFile: string): string {
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  const startedIn = /started in ([\d.]+)s/.exec(log)?.[1];
+  const migrated = log.includes('Initializing database schema') ? 'with' : 'without';
+  return `${startedIn ?? '?'} s by its log, ${migrated} a schema migration`;
 }
 
 async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -159,9 +170,10 @@ async function bareStart(distribution: KeycloakDistribution, label: string) {
   const readyMs = performance.now() - started;
   const [pid] = findKeycloakProcesses(home);
   const rss = pid ? rssMb(pid) : 0;
+  const keycloakSays = keycloakStartedIn(path.join(dir, 'logs', 'keycloak.log'));
   await cleanup();
   cleanups.splice(cleanups.indexOf(cleanup), 1);
-  return { readyMs, rssAtReadyMb: rss };
+  return { readyMs, rssAtReadyMb: rss, keycloakSays };
 }
 
 // ---- (a) one order through Keyhouse ----------------------------------------------------------------------------
@@ -203,8 +215,9 @@ async function benchKeyhouse(warmPool: { version: string; count: number } | unde
     );
     for (const instance of [...instances, ...members]) await destroy(instance);
     await keyhouse.close();
-    // HAProxy outlives Keyhouse by design; the bench's data dir takes its HAProxy with it.
+    // HAProxy and Prometheus outlive Keyhouse by design; the bench's data dir takes them with it.
     await keyhouse.edge?.stopHaproxy();
+    await stopPrometheus(prometheusFiles(dataDir));
     await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`));
     rmSync(dataDir, { recursive: true, force: true });
   };
@@ -329,14 +342,18 @@ async function orderToDone(bench: BenchKeyhouse, version: string) {
 async function coldOrder(version: string) {
   const bench = await benchKeyhouse(undefined);
   const order = await orderToDone(bench, version);
-  const [pid] = bench.keyhouse.localBackend!.driver.processes(order.instance);
+  const driver = bench.keyhouse.localBackend!.driver;
+  const [pid] = driver.processes(order.instance);
   const rssAtDoneMb = pid ? rssMb(pid) : 0;
+  const keycloakSays = keycloakStartedIn(
+    path.join(driver.instanceDir(order.instance), 'logs', 'keycloak.log'),
+  );
   // Idle: nobody uses the instance; give the JVM half a minute to settle after start-up.
   await delay(30_000);
   const rssIdleMb = pid ? rssMb(pid) : 0;
   await bench.cleanup();
   cleanups.splice(cleanups.indexOf(bench.cleanup), 1);
-  return { ...order, rssAtDoneMb, rssIdleMb };
+  return { ...order, rssAtDoneMb, rssIdleMb, keycloakSays };
 }
 
 /**
@@ -401,7 +418,9 @@ async function main() {
   console.log(`bare kc.sh start --optimized → /health/ready (before): ${seconds(bareBefore.readyMs)}`);
   const order = await coldOrder(version);
   console.log(`cold order → DONE: ${seconds(order.doneMs)}`);
-  const warm = await warmOrders(version, Number(process.argv[3] ?? WARM_ORDERS));
+  console.log(`  its Keycloak: ${order.keycloakSays}; the bare one before: ${bareBefore.keycloakSays}`);
+  const warmCount = Number(process.argv[3] ?? WARM_ORDERS);
+  const warm = warmCount > 0 ? await warmOrders(version, warmCount) : [];
   const bareAfter = await bareStart(distribution, 'after');
   console.log(`bare kc.sh start --optimized → /health/ready (after): ${seconds(bareAfter.readyMs)}`);
   console.log(
@@ -413,8 +432,8 @@ async function main() {
 
   const bareMs = (bareBefore.readyMs + bareAfter.readyMs) / 2;
   const warmTimes = warm.map((o) => o.doneMs).sort((a, b) => a - b);
-  const warmP50 = warmTimes[Math.floor(warmTimes.length / 2)]!;
-  const warmMedian = warm.find((o) => o.doneMs === warmP50)!;
+  const warmP50 = warmTimes[Math.floor(warmTimes.length / 2)] ?? NaN;
+  const warmMedian = warm.find((o) => o.doneMs === warmP50);
   const stepMs = (s: Step) => (s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : NaN);
   const firstStart = Math.min(...order.steps.map((s) => Date.parse(s.startedAt)));
   const lastEnd = Math.max(...order.steps.map((s) => Date.parse(s.finishedAt ?? s.startedAt)));
@@ -450,6 +469,7 @@ async function main() {
   console.log(
     `  outside keycloak-start + keycloak-ready  ${seconds(order.doneMs - keycloakMs)} of ${seconds(order.doneMs)}`,
   );
+  if (!warmMedian) return;
   console.log('');
   console.log('the warm-pool order of the p50, step by step:');
   console.log(`  accepted → processing                    ${seconds(warmMedian.processingMs)}`);

@@ -200,6 +200,8 @@ export const deMessages = {
   'step.removed': 'entfernt',
   'step.databaseCreated': '{{database}}: Datenbank angelegt',
   'step.databaseExisted': '{{database}}: Datenbank vorhanden',
+  'step.databaseCreatedFromTemplate': '{{database}}: Datenbank mit dem Schema von Keycloak angelegt',
+  'step.schemaTemplateUnavailable': 'keine Schema-Vorlage: Keycloak legt sein Schema selbst an (langsamer)',
   'step.databaseRestored': '{{database}}: Datenbank aus Sicherung {{backup}} wiederhergestellt',
   'step.databaseDropped': '{{database}} gelöscht',
   'step.scratchDatabasesDropped': 'mit {{databases}} gelöscht',

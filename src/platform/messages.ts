@@ -196,6 +196,8 @@ export const MESSAGES = {
   'step.removed': 'removed',
   'step.databaseCreated': '{{database}}: database created',
   'step.databaseExisted': '{{database}}: database existed',
+  'step.databaseCreatedFromTemplate': "{{database}}: database created with Keycloak's schema",
+  'step.schemaTemplateUnavailable': 'no schema template: Keycloak creates its schema itself (slower)',
   'step.databaseRestored': '{{database}}: database restored from backup {{backup}}',
   'step.databaseDropped': '{{database}} dropped',
   'step.scratchDatabasesDropped': 'dropped with {{databases}}',

@@ -16,12 +16,15 @@ export function runCommand(
     logFile?: string;
     onLine?: (line: string) => void;
     tailLines?: number;
+    /** Aborting kills the command (SIGTERM); the promise then rejects with an AbortError. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       cwd: options.cwd,
       env: options.env,
+      signal: options.signal,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;

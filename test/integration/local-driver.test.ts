@@ -153,6 +153,18 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('local driver 
         'admin-account',
         'first-realm',
       ]);
+      // The database is a copy of the version's schema template: Keycloak's first start migrates nothing, and
+      // still creates its master realm and the temporary admin (the hand-over below logs in with it).
+      expect(steps.find((s) => s.name === 'database' && s.state === 'done')?.message).toMatch(
+        /database created with Keycloak's schema; role existed$/,
+      );
+      const keycloakLog = readFileSync(
+        path.join(driver.instanceDir(instance), 'logs', 'keycloak.log'),
+        'utf8',
+      );
+      expect(keycloakLog).not.toContain('Initializing database schema');
+      expect(keycloakLog).toContain('Initializing master realm');
+      expect(keycloakLog).toContain('Created temporary admin user');
       firstPid = driver.processes(instance)[0] ?? 0;
       expect(firstPid).toBeGreaterThan(0);
       console.log(`first apply to ready: ${seconds.toFixed(1)} s; idle RSS ${rssMb(firstPid)} MB`);

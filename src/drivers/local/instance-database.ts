@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import { withConnection } from '../../db/database.js';
+import type { Logger } from 'pino';
 import { message, type CodedMessage } from '../../platform/messages.js';
 import { dropScratchDatabases } from './postgres-dump.js';
+import { databaseUrl, type SchemaTemplate } from './schema-template.js';
 
 /**
  * Each local instance's own PostgreSQL database and login role, in the server Keyhouse uses (created through its
@@ -19,11 +21,18 @@ export type InstanceDatabases = {
   server: { host: string; port: number };
   /**
    * Creates the role (or sets its password again) and the database it owns; answers a note for the step. With
-   * `restore`, a database that does not exist yet is made by it (a new instance from a backup) instead of empty.
+   * `restore`, a database that does not exist yet is made by it (a new instance from a backup) instead of empty;
+   * otherwise, with `template`, as a copy of Keycloak's migrated schema (schema-template.ts) whose objects then
+   * belong to the instance's role. A template that cannot be had costs only speed: the database starts empty and
+   * Keycloak migrates it itself.
    */
   ensure(
     instance: { name: string; databasePassword: string },
-    restore?: () => Promise<{ backupId: string }>,
+    from?: {
+      restore?: () => Promise<{ backupId: string }>;
+      /** The template of the instance's version; `make` makes it if it does not exist yet. */
+      template?: SchemaTemplate & { make: () => Promise<unknown> };
+    },
   ): Promise<CodedMessage[]>;
   /** Drops the database, its scratch databases (an interrupted restore) and the role; safe to repeat. */
   drop(instanceName: string): Promise<CodedMessage[]>;
@@ -31,16 +40,42 @@ export type InstanceDatabases = {
   sizeBytes(instanceName: string): Promise<number>;
 };
 
-export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatabases {
+export function createInstanceDatabases(adminDatabaseUrl: string, logger: Logger): InstanceDatabases {
   const server = new URL(adminDatabaseUrl);
 
   const withAdminDb = <T>(work: (client: pg.Client) => Promise<T>) => withConnection(adminDatabaseUrl, work);
 
+  /** Inside the instance's database (REASSIGN OWNED acts on the current database's objects only). */
+  const reassignTemplateObjects = (database: string, templateOwner: string) =>
+    withConnection(databaseUrl(adminDatabaseUrl, database), async (client) => {
+      await client.query(
+        `REASSIGN OWNED BY ${client.escapeIdentifier(templateOwner)} TO ${client.escapeIdentifier(database)}`,
+      );
+    });
+
   return {
     server: { host: server.hostname || '127.0.0.1', port: Number(server.port || 5432) },
 
-    ensure: (instance, restore) => {
+    ensure: async (instance, from = {}) => {
       const name = instanceDatabaseName(instance.name);
+      // Made (or found) before the admin connection opens: the first order of a version may wait a while for it.
+      let template: SchemaTemplate | undefined;
+      let templateNote: CodedMessage | undefined;
+      const exists = await withAdminDb((client) =>
+        client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]),
+      );
+      if (exists.rowCount === 0 && !from.restore && from.template) {
+        try {
+          await from.template.make();
+          template = from.template;
+        } catch (error) {
+          logger.warn(
+            { err: error, instance: instance.name },
+            'no schema template: the database starts empty',
+          );
+          templateNote = message('step.schemaTemplateUnavailable');
+        }
+      }
       return withAdminDb(async (client) => {
         const role = client.escapeIdentifier(name);
         const password = client.escapeLiteral(instance.databasePassword);
@@ -53,14 +88,17 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
           await client.query(`ALTER ROLE ${role} LOGIN PASSWORD ${password}`);
           roleNote = message('step.roleExisted');
         }
-        let dbNote = message('step.databaseCreated', { database: name });
+        let dbNote = message(template ? 'step.databaseCreatedFromTemplate' : 'step.databaseCreated', {
+          database: name,
+        });
         const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-        if (exists.rowCount === 0 && restore) {
-          const restored = await restore();
+        if (exists.rowCount === 0 && from.restore) {
+          const restored = await from.restore();
           dbNote = message('step.databaseRestored', { database: name, backup: restored.backupId });
         } else {
+          const copyOf = template ? ` TEMPLATE ${client.escapeIdentifier(template.database)}` : '';
           try {
-            await client.query(`CREATE DATABASE ${role} OWNER ${role} ENCODING 'UTF8'`);
+            await client.query(`CREATE DATABASE ${role} OWNER ${role}${copyOf} ENCODING 'UTF8'`);
           } catch (error) {
             if ((error as { code?: string }).code !== '42P04') throw error; // duplicate_database
             await client.query(`ALTER DATABASE ${role} OWNER TO ${role}`);
@@ -69,7 +107,11 @@ export function createInstanceDatabases(adminDatabaseUrl: string): InstanceDatab
         }
         // Other instances' roles must not even connect to this database.
         await client.query(`REVOKE ALL ON DATABASE ${role} FROM PUBLIC`);
-        return [dbNote, roleNote];
+        // Also on a retry after a crash between the copy and this: the copy's objects become the instance's.
+        const owner = from.template?.owner;
+        if (owner && (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [owner])).rowCount)
+          await reassignTemplateObjects(name, owner);
+        return templateNote ? [dbNote, roleNote, templateNote] : [dbNote, roleNote];
       });
     },
 

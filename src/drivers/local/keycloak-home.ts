@@ -115,6 +115,28 @@ export async function prepareHome(options: {
 }
 
 /**
+ * A hard-linked copy of the built distribution at `target` (which must not exist), with real copies of conf/ and
+ * data/: Keycloak writes to them, and must never write into the shared distribution. Throws StepFailure.
+ */
+export async function copyDistributionHome(
+  distribution: KeycloakDistribution,
+  target: string,
+): Promise<void> {
+  const copy = await runCommand('cp', ['-al', distribution.home, target]);
+  if (copy.code !== 0) throw new StepFailure('transient', message('failure.keycloakCopyFailed'), copy.tail);
+  for (const writable of ['conf', 'data']) {
+    const dir = path.join(target, writable);
+    rmSync(dir, { recursive: true, force: true });
+    const source = path.join(distribution.home, writable);
+    if (existsSync(source)) {
+      const real = await runCommand('cp', ['-a', source, dir]);
+      if (real.code !== 0)
+        throw new StepFailure('transient', message('failure.keycloakCopyFailed'), real.tail);
+    } else mkdirSync(dir);
+  }
+}
+
+/**
  * Makes `home` a home of Keycloak `version` (a hard-linked copy of the built distribution), stopping a Keycloak
  * running from it first; with `refreshBuild` also when it was made with other build options. Answers what it did:
  * nothing when the home was up to date.
@@ -134,19 +156,7 @@ export async function installHome(
   if (findKeycloakProcesses(home).length) notes.push(stopNote(await stopKeycloak(home, stopTimeoutMs)));
   const staging = `${home}.new`;
   rmSync(staging, { recursive: true, force: true });
-  const copy = await runCommand('cp', ['-al', distribution.home, staging]);
-  if (copy.code !== 0) throw new StepFailure('transient', message('failure.keycloakCopyFailed'), copy.tail);
-  // conf/ and data/ are written to: real copies, or we would write into the shared distribution.
-  for (const writable of ['conf', 'data']) {
-    const target = path.join(staging, writable);
-    rmSync(target, { recursive: true, force: true });
-    const source = path.join(distribution.home, writable);
-    if (existsSync(source)) {
-      const real = await runCommand('cp', ['-a', source, target]);
-      if (real.code !== 0)
-        throw new StepFailure('transient', message('failure.keycloakCopyFailed'), real.tail);
-    } else mkdirSync(target);
-  }
+  await copyDistributionHome(distribution, staging);
   writeFileSync(
     path.join(staging, HOME_MARKER),
     JSON.stringify({ version, build: BUILD_OPTIONS_TAG } satisfies HomeMarker),

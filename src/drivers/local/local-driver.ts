@@ -26,6 +26,7 @@ import { ensureFirstRealm } from '../keycloak/first-realm.js';
 import { warmUpAdminApi } from '../keycloak/warm-up.js';
 import { verifyAdminLogin } from '../keycloak/login-check.js';
 import { createInstanceDatabases, instanceDatabaseName } from './instance-database.js';
+import { createSchemaTemplates } from './schema-template.js';
 import {
   defaultInstancesDir,
   instancePaths,
@@ -162,7 +163,13 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const maxHeapMb = options.maxHeapMb ?? 1024;
   const now = options.now ?? (() => new Date());
   const serialised = createKeyedMutex();
-  const databases = createInstanceDatabases(options.adminDatabaseUrl);
+  const databases = createInstanceDatabases(options.adminDatabaseUrl, logger);
+  const schemaTemplates = createSchemaTemplates({
+    adminDatabaseUrl: options.adminDatabaseUrl,
+    distributions: options.distributions,
+    workDir: instancesDir,
+    logger,
+  });
   const observation = createInstanceObservation({ databases, now });
   const backupsDir = options.backupsDir ?? path.join(config.dataDir, 'backups');
   const paths = (name: string) => instancePaths(instancesDir, name, backupsDir);
@@ -334,7 +341,10 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       value: null,
       note: await databases.ensure(
         { name: instance.name, databasePassword: instance.secrets.databasePassword },
-        instance.restoreFrom && (() => backups.restoreNew(instance.name, instance.restoreFrom!)),
+        {
+          restore: instance.restoreFrom && (() => backups.restoreNew(instance.name, instance.restoreFrom!)),
+          template: schemaTemplates.of(instance.version),
+        },
       ),
     }));
     const { distribution, state } = await step('keycloak-home', async () => {
