@@ -11,7 +11,8 @@ import { SESSION_COOKIE } from '../../src/http/auth-guard.js';
 import { packageRoot } from '../../src/platform/package-root.js';
 import { eventually } from '../support/backups.js';
 import { freePort } from '../support/edge-probes.js';
-import { ownProcessGroup, prepareProcessDataDir } from '../support/keyhouse-process.js';
+import { prepareProcessDataDir } from '../support/keyhouse-process.js';
+import { killEverythingUnder, ownProcessGroup } from '../support/process-tree.js';
 import { createTestDatabase } from '../support/test-database.js';
 
 /**
@@ -257,6 +258,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         if (placed.status === 201) await finished(((await placed.json()) as { id: string }).id, 3 * 60_000);
         killGroup(await killKeyhouseOnly());
       }
+      // HAProxy outlives Keyhouse by design (its own process group): it goes with the data dir.
+      if (dir) killEverythingUnder(dir);
       await db?.end();
       await database?.drop();
       if (dir) rmSync(dir, { recursive: true, force: true });

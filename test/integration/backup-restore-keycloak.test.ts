@@ -38,10 +38,14 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       (await keyhouse.request({ method: 'GET', url, headers })).json<T>();
 
     async function finished(orderId: string, timeoutMs: number): Promise<OrderView> {
+      let last: OrderView | undefined;
       return eventually(async () => {
-        const order = await get<OrderView>(`/api/v1/orders/${orderId}`);
-        return (order.status === 'done' || order.status === 'failed') && order;
-      }, timeoutMs);
+        last = await get<OrderView>(`/api/v1/orders/${orderId}`);
+        return (last.status === 'done' || last.status === 'failed') && last;
+      }, timeoutMs).catch((error: unknown) => {
+        // Where it stood: the order's status and steps, so that a timeout names the step it hung in.
+        throw new Error(`${(error as Error).message}; the order: ${JSON.stringify(last)}`);
+      });
     }
 
     /** A finished order's instance: its URL and the admin's password (revealed, audited). */

@@ -7,17 +7,13 @@ import { instanceDatabaseName } from '../../src/drivers/local/instance-database.
 import { freePort } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
-  isHaproxy,
-  isJvm,
-  kcHomeOf,
   keyhouseProcess,
   removeProcessRun,
-  processesUnder,
   signUpOverHttp,
   type KeyhouseProcess,
-  type ProcessInfo,
   prepareProcessDataDir,
 } from '../support/keyhouse-process.js';
+import { isHaproxy, isJvm, kcHomeOf, processesUnder, type ProcessInfo } from '../support/process-tree.js';
 import { createTestDatabase } from '../support/test-database.js';
 
 /**

@@ -5,15 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../support/edge-probes.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
-  isJvm,
-  kcHomeOf,
   keyhouseProcess,
   removeProcessRun,
-  processesUnder,
   signUpOverHttp,
   type KeyhouseProcess,
   prepareProcessDataDir,
 } from '../support/keyhouse-process.js';
+import { isJvm, kcHomeOf, processesUnder } from '../support/process-tree.js';
 import { exampleBillingProfile } from '../support/orders.js';
 import { createTestDatabase } from '../support/test-database.js';
 

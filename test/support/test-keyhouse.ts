@@ -11,6 +11,7 @@ import { prometheusFiles } from '../../src/metrics/prometheus-files.js';
 import { stopPrometheus } from '../../src/metrics/prometheus-process.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { freePort } from './edge-probes.js';
+import { killEverythingUnder } from './process-tree.js';
 import { createTestDatabase } from './test-database.js';
 
 export type TestKeyhouse = Keyhouse & {
@@ -84,6 +85,8 @@ export async function startTestKeyhouse(
       await stopPrometheus(prometheusFiles(dataDir));
       // HAProxy outlives Keyhouse by design; a test's data dir takes its HAProxy with it.
       await keyhouse.edge?.stopHaproxy();
+      // And whatever else still runs from the data dir (an HAProxy the edge respawned after a test killed it).
+      killEverythingUnder(dataDir);
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -218,6 +218,14 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     });
   }
 
+  /** The instance's `conf/keycloak.conf` in `home`: what every `kc.sh` command there reads (start, bootstrap-admin). */
+  function writeConf(home: string, settings: KeycloakSettings): void {
+    const confFile = path.join(home, 'conf', 'keycloak.conf');
+    writeFileSync(confFile, settings.conf);
+    // The file came from the distribution as 0644; it now holds the database password.
+    chmodSync(confFile, 0o600);
+  }
+
   /** Writes the settings into `home` and starts Keycloak there (detached); answers the wrapper's pid. */
   async function spawnIn(
     p: InstancePaths,
@@ -227,10 +235,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     distribution: KeycloakDistribution,
     extraEnv: Record<string, string> = {},
   ): Promise<number> {
-    const confFile = path.join(home, 'conf', 'keycloak.conf');
-    writeFileSync(confFile, settings.conf);
-    // The file came from the distribution as 0644; it now holds the database password.
-    chmodSync(confFile, 0o600);
+    writeConf(home, settings);
     return spawnKeycloak({
       home,
       cwd: p.dir,
@@ -247,6 +252,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     distribution: KeycloakDistribution,
   ): Promise<number> {
     if (state.bootstrapAdmin && !state.adminAccountDone && state.bootstrapAdminBy === 'command') {
+      // The command connects to the instance's database with the home's configuration: written first.
+      writeConf(p.home, settings);
       await bootstrapAdminByCommand(p, state.bootstrapAdmin, settings, distribution);
       state.bootstrapAdminBy = 'start';
       writeState(p.state, state);
