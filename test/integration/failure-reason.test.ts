@@ -1,22 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupRunner } from '../../src/backups/backup-runner.js';
-import { createDriverRegistry } from '../../src/drivers/driver-registry.js';
 import { outcomeOf, stepper, StepFailure } from '../../src/drivers/driver-steps.js';
 import type { Driver } from '../../src/drivers/driver.js';
 import type { Order } from '../../src/orders/order-schemas.js';
 import { retryFailedOrder, transitionOrder } from '../../src/orders/order-status.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { message } from '../../src/platform/messages.js';
-import { createSecretBox } from '../../src/platform/secret-box.js';
-import {
-  startProvisioningQueue,
-  type ProvisioningQueue,
-} from '../../src/provisioning/provisioning-worker.js';
-import { createReconciler } from '../../src/provisioning/reconciler.js';
-import { createRealmTransfer } from '../../src/backups/realm-transfer.js';
+import type { ProvisioningQueue } from '../../src/provisioning/provisioning-worker.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { exampleOrder } from '../support/orders.js';
+import { startStandInWorker } from '../support/stand-in-reconciler.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
@@ -57,31 +50,7 @@ describe('a failed order', () => {
   beforeAll(async () => {
     // An API-only Keyhouse accepts the order and queues its job; the worker below is ours, with the stand-in.
     keyhouse = await startTestKeyhouse();
-    const secretBox = createSecretBox({
-      secretKey: keyhouse.config.secretKey,
-      dataDir: keyhouse.config.dataDir,
-    });
-    const reconciler = createReconciler({
-      db: keyhouse.db,
-      catalog: keyhouse.config.catalog,
-      drivers: createDriverRegistry({ local: driver }),
-      secretBox,
-      logger,
-      backups: createBackupRunner({
-        db: keyhouse.db,
-        logger,
-        now: () => new Date(),
-        driverFor: () => driver,
-      }),
-      realms: createRealmTransfer({ db: keyhouse.db, secretBox }),
-    });
-    queue = await startProvisioningQueue({
-      databaseUrl: keyhouse.databaseUrl,
-      db: keyhouse.db,
-      catalog: keyhouse.config.catalog,
-      logger,
-      reconciler,
-    });
+    queue = await startStandInWorker(keyhouse, driver);
   });
   afterAll(async () => {
     await queue?.stop();

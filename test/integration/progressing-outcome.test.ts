@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDriverRegistry } from '../../src/drivers/driver-registry.js';
 import type { DesiredInstance, Driver, StepReporter } from '../../src/drivers/driver.js';
 import { findOrderById } from '../../src/orders/order-store.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { createSecretBox } from '../../src/platform/secret-box.js';
-import {
-  startProvisioningQueue,
-  type ProvisioningQueue,
-} from '../../src/provisioning/provisioning-worker.js';
-import { createReconciler } from '../../src/provisioning/reconciler.js';
-import { createBackupRunner } from '../../src/backups/backup-runner.js';
-import { createRealmTransfer } from '../../src/backups/realm-transfer.js';
+import type { ProvisioningQueue } from '../../src/provisioning/provisioning-worker.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { exampleOrder } from '../support/orders.js';
+import { startStandInWorker } from '../support/stand-in-reconciler.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
@@ -64,32 +56,7 @@ describe('a driver that answers progressing', () => {
   beforeAll(async () => {
     // An API-only Keyhouse accepts the order and queues its job; the worker below is ours, with the stand-in.
     keyhouse = await startTestKeyhouse();
-    const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
-    const secretBox = createSecretBox({
-      secretKey: keyhouse.config.secretKey,
-      dataDir: keyhouse.config.dataDir,
-    });
-    const reconciler = createReconciler({
-      db: keyhouse.db,
-      catalog: keyhouse.config.catalog,
-      drivers: createDriverRegistry({ local: driver }),
-      secretBox,
-      logger,
-      backups: createBackupRunner({
-        db: keyhouse.db,
-        logger,
-        now: () => new Date(),
-        driverFor: () => driver,
-      }),
-      realms: createRealmTransfer({ db: keyhouse.db, secretBox }),
-    });
-    queue = await startProvisioningQueue({
-      databaseUrl: keyhouse.databaseUrl,
-      db: keyhouse.db,
-      catalog: keyhouse.config.catalog,
-      logger,
-      reconciler,
-    });
+    queue = await startStandInWorker(keyhouse, driver);
   });
   afterAll(async () => {
     await queue?.stop();

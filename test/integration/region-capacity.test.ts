@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackupRunner } from '../../src/backups/backup-runner.js';
-import { createRealmTransfer } from '../../src/backups/realm-transfer.js';
-import { createDriverRegistry } from '../../src/drivers/driver-registry.js';
 import type { Driver } from '../../src/drivers/driver.js';
 import { findOrderById } from '../../src/orders/order-store.js';
-import { createLogger } from '../../src/platform/logger.js';
-import { createSecretBox } from '../../src/platform/secret-box.js';
-import { createReconciler, type Reconciler } from '../../src/provisioning/reconciler.js';
+import type { Reconciler } from '../../src/provisioning/reconciler.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { exampleOrder } from '../support/orders.js';
+import { standInReconciler } from '../support/stand-in-reconciler.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
@@ -43,25 +39,7 @@ describe('region capacity', () => {
     keyhouse = await startTestKeyhouse((config) => {
       config.catalog.regions[0]!.capacity = { maxInstances: MAX_INSTANCES, concurrentOrders: ORDERS };
     });
-    const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
-    const secretBox = createSecretBox({
-      secretKey: keyhouse.config.secretKey,
-      dataDir: keyhouse.config.dataDir,
-    });
-    reconciler = createReconciler({
-      db: keyhouse.db,
-      catalog: keyhouse.config.catalog,
-      drivers: createDriverRegistry({ local: driver }),
-      secretBox,
-      logger,
-      backups: createBackupRunner({
-        db: keyhouse.db,
-        logger,
-        now: () => new Date(),
-        driverFor: () => driver,
-      }),
-      realms: createRealmTransfer({ db: keyhouse.db, secretBox }),
-    });
+    ({ reconciler } = standInReconciler(keyhouse, driver));
   });
   afterAll(() => keyhouse?.stop());
 
