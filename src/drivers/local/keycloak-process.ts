@@ -103,7 +103,13 @@ export function stopNote(result: StopResult): CodedMessage {
 export async function stopKeycloak(home: string, timeoutMs: number, pollMs = 250): Promise<StopResult> {
   const pids = findKeycloakProcesses(home);
   if (pids.length === 0) return 'not-running';
-  const groups = new Set(pids.map((pid) => processGroup(pid)).filter((g): g is number => g !== null));
+  // Keycloak runs in a session of its own; a `kc.sh` command Keyhouse runs itself (bootstrap-admin, an export)
+  // shares Keyhouse's group, which is never a target: signalling it would take Keyhouse (and whatever started it,
+  // e.g. a test runner) down with it.
+  const own = processGroup(process.pid);
+  const groups = new Set(
+    pids.map((pid) => processGroup(pid)).filter((g): g is number => g !== null && g !== own),
+  );
   const send = (sig: NodeJS.Signals) => {
     for (const group of groups) signal(-group, sig);
     for (const pid of findKeycloakProcesses(home)) signal(pid, sig);
