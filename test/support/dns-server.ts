@@ -15,7 +15,18 @@ export type TestDnsServer = {
   close(): Promise<void>;
 };
 
+/** UDP takes a free port, TCP the same number: taken over TCP by another process now and then, then again. */
 export async function startTestDnsServer(): Promise<TestDnsServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw error;
+    }
+  }
+}
+
+async function startOnce(): Promise<TestDnsServer> {
   const zone: TestDnsServer['zone'] = new Map();
   const socket = createSocket('udp4');
   const answer = (message: Buffer): Buffer => {
@@ -69,7 +80,12 @@ export async function startTestDnsServer(): Promise<TestDnsServer> {
     connection.on('error', () => connection.destroy());
   });
   tcp.listen(port, '127.0.0.1');
-  await once(tcp, 'listening');
+  try {
+    await once(tcp, 'listening');
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
   return {
     address: `127.0.0.1:${port}`,
     zone,

@@ -233,7 +233,10 @@ export function fieldsOf(
   extra: (path: FieldPath) => JsonSchema | undefined = () => undefined,
 ): { path: FieldPath; schema: JsonSchema; valid: unknown }[] {
   const resolved = extra(path) ?? variantFor(schema, value);
-  const fields = [{ path, schema: resolved, valid: value }];
+  // The field's bad values come from the chosen variant, but no variant's type counts as a wrong type (null is
+  // right for a nullable field whose valid value happens to be a list).
+  const variants = extra(path) ? undefined : (schema.oneOf ?? schema.anyOf);
+  const fields = [{ path, schema: variants ? { ...resolved, anyOf: variants } : resolved, valid: value }];
   if (resolved.properties) {
     const object = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
     for (const [key, property] of Object.entries(resolved.properties)) {
