@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeOf, stepper, StepFailure } from '../../src/drivers/driver-steps.js';
-import type { Driver } from '../../src/drivers/driver.js';
 import type { Order } from '../../src/orders/order-schemas.js';
 import { retryFailedOrder, transitionOrder } from '../../src/orders/order-status.js';
 import { createLogger } from '../../src/platform/logger.js';
@@ -9,7 +8,7 @@ import type { ProvisioningQueue } from '../../src/provisioning/provisioning-work
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { exampleOrder } from '../support/orders.js';
-import { startStandInWorker } from '../support/stand-in-reconciler.js';
+import { standInDriver, startStandInWorker } from '../support/stand-in-reconciler.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
@@ -25,27 +24,16 @@ describe('a failed order', () => {
   const logger = createLogger({ level: process.env.KEYHOUSE_TEST_LOG ?? 'silent' });
   const refused = message('failure.configurationRefused');
 
-  const driver: Driver = {
-    apply: (_instance, report) =>
-      outcomeOf(async () => {
-        await stepper(logger, report)('keycloak-config', () =>
-          Promise.reject(
-            new StepFailure('permanent', refused, 'admission webhook denied the Keycloak resource'),
-          ),
-        );
-        throw new Error('not reached: the step failed');
-      }),
-    restart: () => Promise.reject(new Error('not used here')),
-    upgrade: () => Promise.reject(new Error('not used here')),
-    destroy: () => Promise.reject(new Error('not used here')),
-    locateAdminApi: async () => null,
-    observe: () => Promise.reject(new Error('not used here')),
-    verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
-    backup: () => Promise.reject(new Error('not used here')),
-    restore: () => Promise.reject(new Error('not used here')),
-    removeBackup: () => Promise.reject(new Error('not used here')),
-    readBackup: () => Promise.reject(new Error('not used here')),
-  };
+  const driver = standInDriver((_instance, report) =>
+    outcomeOf(async () => {
+      await stepper(logger, report)('keycloak-config', () =>
+        Promise.reject(
+          new StepFailure('permanent', refused, 'admission webhook denied the Keycloak resource'),
+        ),
+      );
+      throw new Error('not reached: the step failed');
+    }),
+  );
 
   beforeAll(async () => {
     // An API-only Keyhouse accepts the order and queues its job; the worker below is ours, with the stand-in.

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DesiredInstance, Driver, StepReporter } from '../../src/drivers/driver.js';
+import type { DesiredInstance, StepReporter } from '../../src/drivers/driver.js';
 import { findOrderById } from '../../src/orders/order-store.js';
 import type { ProvisioningQueue } from '../../src/provisioning/provisioning-worker.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { waitFor } from '../support/edge-probes.js';
 import { exampleOrder } from '../support/orders.js';
-import { startStandInWorker } from '../support/stand-in-reconciler.js';
+import { standInDriver, startStandInWorker } from '../support/stand-in-reconciler.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
@@ -22,36 +22,24 @@ describe('a driver that answers progressing', () => {
   const passes: { at: number; orderStatus: string | undefined; stepsBefore: string[] }[] = [];
   let orderId = '';
 
-  const driver: Driver = {
-    async apply(instance: DesiredInstance, report: StepReporter) {
-      const order = await findOrderById(keyhouse.db.pool, orderId);
-      passes.push({
-        at: Date.now(),
-        orderStatus: order?.status,
-        stepsBefore: (order?.steps ?? []).map((s) => `${s.name}:${s.status}:${s.message ?? ''}`),
-      });
-      const pass = passes.length;
-      await report('keycloak-ready', 'running', `pass ${pass}: waiting for the operator`);
-      if (pass < 3)
-        return {
-          outcome: 'progressing',
-          message: `pass ${pass}: rolling out`,
-          retryAfterSeconds: RETRY_AFTER_SECONDS,
-        };
-      await report('keycloak-ready', 'done', `pass ${pass}: ready`);
-      return { outcome: 'ready', url: `https://${instance.name}.example.test` };
-    },
-    restart: () => Promise.reject(new Error('not used here')),
-    upgrade: () => Promise.reject(new Error('not used here')),
-    destroy: () => Promise.reject(new Error('not used here')),
-    locateAdminApi: async () => null,
-    observe: () => Promise.reject(new Error('not used here')),
-    verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
-    backup: () => Promise.reject(new Error('not used here')),
-    restore: () => Promise.reject(new Error('not used here')),
-    removeBackup: () => Promise.reject(new Error('not used here')),
-    readBackup: () => Promise.reject(new Error('not used here')),
-  };
+  const driver = standInDriver(async (instance: DesiredInstance, report: StepReporter) => {
+    const order = await findOrderById(keyhouse.db.pool, orderId);
+    passes.push({
+      at: Date.now(),
+      orderStatus: order?.status,
+      stepsBefore: (order?.steps ?? []).map((s) => `${s.name}:${s.status}:${s.message ?? ''}`),
+    });
+    const pass = passes.length;
+    await report('keycloak-ready', 'running', `pass ${pass}: waiting for the operator`);
+    if (pass < 3)
+      return {
+        outcome: 'progressing',
+        message: `pass ${pass}: rolling out`,
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      };
+    await report('keycloak-ready', 'done', `pass ${pass}: ready`);
+    return { outcome: 'ready', url: `https://${instance.name}.example.test` };
+  });
 
   beforeAll(async () => {
     // An API-only Keyhouse accepts the order and queues its job; the worker below is ours, with the stand-in.

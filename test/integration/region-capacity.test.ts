@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Driver } from '../../src/drivers/driver.js';
 import { findOrderById } from '../../src/orders/order-store.js';
 import type { Reconciler } from '../../src/provisioning/reconciler.js';
 import { bearerHeaders, signUp } from '../support/accounts.js';
 import { exampleOrder } from '../support/orders.js';
-import { standInReconciler } from '../support/stand-in-reconciler.js';
+import { standInDriver, standInReconciler } from '../support/stand-in-reconciler.js';
 import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
@@ -19,20 +18,11 @@ describe('region capacity', () => {
   let keyhouse: TestKeyhouse;
   let reconciler: Reconciler;
 
-  const notUsed = () => Promise.reject(new Error('not used here'));
-  const driver: Driver = {
-    apply: async () => ({ outcome: 'progressing', message: 'rolling out', retryAfterSeconds: 3600 }),
-    restart: notUsed,
-    upgrade: notUsed,
-    destroy: notUsed,
-    observe: notUsed,
-    verifyAdminLogin: notUsed,
-    locateAdminApi: notUsed,
-    backup: notUsed,
-    restore: notUsed,
-    removeBackup: notUsed,
-    readBackup: notUsed,
-  };
+  const driver = standInDriver(async () => ({
+    outcome: 'progressing',
+    message: 'rolling out',
+    retryAfterSeconds: 3600,
+  }));
 
   beforeAll(async () => {
     // An API-only Keyhouse accepts the orders; no worker of its own takes them, the test drives the reconciler.

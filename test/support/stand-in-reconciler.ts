@@ -8,6 +8,28 @@ import { startProvisioningQueue } from '../../src/provisioning/provisioning-work
 import { createReconciler } from '../../src/provisioning/reconciler.js';
 import type { TestKeyhouse } from './test-keyhouse.js';
 
+const notUsed = () => Promise.reject(new Error('not used here'));
+
+/**
+ * A driver that only applies, as `apply` says; the login check passes (no Keycloak runs), everything else is not
+ * used by these tests and refuses.
+ */
+export function standInDriver(apply: Driver['apply']): Driver {
+  return {
+    apply,
+    restart: notUsed,
+    upgrade: notUsed,
+    destroy: notUsed,
+    locateAdminApi: async () => null,
+    observe: notUsed,
+    verifyAdminLogin: async () => ({ ok: true, note: 'stand-in: no Keycloak' }),
+    backup: notUsed,
+    restore: notUsed,
+    removeBackup: notUsed,
+    readBackup: notUsed,
+  };
+}
+
 /**
  * The reconciler of an API-only test Keyhouse over a stand-in driver (no Keycloak): for tests of what the control
  * plane does with a driver's answers. The local region's orders go to `driver`.
