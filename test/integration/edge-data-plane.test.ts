@@ -1,6 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHaproxyCli } from '../../src/edge/haproxy-cli.js';
@@ -9,6 +7,7 @@ import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
 import {
   buildRelease,
   keyhouseProcess,
+  prepareProcessDataDir,
   removeProcessRun,
   signUpOverHttp,
   type KeyhouseProcess,
@@ -16,7 +15,6 @@ import {
 } from '../support/keyhouse-process.js';
 import { exampleBillingProfile } from '../support/orders.js';
 import { createTestDatabase } from '../support/test-database.js';
-import { testKeycloakCache } from '../support/test-keyhouse.js';
 import { failureReport, startTokenLoad, type EdgeLoad, type LoadResult } from '../support/edge-load.js';
 
 /**
@@ -49,7 +47,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     const names: string[] = [];
 
     const bearer = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
-    const haproxy = () => createHaproxyCli(path.join(dir, 'data', 'edge', 'master.sock'));
+    const haproxy = () => createHaproxyCli(path.join(dir, 'edge', 'master.sock'));
 
     async function orderInstance(): Promise<Instance> {
       const placed = await keyhouse.json<{ id: string; instanceId: string }>(
@@ -128,26 +126,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     const workers = async () => (await haproxy().processes()).workers;
 
     beforeAll(async () => {
-      dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'keyhouse-data-plane-')));
-      const base = 20000 + Math.floor(Math.random() * 20000);
-      const configFile = path.join(dir, 'keyhouse.yaml');
-      writeFileSync(
-        configFile,
-        [
-          'roles: [api, worker, edge]',
-          'edge:',
-          '  listenHost: 127.0.0.1',
-          `  portRange: { from: ${base}, to: ${base + 20} }`,
-          `  httpPort: ${base + 21}`,
-          'keycloak:',
-          `  portRange: { from: ${base + 100}, to: ${base + 140} }`,
-          // Ports of its own: another test's Keyhouse may hold the default ones.
-          'metrics:',
-          `  prometheus: { port: ${base + 150} }`,
-          `  exporterPort: ${base + 151}`,
-          '',
-        ].join('\n'),
-      );
+      let configFile: string;
+      ({ dir, configFile } = prepareProcessDataDir('keyhouse-data-plane-'));
       database = await createTestDatabase();
       const apiPort = await freePort();
       keyhouse = keyhouseProcess({
@@ -158,15 +138,12 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
           HOME: process.env.HOME,
           LANG: 'C.UTF-8',
           ...(process.env.JAVA_HOME ? { JAVA_HOME: process.env.JAVA_HOME } : {}),
-          DATA_DIR: path.join(dir, 'data'),
+          DATA_DIR: dir,
           DATABASE_URL: database.url,
           PORT: String(apiPort),
           KEYHOUSE_CONFIG: configFile,
         },
       });
-      // The worker keeps built distributions in <dataDir>/keycloak/dist: the tests' shared cache.
-      mkdirSync(path.join(dir, 'data', 'keycloak'), { recursive: true });
-      symlinkSync(testKeycloakCache, path.join(dir, 'data', 'keycloak', 'dist'));
       // Compiled while the first instance is provisioned.
       newBuild = buildRelease(path.join(dir, 'release-next'), `0.0.0-next.${randomBytes(3).toString('hex')}`);
       newBuild.catch(() => undefined); // awaited (and its failure reported) in phase (c)
