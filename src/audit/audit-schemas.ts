@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { queryNumber } from '../platform/query-schemas.js';
 import { coded } from '../platform/messages.js';
 import { cursorSchema } from '../platform/pagination.js';
 
 export const auditQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryNumber(z.coerce.number().int().min(1).max(100).default(50)),
   cursor: cursorSchema('serial').optional(),
   action: z
     .string()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryNumber } from '../platform/query-schemas.js';
 
 /**
  * The instance's Keycloak log as customers read it (portal, API, `keyhouse logs`): entries of the last 7 days, a
@@ -28,13 +29,15 @@ export const logQuerySchema = z.strictObject({
     .datetime({ offset: true, message: 'an RFC 3339 time, e.g. 2026-12-01T08:00:00Z' })
     .optional()
     .describe('Only entries from this time on; at most 7 days back (the default)'),
-  limit: z.coerce
-    .number()
-    .int('a whole number')
-    .min(1, 'at least 1')
-    .max(2000, 'at most 2000')
-    .default(200)
-    .describe('The newest entries that match, at most this many'),
+  limit: queryNumber(
+    z.coerce
+      .number()
+      .int('a whole number')
+      .min(1, 'at least 1')
+      .max(2000, 'at most 2000')
+      .default(200)
+      .describe('The newest entries that match, at most this many'),
+  ),
 });
 export type LogQuery = z.output<typeof logQuerySchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryNumber } from '../platform/query-schemas.js';
 import { emailSchema } from '../accounts/account-schemas.js';
 import { operatorRoleSchema } from '../accounts/roles.js';
 import { conditionSchema } from '../instances/instance-schemas.js';
@@ -33,7 +34,7 @@ export const opsOrderFilterSchema = pageQuerySchema.extend({
   region: regionFilterSchema.optional(),
   organizationId: z.uuid().optional(),
   /** Only orders processing for longer than this many minutes (stuck ones). */
-  processingLongerThanMinutes: z.coerce.number().int().min(0).max(100_000).optional(),
+  processingLongerThanMinutes: queryNumber(z.coerce.number().int().min(0).max(100_000)).optional(),
 });
 export type OpsOrderFilter = z.infer<typeof opsOrderFilterSchema>;
 

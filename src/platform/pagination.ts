@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { queryNumber } from './query-schemas.js';
 import { codedIssue } from './messages.js';
 
 /** Position after the last item of a page, in (created_at, id) order. Opaque to clients. */
@@ -68,7 +69,7 @@ export const cursorSchema = (idKind: CursorIdKind = 'uuid') =>
     .describe('nextCursor of the previous page');
 
 export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryNumber(z.coerce.number().int().min(1).max(100).default(50)),
   cursor: cursorSchema().optional(),
 });
 export type PageQuery = z.output<typeof pageQuerySchema>;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { queryNumber } from '../../platform/query-schemas.js';
 import { mailStateSchema, outboxMailSchema } from '../../mail/mail-schemas.js';
 import {
   opsInstanceSchema,
@@ -200,7 +201,7 @@ export function operatorRoutes(operators: OperatorService, tickets: TicketServic
           hide,
           querystring: z.object({
             state: mailStateSchema.optional(),
-            limit: z.coerce.number().int().min(1).max(200).default(50),
+            limit: queryNumber(z.coerce.number().int().min(1).max(200).default(50)),
           }),
           response: {
             200: z.object({ items: z.array(outboxMailSchema), counts: z.record(mailStateSchema, z.int()) }),
