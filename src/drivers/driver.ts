@@ -169,7 +169,9 @@ export type Driver = {
   /**
    * From `from.version` to `to.version` (everything else equal): a database backup first, kept afterwards; when the
    * new version does not become ready, the old version and the backed-up data come back. Safe to call again after a
-   * crash at any point: it resumes the upgrade or the rollback it finds.
+   * crash at any point: it resumes the upgrade or the rollback it finds. A backend may run a patch release beside
+   * the old one when `room` allows and Keycloak says a rolling update is possible (the old one then serves on
+   * until the switch, and no data needs to come back).
    */
   upgrade(
     from: DesiredInstance,
@@ -177,6 +179,7 @@ export type Driver = {
     /** Stable per upgrade order: the pre-upgrade backup's id (a retried order takes its backup once). */
     backupId: string,
     report: StepReporter,
+    room?: ChangeRoom,
   ): Promise<UpgradeResult>;
   /**
    * The last gate before DONE, after a ready apply, restart or upgrade: the customer's admin logs in at `url` the

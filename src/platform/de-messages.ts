@@ -169,6 +169,9 @@ export const deMessages = {
     'Keycloak {{version}} wurde nicht bereit; Ihre Instanz läuft wieder mit Keycloak {{previous}} und den ' +
     'Daten aus der Sicherung vor dem Upgrade.',
   'failure.upgradeFailed': 'Das Upgrade ist fehlgeschlagen.',
+  'failure.upgradeBesideNotReady':
+    'Keycloak {{version}} wurde neben der laufenden Version nicht bereit; Ihre Instanz läuft ohne Unterbrechung ' +
+    'weiter mit Keycloak {{previous}}.',
   'failure.realmMissing': 'Diese Instanz hat keinen Realm namens „{{realm}}“.',
   'failure.realmExportRefused': 'Keycloak hat den Export abgelehnt.',
   'failure.realmExists': 'Auf dieser Instanz gibt es bereits einen Realm namens „{{realm}}“.',
@@ -233,6 +236,12 @@ export const deMessages = {
   'step.upgradePrepared': 'Keycloak {{version}} ist bereit zur Installation',
   'step.backupFile': 'pg_dump: {{file}} ({{kib}} KiB, SHA-256 {{sha256}}…)',
   'step.upgradeCleanedUp': 'Verzeichnis von Keycloak {{version}} entfernt; Sicherung behalten: {{file}}',
+  'step.upgradeRolling':
+    'Keycloak erlaubt ein Rolling Update von {{from}} auf {{to}}: die neue Version startet neben der laufenden',
+  'step.upgradeNotRolling': 'kein Rolling Update ({{why}}): Keycloak hält für das Upgrade an',
+  'step.upgradeCheckFailed':
+    'die Prüfung auf ein Rolling Update antwortete nicht (Exit-Code {{code}}): Keycloak hält für das Upgrade an',
+  'step.upgradeSwitched': 'Keycloak {{version}} bedient; Sicherung behalten: {{file}}',
   'step.rolledBack': 'Verzeichnis von Keycloak {{version}} und die Datenbank aus {{file}} wiederhergestellt',
   'step.restoredBeside': 'neben der laufenden Datenbank aus {{backup}} wiederhergestellt',
   'step.restoredSwapped': 'wiederhergestellte Datenbank eingesetzt',

@@ -164,6 +164,9 @@ export const MESSAGES = {
     'Keycloak {{version}} did not become ready; your instance runs Keycloak {{previous}} again, with its data ' +
     'from the backup taken before the upgrade.',
   'failure.upgradeFailed': 'The upgrade failed.',
+  'failure.upgradeBesideNotReady':
+    'Keycloak {{version}} did not become ready beside the running one; your instance runs Keycloak {{previous}} ' +
+    'as before, without interruption.',
   'failure.realmMissing': 'This instance has no realm named "{{realm}}".',
   'failure.realmExportRefused': 'Keycloak refused the export.',
   'failure.realmExists': 'A realm named "{{realm}}" exists on this instance already.',
@@ -228,6 +231,12 @@ export const MESSAGES = {
   'step.upgradePrepared': 'Keycloak {{version}} is ready to install',
   'step.backupFile': 'pg_dump: {{file}} ({{kib}} KiB, sha256 {{sha256}}…)',
   'step.upgradeCleanedUp': 'Keycloak {{version}} home removed; backup kept: {{file}}',
+  'step.upgradeRolling':
+    'Keycloak allows a rolling update from {{from}} to {{to}}: the new version starts beside the running one',
+  'step.upgradeNotRolling': 'no rolling update ({{why}}): Keycloak stops for the upgrade',
+  'step.upgradeCheckFailed':
+    'the rolling-update check did not answer (exit code {{code}}): Keycloak stops for the upgrade',
+  'step.upgradeSwitched': 'Keycloak {{version}} serves; backup kept: {{file}}',
   'step.rolledBack': 'Keycloak {{version}} home and the database restored from {{file}}',
   'step.restoredBeside': 'restored beside the live database from {{backup}}',
   'step.restoredSwapped': 'restored database switched in',

@@ -57,6 +57,9 @@ const SWITCHING_ORDER_TYPES = [
   'theme-deploy',
   'theme-remove',
   'custom-domain',
+  // A patch release may start beside the running one (a rolling update); a minor upgrade holds no second one, but
+  // counting it too only makes the count conservative.
+  'upgrade',
 ] as const satisfies readonly OrderType[];
 const isSwitching = (type: OrderType) => (SWITCHING_ORDER_TYPES as readonly OrderType[]).includes(type);
 
@@ -358,6 +361,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       to,
       backupId,
       report,
+      await roomForSwitch(order, instance),
     );
     if (result.outcome === 'ready' || result.outcome === 'rolled-back')
       await deps.backups.afterUpgrade(backupId, result.backup);

@@ -14,14 +14,16 @@ import {
   type EdgeTarget,
   type LoadResult,
 } from '../support/edge-load.js';
-import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import { earlierPatchRelease, startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 
 /**
  * Scale and restart without downtime (issue 13): a real Keycloak behind the real HAProxy, and through the edge a
  * client's token requests (10 a second) and a signed-in user's userinfo calls (5 a second, each answered only
  * while the user's session exists), every request on a new connection. During a scale order (b2-4 → b4-8) and a
  * restart order not one request may fail, and afterwards the session signed in before still works (its refresh
- * token gets new tokens, userinfo answers): the new Keycloak found it in the database. Without room in the region
+ * token gets new tokens, userinfo answers): the new Keycloak found it in the database. The same for a patch upgrade
+ * (26.5.5 → 26.5.6) that Keycloak's own rolling-update check allows, and for one whose new version does not become
+ * ready (a test fault): then the old one serves on and the order fails saying so. Without room in the region
  * for a second Keycloak the restart stops and starts, and the order says so. A switch cut short after its state
  * was written is finished by the next pass, with exactly one Keycloak left.
  *
@@ -46,7 +48,9 @@ type OrderView = {
  */
 const TOKENS_PER_SECOND = 5;
 const USERINFO_PER_SECOND = 2;
-type InstanceView = { id: string; name: string; url: string | null; nodeSize: string };
+type InstanceView = { id: string; name: string; url: string | null; nodeSize: string; version: string };
+const FROM_VERSION = earlierPatchRelease;
+const TO_VERSION = '26.5.6';
 
 describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
   'scale and restart without downtime',
@@ -60,6 +64,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     const client = { clientId: 'zero-load', clientSecret: randomBytes(24).toString('base64url') };
     const user = { username: 'alice', password: `Al1ce-${randomBytes(9).toString('base64url')}` };
     let session: { accessToken: string; refreshToken: string; subject: string };
+    let credentials: { username: string; password: string };
+    let failNewVersion = false;
 
     const get = async <T>(url: string): Promise<T> =>
       (await keyhouse.request({ method: 'GET', url, headers })).json<T>();
@@ -172,15 +178,19 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     }
 
     beforeAll(async () => {
-      keyhouse = await startTestKeyhouse((config) => {
-        config.roles = ['api', 'worker', 'edge'];
-        config.catalog.serviceTypes[0]!.versions = ['26.5.6'];
-        config.edge.listenHost = '127.0.0.1';
-        const base = 20000 + Math.floor(Math.random() * 20000);
-        config.edge.portRange = { from: base, to: base + 20 };
-        config.keycloak.portRange = { from: base + 100, to: base + 140 };
-        config.catalog.regions[0]!.capacity = { maxInstances: 4, concurrentOrders: 2 };
-      });
+      keyhouse = await startTestKeyhouse(
+        (config) => {
+          config.roles = ['api', 'worker', 'edge'];
+          // The instance starts on the earlier patch release, so that the patch upgrade beside it can be tested.
+          config.catalog.serviceTypes[0]!.versions = [FROM_VERSION, TO_VERSION];
+          config.edge.listenHost = '127.0.0.1';
+          const base = 20000 + Math.floor(Math.random() * 20000);
+          config.edge.portRange = { from: base, to: base + 20 };
+          config.keycloak.portRange = { from: base + 100, to: base + 140 };
+          config.catalog.regions[0]!.capacity = { maxInstances: 4, concurrentOrders: 2 };
+        },
+        { localDriverTestFaults: { failReadiness: (version) => failNewVersion && version === TO_VERSION } },
+      );
       const customer = await signUp(keyhouse);
       headers = bearerHeaders(await customer.createApiToken());
       const placed = await keyhouse.request({
@@ -196,7 +206,7 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
       const view = await instance();
       name = view.name;
       target = { url: view.url!, ca: keyhouse.ca.certificatePem };
-      const credentials = (
+      credentials = (
         await keyhouse.request({
           method: 'POST',
           url: `/api/v1/instances/${instanceId}/credentials/reveal`,
@@ -336,6 +346,88 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
         const finalState = readState(stateFile)!;
         expect(finalState.standby).toBeUndefined();
         expect(finalState.ports.httpPort).toBe(free[0]);
+        await expectSessionAlive();
+      },
+    );
+
+    /** The version the edge's Keycloak says it runs (its admin API's server info). */
+    async function servedVersion(): Promise<string | undefined> {
+      const admin = await adminClientThroughEdge({ ...target, ...credentials });
+      return (await admin.serverInfo.find()).systemInfo?.version;
+    }
+
+    it(
+      'a patch release that does not become ready beside the running one: the old one serves on, 0 failed requests',
+      { timeout: 15 * 60_000 },
+      async () => {
+        const before = pids();
+        failNewVersion = true;
+        let order: OrderView | undefined;
+        try {
+          const result = await underLoad(async () => {
+            order = await finished(await changeOrder({ type: 'upgrade', version: TO_VERSION }), 12 * 60_000);
+          });
+          expectNoFailures('patch upgrade not ready', result, order!);
+        } finally {
+          failNewVersion = false;
+        }
+        expect(order!.status).toBe('failed');
+        expect(order!.failureReason).toBe(
+          `Keycloak ${TO_VERSION} did not become ready beside the running one; your instance runs Keycloak ` +
+            `${FROM_VERSION} as before, without interruption.`,
+        );
+        const steps = order!.steps.map((s) => s.name);
+        expect(steps).toEqual(
+          expect.arrayContaining(['upgrade-compatibility', 'backup', 'keycloak-standby']),
+        );
+        expect(steps).not.toContain('edge-switch');
+        expect(steps).not.toContain('rollback');
+        expect(pids()).toEqual(before);
+        expect((await instance()).version).toBe(FROM_VERSION);
+        expect(await servedVersion()).toBe(FROM_VERSION);
+        await expectSessionAlive();
+      },
+    );
+
+    it(
+      'upgrades a patch release beside the running Keycloak once Keycloak allows it: 0 failed requests, the session stays',
+      { timeout: 15 * 60_000 },
+      async () => {
+        const before = pids();
+        let order: OrderView | undefined;
+        const result = await underLoad(async () => {
+          order = await finished(await changeOrder({ type: 'upgrade', version: TO_VERSION }), 12 * 60_000);
+        });
+        expect(order!.failureReason).toBeNull();
+        expect(order!.status).toBe('done');
+        const compatibility = order!.steps.find((s) => s.name === 'upgrade-compatibility');
+        // Keycloak's own `update-compatibility check` said yes (rolling-updates:v2 for a patch release).
+        expect(compatibility?.messageParts?.[0]?.code, compatibility?.message).toBe('step.upgradeRolling');
+        const steps = order!.steps.map((s) => s.name);
+        expect(steps).toEqual(
+          expect.arrayContaining([
+            'backup',
+            'keycloak-standby',
+            'edge-switch',
+            'keycloak-drain',
+            'upgrade-cleanup',
+          ]),
+        );
+        expect(steps).not.toContain('restart-in-place');
+        expectNoFailures('patch upgrade', result, order!);
+        const [first, last] = [order!.steps[0]!.startedAt, order!.steps.at(-1)!.finishedAt!];
+        const check =
+          compatibility!.finishedAt &&
+          Date.parse(compatibility!.finishedAt) - Date.parse(compatibility!.startedAt);
+        console.info(
+          `[zero-downtime] patch upgrade ${FROM_VERSION} → ${TO_VERSION}: steps ${(Date.parse(last) - Date.parse(first)) / 1000} s, ` +
+            `of which the rolling-update check ${Number(check) / 1000} s`,
+        );
+        expectDrained(order!);
+        expect(pids()).toHaveLength(1);
+        expect(pids()).not.toEqual(before);
+        expect((await instance()).version).toBe(TO_VERSION);
+        expect(await servedVersion()).toBe(TO_VERSION);
         await expectSessionAlive();
       },
     );

@@ -32,6 +32,12 @@ export const testKeycloakCache =
   process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? '/var/tmp/keyhouse-test-keycloak';
 
 /**
+ * An earlier patch release of the catalog's 26.5 for the test of a patch upgrade beside the running Keycloak
+ * (zero-downtime.test.ts); not in the catalog customers order from, built into the cache with the catalog's.
+ */
+export const earlierPatchRelease = '26.5.5';
+
+/**
  * A Keyhouse on a scratch database, driven through fastify's inject (no sockets). Only the API role runs unless
  * `adjust` asks for more (the provisioning tests add the worker and edge roles).
  */

@@ -93,7 +93,8 @@ export type InstanceState = {
     fromVersion: string;
     toVersion: string;
     backup: TakenBackup;
-    phase: 'upgrading' | 'rolling-back';
+    /** `switching`: a patch release starting beside the running one (no rollback needed: the old one serves on). */
+    phase: 'switching' | 'upgrading' | 'rolling-back';
     failure?: { reason: string; detail: string };
   };
 };

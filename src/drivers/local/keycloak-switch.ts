@@ -66,6 +66,8 @@ export type SwitchContext = {
   observeUpstream(upstreamPort: number): Promise<UpstreamObservation>;
   /** The restart order this switch serves, recorded with the promotion (a retry of it does not switch again). */
   restartId?: string;
+  /** A test's fault (LocalDriverTestFaults.failReadiness): the new Keycloak counts as not ready once it is. */
+  failReadiness?: boolean;
 };
 
 /** A second JVM needs about this much free memory on the host (an idle b2-4 holds about 0.4 GB, a starting one more). */
@@ -191,11 +193,13 @@ export async function switchBeside(context: SwitchContext): Promise<void> {
       writeState(p.state, state);
       notes.push(message('step.keycloakStarted', { pid }));
     } else notes.push(message('step.keycloakAdopted', { pids: running.join(', ') }));
-    const waited = await waitForKeycloakReady({
+    const ready = await waitForKeycloakReady({
       home,
       managementPort: standby.ports.managementPort,
       timeoutMs: context.readyTimeoutMs,
     });
+    const waited =
+      ready.outcome === 'ready' && context.failReadiness ? { outcome: 'timeout' as const } : ready;
     if (waited.outcome !== 'ready') {
       // The old one serves on; the next attempt starts the standby again.
       const tail = `${logTail(p.keycloakLog)}\n${logTail(p.consoleLog, 10)}`;

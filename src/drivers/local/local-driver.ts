@@ -49,8 +49,9 @@ import {
   keycloakProcessEnv,
   type KeycloakDistribution,
 } from './keycloak-distribution.js';
-import { homeHasCurrentBuild, prepareHome } from './keycloak-home.js';
+import { homeHasCurrentBuild, homeVersion, prepareHome } from './keycloak-home.js';
 import { availableMemoryMb, hostRoom, switchBeside } from './keycloak-switch.js';
+import { checkRollingUpdate, type RollingVerdict } from './update-compatibility.js';
 import {
   findKeycloakProcesses,
   logTail,
@@ -116,7 +117,8 @@ export type LocalDriverOptions = {
   /**
    * Faults a test injects to reach failure paths with a real Keycloak; never set in production.
    * `failReadiness(version)`: after Keycloak of that version became ready, report it as not ready (the rollback
-   * test of upgrades: the new version really starts and migrates the database before the "failure").
+   * tests of upgrades: the new version really starts, and migrates the database or starts beside the old one,
+   * before the "failure").
    */
   testFaults?: LocalDriverTestFaults;
 };
@@ -334,16 +336,31 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
    * settings or cached themes changed (or any, with `force`) is replaced beside itself when `room` allows
    * (keycloak-switch.ts), else stopped and started again. `refreshBuild`: a restart in place also makes a home
    * built with older build options again (prepareHome); a switch always makes the new home with today's.
+   * `besideUpgrade`: a patch upgrade that Keycloak allows as a rolling update (instance-upgrade.ts): the running
+   * Keycloak's home keeps its version, and the new version starts beside it and takes over.
    */
   async function applySteps(
     instance: DesiredInstance,
     report: StepReporter,
-    mode: { force?: boolean; room?: ChangeRoom; restartId?: string; refreshBuild?: boolean } = {},
+    mode: {
+      force?: boolean;
+      room?: ChangeRoom;
+      restartId?: string;
+      refreshBuild?: boolean;
+      besideUpgrade?: boolean;
+    } = {},
   ): Promise<{ outcome: 'ready'; url: string }> {
     const started = Date.now();
     const log = logger.child({ instance: instance.name });
     const step = stepper(log, report);
     const p = paths(instance.name);
+    // With nothing running there is nothing to keep serving: the new version goes into the home as usual.
+    const runningVersion = homeVersion(p.home);
+    const keepRunningHome =
+      mode.besideUpgrade === true &&
+      runningVersion !== null &&
+      runningVersion !== instance.version &&
+      findKeycloakProcesses(p.home).length > 0;
     await step('database', async () => ({
       value: null,
       note: await databases.ensure(
@@ -357,10 +374,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     const { distribution, state } = await step('keycloak-home', async () => {
       const distribution = await distributionOf(instance.version);
       const prepared = await prepareHome({
-        version: instance.version,
+        ...(keepRunningHome
+          ? { version: runningVersion, distribution: await distributionOf(runningVersion) }
+          : { version: instance.version, distribution }),
         name: instance.name,
         paths: p,
-        distribution,
         instancesDir,
         portRange: config.keycloak.portRange,
         stopTimeoutMs,
@@ -387,11 +405,12 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     // Keycloak caches themes: a replaced or removed one needs a new Keycloak (a new one it finds by itself).
     const themesStale = running.length > 0 && themesNeedRestart(p.home, instance.themes);
     const replace =
-      running.length > 0 && (mode.force === true || state.startedHash !== settings.hash || themesStale);
+      running.length > 0 &&
+      (mode.force === true || keepRunningHome || state.startedHash !== settings.hash || themesStale);
     const handedOver = state.adminAccountDone && state.firstRealmDone;
     // Only orders that may switch offer room; any other apply that has to replace Keycloak restarts it in place.
     const room = mode.room && hostRoom(mode.room, availableMemoryMb());
-    if (state.standby || (replace && handedOver && room?.secondInstance)) {
+    if (state.standby || keepRunningHome || (replace && handedOver && room?.secondInstance)) {
       await switchBeside({
         instance,
         paths: p,
@@ -414,6 +433,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         },
         observeUpstream: (upstreamPort) => edge.observeUpstream(instance.instanceId, upstreamPort),
         restartId: mode.restartId,
+        failReadiness: options.testFaults?.failReadiness?.(instance.version),
       });
     } else {
       if (replace && room) {
@@ -573,6 +593,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     to: DesiredInstance,
     backupId: string,
     report: StepReporter,
+    room?: ChangeRoom,
   ): Promise<UpgradeResult> {
     return outcomeOf(() =>
       serialised(to.name, () =>
@@ -586,11 +607,39 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           step: stepper(logger.child({ instance: to.name }), report),
           distributionOf,
           applySteps,
+          room: room && hostRoom(room, availableMemoryMb()),
+          checkRolling: () => checkRollingBeside(from, to),
           adminDatabaseUrl: options.adminDatabaseUrl,
           stopTimeoutMs,
         }),
       ),
     );
+  }
+
+  /** Keycloak's rolling-update check of the running home against the new version with the instance's settings. */
+  async function checkRollingBeside(from: DesiredInstance, to: DesiredInstance): Promise<RollingVerdict> {
+    const p = paths(to.name);
+    const state = readState(p.state);
+    if (!state?.url)
+      throw new StepFailure('permanent', message('failure.noKeycloakHere'), 'no url in state.json');
+    const [fromDistribution, toDistribution] = [
+      await distributionOf(from.version),
+      await distributionOf(to.version),
+    ];
+    const verdict = await checkRollingUpdate({
+      fromHome: p.home,
+      fromJavaHome: fromDistribution.javaHome,
+      to: {
+        version: to.version,
+        distribution: toDistribution,
+        conf: settingsFor(to, p, { ports: state.ports, url: state.url }, toDistribution).conf,
+      },
+      from: from.version,
+      dir: p.dir,
+    });
+    if (!verdict.rolling)
+      logger.info({ instance: to.name, detail: verdict.detail }, 'Keycloak allows no rolling update');
+    return verdict;
   }
 
   async function verify(instance: DesiredInstance, url: string): Promise<AdminLoginCheck> {
