@@ -156,6 +156,12 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** A newer release of the same major.minor (26.5.5 → 26.5.6): one that may run beside the old (a rolling update). */
+export function isPatchUpgrade(from: string, to: string): boolean {
+  const [a, b] = [from.split('.'), to.split('.')];
+  return a.length === 3 && b.length === 3 && a[0] === b[0] && a[1] === b[1] && compareVersions(to, from) > 0;
+}
+
 /**
  * The instance a change order is checked against; `themeVersions`: the theme versions uploaded to it (the server
  * passes them; a client that leaves them out gets theme deployments checked by the server only).

@@ -8,7 +8,8 @@ import { homeVersion } from './keycloak-home.js';
 import { message } from '../../platform/messages.js';
 import { stopKeycloak, stopNote } from './keycloak-process.js';
 import { sha256OfFile, swapInRestored } from './postgres-dump.js';
-import { isPatchUpgrade, type RollingVerdict } from './update-compatibility.js';
+import { isPatchUpgrade } from '../../orders/order-schemas.js';
+import type { RollingVerdict } from './update-compatibility.js';
 
 /**
  * An upgrade of a local instance, one of two ways. A patch release that Keycloak itself says can run beside the

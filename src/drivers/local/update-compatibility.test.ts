@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderStepMessage } from '../../platform/messages.js';
-import { isPatchUpgrade, verdictOf } from './update-compatibility.js';
+import { isPatchUpgrade } from '../../orders/order-schemas.js';
+import { verdictOf } from './update-compatibility.js';
 
 describe('isPatchUpgrade', () => {
   it('is a newer release of the same major.minor only', () => {

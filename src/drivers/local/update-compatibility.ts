@@ -45,12 +45,6 @@ function incompatibility(output: string): string | null {
   return /Rolling Update is not available\.\s*(.+?)\.?\]?\s*$/m.exec(output)?.[1] ?? null;
 }
 
-/** True for two releases of one major.minor, the second newer (26.5.5 → 26.5.6). */
-export function isPatchUpgrade(from: string, to: string): boolean {
-  const [a, b] = [from.split('.').map(Number), to.split('.').map(Number)];
-  return a.length === 3 && b.length === 3 && a[0] === b[0] && a[1] === b[1] && b[2]! > a[2]!;
-}
-
 /**
  * Runs both commands. The metadata comes from the running home as it is (`--optimized`). The check needs the
  * feature `rolling-updates:v2`, a build-time option the built distribution does not have, and Keycloak refuses a

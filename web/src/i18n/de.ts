@@ -491,6 +491,10 @@ export const de: Messages = {
       intro: 'Die Instanz läuft mit Keycloak {{version}}. Wählen Sie eine neuere Version.',
       version: 'Neue Version',
       none: 'Keycloak {{version}} ist die neueste Version in unserem Angebot.',
+      patch:
+        'Eine Patch-Version der Version, mit der Ihre Instanz läuft: Bestätigt Keycloak, dass sie neben der aktuellen laufen kann (ein Rolling Update), und hat die Region Platz, startet sie daneben und übernimmt ohne Unterbrechung; andernfalls hält Keycloak für das Upgrade an.',
+      minor:
+        'Eine neue Minor- oder Major-Version: Keycloak hält für das Upgrade an und startet mit der neuen Version neu (etwa eine Minute).',
       backupTitle: 'Zuerst wird die Datenbank gesichert',
       backup:
         'Vor dem Upgrade sichern wir die Datenbank und bewahren die Sicherung auf. Wird die neue Version nicht bereit, kehrt die Instanz zur alten Version und dieser Sicherung zurück, und der Auftrag schlägt mit dem Grund fehl.',

@@ -478,6 +478,10 @@ export const en = {
       intro: 'The instance runs Keycloak {{version}}. Choose a newer version.',
       version: 'New version',
       none: 'Keycloak {{version}} is the newest version we offer.',
+      patch:
+        'A patch release of the version your instance runs: if Keycloak confirms that it can run beside the current one (a rolling update) and the region has room, it starts beside it and takes over without interruption; otherwise Keycloak stops for the upgrade.',
+      minor:
+        'A new minor or major version: Keycloak stops for the upgrade and starts again on the new version (about a minute).',
       backupTitle: 'A database backup is taken first',
       backup:
         'Before the upgrade we take a backup of the database and keep it. If the new version does not become ready, the instance goes back to the old version and this backup, and the order fails with the reason.',

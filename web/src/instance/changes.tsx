@@ -28,6 +28,7 @@ import { priceDelta } from '../../../src/catalog/pricing';
 import {
   changeOrderRequestSchema,
   compareVersions,
+  isPatchUpgrade,
   specAfter,
   type ChangeableInstance,
 } from '../../../src/orders/order-schemas';
@@ -410,6 +411,11 @@ function UpgradeDialog({ instance, catalog, onClose }: DialogProps) {
               </FormSelect>
               <FieldError message={errors.version} />
             </FormGroup>
+            <p id="upgrade-interruption">
+              {isPatchUpgrade(instance.version, version)
+                ? t('changes.upgrade.patch')
+                : t('changes.upgrade.minor')}
+            </p>
             <Alert variant="warning" isInline title={t('changes.upgrade.backupTitle')}>
               {t('changes.upgrade.backup')}
             </Alert>
