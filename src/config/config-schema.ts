@@ -56,6 +56,12 @@ const configObjectSchema = z.strictObject({
     javaHome: z.string().min(1).max(4096).nullable(),
     /** Loopback ports for the instances' HTTP and management listeners. */
     portRange: portRangeSchema,
+    /**
+     * Make the schema template of every catalog version (src/drivers/local/schema-template.ts) when the worker
+     * starts, after its distribution is built, so that no customer's first order of a version waits for it; false:
+     * the first order of a version on a database server makes it.
+     */
+    schemaTemplatesAtStart: z.boolean(),
   }),
   /**
    * The instance page's metrics: Keycloak's /metrics on each instance's management port (loopback only), scraped

@@ -20,7 +20,9 @@ import {
   schemaTemplateOf,
 } from '../../src/drivers/local/schema-template.js';
 import { renderStepMessage } from '../../src/platform/messages.js';
-import { testKeycloakCache } from '../support/test-keyhouse.js';
+import { catalogKeycloakVersions } from '../../src/drivers/local/keycloak-distribution.js';
+import { waitFor } from '../support/edge-probes.js';
+import { startTestKeyhouse, testKeycloakCache } from '../support/test-keyhouse.js';
 
 /**
  * The schema template of a Keycloak version (schema-template.ts) against a real Keycloak 26.5.6 export and a
@@ -192,3 +194,46 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     );
   },
 );
+
+describe('schema templates when a worker starts', () => {
+  it(
+    'makes (or finds) the template of every catalog version before any order, so no first order waits for it',
+    async () => {
+      const lines: { msg: string; version?: string }[] = [];
+      const keyhouse = await startTestKeyhouse(
+        (config) => {
+          config.roles = ['api', 'worker'];
+        },
+        {
+          logDestination: new Writable({
+            write(chunk: Buffer, _encoding, done) {
+              for (const line of chunk.toString().split('\n').filter(Boolean))
+                lines.push(JSON.parse(line) as { msg: string; version?: string });
+              done();
+            },
+          }),
+        },
+      );
+      try {
+        expect(keyhouse.config.keycloak.schemaTemplatesAtStart).toBe(true);
+        const versions = catalogKeycloakVersions(keyhouse.config);
+        const ready = (version: string) =>
+          lines.some((line) => line.msg === 'schema template ready' && line.version === version);
+        await waitFor(() => versions.every(ready), 10 * 60_000, `schema templates of ${versions.join(', ')}`);
+        const { rows } = await withConnection(keyhouse.databaseUrl, (client) =>
+          client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datistemplate'),
+        );
+        expect(rows.map((row) => row.datname)).toEqual(
+          expect.arrayContaining(versions.map((version) => schemaTemplateOf(version).database)),
+        );
+        const orders = await withConnection(keyhouse.databaseUrl, (client) =>
+          client.query('SELECT 1 FROM orders'),
+        );
+        expect(orders.rowCount).toBe(0);
+      } finally {
+        await keyhouse.stop();
+      }
+    },
+    15 * 60_000,
+  );
+});

@@ -65,15 +65,6 @@ export async function startLocalBackend(options: {
     logger,
     cacheDir: options.distributionCacheDir,
   });
-  // Fetch and build every catalog version now, one after the other, so the first order does not wait for Maven.
-  // Not awaited on stop: a download in progress must not hold up a shutdown; the next start resumes it.
-  void (async () => {
-    for (const version of catalogKeycloakVersions(config)) {
-      await distributions.get(version).catch((error: unknown) => {
-        logger.error({ err: error, version }, 'preparing Keycloak failed; orders of this version will retry');
-      });
-    }
-  })();
   // Made on first use: edgeFiles() creates the edge's directories, which a worker that never switches needs not.
   let upstreams: ReturnType<typeof createUpstreamObserver> | undefined;
   const observeUpstream = (instanceId: string, upstreamPort: number) =>
@@ -111,6 +102,22 @@ export async function startLocalBackend(options: {
     themeArchive: (instanceId, theme) => readThemeArchive(db.pool, instanceId, theme),
     testFaults: options.testFaults,
   });
+
+  // Fetch and build every catalog version now, one after the other, so the first order does not wait for Maven,
+  // then (by default) its schema template, so it does not wait for Keycloak's migrations either. Not awaited on
+  // stop: a download in progress must not hold up a shutdown; the next start resumes it.
+  void (async () => {
+    for (const version of catalogKeycloakVersions(config)) {
+      try {
+        await distributions.get(version);
+        if (!config.keycloak.schemaTemplatesAtStart) continue;
+        await driver.prepareSchemaTemplate(version);
+        logger.info({ version }, 'schema template ready');
+      } catch (error) {
+        logger.error({ err: error, version }, 'preparing Keycloak failed; orders of this version will retry');
+      }
+    }
+  })();
 
   const localRegions = config.catalog.regions.filter((r) => r.driver === 'local').map((r) => r.id);
   const desiredInstances = () =>

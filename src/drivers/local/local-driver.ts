@@ -150,6 +150,8 @@ export type LocalDriver = Omit<Driver, 'destroy'> & {
   managementEndpoint(instance: Pick<DesiredInstance, 'name'>): { host: string; port: number } | null;
   /** The size of the instance's database in bytes (0 when it does not exist). */
   databaseBytes(instance: Pick<DesiredInstance, 'name'>): Promise<number>;
+  /** Makes the schema template of `version` on the instances' database server unless it is there. */
+  prepareSchemaTemplate(version: string): Promise<void>;
 };
 
 /** The edge listens on this host: the login check goes through it when the customer trusts this host. */
@@ -751,6 +753,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
     restart,
     upgrade,
     destroy,
+    prepareSchemaTemplate: async (version) => {
+      await schemaTemplates.of(version).make();
+    },
     verifyAdminLogin: verify,
     async locateAdminApi(instance) {
       const state = readState(paths(instance.name).state);
