@@ -183,6 +183,7 @@ export const de: Messages = {
     'keycloak-drain': 'Altes Keycloak auslaufen lassen und anhalten',
     'restart-in-place': 'Kein Platz für ein zweites Keycloak: Neustart mit kurzer Unterbrechung',
     'upgrade-prepare': 'Upgrade vorbereiten',
+    'upgrade-compatibility': 'Keycloak fragen, ob die neue Version neben der laufenden laufen kann',
     backup: 'Datenbank sichern',
     'upgrade-cleanup': 'Nach dem Upgrade aufräumen',
     rollback: 'Zurückrollen',

@@ -179,6 +179,7 @@ export const en = {
     'keycloak-drain': 'Drain and stop the old Keycloak',
     'restart-in-place': 'No room for a second Keycloak: restart with a short interruption',
     'upgrade-prepare': 'Prepare the upgrade',
+    'upgrade-compatibility': 'Ask Keycloak whether the new version can run beside the current one',
     backup: 'Back up the database',
     'upgrade-cleanup': 'Clean up after the upgrade',
     rollback: 'Roll back',
