@@ -22,11 +22,20 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => {
 /** Runs `work` on one connection of its own (not the pool's), e.g. a superuser's for CREATE DATABASE; always closed. */
 export async function withConnection<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
+  // A client that loses its server while idle (e.g. holding an advisory lock while Keycloak exports a schema, when
+  // the server restarts or ends the session) emits 'error', which without a listener crashes the process. The loss
+  // is reported to the caller instead: whatever the session held (a lock) is gone.
+  let lost: Error | undefined;
+  client.on('error', (error) => {
+    lost ??= error;
+  });
   await client.connect();
   try {
-    return await work(client);
+    const result = await work(client);
+    if (lost) throw lost;
+    return result;
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
+import { withConnection } from './database.js';
 
 /**
  * The PostgreSQL that Keyhouse runs itself when no DATABASE_URL is given, from the binaries of the
@@ -221,14 +221,10 @@ export async function startEmbeddedPostgres(options: {
 
   const url = (database: string) =>
     `postgres://keyhouse:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
-  const admin = new pg.Client({ connectionString: url('postgres') });
-  await admin.connect();
-  try {
+  await withConnection(url('postgres'), async (admin) => {
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', ['keyhouse']);
     if (exists.rowCount === 0) await admin.query('CREATE DATABASE keyhouse');
-  } finally {
-    await admin.end();
-  }
+  });
 
   return {
     url,

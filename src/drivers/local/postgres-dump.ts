@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
+import { withConnection } from '../../db/database.js';
 import { runCommand } from '../../platform/process-runner.js';
 
 /**
@@ -63,18 +63,8 @@ export class MissingPgToolsError extends Error {
   }
 }
 
-async function withAdmin<T>(adminDatabaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function serverMajor(adminDatabaseUrl: string): Promise<number> {
-  return withAdmin(adminDatabaseUrl, async (client) => {
+  return withConnection(adminDatabaseUrl, async (client) => {
     const { rows } = await client.query<{ server_version_num: string }>('SHOW server_version_num');
     return Math.floor(Number(rows[0]!.server_version_num) / 10_000);
   });
@@ -211,7 +201,7 @@ export async function restoreIntoScratch(options: {
     throw new Error(`the backup file ${options.file} does not match its checksum (${actual})`);
   const tools = await toolsFor(options.adminDatabaseUrl);
   const scratch = restoringDatabase(options.database);
-  await withAdmin(options.adminDatabaseUrl, async (client) => {
+  await withConnection(options.adminDatabaseUrl, async (client) => {
     const id = client.escapeIdentifier(scratch);
     await client.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
     await client.query(
@@ -247,7 +237,7 @@ export async function swapInRestored(options: {
   adminDatabaseUrl: string;
   database: string;
 }): Promise<SwapResult> {
-  return withAdmin(options.adminDatabaseUrl, async (client) => {
+  return withConnection(options.adminDatabaseUrl, async (client) => {
     const names = [options.database, restoringDatabase(options.database), replacedDatabase(options.database)];
     const { rows } = await client.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE datname = ANY($1)',
@@ -288,7 +278,7 @@ export async function dropScratchDatabases(options: {
   adminDatabaseUrl: string;
   database: string;
 }): Promise<string[]> {
-  return withAdmin(options.adminDatabaseUrl, async (client) => {
+  return withConnection(options.adminDatabaseUrl, async (client) => {
     const { rows } = await client.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`,
       [`${options.database}_`],
