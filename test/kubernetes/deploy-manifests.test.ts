@@ -4,6 +4,7 @@ import path from 'node:path';
 import {
   CoreV1Api,
   KubeConfig,
+  KubernetesObjectApi,
   loadAllYaml,
   PatchStrategy,
   RbacAuthorizationV1Api,
@@ -25,6 +26,7 @@ import {
 } from '../../src/drivers/kubernetes/kubernetes-client.js';
 import { openLocalCa } from '../../src/edge/local-ca.js';
 import { packageRoot } from '../../src/platform/package-root.js';
+import { waitFor } from '../support/edge-probes.js';
 import { startTestKubernetes, type TestKubernetes } from '../support/kube-apiserver.js';
 
 // The control plane's own manifests (deploy/kubernetes) against a real API server: every object is accepted as
@@ -96,7 +98,26 @@ describe('deploy/kubernetes against a real API server', () => {
     workerConfig = configFor(await tokenFor('keyhouse-worker'));
     worker = createKubernetesClient(workerConfig);
     caDir = mkdtempSync(path.join(tmpdir(), 'keyhouse-test-ca-'));
-  });
+    // The API server enforces a new ValidatingAdmissionPolicy once its informer has the policy and its binding:
+    // moments after they are created, longer on a loaded machine (a full run once wrote the planted Secret below).
+    // Wait until a dry-run write outside the worker's namespaces is refused; nothing is stored meanwhile.
+    const probe = KubernetesObjectApi.makeApiClient(workerConfig);
+    const planted = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'admission-probe', namespace: 'default' },
+    };
+    await waitFor(
+      () =>
+        probe.create(planted, undefined, 'All').then(
+          () => false,
+          // 422 Invalid: the policy's denial (the worker's role itself may create Secrets anywhere).
+          (error: { code?: number }) => error.code === 422,
+        ),
+      60_000,
+      'the admission policy in effect',
+    );
+  }, 90_000);
   afterAll(async () => {
     await kube?.stop();
     if (caDir) rmSync(caDir, { recursive: true, force: true });
