@@ -8,7 +8,7 @@ import type { Order } from '../../src/orders/order-schemas.js';
 import { bearerHeaders, signUp, type SignedInUser } from '../support/accounts.js';
 import { edgeRequest, failureReport, startEdgeLoad, type LoadFailure } from '../support/edge-load.js';
 import { adminClientThroughEdge } from '../support/keycloak-through-edge.js';
-import { startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import { provisioningOnLoopback, startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
 import { exampleOrder } from '../support/orders.js';
 
 /**
@@ -134,12 +134,8 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')('day-2 orders 
   beforeAll(async () => {
     keyhouse = await startTestKeyhouse(
       (config) => {
-        config.roles = ['api', 'worker', 'edge'];
+        provisioningOnLoopback(config);
         config.catalog.serviceTypes[0]!.versions = [FROM_VERSION, TO_VERSION];
-        config.edge.listenHost = '127.0.0.1';
-        const base = 20000 + Math.floor(Math.random() * 20000);
-        config.edge.portRange = { from: base, to: base + 20 };
-        config.keycloak.portRange = { from: base + 100, to: base + 140 };
       },
       { localDriverTestFaults: { failReadiness: (version) => failNewVersion && version === TO_VERSION } },
     );

@@ -14,7 +14,12 @@ import {
   type EdgeTarget,
   type LoadResult,
 } from '../support/edge-load.js';
-import { earlierPatchRelease, startTestKeyhouse, type TestKeyhouse } from '../support/test-keyhouse.js';
+import {
+  earlierPatchRelease,
+  provisioningOnLoopback,
+  startTestKeyhouse,
+  type TestKeyhouse,
+} from '../support/test-keyhouse.js';
 
 /**
  * Scale and restart without downtime (issue 13): a real Keycloak behind the real HAProxy, and through the edge a
@@ -180,13 +185,9 @@ describe.runIf(process.env.KEYHOUSE_TEST_DATABASE === 'embedded')(
     beforeAll(async () => {
       keyhouse = await startTestKeyhouse(
         (config) => {
-          config.roles = ['api', 'worker', 'edge'];
+          provisioningOnLoopback(config);
           // The instance starts on the earlier patch release, so that the patch upgrade beside it can be tested.
           config.catalog.serviceTypes[0]!.versions = [FROM_VERSION, TO_VERSION];
-          config.edge.listenHost = '127.0.0.1';
-          const base = 20000 + Math.floor(Math.random() * 20000);
-          config.edge.portRange = { from: base, to: base + 20 };
-          config.keycloak.portRange = { from: base + 100, to: base + 140 };
           config.catalog.regions[0]!.capacity = { maxInstances: 4, concurrentOrders: 2 };
         },
         { localDriverTestFaults: { failReadiness: (version) => failNewVersion && version === TO_VERSION } },

@@ -32,6 +32,18 @@ export const testKeycloakCache =
   process.env.KEYHOUSE_TEST_KEYCLOAK_CACHE ?? '/var/tmp/keyhouse-test-keycloak';
 
 /**
+ * Roles api, worker and edge, the edge on loopback, and edge and Keycloak ports from a random base, so that test
+ * files provisioning real Keycloaks side by side never share a port.
+ */
+export function provisioningOnLoopback(config: Config): void {
+  config.roles = ['api', 'worker', 'edge'];
+  config.edge.listenHost = '127.0.0.1';
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  config.edge.portRange = { from: base, to: base + 20 };
+  config.keycloak.portRange = { from: base + 100, to: base + 140 };
+}
+
+/**
  * An earlier patch release of the catalog's 26.5 for the test of a patch upgrade beside the running Keycloak
  * (zero-downtime.test.ts); not in the catalog customers order from, built into the cache with the catalog's.
  */

@@ -11,7 +11,7 @@ import { copyDistributionHome } from './keycloak-home.js';
 
 /**
  * Whether Keycloak itself says an upgrade can run beside the old version (a rolling update): the old home writes
- * its metadata (`kc.sh update-compatibility metadata`), the new home checks it against its own version and
+ * its metadata (`kc.sh update-compatibility metadata`), the new version checks it against its own version and
  * configuration (`… check`, with `rolling-updates:v2` so that a patch release of the same minor can pass; the
  * feature only changes what the check answers, not how Keycloak runs). Keycloak knows what changed between two
  * releases (its embedded Infinispan, its features' update policies); a version rule of our own would not.
